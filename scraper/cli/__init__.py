@@ -1,0 +1,15 @@
+"""The command line: turns library results into output. The only place that prints."""
+
+from scraper.cli.app import main
+
+# Each module registers its commands on `main` when imported.
+from scraper.cli import (  # noqa: E402,F401
+    archive_cmds,
+    crawl_cmds,
+    diff_cmds,
+    export_cmd,
+    parse_cmd,
+    testsite_cmd,
+)
+
+__all__ = ["main"]

@@ -1,0 +1,90 @@
+"""The `scraper` click group, shared options and the mapping of errors to exit codes."""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import click
+
+from scraper import __version__
+from scraper.errors import ArchiveLocked, ConfigError, ScraperError
+
+EXIT_OK = 0
+EXIT_ERROR = 1
+EXIT_USAGE = 2  # a usage or config error
+EXIT_LOCKED = 3  # another run holds the archive
+
+DEFAULT_ARCHIVE = "archive/archive.db"
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class ScraperClickError(click.ClickException):
+    def __init__(self, message: str, exit_code: int) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+def exit_code_for(exc: ScraperError) -> int:
+    if isinstance(exc, ConfigError):
+        return EXIT_USAGE
+    if isinstance(exc, ArchiveLocked):
+        return EXIT_LOCKED
+    return EXIT_ERROR
+
+
+def handle_errors(func: F) -> F:
+    """Turn a ScraperError raised by the library into a message and the documented exit code."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except ScraperError as exc:
+            raise ScraperClickError(str(exc), exit_code_for(exc)) from exc
+
+    return wrapper  # type: ignore[return-value]
+
+
+def archive_option(func: F) -> F:
+    return click.option(
+        "--archive", "archive_path", type=click.Path(dir_okay=False), default=None,
+        help=f"Archive database (default: the config's `archive:`, else {DEFAULT_ARCHIVE}).",
+    )(func)
+
+
+def format_option(*choices: str, default: str = "text") -> Callable[[F], F]:
+    def decorate(func: F) -> F:
+        return click.option(
+            "--format", "output_format", type=click.Choice(choices), default=default,
+            show_default=True, help="Output for people (text) or programs (json).",
+        )(func)
+    return decorate
+
+
+def resolve_archive_path(archive_path: str | None, config_archive: str | None = None) -> str:
+    return archive_path or config_archive or DEFAULT_ARCHIVE
+
+
+def echo_json(data: Any) -> None:
+    click.echo(json.dumps(data, ensure_ascii=False, indent=2, default=str))
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="scraper")
+def main() -> None:
+    """Crawl encyclopedia pages, keep versioned snapshots, diff and export them.
+
+    \b
+    Start with:  scraper demo
+    Then:        scraper validate config/testsite.yaml
+                 scraper crawl config/testsite.yaml
+    """
+
+
+def stdout_is_terminal() -> bool:
+    return sys.stdout.isatty()

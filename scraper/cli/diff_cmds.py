@@ -1,0 +1,3 @@
+"""Commands: diff_cmds (to be filled)."""
+
+from scraper.cli.app import main  # noqa: F401

@@ -1,0 +1,3 @@
+"""Commands: export_cmd (to be filled)."""
+
+from scraper.cli.app import main  # noqa: F401

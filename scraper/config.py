@@ -1,0 +1,99 @@
+"""YAML crawl configs -> frozen CrawlConfig records: defaults, validation, overrides."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from scraper import __version__
+
+PARSERS = ("auto", "listing", "mediawiki", "generic", "selectors")
+FOLLOW_KINDS = ("related", "more_info", "see_also", "internal", "external", "next")
+SOURCES = ("html", "mediawiki")
+DEFAULT_USER_AGENT = f"scraper/{__version__} (+https://github.com/scraper-archiver/scraper)"
+
+
+@dataclass(frozen=True, slots=True)
+class Scope:
+    domains: tuple[str, ...] = ()  # hosts that may be fetched; empty: the start URLs' hosts
+    include: tuple[re.Pattern[str], ...] = ()  # regexes on path+query; none: all
+    exclude: tuple[re.Pattern[str], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Politeness:
+    concurrency: int = 4  # requests in flight per host
+    delay: float = 0.25  # seconds between request starts per host
+    robots_txt: bool = True
+    user_agent: str = DEFAULT_USER_AGENT
+
+
+@dataclass(frozen=True, slots=True)
+class Network:
+    allow_loopback: bool = False  # 127.0.0.0/8, ::1
+    allow_private: bool = False  # 10/8, 172.16/12, 192.168/16, fc00::/7, link-local
+    timeout: float = 30.0  # seconds per request (connect, each read)
+    total_timeout: float = 120.0  # seconds for a whole response, body included
+    max_body_bytes: int = 10 * 1024 * 1024
+    max_decompressed_bytes: int = 50 * 1024 * 1024
+    max_redirects: int = 10
+    attempts: int = 4  # tries per URL, the first included
+    backoff_base: float = 0.5  # first retry waits about this long, doubling each time
+    backoff_max: float = 30.0
+    retry_after_max: float = 120.0  # a longer Retry-After is capped to this
+    http2: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Selectors:
+    entry: str | None = None
+    title: str | None = None
+    summary: str | None = None
+    related: str | None = None
+    more_info: str | None = None
+    image: str | None = None
+    text: str | None = None
+    next: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RecrawlRule:
+    pattern: re.Pattern[str]  # on the URL path
+    after: float  # seconds
+
+
+@dataclass(frozen=True, slots=True)
+class MediaWikiSource:
+    api: str | None = None  # api.php URL; found from the start page's RSD link if absent
+    titles: tuple[str, ...] = ()
+    categories: tuple[str, ...] = ()
+    category_depth: int = 0
+    allpages_prefix: str | None = None
+    allpages_namespace: int | None = None
+    follow_links: bool = False
+    backfill: int = 0  # past revisions to import per page
+    maxlag: int = 5
+    use_textextracts: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class CrawlConfig:
+    name: str
+    start_urls: tuple[str, ...]
+    path: str = "<config>"  # the file it came from, for messages
+    parser: str = "auto"
+    follow: tuple[str, ...] = ("related",)
+    scope: Scope = field(default_factory=Scope)
+    max_depth: int = 3
+    max_pages: int | None = None  # per run; None: no limit
+    recrawl_after: float = 86400.0  # seconds
+    recrawl_rules: tuple[RecrawlRule, ...] = ()
+    politeness: Politeness = field(default_factory=Politeness)
+    network: Network = field(default_factory=Network)
+    archive: str | None = None
+    selectors: Selectors | None = None
+    source: str = "html"
+    mediawiki: MediaWikiSource | None = None
+    max_links_per_page: int = 5000
+    gone_after: int = 2  # consecutive 404/410 answers before a page is marked gone
+    full_copy_every: int = 16  # a stored body is a full copy at least every K versions

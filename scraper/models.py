@@ -1,0 +1,223 @@
+"""Frozen records passed between the pipeline stages, and their JSON forms."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal
+
+PageKind = Literal["listing", "article", "other"]
+# related: a listing's Related Items; more_info: a listing's full-article link;
+# see_also: a wiki's "See also"; internal/external: other links in the content;
+# next / home: a listing's pagination and home links; search: outbound search links.
+LinkKind = Literal["related", "more_info", "see_also", "internal", "external", "next", "home",
+                   "search"]
+LINK_KINDS: tuple[str, ...] = ("related", "more_info", "see_also", "internal", "external", "next",
+                               "home", "search")
+
+
+@dataclass(frozen=True, slots=True)
+class Link:
+    url: str
+    title: str = ""
+    kind: str = "internal"
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """One entry of an encyclopedia listing page, as a reader sees it."""
+
+    title: str
+    summary: str = ""
+    summary_truncated: bool = False
+    image: str | None = None
+    more_info: str | None = None
+    related: str | None = None
+    search_links: tuple[tuple[str, str], ...] = ()  # (name, url): Wikipedia, Google, Baidu
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    """What a parser extracts from one fetched page."""
+
+    url: str
+    kind: str = "other"  # PageKind
+    title: str = ""
+    canonical_url: str | None = None
+    summary: str = ""
+    summary_truncated: bool = False
+    text: str = ""  # main content as plain text, paragraphs separated by a blank line
+    links: tuple[Link, ...] = ()
+    entries: tuple[Entry, ...] = ()
+    image: str | None = None
+    categories: tuple[str, ...] = ()
+    infobox: tuple[tuple[str, str], ...] = ()
+    revision_id: int | None = None
+    language: str | None = None
+    parser: str = ""
+    parser_version: str = ""
+    # Selectors (from a `selectors:` config) that matched nothing on this page.
+    missing_selectors: tuple[str, ...] = ()
+
+    def links_of(self, *kinds: str) -> tuple[Link, ...]:
+        return tuple(link for link in self.links if link.kind in kinds)
+
+
+# The fields whose change makes a new version. Fetch metadata, the parser's name and
+# version, and the URL itself are left out on purpose: a footer timestamp, a new parser
+# release or a redirect must not create versions.
+HASHED_FIELDS: tuple[str, ...] = ("kind", "title", "summary", "summary_truncated", "text",
+                                  "links", "entries", "image", "categories", "infobox")
+
+
+def page_to_dict(page: Page) -> dict[str, Any]:
+    """A Page as plain JSON-ready data (lists and dicts only)."""
+    return {
+        "url": page.url,
+        "kind": page.kind,
+        "title": page.title,
+        "canonical_url": page.canonical_url,
+        "summary": page.summary,
+        "summary_truncated": page.summary_truncated,
+        "text": page.text,
+        "links": [{"url": ln.url, "title": ln.title, "kind": ln.kind} for ln in page.links],
+        "entries": [
+            {
+                "title": e.title,
+                "summary": e.summary,
+                "summary_truncated": e.summary_truncated,
+                "image": e.image,
+                "more_info": e.more_info,
+                "related": e.related,
+                "search_links": [{"name": n, "url": u} for n, u in e.search_links],
+            }
+            for e in page.entries
+        ],
+        "image": page.image,
+        "categories": list(page.categories),
+        "infobox": [{"key": k, "value": v} for k, v in page.infobox],
+        "revision_id": page.revision_id,
+        "language": page.language,
+        "parser": page.parser,
+        "parser_version": page.parser_version,
+        "missing_selectors": list(page.missing_selectors),
+    }
+
+
+def page_from_dict(data: dict[str, Any]) -> Page:
+    """The inverse of page_to_dict; unknown keys are ignored so old archives stay readable."""
+    return Page(
+        url=data["url"],
+        kind=data.get("kind", "other"),
+        title=data.get("title", ""),
+        canonical_url=data.get("canonical_url"),
+        summary=data.get("summary", ""),
+        summary_truncated=bool(data.get("summary_truncated", False)),
+        text=data.get("text", ""),
+        links=tuple(Link(d["url"], d.get("title", ""), d.get("kind", "internal"))
+                    for d in data.get("links", ())),
+        entries=tuple(
+            Entry(
+                title=e.get("title", ""),
+                summary=e.get("summary", ""),
+                summary_truncated=bool(e.get("summary_truncated", False)),
+                image=e.get("image"),
+                more_info=e.get("more_info"),
+                related=e.get("related"),
+                search_links=tuple((s["name"], s["url"]) for s in e.get("search_links", ())),
+            )
+            for e in data.get("entries", ())
+        ),
+        image=data.get("image"),
+        categories=tuple(data.get("categories", ())),
+        infobox=tuple((d["key"], d["value"]) for d in data.get("infobox", ())),
+        revision_id=data.get("revision_id"),
+        language=data.get("language"),
+        parser=data.get("parser", ""),
+        parser_version=data.get("parser_version", ""),
+        missing_selectors=tuple(data.get("missing_selectors", ())),
+    )
+
+
+def content_hash(page: Page) -> str:
+    """A stable sha256 over the normalised fields that make a version (HASHED_FIELDS)."""
+    data = page_to_dict(page)
+    hashed = {name: data[name] for name in HASHED_FIELDS}
+    encoded = json.dumps(hashed, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(encoded.encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class FetchResult:
+    """One completed HTTP exchange (after redirects). A 304 has an empty body."""
+
+    url: str  # the URL asked for (normalised)
+    final_url: str  # after redirects
+    status: int
+    headers: tuple[tuple[str, str], ...]
+    body: bytes
+    fetched_at: datetime
+    elapsed_s: float
+    http_version: str = "HTTP/1.1"
+    attempts: int = 1
+
+    def header(self, name: str) -> str | None:
+        lname = name.lower()
+        for key, value in self.headers:
+            if key.lower() == lname:
+                return value
+        return None
+
+    @property
+    def content_type(self) -> str:
+        return (self.header("content-type") or "").split(";")[0].strip().lower()
+
+    @property
+    def etag(self) -> str | None:
+        return self.header("etag")
+
+    @property
+    def last_modified(self) -> str | None:
+        return self.header("last-modified")
+
+    @property
+    def not_modified(self) -> bool:
+        return self.status == 304
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """The metadata of one stored version of a page."""
+
+    url: str
+    version: int
+    content_hash: str
+    fetched_at: datetime
+    status: int
+    run_id: int | None = None
+    final_url: str | None = None
+    etag: str | None = None
+    last_modified: str | None = None
+    revision_id: int | None = None
+    revision_timestamp: str | None = None  # MediaWiki: when the revision was made
+    revision_user: str | None = None
+    revision_comment: str | None = None
+    body_hash: str | None = None
+    body_size: int = 0
+    change_gist: str = ""  # one line: what changed from the version before
+
+
+@dataclass(frozen=True, slots=True)
+class CrawlStats:
+    fetched: int = 0  # answers with a body that was parsed (new or unchanged)
+    new_versions: int = 0
+    unchanged: int = 0
+    not_modified: int = 0
+    failed: int = 0
+    skipped: int = 0  # non-HTML, robots.txt, out of scope after a redirect
+    retried: int = 0  # extra attempts made
+    queued: int = 0  # still in the frontier at the end
+    elapsed_s: float = 0.0
+    extra: dict[str, Any] = field(default_factory=dict)
