@@ -221,3 +221,31 @@ class CrawlStats:
     queued: int = 0  # still in the frontier at the end
     elapsed_s: float = 0.0
     extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class FrontierItem:
+    """A URL waiting in the frontier (persisted in the archive)."""
+
+    url: str  # normalised
+    site: str
+    depth: int = 0
+    discovered_from: str | None = None
+    link_kind: str | None = None  # the kind of link it was found as (related, more_info, ...)
+    attempts: int = 0  # failed fetches in a row
+    fetch_count: int = 0  # completed fetches so far
+    next_due: datetime | None = None
+    last_fetched: datetime | None = None
+    gone: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class RevisionMeta:
+    """What a wiki reports about the revision a fetch shows (MediaWiki source mode)."""
+
+    revision_id: int
+    timestamp: str | None = None  # as the wiki gives it, ISO 8601
+    user: str | None = None
+    comment: str | None = None
+    page_id: int | None = None
+    parent_id: int | None = None

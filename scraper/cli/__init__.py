@@ -8,6 +8,7 @@ from scraper.cli import (  # noqa: E402,F401
     crawl_cmds,
     diff_cmds,
     export_cmd,
+    config_cmds,
     parse_cmd,
     testsite_cmd,
 )

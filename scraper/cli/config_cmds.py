@@ -1,0 +1,3 @@
+"""Commands: validate and config show (to be filled)."""
+
+from scraper.cli.app import main  # noqa: F401
