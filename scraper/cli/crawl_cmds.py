@@ -1,3 +1,218 @@
-"""Commands: crawl_cmds (to be filled)."""
+"""Command: crawl (progress, log lines and the end summary)."""
 
-from scraper.cli.app import main  # noqa: F401
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import sys
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from scraper.cli.app import (
+    archive_option,
+    handle_errors,
+    main,
+    resolve_archive_path,
+    stdout_is_terminal,
+)
+from scraper.config import CrawlConfig
+from scraper.errors import ConfigError
+from scraper.lock import ArchiveLock
+from scraper.timeutil import parse_duration
+
+if TYPE_CHECKING:
+    from scraper.crawl import CrawlEvent, RunResult
+
+
+class JsonLogFormatter(logging.Formatter):
+    """One JSON object per line, for log collectors."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        data: dict[str, Any] = {
+            "time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        event = getattr(record, "event", None)
+        if event is not None:
+            data.update(event)
+        return json.dumps(data, ensure_ascii=False)
+
+
+def configure_logging(verbose: int, quiet: bool, log_format: str, progress: bool) -> None:
+    """Only the CLI sets handlers. -q: warnings and errors only; -v: debug."""
+    level = logging.DEBUG if verbose else logging.INFO
+    if quiet or progress:
+        level = logging.WARNING
+    handler = logging.StreamHandler(sys.stderr)
+    if log_format == "json":
+        handler.setFormatter(JsonLogFormatter())
+    else:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s",
+                                               "%Y-%m-%d %H:%M:%S"))
+    root = logging.getLogger("scraper")
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    root.propagate = False
+    for noisy in ("httpx", "httpcore", "aiohttp", "hpack"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+class ProgressView:
+    """A rich progress bar on a terminal: pages done, queue, rate and errors."""
+
+    def __init__(self) -> None:
+        from rich.progress import (
+            BarColumn,
+            Progress,
+            SpinnerColumn,
+            TextColumn,
+            TimeElapsedColumn,
+        )
+
+        self.progress = Progress(
+            SpinnerColumn(), TextColumn("[bold]{task.fields[site]}"), BarColumn(),
+            TextColumn("{task.completed} pages"), TextColumn("queue {task.fields[queue]}"),
+            TextColumn("{task.fields[rate]:.1f}/s"), TextColumn("errors {task.fields[errors]}"),
+            TimeElapsedColumn(), transient=False,
+        )
+        self.tasks: dict[str, Any] = {}
+        self.errors: dict[str, int] = {}
+        self.started = time.monotonic()
+
+    def __call__(self, event: CrawlEvent) -> None:
+        task = self.tasks.get(event.site)
+        if task is None:
+            task = self.tasks[event.site] = self.progress.add_task(
+                event.site, total=None, site=event.site, queue=0, rate=0.0, errors=0)
+            self.errors[event.site] = 0
+        if event.kind == "failed":
+            self.errors[event.site] += 1
+        advance = 1 if event.kind not in ("run_end",) else 0
+        done = self.progress.tasks[task].completed + advance
+        rate = done / max(1e-6, time.monotonic() - self.started)
+        self.progress.update(task, advance=advance, queue=event.queued, rate=rate,
+                             errors=self.errors[event.site])
+
+
+def log_event(event: CrawlEvent) -> None:
+    """Structured fields for --log-format json; the text lines come from the library's log."""
+    if event.kind == "run_end":
+        return
+    logging.getLogger("scraper.events").debug(
+        "%s %s", event.kind, event.url,
+        extra={"event": {"event": event.kind, "site": event.site, "url": event.url,
+                         "status": event.status, "version": event.version,
+                         "detail": event.detail}})
+
+
+@contextmanager
+def _progress(enabled: bool) -> Iterator[ProgressView | None]:
+    if not enabled:
+        yield None
+        return
+    view = ProgressView()
+    with view.progress:
+        yield view
+
+
+def summary_lines(results: Sequence[RunResult], archive_path: str) -> list[str]:
+    lines = []
+    for r in results:
+        s = r.stats
+        lines.append(f"{r.site}: {r.status} in {s.elapsed_s:.1f} s (run {r.run_id})")
+        lines.append(f"  fetched {s.fetched} (new versions {s.new_versions}, unchanged "
+                     f"{s.unchanged}), not modified {s.not_modified}, failed {s.failed}, "
+                     f"skipped {s.skipped}, retries {s.retried}")
+        if s.fetched == 0 and s.not_modified == 0 and s.failed == 0:
+            lines.append("  nothing was due: every page was fetched within its recrawl_after")
+        lines.append(f"  queued for the next run: {s.queued}")
+        for alert in r.alerts:
+            lines.append(f"  WARNING parser breakage: {alert.get('message', alert)}")
+    lines.append(f"archive: {archive_path}")
+    return lines
+
+
+@main.command("crawl")
+@click.argument("config_paths", metavar="CONFIG...", nargs=-1, required=True,
+                type=click.Path(dir_okay=False))
+@archive_option
+@click.option("--max-pages", type=click.IntRange(min=1), default=None,
+              help="Stop after this many fetches per config (the rest stays queued).")
+@click.option("--max-time", default=None, metavar="DURATION",
+              help="Stop cleanly after this long, e.g. 90s or 10m (the rest stays queued).")
+@click.option("-v", "--verbose", count=True, help="Debug log lines.")
+@click.option("-q", "--quiet", is_flag=True, help="Only the end summary and errors.")
+@click.option("--log-format", type=click.Choice(["text", "json"]), default="text",
+              show_default=True, help="json: one JSON object per log line.")
+@click.option("--format", "output_format", type=click.Choice(["text", "json"]), default="text",
+              show_default=True, help="The end summary for people or programs.")
+@click.option("--progress/--no-progress", default=None,
+              help="Progress bar (default: only when stdout is a terminal).")
+@handle_errors
+def crawl_command(config_paths: tuple[str, ...], archive_path: str | None,
+                  max_pages: int | None, max_time: str | None, verbose: int, quiet: bool,
+                  log_format: str, output_format: str, progress: bool | None) -> None:
+    """One crawl run: new URLs and the pages due for recrawl.
+
+    \b
+    Examples:
+      scraper crawl config/testsite.yaml
+      scraper crawl config/*.yaml --max-time 10m -q      # from cron
+      scraper crawl config/wikipedia.yaml --max-pages 50 --log-format json
+
+    Safe under cron: a second crawl on the same archive exits at once with code 3.
+    """
+    # The pipeline is imported here so that `scraper --help` and the other commands start fast.
+    from scraper.archive import Archive
+    from scraper.config import load_config
+    from scraper.crawl import CrawlLimits, crawl
+
+    configs = [load_config(path) for path in config_paths]
+    limit_seconds = None
+    if max_time is not None:
+        try:
+            limit_seconds = parse_duration(max_time)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="--max-time") from None
+    path = resolve_archive_path(archive_path, configs[0].archive)
+    _check_same_archive(configs, archive_path, path)
+    show_progress = stdout_is_terminal() if progress is None else progress
+    configure_logging(verbose, quiet, log_format, show_progress)
+    with ArchiveLock(path), Archive.open(path) as archive:
+        with _progress(show_progress and not quiet) as view:
+            sinks = [s for s in (view, log_event if log_format == "json" else None) if s]
+
+            def events(event: CrawlEvent) -> None:
+                for sink in sinks:
+                    sink(event)
+
+            results = asyncio.run(crawl(configs, archive,
+                                        limits=CrawlLimits(max_pages, limit_seconds),
+                                        events=events))
+    if output_format == "json":
+        click.echo(json.dumps([{
+            "site": r.site, "run_id": r.run_id, "status": r.status,
+            "fetched": r.stats.fetched, "new_versions": r.stats.new_versions,
+            "unchanged": r.stats.unchanged, "not_modified": r.stats.not_modified,
+            "failed": r.stats.failed, "skipped": r.stats.skipped, "retried": r.stats.retried,
+            "queued": r.stats.queued, "elapsed_s": round(r.stats.elapsed_s, 3),
+            "alerts": list(r.alerts)} for r in results], indent=2))
+    else:
+        click.echo("\n".join(summary_lines(results, path)))
+
+
+def _check_same_archive(configs: Sequence[CrawlConfig], flag: str | None, path: str) -> None:
+    if flag is not None:
+        return
+    for cfg in configs[1:]:
+        if resolve_archive_path(None, cfg.archive) != path:
+            raise ConfigError(f"configs name different archives ({path} and "
+                              f"{resolve_archive_path(None, cfg.archive)}); crawl them "
+                              "separately or pass --archive", path=cfg.path, key="archive")

@@ -1,0 +1,284 @@
+"""The crawl loop: frontier -> fetch -> parse -> archive, for one or more configs at once."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import httpx
+
+from scraper.archive import Archive
+from scraper.config import CrawlConfig, config_to_dict
+from scraper.diff import diff_pages
+from scraper.errors import (
+    BlockedURL,
+    FetchError,
+    HTTPStatusError,
+    SkippedContent,
+)
+from scraper.fetch import AddressPolicy, Fetcher, make_client
+from scraper.frontier import (
+    due_after,
+    failure_backoff,
+    gone_recheck_interval,
+    links_to_follow,
+    out_of_scope_reason,
+    recrawl_interval,
+    start_items,
+)
+from scraper.models import CrawlStats, FetchResult, FrontierItem, Page, content_hash
+from scraper.parse import parse_page
+from scraper.timeutil import utcnow
+
+log = logging.getLogger(__name__)
+
+MAX_WORKERS = 256
+
+
+@dataclass(frozen=True, slots=True)
+class CrawlEvent:
+    """One thing that happened, for progress bars and log lines."""
+
+    kind: str  # fetched | new_version | unchanged | not_modified | failed | skipped | run_end
+    site: str
+    url: str = ""
+    status: int | None = None
+    version: int | None = None
+    detail: str = ""
+    queued: int = 0
+
+
+EventSink = Callable[[CrawlEvent], None]
+
+
+@dataclass(frozen=True, slots=True)
+class RunResult:
+    site: str
+    run_id: int
+    status: str  # completed | max_pages | max_time | interrupted
+    stats: CrawlStats
+    alerts: tuple[dict[str, Any], ...] = ()
+
+
+@dataclass(slots=True)
+class _Counts:
+    fetched: int = 0
+    new_versions: int = 0
+    unchanged: int = 0
+    not_modified: int = 0
+    failed: int = 0
+    skipped: int = 0
+    retried: int = 0
+    started: int = 0
+    failures: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class CrawlLimits:
+    max_pages: int | None = None  # per config, overrides the config's
+    max_time: float | None = None  # seconds for the whole run
+
+
+async def crawl(configs: Sequence[CrawlConfig], archive: Archive, *,
+                limits: CrawlLimits = CrawlLimits(), events: EventSink | None = None,
+                client: httpx.AsyncClient | None = None,
+                clock: Callable[[], datetime] = utcnow) -> list[RunResult]:
+    """Run one crawl of every config against `archive`, sharing one client and one
+    politeness gate per host. Returns a result per config. Failed URLs are recorded, never
+    raised."""
+    policies: dict[str, AddressPolicy] = {}
+    own_client = client is None
+    if client is None:
+        client = make_client(configs[0].network, policies)
+    fetcher = Fetcher(client, policies=policies)
+    deadline = time.monotonic() + limits.max_time if limits.max_time else None
+    try:
+        runs = [_SiteCrawl(cfg, archive, fetcher, limits, deadline, events or _ignore, clock)
+                for cfg in configs]
+        return list(await asyncio.gather(*(run.run() for run in runs)))
+    finally:
+        if own_client:
+            await client.aclose()
+
+
+def _ignore(event: CrawlEvent) -> None:
+    return None
+
+
+class _SiteCrawl:
+    def __init__(self, config: CrawlConfig, archive: Archive, fetcher: Fetcher,
+                 limits: CrawlLimits, deadline: float | None, events: EventSink,
+                 clock: Callable[[], datetime]) -> None:
+        self.config = config
+        self.archive = archive
+        self.fetcher = fetcher
+        self.deadline = deadline
+        self.max_pages = limits.max_pages if limits.max_pages is not None else config.max_pages
+        self.events = events
+        self.clock = clock
+        self.counts = _Counts()
+        self.in_flight: dict[str, asyncio.Task[None]] = {}
+        hosts = max(1, len(config.scope.domains))
+        self.workers = min(MAX_WORKERS, config.politeness.concurrency * hosts)
+
+    async def run(self) -> RunResult:
+        cfg = self.config
+        started = self.clock()
+        run_id = self.archive.start_run([cfg.name], config_to_dict(cfg), started)
+        self.archive.enqueue(start_items(cfg), started)
+        status = "completed"
+        try:
+            status = await self._loop(run_id)
+        except asyncio.CancelledError:
+            status = "interrupted"
+            raise
+        finally:
+            for task in self.in_flight.values():
+                task.cancel()
+            if self.in_flight:
+                await asyncio.gather(*self.in_flight.values(), return_exceptions=True)
+            ended = self.clock()
+            stats = self._stats(ended, started)
+            alerts = self._breakage_alerts(run_id)
+            self.archive.finish_run(run_id, stats, status=status, ended_at=ended, alerts=alerts)
+            self.events(CrawlEvent("run_end", cfg.name, detail=status, queued=stats.queued))
+        return RunResult(cfg.name, run_id, status, stats, tuple(alerts))
+
+    async def _loop(self, run_id: int) -> str:
+        while True:
+            if self.deadline is not None and time.monotonic() >= self.deadline:
+                return "max_time"
+            room = self.workers - len(self.in_flight)
+            if self.max_pages is not None:
+                room = min(room, self.max_pages - self.counts.started)
+            if room > 0:
+                items = self.archive.due(self.config.name, self.clock(), room,
+                                         exclude=self.in_flight.keys())
+                for item in items:
+                    self.counts.started += 1
+                    self.in_flight[item.url] = asyncio.create_task(self._one(run_id, item))
+            if not self.in_flight:
+                if self.max_pages is not None and self.counts.started >= self.max_pages:
+                    return "max_pages" if self._pending() else "completed"
+                return "completed"
+            timeout = None if self.deadline is None else max(0.0,
+                                                             self.deadline - time.monotonic())
+            done, _ = await asyncio.wait(self.in_flight.values(), timeout=timeout,
+                                         return_when=asyncio.FIRST_COMPLETED)
+            for task in done:
+                task.result()  # a bug in _one must not pass silently
+
+    def _pending(self) -> bool:
+        return self.archive.pending_count(self.config.name, self.clock()) > 0
+
+    async def _one(self, run_id: int, item: FrontierItem) -> None:
+        try:
+            await self._fetch_and_store(run_id, item)
+        finally:
+            self.in_flight.pop(item.url, None)
+
+    async def _fetch_and_store(self, run_id: int, item: FrontierItem) -> None:
+        cfg = self.config
+        etag, last_modified = (self.archive.validators(item.url) if item.fetch_count
+                               else (None, None))
+        try:
+            result = await self.fetcher.fetch(
+                item.url, politeness=cfg.politeness, network=cfg.network, etag=etag,
+                last_modified=last_modified,
+                scope_check=lambda url: out_of_scope_reason(url, cfg.scope))
+        except (BlockedURL, SkippedContent) as exc:
+            self._retried(exc.attempts)
+            self.counts.skipped += 1
+            now = self.clock()
+            self.archive.record_skipped(run_id, cfg.name, item.url, reason=exc.reason, now=now,
+                                        next_due=due_after(now, recrawl_interval(item.url, cfg)))
+            log.warning("%s: skipped: %s", item.url, exc.reason)
+            self._emit("skipped", item.url, detail=exc.reason)
+            return
+        except FetchError as exc:
+            self._record_failure(run_id, item, exc)
+            return
+        self._retried(result.attempts)
+        now = self.clock()
+        next_due = due_after(now, recrawl_interval(item.url, cfg))
+        if result.not_modified:
+            self.counts.not_modified += 1
+            self.archive.record_not_modified(run_id, cfg.name, result, next_due=next_due)
+            log.info("%s: not modified", item.url)
+            self._emit("not_modified", item.url, status=304)
+            return
+        page = self._parse(item, result)
+        discovered = links_to_follow(page, cfg, item.depth)
+        gist = self._gist(item.url, page)
+        saved = self.archive.save(run_id, cfg.name, result, page, next_due=next_due,
+                                  discovered=discovered, change_gist=gist)
+        self.counts.fetched += 1
+        if saved.created:
+            self.counts.new_versions += 1
+            log.info("%s: version %d%s", item.url, saved.version, f" ({gist})" if gist else "")
+            self._emit("new_version", item.url, status=result.status, version=saved.version,
+                       detail=gist)
+        else:
+            self.counts.unchanged += 1
+            log.info("%s: unchanged (version %d)", item.url, saved.version)
+            self._emit("unchanged", item.url, status=result.status, version=saved.version)
+
+    def _parse(self, item: FrontierItem, result: FetchResult) -> Page:
+        cfg = self.config
+        page = parse_page(result.body, result.final_url, parser=cfg.parser,
+                          selectors=cfg.selectors, content_type=result.header("content-type"),
+                          max_links=cfg.max_links_per_page)
+        # The page is stored under the URL it was queued as; a redirect's target is kept in
+        # the snapshot's final_url.
+        return dataclasses.replace(page, url=item.url)
+
+    def _gist(self, url: str, page: Page) -> str:
+        """One line on what changed since the stored version; empty for a first or same one."""
+        try:
+            previous = self.archive.snapshot(url)
+        except Exception:  # noqa: BLE001 - no version yet
+            return ""
+        if previous.content_hash == content_hash(page):
+            return ""
+        return diff_pages(self.archive.page(url), page).gist()
+
+    def _record_failure(self, run_id: int, item: FrontierItem, exc: FetchError) -> None:
+        cfg = self.config
+        self._retried(exc.attempts)
+        now = self.clock()
+        status = exc.status if isinstance(exc, HTTPStatusError) else None
+        attempts = item.attempts + 1
+        gone = status in (404, 410) and attempts >= cfg.gone_after
+        wait = gone_recheck_interval(cfg) if gone else failure_backoff(attempts)
+        self.archive.record_failure(run_id, cfg.name, item.url, reason=exc.reason,
+                                    attempts=exc.attempts, status=status, now=now,
+                                    next_due=due_after(now, wait), gone=gone)
+        self.counts.failed += 1
+        log.warning("%s: failed after %d attempt(s): %s", item.url, exc.attempts, exc.reason)
+        self._emit("failed", item.url, status=status, detail=exc.reason)
+
+    def _retried(self, attempts: int) -> None:
+        self.counts.retried += max(0, attempts - 1)
+
+    def _emit(self, kind: str, url: str, *, status: int | None = None,
+              version: int | None = None, detail: str = "") -> None:
+        queued = len(self.in_flight)
+        self.events(CrawlEvent(kind, self.config.name, url, status, version, detail, queued))
+
+    def _stats(self, ended: datetime, started: datetime) -> CrawlStats:
+        c = self.counts
+        return CrawlStats(
+            fetched=c.fetched, new_versions=c.new_versions, unchanged=c.unchanged,
+            not_modified=c.not_modified, failed=c.failed, skipped=c.skipped, retried=c.retried,
+            queued=self.archive.pending_count(self.config.name, ended),
+            elapsed_s=(ended - started).total_seconds(),
+        )
+
+    def _breakage_alerts(self, run_id: int) -> list[dict[str, Any]]:
+        return []

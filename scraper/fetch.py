@@ -1,0 +1,506 @@
+"""Fetcher: polite, capped, retried HTTP GETs over one shared httpx.AsyncClient.
+
+Owns robots.txt, per-host concurrency and delay, retries with back-off, body and
+decompression caps, redirects and the refusal of addresses a config does not allow.
+The only module that talks HTTP.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import ipaddress
+import logging
+import socket
+import time
+import zlib
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+from urllib.parse import urljoin, urlsplit
+
+import aiohttp
+import brotli
+import httpx
+from aiohttp.abc import AbstractResolver, ResolveResult
+from httpx_aiohttp import AiohttpTransport
+from protego import Protego
+from tenacity import (
+    AsyncRetrying,
+    RetryCallState,
+    retry_if_exception_type,
+    stop_after_attempt,
+    wait_exponential_jitter,
+)
+
+from scraper.config import Network, Politeness
+from scraper.errors import (
+    BlockedURL,
+    BodyTooLarge,
+    FetchError,
+    FetchTimeout,
+    HTTPStatusError,
+    RedirectError,
+    SkippedContent,
+)
+from scraper.frontier import ALLOWED_SCHEMES, normalise_url
+from scraper.models import FetchResult
+
+log = logging.getLogger(__name__)
+
+HTML_TYPES = frozenset({"text/html", "application/xhtml+xml", ""})
+REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+_CHUNK = 64 * 1024
+
+ScopeCheck = Callable[[str], "str | None"]
+
+
+# -- addresses ---------------------------------------------------------------------------
+
+@dataclass(frozen=True, slots=True)
+class AddressPolicy:
+    allow_loopback: bool = False
+    allow_private: bool = False
+
+    @classmethod
+    def from_network(cls, network: Network) -> AddressPolicy:
+        return cls(network.allow_loopback, network.allow_private)
+
+    def refusal(self, address: str) -> str | None:
+        """Why connecting to `address` is refused, or None."""
+        try:
+            ip = ipaddress.ip_address(address.split("%")[0])
+        except ValueError:
+            return f"{address!r} is not an IP address"
+        if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+            ip = ip.ipv4_mapped
+        if ip.is_loopback:
+            return None if self.allow_loopback else f"loopback address {ip} (network.allow_loopback is off)"
+        if ip.is_link_local:
+            return None if self.allow_private else f"link-local address {ip} (network.allow_private is off)"
+        if ip.is_private or ip.is_reserved or ip.is_multicast or ip.is_unspecified:
+            return None if self.allow_private else f"private address {ip} (network.allow_private is off)"
+        return None
+
+
+class PolicyResolver(AbstractResolver):
+    """Resolves names for aiohttp and drops the addresses the host's policy refuses.
+
+    Checking the very addresses the connection uses closes the gap a check before the
+    request leaves open (a name that resolves differently the second time)."""
+
+    def __init__(self, policies: dict[str, AddressPolicy]) -> None:
+        self._policies = policies
+
+    async def resolve(self, host: str, port: int = 0,
+                      family: socket.AddressFamily = socket.AF_INET) -> list[ResolveResult]:
+        policy = self._policies.get(host.lower(), AddressPolicy())
+        infos = await asyncio.get_running_loop().getaddrinfo(
+            host, port, type=socket.SOCK_STREAM, family=family)
+        results: list[ResolveResult] = []
+        for fam, _, proto, _, sockaddr in infos:
+            address = str(sockaddr[0])
+            if policy.refusal(address) is not None:
+                continue
+            results.append(ResolveResult(hostname=host, host=address, port=int(sockaddr[1]),
+                                         family=fam, proto=proto, flags=socket.AI_NUMERICHOST))
+        if not results:
+            raise OSError(f"no allowed address for {host}")
+        return results
+
+    async def close(self) -> None:
+        return None
+
+
+async def check_address(url: str, policy: AddressPolicy) -> None:
+    """Raise BlockedURL when any address `url`'s host resolves to is refused."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    try:
+        infos = await asyncio.get_running_loop().getaddrinfo(
+            host, parts.port or (443 if parts.scheme == "https" else 80),
+            type=socket.SOCK_STREAM)
+    except OSError as exc:
+        raise FetchError(url, f"cannot resolve host {host!r}: {exc.strerror or exc}") from exc
+    for *_, sockaddr in infos:
+        reason = policy.refusal(str(sockaddr[0]))
+        if reason is not None:
+            raise BlockedURL(url, f"refused: {host} resolves to {reason}")
+
+
+# -- politeness --------------------------------------------------------------------------
+
+class HostGate:
+    """At most `concurrency` requests in flight to one host, starts at least `delay` apart."""
+
+    def __init__(self, politeness: Politeness, clock: Callable[[], float] = time.monotonic) -> None:
+        self.politeness = politeness
+        self._slots = asyncio.Semaphore(politeness.concurrency)
+        self._lock = asyncio.Lock()
+        self._next_start = 0.0
+        self._clock = clock
+        self.crawl_delay: float = 0.0  # from robots.txt, when larger than the config's
+
+    async def __aenter__(self) -> HostGate:
+        await self._slots.acquire()
+        try:
+            async with self._lock:
+                now = self._clock()
+                start = max(now, self._next_start)
+                self._next_start = start + max(self.politeness.delay, self.crawl_delay)
+            if start > now:
+                await asyncio.sleep(start - now)
+        except BaseException:
+            self._slots.release()
+            raise
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        self._slots.release()
+
+
+# -- bodies ------------------------------------------------------------------------------
+
+class _Decoder:
+    """Content-Encoding decoding that never produces more than `limit` bytes."""
+
+    def __init__(self, encoding: str, url: str, limit: int) -> None:
+        self.url = url
+        self.limit = limit
+        self.produced = 0
+        self.encoding = encoding
+        if encoding in ("gzip", "x-gzip"):
+            self._zlib: Any = zlib.decompressobj(zlib.MAX_WBITS | 16)
+        elif encoding == "deflate":
+            self._zlib = zlib.decompressobj()
+        elif encoding == "br":
+            self._brotli = brotli.Decompressor()
+        elif encoding not in ("", "identity"):
+            raise SkippedContent(url, f"unsupported Content-Encoding {encoding!r}")
+
+    def _count(self, data: bytes) -> bytes:
+        self.produced += len(data)
+        if self.produced > self.limit:
+            raise BodyTooLarge(self.url, f"decompressed body is over the cap of {self.limit:,} bytes"
+                                         f" (Content-Encoding {self.encoding}; a compression bomb?)")
+        return data
+
+    def feed(self, data: bytes) -> list[bytes]:
+        room = self.limit - self.produced + 1
+        if self.encoding in ("gzip", "x-gzip", "deflate"):
+            out = [self._count(self._zlib.decompress(data, room))]
+            while self._zlib.unconsumed_tail:
+                out.append(self._count(self._zlib.decompress(self._zlib.unconsumed_tail,
+                                                             self.limit - self.produced + 1)))
+            return out
+        if self.encoding == "br":
+            out = [self._count(self._brotli.process(data, output_buffer_limit=room))]
+            while not self._brotli.can_accept_more_data():
+                out.append(self._count(self._brotli.process(
+                    b"", output_buffer_limit=self.limit - self.produced + 1)))
+            return out
+        return [self._count(data)]
+
+
+# -- robots.txt --------------------------------------------------------------------------
+
+@dataclass(slots=True)
+class _Robots:
+    parser: Protego | None  # None: everything allowed
+    disallow_all_reason: str | None = None
+
+
+# -- the fetcher -------------------------------------------------------------------------
+
+class _Retryable(Exception):
+    """An attempt that may succeed if repeated (timeouts, resets, 429, 5xx)."""
+
+    def __init__(self, error: FetchError, retry_after: float | None = None) -> None:
+        super().__init__(str(error))
+        self.error = error
+        self.retry_after = retry_after
+
+
+@dataclass(slots=True)
+class FetcherStats:
+    requests: int = 0
+    retries: int = 0
+    robots_fetched: int = 0
+    per_host: dict[str, int] = field(default_factory=dict)
+
+
+def make_client(network: Network, policies: dict[str, AddressPolicy], *,
+                max_connections: int = 256) -> httpx.AsyncClient:
+    """The shared client. Its transport is aiohttp's engine under the httpx API (measured:
+    httpx's own pool slows down past a few dozen connections); HTTP/2 needs httpx's own."""
+    limits = httpx.Limits(max_connections=max_connections,
+                          max_keepalive_connections=max_connections)
+    timeout = httpx.Timeout(network.timeout)
+    if network.http2:
+        return httpx.AsyncClient(http2=True, limits=limits, timeout=timeout,
+                                 follow_redirects=False, trust_env=False)
+    def session() -> aiohttp.ClientSession:
+        connector = aiohttp.TCPConnector(limit=max_connections, resolver=PolicyResolver(policies),
+                                         ttl_dns_cache=None, use_dns_cache=False)
+        return aiohttp.ClientSession(connector=connector, trust_env=False)
+
+    transport = AiohttpTransport(limits=limits, client=session)
+    return httpx.AsyncClient(transport=transport, limits=limits, timeout=timeout,
+                             follow_redirects=False, trust_env=False)
+
+
+class Fetcher:
+    """Fetches URLs for one or more crawls sharing one client and one gate per host."""
+
+    def __init__(self, client: httpx.AsyncClient, *,
+                 policies: dict[str, AddressPolicy] | None = None,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        """`policies` is the dict given to make_client: the fetcher records each host's
+        address policy there, so the connection's resolver enforces it too."""
+        self.client = client
+        self._clock = clock
+        self._gates: dict[str, HostGate] = {}
+        self._robots: dict[str, _Robots] = {}
+        self._robots_locks: dict[str, asyncio.Lock] = {}
+        self._policies = policies if policies is not None else {}
+        self._checked: set[tuple[str, AddressPolicy]] = set()
+        self.stats = FetcherStats()
+
+    def gate(self, host: str, politeness: Politeness) -> HostGate:
+        gate = self._gates.get(host)
+        if gate is None:
+            gate = self._gates[host] = HostGate(politeness, self._clock)
+        return gate
+
+    async def fetch(self, url: str, *, politeness: Politeness, network: Network,
+                    etag: str | None = None, last_modified: str | None = None,
+                    scope_check: ScopeCheck | None = None,
+                    accept: frozenset[str] = HTML_TYPES,
+                    headers: dict[str, str] | None = None) -> FetchResult:
+        """GET `url` politely. Returns the answer (200 or 304); raises a FetchError subclass
+        for anything else, after the configured retries for transient failures."""
+        started = time.perf_counter()
+        attempts = 0
+
+        def wait(state: RetryCallState) -> float:
+            exc = state.outcome.exception() if state.outcome else None
+            if isinstance(exc, _Retryable) and exc.retry_after is not None:
+                return min(exc.retry_after, network.retry_after_max)
+            return exponential(state)
+
+        exponential = wait_exponential_jitter(initial=network.backoff_base, max=network.backoff_max,
+                                              jitter=network.backoff_base)
+        retrying = AsyncRetrying(stop=stop_after_attempt(network.attempts), wait=wait,
+                                 retry=retry_if_exception_type(_Retryable), reraise=True)
+        try:
+            async for attempt in retrying:
+                with attempt:
+                    attempts += 1
+                    if attempts > 1:
+                        self.stats.retries += 1
+                        log.info("%s: retry %d", url, attempts - 1)
+                    result = await self._attempt(url, politeness, network, etag, last_modified,
+                                                 scope_check, accept, headers or {})
+        except _Retryable as exc:
+            exc.error.attempts = attempts
+            raise exc.error from None
+        except FetchError as exc:
+            exc.attempts = attempts
+            raise
+        return FetchResult(
+            url=result.url, final_url=result.final_url, status=result.status,
+            headers=result.headers, body=result.body, fetched_at=result.fetched_at,
+            elapsed_s=time.perf_counter() - started, http_version=result.http_version,
+            attempts=attempts,
+        )
+
+    async def _attempt(self, url: str, politeness: Politeness, network: Network,
+                       etag: str | None, last_modified: str | None,
+                       scope_check: ScopeCheck | None, accept: frozenset[str],
+                       extra_headers: dict[str, str]) -> FetchResult:
+        policy = AddressPolicy.from_network(network)
+        seen: list[str] = []
+        current = url
+        while True:
+            if current in seen:
+                raise RedirectError(url, "redirect loop: " + " -> ".join([*seen, current]))
+            if len(seen) > network.max_redirects:
+                raise RedirectError(url, f"more than {network.max_redirects} redirects")
+            seen.append(current)
+            scheme = urlsplit(current).scheme
+            if scheme not in ALLOWED_SCHEMES:
+                raise BlockedURL(url, f"scheme {scheme!r} is never fetched (only http and https)")
+            if seen[1:] and scope_check is not None:
+                reason = scope_check(current)
+                if reason is not None:
+                    raise BlockedURL(url, f"redirected out of scope to {current}: {reason}")
+            host = (urlsplit(current).hostname or "").lower()
+            if (host, policy) not in self._checked:
+                await check_address(current, policy)
+                self._checked.add((host, policy))
+            self._policies[host] = policy
+            if politeness.robots_txt:
+                await self._check_robots(current, politeness, network)
+            headers = {"User-Agent": politeness.user_agent, "Accept-Encoding": "gzip, deflate, br",
+                       **extra_headers}
+            if current == url:
+                if etag:
+                    headers["If-None-Match"] = etag
+                if last_modified:
+                    headers["If-Modified-Since"] = last_modified
+            result = await self._request(url, current, headers, politeness, network, accept)
+            if result.status in REDIRECT_STATUSES:
+                location = result.header("location")
+                if not location:
+                    raise RedirectError(url, f"HTTP {result.status} without a Location header")
+                try:
+                    current = normalise_url(urljoin(current, location))
+                except ValueError as exc:
+                    raise BlockedURL(url, f"redirect to a URL that is never fetched: {location!r}"
+                                     f" ({exc})") from None
+                continue
+            return result
+
+    async def _request(self, url: str, current: str, headers: dict[str, str],
+                       politeness: Politeness, network: Network,
+                       accept: frozenset[str]) -> FetchResult:
+        host = urlsplit(current).netloc
+        gate = self.gate(host, politeness)
+        fetched_at = datetime.now(timezone.utc)
+        async with gate:
+            self.stats.requests += 1
+            self.stats.per_host[host] = self.stats.per_host.get(host, 0) + 1
+            try:
+                async with asyncio.timeout(network.total_timeout):
+                    async with self.client.stream("GET", current, headers=headers) as response:
+                        return await self._read(url, current, response, network, accept,
+                                                fetched_at)
+            except TimeoutError:
+                raise _Retryable(FetchTimeout(
+                    url, f"no complete answer within {network.total_timeout:g} s "
+                         "(network.total_timeout)")) from None
+            except httpx.TimeoutException as exc:
+                raise _Retryable(FetchTimeout(url, f"timed out ({type(exc).__name__}: "
+                                                   f"no data for {network.timeout:g} s)")) from None
+            except httpx.TransportError as exc:
+                raise _Retryable(FetchError(url, _transport_reason(current, exc))) from None
+
+    async def _read(self, url: str, current: str, response: httpx.Response, network: Network,
+                    accept: frozenset[str], fetched_at: datetime) -> FetchResult:
+        status = response.status_code
+        raw_headers = tuple((k.decode("latin-1"), v.decode("latin-1"))
+                            for k, v in response.headers.raw)
+        result_base: dict[str, Any] = dict(
+            url=url, final_url=current, status=status, headers=raw_headers,
+            fetched_at=fetched_at, elapsed_s=0.0, http_version=response.http_version)
+        if status in REDIRECT_STATUSES or status == 304:
+            return FetchResult(body=b"", **result_base)
+        if status == 429 or status >= 500:
+            retry_after = parse_retry_after(response.headers.get("retry-after"))
+            raise _Retryable(HTTPStatusError(url, status, _status_reason(status, current)),
+                             retry_after)
+        if status >= 400 or status < 200:
+            raise HTTPStatusError(url, status, _status_reason(status, current))
+        content_type = response.headers.get("content-type", "").split(";")[0].strip().lower()
+        if content_type not in accept:
+            raise SkippedContent(url, f"content type {content_type!r} is not archived")
+        declared = response.headers.get("content-length")
+        if declared and declared.isdigit() and int(declared) > network.max_body_bytes:
+            raise BodyTooLarge(url, f"Content-Length {int(declared):,} is over the cap of "
+                                    f"{network.max_body_bytes:,} bytes (network.max_body_bytes)")
+        decoder = _Decoder(response.headers.get("content-encoding", "").strip().lower(), url,
+                           network.max_decompressed_bytes)
+        chunks: list[bytes] = []
+        received = 0
+        async for raw in _raw_chunks(response):
+            received += len(raw)
+            if received > network.max_body_bytes:
+                raise BodyTooLarge(url, f"body is over the cap of {network.max_body_bytes:,} bytes"
+                                        " (network.max_body_bytes); download stopped")
+            try:
+                chunks.extend(decoder.feed(raw))
+            except (zlib.error, brotli.error) as exc:
+                raise FetchError(url, f"body does not decode as {decoder.encoding}: {exc}") \
+                    from None
+        return FetchResult(body=b"".join(chunks), **result_base)
+
+    async def _check_robots(self, url: str, politeness: Politeness, network: Network) -> None:
+        parts = urlsplit(url)
+        origin = f"{parts.scheme}://{parts.netloc}"
+        robots = self._robots.get(origin)
+        if robots is None:
+            lock = self._robots_locks.setdefault(origin, asyncio.Lock())
+            async with lock:
+                robots = self._robots.get(origin)
+                if robots is None:
+                    robots = self._robots[origin] = await self._load_robots(origin, politeness,
+                                                                            network)
+                    delay = robots.parser.crawl_delay(politeness.user_agent) if robots.parser \
+                        else None
+                    if delay:
+                        self.gate(parts.netloc, politeness).crawl_delay = float(delay)
+        if robots.disallow_all_reason:
+            raise BlockedURL(url, robots.disallow_all_reason)
+        if robots.parser is not None and not robots.parser.can_fetch(url, politeness.user_agent):
+            raise BlockedURL(url, "disallowed by robots.txt")
+
+    async def _load_robots(self, origin: str, politeness: Politeness,
+                           network: Network) -> _Robots:
+        robots_url = origin + "/robots.txt"
+        self.stats.robots_fetched += 1
+        no_robots = Politeness(politeness.concurrency, politeness.delay, False,
+                               politeness.user_agent)
+        try:
+            result = await self.fetch(robots_url, politeness=no_robots, network=network,
+                                      accept=frozenset({"text/plain", ""}) | HTML_TYPES)
+        except HTTPStatusError as exc:
+            if 400 <= exc.status < 500:
+                return _Robots(None)  # no robots.txt: everything allowed
+            return _Robots(None, f"robots.txt unavailable ({exc.reason}): host skipped this run")
+        except SkippedContent:
+            return _Robots(None)
+        except FetchError as exc:
+            return _Robots(None, f"robots.txt unavailable ({exc.reason}): host skipped this run")
+        text = result.body.decode("utf-8", errors="replace")
+        return _Robots(Protego.parse(text))
+
+
+async def _raw_chunks(response: httpx.Response) -> AsyncIterator[bytes]:
+    async for chunk in response.aiter_raw(_CHUNK):
+        yield chunk
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    """Seconds to wait from a Retry-After header: delta-seconds or an HTTP-date."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    return max(0.0, (when - datetime.now(timezone.utc)).total_seconds())
+
+
+def _status_reason(status: int, url: str) -> str:
+    names = {404: "not found", 410: "gone", 403: "forbidden", 401: "needs authentication",
+             429: "too many requests", 500: "server error", 502: "bad gateway",
+             503: "service unavailable", 504: "gateway timeout"}
+    return f"HTTP {status} {names.get(status, '')}".rstrip()
+
+
+def _transport_reason(url: str, exc: httpx.TransportError) -> str:
+    text = str(exc) or type(exc).__name__
+    lowered = text.lower()
+    if isinstance(exc, httpx.ConnectError) or "connect" in lowered:
+        return f"cannot connect: {text}"
+    if "payload" in lowered or "content-length" in lowered or "not enough data" in lowered:
+        return f"body cut short (fewer bytes than Content-Length): {text}"
+    if "reset" in lowered or "closed" in lowered or "disconnect" in lowered:
+        return f"connection reset or closed mid-answer: {text}"
+    return f"{type(exc).__name__}: {text}"

@@ -1,0 +1,182 @@
+"""URL normalisation, scope rules and the choice of links to follow (pure: no I/O)."""
+
+from __future__ import annotations
+
+import posixpath
+import re
+from datetime import datetime, timedelta
+from urllib.parse import parse_qsl, quote, urlencode, urljoin, urlsplit, urlunsplit
+
+from scraper.config import CrawlConfig, Scope
+from scraper.models import FrontierItem, Page
+
+DEFAULT_PORTS = {"http": 80, "https": 443}
+ALLOWED_SCHEMES = ("http", "https")
+# Query keys whose order matters to some servers (form posts to MediaWiki's index.php read
+# `title` first is a myth, but `action=raw` & co. are order-free); sorting is safe for
+# the key/value form only, so a query that is not plain key=value pairs is left as it is.
+_PLAIN_QUERY = re.compile(r"^[^=&]+=[^&]*(&[^=&]+=[^&]*)*$")
+
+
+def normalise_url(url: str, base: str | None = None) -> str:
+    """The one form of a URL under which it is queued and stored.
+
+    Lowercases scheme and host, drops default ports, the fragment, dot segments and an empty
+    query, normalises percent-escapes, makes an empty path "/" and sorts a plain key=value
+    query by key (stable, so repeated keys keep their order). Raises ValueError for URLs
+    that are not http(s) or have no host.
+    """
+    if base is not None:
+        url = urljoin(base, url)
+    parts = urlsplit(url.strip())
+    scheme = parts.scheme.lower()
+    if scheme not in ALLOWED_SCHEMES:
+        raise ValueError(f"not an http(s) URL: {url!r}")
+    host = (parts.hostname or "").rstrip(".")
+    if not host:
+        raise ValueError(f"URL has no host: {url!r}")
+    try:
+        host = host.encode("idna").decode("ascii") if not host.isascii() else host.lower()
+    except UnicodeError as exc:
+        raise ValueError(f"bad host name in {url!r}: {exc}") from None
+    if ":" in host:  # IPv6 literal
+        host = f"[{host}]"
+    try:
+        port = parts.port
+    except ValueError:
+        raise ValueError(f"bad port in {url!r}") from None
+    netloc = host if port in (None, DEFAULT_PORTS[scheme]) else f"{host}:{port}"
+    if parts.username or parts.password:
+        userinfo = parts.username or ""
+        if parts.password:
+            userinfo += f":{parts.password}"
+        netloc = f"{userinfo}@{netloc}"
+    path = _normalise_path(parts.path)
+    query = _normalise_query(parts.query)
+    return urlunsplit((scheme, netloc, path, query, ""))
+
+
+_PCT = re.compile(r"%([0-9A-Fa-f]{2})")
+_UNRESERVED = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
+
+
+def _normalise_escapes(text: str, safe: str) -> str:
+    """Decode escapes of unreserved characters, uppercase the others, escape what must be."""
+
+    def fix(match: re.Match[str]) -> str:
+        char = chr(int(match.group(1), 16))
+        return char if char in _UNRESERVED else "%" + match.group(1).upper()
+
+    return quote(_PCT.sub(fix, text), safe=safe + "%")
+
+
+def _normalise_path(path: str) -> str:
+    if not path:
+        return "/"
+    resolved = posixpath.normpath(path)
+    if resolved == ".":
+        resolved = "/"
+    resolved = "/" + resolved.lstrip("/")
+    if path.endswith("/") and not resolved.endswith("/"):
+        resolved += "/"
+    return _normalise_escapes(resolved, "/:@!$&'()*+,;=-._~")
+
+
+def _normalise_query(query: str) -> str:
+    if not query:
+        return ""
+    if not _PLAIN_QUERY.match(query):
+        return _normalise_escapes(query, "=&/:@!$'()*+,;?-._~")
+    pairs = parse_qsl(query, keep_blank_values=True)
+    pairs.sort(key=lambda pair: pair[0])
+    return urlencode(pairs, quote_via=quote, safe="/:@!$'()*+,;?-._~")
+
+
+def host_of(url: str) -> str:
+    return (urlsplit(url).hostname or "").lower()
+
+
+def path_and_query(url: str) -> str:
+    parts = urlsplit(url)
+    return parts.path + (f"?{parts.query}" if parts.query else "")
+
+
+def out_of_scope_reason(url: str, scope: Scope) -> str | None:
+    """Why `url` is outside the scope, or None when it is inside."""
+    parts = urlsplit(url)
+    if parts.scheme not in ALLOWED_SCHEMES:
+        return f"scheme {parts.scheme or '(none)'!r} is not http or https"
+    host = (parts.hostname or "").lower()
+    if scope.domains and not any(host == d or host.endswith("." + d) for d in scope.domains):
+        return f"host {host!r} is not in scope.domains"
+    target = path_and_query(url)
+    if scope.include and not any(p.search(target) for p in scope.include):
+        return "path matches no scope.include pattern"
+    for pattern in scope.exclude:
+        if pattern.search(target):
+            return f"path matches scope.exclude {pattern.pattern!r}"
+    return None
+
+
+def follow_kinds(config: CrawlConfig) -> frozenset[str]:
+    """The link kinds a crawl follows. A listing's `next` page is part of the same listing, so
+    it is followed whenever `related` is."""
+    kinds = set(config.follow)
+    if "related" in kinds:
+        kinds.add("next")
+    return frozenset(kinds)
+
+
+def links_to_follow(page: Page, config: CrawlConfig, depth: int) -> list[FrontierItem]:
+    """The frontier items a fetched page contributes: followed kinds, in scope, within depth,
+    normalised and deduplicated, in page order."""
+    kinds = follow_kinds(config)
+    seen: set[str] = set()
+    items: list[FrontierItem] = []
+    for link in page.links[: config.max_links_per_page]:
+        if link.kind not in kinds:
+            continue
+        # Pagination stays at the listing's own depth: page 2 of a listing is the same listing.
+        child_depth = depth if link.kind == "next" else depth + 1
+        if child_depth > config.max_depth:
+            continue
+        try:
+            url = normalise_url(link.url)
+        except ValueError:
+            continue
+        if url in seen or out_of_scope_reason(url, config.scope) is not None:
+            continue
+        seen.add(url)
+        items.append(FrontierItem(url=url, site=config.name, depth=child_depth,
+                                  discovered_from=page.url, link_kind=link.kind))
+    return items
+
+
+def start_items(config: CrawlConfig) -> list[FrontierItem]:
+    return [FrontierItem(url=normalise_url(u), site=config.name, depth=0)
+            for u in config.start_urls]
+
+
+def recrawl_interval(url: str, config: CrawlConfig) -> float:
+    """Seconds before `url` is due again: the first matching `recrawl:` rule, else
+    `recrawl_after`."""
+    target = path_and_query(url)
+    for rule in config.recrawl_rules:
+        if rule.pattern.search(target):
+            return rule.after
+    return config.recrawl_after
+
+
+def failure_backoff(attempts: int, *, base: float = 300.0, cap: float = 7 * 86400.0) -> float:
+    """Seconds before a failed URL is tried again in a later run: 5 min, 10, 20, ... at most a
+    week."""
+    return min(cap, base * 2.0 ** max(0, attempts - 1))
+
+
+def gone_recheck_interval(config: CrawlConfig) -> float:
+    """A page marked gone is rechecked rarely: ten times its recrawl interval, at least a week."""
+    return max(7 * 86400.0, 10 * config.recrawl_after)
+
+
+def due_after(now: datetime, seconds: float) -> datetime:
+    return now + timedelta(seconds=seconds)
