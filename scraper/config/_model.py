@@ -1,4 +1,4 @@
-"""YAML crawl configs -> frozen CrawlConfig records: defaults, validation, overrides."""
+"""The config records: what a crawl config holds, each default declared once here."""
 
 from __future__ import annotations
 

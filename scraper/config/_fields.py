@@ -1,0 +1,283 @@
+"""Checkers for single config values; each error names the file, line and key."""
+
+from __future__ import annotations
+
+import difflib
+import ipaddress
+import math
+import os
+import re
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+from urllib.parse import urlsplit
+
+from scraper.config._model import Scope
+from scraper.errors import ConfigError
+from scraper.timeutil import parse_duration
+
+
+class _Ctx:
+    """Where values came from, so that each error names the file, line and key."""
+
+    def __init__(self, path: str, lines: dict[str, int]) -> None:
+        self.path = path
+        self.lines = lines
+        self.overridden: set[str] = set()
+
+    def _from_override(self, key: str) -> bool:
+        return any(key == o or key.startswith((o + ".", o + "[")) for o in self.overridden)
+
+    def line(self, key: str) -> int | None:
+        if self._from_override(key):
+            return None
+        while key not in self.lines:
+            if not key:
+                return None
+            key = key[: key.rfind("[")] if key.endswith("]") else key[: max(key.rfind("."), 0)]
+        return self.lines[key]
+
+    def error(self, key: str, message: str, *, at: str | None = None) -> ConfigError:
+        where = key if at is None else at
+        if self._from_override(where):
+            message += " (set by an override)"
+        return ConfigError(message, path=self.path, line=self.line(where), key=key or None)
+
+
+_Field = Callable[[_Ctx, str, Any], Any]
+
+
+def _describe(value: Any) -> str:
+    if value is None:
+        return "nothing (null)"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return repr(value if len(value) <= 80 else value[:77] + "...")
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, Mapping):
+        return "a mapping"
+    if isinstance(value, (list, tuple)):
+        return "a list"
+    return type(value).__name__
+
+
+def _suggest(word: Any, choices: Iterable[str]) -> str:
+    near = difflib.get_close_matches(str(word), list(choices), n=1, cutoff=0.6)
+    return f"; did you mean {near[0]!r}?" if near else ""
+
+
+def _check_keys(ctx: _Ctx, key: str, value: Mapping[Any, Any], allowed: Iterable[str]) -> None:
+    allowed = list(allowed)
+    for name in value:
+        if name not in allowed:
+            sub = f"{key}.{name}" if key else str(name)
+            hint = _suggest(name, allowed) or f"; valid keys: {', '.join(allowed)}"
+            raise ctx.error(sub, f"unknown key {name!r}{hint}")
+
+
+def _text(ctx: _Ctx, key: str, value: Any, *, optional: bool = False) -> str | None:
+    if value is None and optional:
+        return None
+    if isinstance(value, os.PathLike):
+        value = os.fspath(value)
+    if not isinstance(value, str) or not value.strip():
+        raise ctx.error(key, f"must be a non-empty string, got {_describe(value)}")
+    return value
+
+
+def _line_text(ctx: _Ctx, key: str, value: Any) -> str:
+    text = _text(ctx, key, value)
+    assert text is not None
+    if any(ord(c) < 32 for c in text):  # it goes into an HTTP header
+        raise ctx.error(key, f"must be one line without control characters, got {text!r}")
+    return text
+
+
+def _integer(ctx: _Ctx, key: str, value: Any, *, minimum: int,
+             optional: bool = False) -> int | None:
+    if value is None and optional:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        more = " or null" if optional else ""
+        raise ctx.error(key, f"must be an integer >= {minimum}{more}, got {_describe(value)}")
+    return value
+
+
+def _flag(ctx: _Ctx, key: str, value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise ctx.error(key, f"must be true or false, got {_describe(value)}")
+    return value
+
+
+def _seconds(ctx: _Ctx, key: str, value: Any, *, positive: bool = False) -> float:
+    seconds = -1.0
+    if isinstance(value, (str, int, float)) and not isinstance(value, bool):
+        try:
+            seconds = parse_duration(value)
+        except ValueError:
+            pass
+    if not math.isfinite(seconds) or seconds < 0 or (positive and seconds == 0):
+        bound = "> 0" if positive else ">= 0"
+        raise ctx.error(key, f"must be a number {bound} or a duration such as 250ms, 30s, 5m, "
+                             f"2h or 1d, got {_describe(value)}")
+    return seconds
+
+
+_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([a-z]*)\s*$", re.IGNORECASE)
+_SIZE_UNITS = {
+    "": 1, "b": 1,
+    "kb": 1000, "mb": 1000**2, "gb": 1000**3, "tb": 1000**4,
+    "k": 1024, "m": 1024**2, "g": 1024**3, "t": 1024**4,
+    "kib": 1024, "mib": 1024**2, "gib": 1024**3, "tib": 1024**4,
+}
+
+
+def parse_size(value: str | float) -> int:
+    """Bytes in `value`: an integer, or a number with a unit: 512KiB, 10MB (10**7), 1GiB, 64k.
+
+    KB/MB/GB are powers of 1000, KiB/MiB/GiB and the bare K/M/G powers of 1024.
+    Raises ValueError naming the accepted forms.
+    """
+    number: float | None = None
+    if isinstance(value, bool):
+        pass
+    elif isinstance(value, int) or isinstance(value, float) and value.is_integer():
+        number = value
+    elif isinstance(value, str):
+        match = _SIZE.match(value)
+        if match and match.group(2).lower() in _SIZE_UNITS:
+            number = float(match.group(1)) * _SIZE_UNITS[match.group(2).lower()]
+    if number is None or number < 0 or not math.isfinite(number):
+        raise ValueError(f"expected a number of bytes or a size such as 512KiB or 10MB, "
+                         f"got {value!r}")
+    return round(number)
+
+
+def _size(ctx: _Ctx, key: str, value: Any) -> int:
+    try:
+        size = parse_size(value)
+    except ValueError:
+        size = 0
+    if size < 1:
+        raise ctx.error(key, f"must be a number of bytes >= 1 or a size such as 512KiB or 10MB, "
+                             f"got {_describe(value)}")
+    return size
+
+
+def _choice(ctx: _Ctx, key: str, value: Any, *, choices: tuple[str, ...]) -> str:
+    if not isinstance(value, str) or value not in choices:
+        raise ctx.error(key, f"must be one of {', '.join(choices)}, got {_describe(value)}"
+                             f"{_suggest(value, choices)}")
+    return value
+
+
+def _list(ctx: _Ctx, key: str, value: Any, item: _Field) -> tuple[Any, ...]:
+    if not isinstance(value, (list, tuple)):
+        hint = f" (write it as a list: [{value}])" if isinstance(value, str) else ""
+        raise ctx.error(key, f"must be a list, got {_describe(value)}{hint}")
+    return tuple(item(ctx, f"{key}[{i}]", v) for i, v in enumerate(value))
+
+
+def _unique(items: Iterable[Any]) -> tuple[Any, ...]:
+    return tuple(dict.fromkeys(items))
+
+
+def _regex(ctx: _Ctx, key: str, value: Any) -> re.Pattern[str]:
+    text = _text(ctx, key, value)
+    assert text is not None
+    try:
+        return re.compile(text)
+    except re.error as exc:
+        raise ctx.error(key, f"not a valid regular expression: {exc.msg} at position {exc.pos} "
+                             f"in {text!r}") from exc
+
+
+def _css(ctx: _Ctx, key: str, value: Any) -> str | None:
+    text = _text(ctx, key, value, optional=True)
+    if text is None:
+        return None
+    # Checked here so a typo is refused before the crawl; parse.py is selectolax's real user.
+    from selectolax.lexbor import LexborHTMLParser
+
+    try:
+        LexborHTMLParser("<p></p>").css(text)
+    except Exception as exc:  # selectolax raises its own error type for bad selectors
+        raise ctx.error(key, f"not a valid CSS selector: {text!r} ({exc})") from exc
+    return text
+
+
+def _http_url(ctx: _Ctx, key: str, value: Any) -> str:
+    text = _text(ctx, key, value)
+    assert text is not None
+    url = text.strip()
+    if any(c.isspace() for c in url):
+        raise ctx.error(key, f"must be a URL without spaces, got {url!r}")
+    try:
+        parts = urlsplit(url)
+        host, _port = parts.hostname, parts.port
+    except ValueError as exc:
+        raise ctx.error(key, f"not a valid URL: {url!r} ({exc})") from exc
+    if parts.scheme.lower() not in ("http", "https"):
+        hint = ""
+        if not parts.scheme and "." in url.split("/")[0]:
+            hint = f"; did you mean {'https://' + url!r}?"
+        raise ctx.error(key, f"must be an http or https URL, got {url!r}{hint}")
+    if not host:
+        raise ctx.error(key, f"has no host: {url!r}")
+    return url
+
+
+_HOSTNAME = re.compile(r"^[\w-]+(\.[\w-]+)*$")
+
+
+def _host(ctx: _Ctx, key: str, value: Any) -> str:
+    text = _text(ctx, key, value)
+    assert text is not None
+    host = text.strip().lower().rstrip(".")
+    try:
+        return str(ipaddress.ip_address(host.strip("[]")))
+    except ValueError:
+        pass
+    if "/" in host:
+        raise ctx.error(key, f"must be a host name such as example.org, not a URL: {text!r}")
+    if "*" in host:
+        raise ctx.error(key, f"wildcards are not supported; list each host: {text!r}")
+    if ":" in host:
+        raise ctx.error(key, f"must be a host name without a port: {text!r}")
+    if not _HOSTNAME.match(host):
+        raise ctx.error(key, f"not a valid host name: {text!r}")
+    return host
+
+
+def _url_host(url: str) -> str:
+    host = (urlsplit(url).hostname or "").rstrip(".")
+    try:
+        return str(ipaddress.ip_address(host))
+    except ValueError:
+        return host
+
+
+def _scope_target(url: str) -> str:
+    parts = urlsplit(url)
+    return (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+
+
+def url_in_scope(scope: Scope, url: str) -> bool:
+    """True if `url`'s host is one of scope.domains and its path+query passes include/exclude."""
+    return _scope_problem(scope, url) is None
+
+
+def _scope_problem(scope: Scope, url: str) -> str | None:
+    host = _url_host(url)
+    if host not in scope.domains:
+        return f"its host {host!r} is not in scope.domains ({', '.join(scope.domains)})"
+    target = _scope_target(url)
+    if scope.include and not any(p.search(target) for p in scope.include):
+        return f"{target!r} matches none of scope.include"
+    for pattern in scope.exclude:
+        if pattern.search(target):
+            return f"{target!r} matches scope.exclude {pattern.pattern!r}"
+    return None
+
+

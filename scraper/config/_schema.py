@@ -1,0 +1,237 @@
+"""The schema: one checker per key, the checks that span keys, and overrides."""
+
+from __future__ import annotations
+
+import dataclasses
+import ipaddress
+import re
+from collections.abc import Mapping
+from functools import partial
+from typing import Any
+
+from scraper.config._fields import (
+    _check_keys,
+    _choice,
+    _css,
+    _Ctx,
+    _describe,
+    _Field,
+    _flag,
+    _host,
+    _http_url,
+    _integer,
+    _line_text,
+    _list,
+    _regex,
+    _scope_problem,
+    _seconds,
+    _size,
+    _text,
+    _unique,
+    _url_host,
+)
+from scraper.config._model import (
+    FOLLOW_KINDS,
+    PARSERS,
+    SOURCES,
+    CrawlConfig,
+    MediaWikiSource,
+    Network,
+    Politeness,
+    RecrawlRule,
+    Scope,
+    Selectors,
+)
+
+
+def _block(ctx: _Ctx, key: str, value: Any, cls: type[Any], spec: Mapping[str, _Field]) -> Any:
+    if value is None:
+        value = {}
+    if not isinstance(value, Mapping):
+        raise ctx.error(key, f"must be a mapping with keys such as {', '.join(list(spec)[:3])}, "
+                             f"got {_describe(value)}")
+    _check_keys(ctx, key, value, spec)
+    return cls(**{name: spec[name](ctx, f"{key}.{name}", v) for name, v in value.items()})
+
+
+def _optional_block(cls: type[Any], spec: Mapping[str, _Field]) -> _Field:
+    def check(ctx: _Ctx, key: str, value: Any) -> Any:
+        return None if value is None else _block(ctx, key, value, cls, spec)
+    return check
+
+
+def _texts(ctx: _Ctx, key: str, value: Any) -> tuple[str, ...]:
+    return _unique(_list(ctx, key, value, _text))
+
+
+def _name(ctx: _Ctx, key: str, value: Any) -> str:
+    text = _text(ctx, key, value)
+    assert text is not None
+    if not re.fullmatch(r"[A-Za-z0-9_.-]{1,100}", text) or set(text) == {"."}:
+        raise ctx.error(key, f"must be 1 to 100 letters, digits, '-', '_' or '.', got {text!r}")
+    return text
+
+
+def _start_urls(ctx: _Ctx, key: str, value: Any) -> tuple[str, ...]:
+    urls = _list(ctx, key, value, _http_url)
+    if not urls:
+        raise ctx.error(key, "must list at least one http or https URL")
+    return _unique(urls)
+
+
+def _recrawl_rule(ctx: _Ctx, key: str, value: Any) -> RecrawlRule:
+    if not isinstance(value, Mapping):
+        raise ctx.error(key, f"must be a mapping {{pattern: REGEX, after: DURATION}}, "
+                             f"got {_describe(value)}")
+    _check_keys(ctx, key, value, ("pattern", "after"))
+    for name in ("pattern", "after"):
+        if name not in value:
+            raise ctx.error(f"{key}.{name}", "missing", at=key)
+    return RecrawlRule(_regex(ctx, f"{key}.pattern", value["pattern"]),
+                       _seconds(ctx, f"{key}.after", value["after"]))
+
+
+_SCOPE: dict[str, _Field] = {
+    "domains": lambda ctx, key, value: _unique(_list(ctx, key, value, _host)),
+    "include": lambda ctx, key, value: _list(ctx, key, value, _regex),
+    "exclude": lambda ctx, key, value: _list(ctx, key, value, _regex),
+}
+_POLITENESS: dict[str, _Field] = {
+    "concurrency": partial(_integer, minimum=1),
+    "delay": _seconds,
+    "robots_txt": _flag,
+    "user_agent": _line_text,
+}
+_NETWORK: dict[str, _Field] = {
+    "allow_loopback": _flag,
+    "allow_private": _flag,
+    "timeout": partial(_seconds, positive=True),
+    "total_timeout": partial(_seconds, positive=True),
+    "max_body_bytes": _size,
+    "max_decompressed_bytes": _size,
+    "max_redirects": partial(_integer, minimum=0),
+    "attempts": partial(_integer, minimum=1),
+    "backoff_base": _seconds,
+    "backoff_max": _seconds,
+    "retry_after_max": _seconds,
+    "http2": _flag,
+}
+_SELECTORS: dict[str, _Field] = {f.name: _css for f in dataclasses.fields(Selectors)}
+_MEDIAWIKI: dict[str, _Field] = {
+    "api": lambda ctx, key, value: None if value is None else _http_url(ctx, key, value),
+    "titles": _texts,
+    "categories": _texts,
+    "category_depth": partial(_integer, minimum=0),
+    "allpages_prefix": partial(_text, optional=True),
+    "allpages_namespace": partial(_integer, minimum=0, optional=True),
+    "follow_links": _flag,
+    "backfill": partial(_integer, minimum=0),
+    "maxlag": partial(_integer, minimum=1),
+    "use_textextracts": _flag,
+}
+# File keys in file order; `recrawl` fills CrawlConfig.recrawl_rules.
+_TOP: dict[str, _Field] = {
+    "name": _name,
+    "start_urls": _start_urls,
+    "parser": partial(_choice, choices=PARSERS),
+    "follow": lambda ctx, key, value: _unique(
+        _list(ctx, key, value, partial(_choice, choices=FOLLOW_KINDS))),
+    "scope": lambda ctx, key, value: _block(ctx, key, value, Scope, _SCOPE),
+    "max_depth": partial(_integer, minimum=0),
+    "max_pages": partial(_integer, minimum=1, optional=True),
+    "recrawl_after": _seconds,
+    "recrawl": lambda ctx, key, value: _list(ctx, key, value, _recrawl_rule),
+    "politeness": lambda ctx, key, value: _block(ctx, key, value, Politeness, _POLITENESS),
+    "network": lambda ctx, key, value: _block(ctx, key, value, Network, _NETWORK),
+    "archive": partial(_text, optional=True),
+    "selectors": _optional_block(Selectors, _SELECTORS),
+    "source": partial(_choice, choices=SOURCES),
+    "mediawiki": _optional_block(MediaWikiSource, _MEDIAWIKI),
+    "max_links_per_page": partial(_integer, minimum=1),
+    "gone_after": partial(_integer, minimum=1),
+    "full_copy_every": partial(_integer, minimum=1),
+}
+FIELD_OF_KEY = {"recrawl": "recrawl_rules"}
+
+
+def build_config(ctx: _Ctx, raw: Mapping[str, Any]) -> CrawlConfig:
+    _check_keys(ctx, "", raw, _TOP)
+    for required in ("name", "start_urls"):
+        if required not in raw:
+            raise ctx.error(required, "missing: every config needs a name and start_urls")
+    values = {FIELD_OF_KEY.get(k, k): _TOP[k](ctx, k, v) for k, v in raw.items()}
+    cfg = CrawlConfig(path=ctx.path, **values)
+    if not cfg.scope.domains:
+        domains = _unique(_url_host(url) for url in cfg.start_urls)
+        cfg = dataclasses.replace(cfg, scope=dataclasses.replace(cfg.scope, domains=domains))
+    _check_together(ctx, cfg)
+    return cfg
+
+
+def _check_together(ctx: _Ctx, cfg: CrawlConfig) -> None:
+    """Checks that span keys: each start URL in scope and reachable, blocks their modes need."""
+    for i, url in enumerate(cfg.start_urls):
+        key = f"start_urls[{i}]"
+        problem = _scope_problem(cfg.scope, url)
+        if problem:
+            raise ctx.error(key, f"{url!r} is outside the scope: {problem}")
+        problem = _address_problem(_url_host(url), cfg.network)
+        if problem:
+            raise ctx.error(key, f"{url!r} {problem}")
+    if cfg.parser == "selectors" and (
+        cfg.selectors is None or all(s is None for s in dataclasses.astuple(cfg.selectors))
+    ):
+        raise ctx.error("selectors", "required when parser is selectors: a mapping of CSS "
+                                     "selectors (entry, title, summary, related, ...)",
+                        at="selectors" if "selectors" in ctx.lines else "parser")
+    if cfg.source == "mediawiki" and cfg.mediawiki is None:
+        raise ctx.error("mediawiki", "required when source is mediawiki (at least `mediawiki: {}`)",
+                        at="source")
+    if cfg.source != "mediawiki" and cfg.mediawiki is not None:
+        raise ctx.error("mediawiki", "only used with `source: mediawiki`; set it or remove "
+                                     "this block")
+
+
+def _address_problem(host: str, network: Network) -> str | None:
+    # Only literal addresses and localhost: loading a config never resolves names.
+    if host == "localhost" or host.endswith(".localhost"):
+        kind = "loopback"
+    else:
+        try:
+            ip = ipaddress.ip_address(host)
+        except ValueError:
+            return None
+        if ip.is_loopback:
+            kind = "loopback"
+        elif ip.is_private or ip.is_link_local:
+            kind = "private"
+        else:
+            return None
+    if kind == "loopback" and not network.allow_loopback:
+        return "is a loopback address, refused unless network.allow_loopback is true"
+    if kind == "private" and not network.allow_private:
+        return "is a private address, refused unless network.allow_private is true"
+    return None
+
+
+def set_override(ctx: _Ctx, raw: dict[str, Any], key: str, value: Any) -> None:
+    """Put one override into the raw values, remembering that its key has no line."""
+    target = raw
+    parts = key.split(".")
+    for depth, part in enumerate(parts[:-1]):
+        sub = target.get(part)
+        if sub is None:
+            sub = target[part] = {}
+        if not isinstance(sub, dict):
+            raise ctx.error(".".join(parts[: depth + 1]),
+                            f"must be a mapping, got {_describe(sub)}")
+        target = sub
+    last = parts[-1]
+    if isinstance(value, Mapping) and isinstance(target.get(last), dict):
+        for name, sub_value in value.items():
+            set_override(ctx, raw, f"{key}.{name}", sub_value)
+        return
+    target[last] = value
+    ctx.overridden.add(key)
+
+
