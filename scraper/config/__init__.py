@@ -19,7 +19,7 @@ from typing import Any
 
 import yaml
 
-from scraper.config._fields import _Ctx, parse_size, url_in_scope
+from scraper.config._fields import _Ctx, parse_size
 from scraper.config._model import (
     DEFAULT_USER_AGENT,
     FOLLOW_KINDS,
@@ -42,7 +42,7 @@ __all__ = [
     "CrawlConfig", "MediaWikiSource", "Network", "Politeness", "RecrawlRule", "Scope",
     "Selectors",
     "config_to_dict", "config_to_yaml", "load_config", "load_config_text", "parse_overrides",
-    "parse_size", "url_in_scope",
+    "parse_size",
 ]
 
 

@@ -228,7 +228,7 @@ def _http_url(ctx: _Ctx, key: str, value: Any) -> str:
     return url
 
 
-_HOSTNAME = re.compile(r"^[\w-]+(\.[\w-]+)*$")
+_HOSTNAME = re.compile(r"^[a-z0-9_-]+(\.[a-z0-9_-]+)*$")
 
 
 def _host(ctx: _Ctx, key: str, value: Any) -> str:
@@ -242,12 +242,21 @@ def _host(ctx: _Ctx, key: str, value: Any) -> str:
     if "/" in host:
         raise ctx.error(key, f"must be a host name such as example.org, not a URL: {text!r}")
     if "*" in host:
-        raise ctx.error(key, f"wildcards are not supported; list each host: {text!r}")
+        raise ctx.error(key, f"wildcards are not needed: a domain admits its subdomains: {text!r}")
     if ":" in host:
         raise ctx.error(key, f"must be a host name without a port: {text!r}")
+    try:
+        host = _ascii_host(host)
+    except UnicodeError:
+        host = ""
     if not _HOSTNAME.match(host):
         raise ctx.error(key, f"not a valid host name: {text!r}")
     return host
+
+
+def _ascii_host(host: str) -> str:
+    # The frontier stores hosts in their IDNA form; compare like with like.
+    return host if host.isascii() else host.encode("idna").decode("ascii")
 
 
 def _url_host(url: str) -> str:
@@ -255,22 +264,25 @@ def _url_host(url: str) -> str:
     try:
         return str(ipaddress.ip_address(host))
     except ValueError:
+        pass
+    try:
+        return _ascii_host(host)
+    except UnicodeError:
         return host
 
 
 def _scope_target(url: str) -> str:
+    # Start URLs are not normalised yet; normalisation turns an empty path into "/".
     parts = urlsplit(url)
     return (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
 
 
-def url_in_scope(scope: Scope, url: str) -> bool:
-    """True if `url`'s host is one of scope.domains and its path+query passes include/exclude."""
-    return _scope_problem(scope, url) is None
-
-
 def _scope_problem(scope: Scope, url: str) -> str | None:
+    """Why a start URL is outside the scope, or None. The crawl's own check is
+    scraper.frontier.out_of_scope_reason; this one only refuses a config early."""
+    # Like the frontier (and Scrapy's allowed_domains), a domain admits its subdomains.
     host = _url_host(url)
-    if host not in scope.domains:
+    if not any(host == d or host.endswith("." + d) for d in scope.domains):
         return f"its host {host!r} is not in scope.domains ({', '.join(scope.domains)})"
     target = _scope_target(url)
     if scope.include and not any(p.search(target) for p in scope.include):
