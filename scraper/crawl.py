@@ -13,6 +13,7 @@ from typing import Any
 
 import httpx
 
+from scraper.alerts import BreakageMonitor
 from scraper.archive import Archive
 from scraper.config import CrawlConfig, config_to_dict
 from scraper.diff import diff_pages
@@ -123,6 +124,7 @@ class _SiteCrawl:
         self.events = events
         self.clock = clock
         self.counts = _Counts()
+        self.monitor = BreakageMonitor(config.name)
         self.in_flight: dict[str, asyncio.Task[None]] = {}
         hosts = max(1, len(config.scope.domains))
         self.workers = min(MAX_WORKERS, config.politeness.concurrency * hosts)
@@ -245,8 +247,11 @@ class _SiteCrawl:
         except Exception:  # noqa: BLE001 - no version yet
             return ""
         if previous.content_hash == content_hash(page):
+            self.monitor.observe_unchanged(page)
             return ""
-        return diff_pages(self.archive.page(url), page).gist()
+        stored = self.archive.page(url)
+        self.monitor.observe(stored, page)
+        return diff_pages(stored, page).gist()
 
     def _record_failure(self, run_id: int, item: FrontierItem, exc: FetchError) -> None:
         cfg = self.config
@@ -281,4 +286,7 @@ class _SiteCrawl:
         )
 
     def _breakage_alerts(self, run_id: int) -> list[dict[str, Any]]:
-        return []
+        alerts = self.monitor.alerts()
+        for alert in alerts:
+            log.warning("parser breakage: %s", alert["message"])
+        return alerts
