@@ -220,7 +220,8 @@ def _http_url(ctx: _Ctx, key: str, value: Any) -> str:
         raise ctx.error(key, f"not a valid URL: {url!r} ({exc})") from exc
     if parts.scheme.lower() not in ("http", "https"):
         hint = ""
-        if not parts.scheme and "." in url.split("/")[0]:
+        head = url.split("/")[0]
+        if not parts.scheme and "." in head and not head.endswith((".php", ".html", ".htm")):
             hint = f"; did you mean {'https://' + url!r}?"
         raise ctx.error(key, f"must be an http or https URL, got {url!r}{hint}")
     if not host:

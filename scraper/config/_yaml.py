@@ -37,10 +37,14 @@ def read_yaml(text: str, path: str) -> tuple[dict[str, Any], dict[str, int]]:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
-        problem = exc.problem or exc.context or "cannot parse"
+        line = mark.line + 1 if mark is not None else None
+        problem = (exc.problem or "cannot parse").removeprefix("but ")
+        if exc.context:
+            # The context's line says where the unclosed bracket or quote began.
+            at = exc.context_mark.line + 1 if exc.context_mark is not None else None
+            problem += f" ({exc.context}" + (f", line {at})" if at not in (None, line) else ")")
         if "'\\t'" in problem:
             problem += " (indent with spaces, not tabs)"
-        line = mark.line + 1 if mark is not None else None
         raise ConfigError(f"not valid YAML: {problem}", path=path, line=line) from exc
     except yaml.reader.ReaderError as exc:  # control characters and the like
         line = text[: exc.position].count("\n") + 1
