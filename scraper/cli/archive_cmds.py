@@ -1,3 +1,171 @@
-"""Commands: archive_cmds (to be filled)."""
+"""Commands that read the archive: history, show and stats."""
 
-from scraper.cli.app import main  # noqa: F401
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import click
+
+from scraper.archive import Archive
+from scraper.cli.app import (
+    archive_option,
+    echo_json,
+    format_option,
+    handle_errors,
+    main,
+    resolve_archive_path,
+)
+from scraper.models import Snapshot, page_to_dict
+from scraper.timeutil import iso
+
+
+def _open(archive_path: str | None) -> Archive:
+    # create=False: a mistyped path is an error, not a new empty archive.
+    return Archive.open(resolve_archive_path(archive_path), create=False)
+
+
+def _snapshot_dict(snap: Snapshot) -> dict[str, Any]:
+    return {
+        "url": snap.url, "version": snap.version, "fetched_at": iso(snap.fetched_at),
+        "status": snap.status, "run_id": snap.run_id, "final_url": snap.final_url,
+        "etag": snap.etag, "last_modified": snap.last_modified,
+        "revision_id": snap.revision_id, "revision_timestamp": snap.revision_timestamp,
+        "revision_user": snap.revision_user, "revision_comment": snap.revision_comment,
+        "content_hash": snap.content_hash, "body_hash": snap.body_hash,
+        "body_size": snap.body_size, "change_gist": snap.change_gist,
+    }
+
+
+def _when(snap: Snapshot) -> str:
+    return snap.fetched_at.strftime("%Y-%m-%d %H:%M:%S")
+
+
+@main.command()
+@click.argument("url")
+@archive_option
+@format_option("text", "json")
+@handle_errors
+def history(url: str, archive_path: str | None, output_format: str) -> None:
+    """List the stored versions of a page: number, time, revision id, status, what changed.
+
+    \b
+    Example:
+      scraper history http://127.0.0.1:8000/related/NATO --archive archive/archive.db
+    """
+    with _open(archive_path) as archive:
+        snaps = archive.history(url)
+        info = archive.page_info(url)
+    if output_format == "json":
+        echo_json({"url": url, "page": info, "versions": [_snapshot_dict(s) for s in snaps]})
+        return
+    click.echo(f"{info['url']}  ({info['site']}, {info['kind']}; seen {info['seen_count']} "
+               f"times, {info['not_modified_count']} not modified"
+               f"{'; GONE since ' + info['gone_at'] if info['gone'] else ''})")
+    click.echo(f"{'VER':>4}  {'FETCHED (UTC)':<19}  {'REVISION':>10}  {'STATUS':>6}  CHANGE")
+    for snap in snaps:
+        revision = "" if snap.revision_id is None else str(snap.revision_id)
+        gist = snap.change_gist or ("first version" if snap.version == 1 else "")
+        click.echo(f"{snap.version:>4}  {_when(snap):<19}  {revision:>10}  {snap.status:>6}  "
+                   f"{gist}")
+
+
+@main.command()
+@click.argument("url")
+@click.option("--version", "version", type=click.IntRange(min=1), default=None,
+              help="Version number (default: the latest).")
+@click.option("--body", is_flag=True, help="Print the raw body exactly as fetched instead.")
+@archive_option
+@format_option("text", "json")
+@handle_errors
+def show(url: str, version: int | None, body: bool, archive_path: str | None,
+         output_format: str) -> None:
+    """Show what was extracted from one version of a page (default: the latest).
+
+    \b
+    Examples:
+      scraper show http://127.0.0.1:8000/related/NATO
+      scraper show http://127.0.0.1:8000/related/NATO --version 2 --format json
+      scraper show http://127.0.0.1:8000/related/NATO --body > page.html
+    """
+    with _open(archive_path) as archive:
+        snap = archive.snapshot(url, version)
+        if body:
+            sys.stdout.buffer.write(archive.body(url, snap.version))
+            sys.stdout.buffer.flush()
+            return
+        page = archive.page(url, snap.version)
+    fields = page_to_dict(page)
+    if output_format == "json":
+        echo_json({"snapshot": _snapshot_dict(snap), "page": fields})
+        return
+    click.echo(f"{snap.url}  version {snap.version}, fetched {_when(snap)} UTC, "
+               f"HTTP {snap.status}"
+               + (f", revision {snap.revision_id}" if snap.revision_id is not None else ""))
+    for name in ("title", "kind", "canonical_url", "image", "language", "parser"):
+        if fields[name]:
+            click.echo(f"{name + ':':<15}{fields[name]}")
+    if page.summary:
+        click.echo(f"{'summary:':<15}{page.summary}" + (" [truncated]" if page.summary_truncated
+                                                          else ""))
+    if page.categories:
+        click.echo(f"{'categories:':<15}{', '.join(page.categories)}")
+    for key, value in page.infobox:
+        click.echo(f"{'infobox:':<15}{key}: {value}")
+    for entry in page.entries:
+        click.echo(f"{'entry:':<15}{entry.title}" + (f" -> {entry.related}" if entry.related
+                                                      else ""))
+    for link in page.links:
+        click.echo(f"{'link:':<15}[{link.kind}] {link.title} <{link.url}>")
+    if page.text:
+        click.echo("\n" + page.text)
+
+
+def _size(count: int) -> str:
+    value = float(count)
+    for unit in ("B", "KB", "MB", "GB"):
+        if value < 1024 or unit == "GB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{count} B"
+
+
+@main.command()
+@archive_option
+@format_option("text", "json")
+@handle_errors
+def stats(archive_path: str | None, output_format: str) -> None:
+    """Archive size, pages, versions, blobs, bytes stored versus fetched, runs and failures.
+
+    \b
+    Example:
+      scraper stats --archive archive/archive.db --format json
+    """
+    with _open(archive_path) as archive:
+        data = archive.stats()
+    if output_format == "json":
+        echo_json(data)
+        return
+    ratio = f"{data['ratio']}x smaller" if data["ratio"] else "n/a"
+    bodies = (f"{_size(data['bytes_fetched'])} fetched, {_size(data['bytes_stored'])} stored"
+              f" ({ratio})")
+    fields = (f"{_size(data['fields_bytes'])} extracted, {_size(data['fields_bytes_stored'])}"
+              " stored")
+    lines = [
+        ("archive", f"{data['path']} ({_size(data['file_size'])}, schema {data['schema_version']})"),
+        ("pages", f"{data['pages']} ({data['gone_pages']} gone)"),
+        ("versions", str(data["versions"])),
+        ("blobs", f"{data['blobs']} bodies ({data['delta_blobs']} stored as deltas)"),
+        ("bodies", bodies),
+        ("fields", fields),
+        ("runs", str(data["runs"])),
+        ("failures", f"{data['failures']} ({data['skipped']} skipped)"),
+        ("frontier", f"{data['frontier']} URLs"),
+    ]
+    for name, value in lines:
+        click.echo(f"{name + ':':<10} {value}")
+    for site, counts in data["sites"].items():
+        rates = ", ".join(f"{field} {rate:.0%}" for field, rate in counts["fill_rates"].items())
+        click.echo(f"site {site}: {counts['pages']} pages, {counts['versions']} versions, "
+                   f"{counts['gone']} gone")
+        click.echo(f"  filled: {rates}")

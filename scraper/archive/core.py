@@ -1,0 +1,146 @@
+"""The archive's connection, transactions, error translation and row-to-record helpers."""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import json
+import sqlite3
+from collections.abc import Callable, Iterator
+from typing import Any, ParamSpec, TypeVar
+
+from sqlite_utils import Database
+
+from scraper.archive.blobs import BlobStore
+from scraper.errors import ArchiveError
+from scraper.models import Snapshot
+from scraper.timeutil import from_iso
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+SNAPSHOT_COLUMNS = (
+    "p.url, s.version, s.content_hash, s.fetched_at, s.status, s.run_id, s.final_url, s.etag,"
+    " s.last_modified, s.revision_id, s.revision_timestamp, s.revision_user,"
+    " s.revision_comment, s.body_hash, s.body_size, s.change_gist"
+)
+
+
+def snapshot_from_row(row: sqlite3.Row | tuple[Any, ...]) -> Snapshot:
+    """A Snapshot from the first 16 columns selected with SNAPSHOT_COLUMNS."""
+    return Snapshot(
+        url=row[0], version=row[1], content_hash=row[2], fetched_at=from_iso(row[3]),
+        status=row[4], run_id=row[5], final_url=row[6], etag=row[7], last_modified=row[8],
+        revision_id=row[9], revision_timestamp=row[10], revision_user=row[11],
+        revision_comment=row[12], body_hash=row[13], body_size=row[14], change_gist=row[15],
+    )
+
+
+def translated(func: Callable[P, R]) -> Callable[P, R]:
+    """Turn sqlite3 errors escaping a public method into ArchiveError naming the file."""
+
+    @functools.wraps(func)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return func(*args, **kwargs)
+        except sqlite3.Error as exc:
+            self = args[0]
+            path = getattr(self, "path", "?")
+            raise ArchiveError(path, f"{func.__name__}: {describe_sqlite_error(exc)}") from exc
+
+    return wrapper
+
+
+def describe_sqlite_error(exc: sqlite3.Error) -> str:
+    text = str(exc)
+    if "readonly" in text or "read-only" in text:
+        return f"{text} (the archive or its directory is read-only)"
+    if "malformed" in text or "not a database" in text:
+        return f"{text} (the archive is damaged; `sqlite3 FILE .recover` may save its contents)"
+    if "locked" in text or "busy" in text:
+        return f"{text} (another process is writing the archive)"
+    return text
+
+
+def dumps(data: Any) -> str:
+    return json.dumps(data, ensure_ascii=False, separators=(",", ":"), default=str)
+
+
+class ArchiveCore:
+    """State shared by the archive's parts: the path, the connection and the blob store."""
+
+    path: str
+    db: Database
+    conn: sqlite3.Connection
+    blobs: BlobStore
+    readonly: bool
+
+    def _init_core(self, path: str, conn: sqlite3.Connection, *, full_copy_every: int,
+                   readonly: bool) -> None:
+        self.path = path
+        self.conn = conn
+        self.db = Database(conn, execute_plugins=False)
+        self.blobs = BlobStore(conn, max_depth=full_copy_every)
+        self.readonly = readonly
+
+    @contextlib.contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction: committed whole or rolled back whole."""
+        if self.readonly:
+            raise ArchiveError(self.path, "opened read-only; cannot write")
+        conn = self.conn
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as exc:
+            raise ArchiveError(self.path, f"cannot start a write: {describe_sqlite_error(exc)}"
+                               ) from exc
+        try:
+            yield conn
+            conn.execute("COMMIT")
+        except BaseException as exc:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            self.blobs.forget()
+            if isinstance(exc, sqlite3.Error):
+                raise ArchiveError(self.path, describe_sqlite_error(exc)) from exc
+            raise
+
+    def _page_id(self, url: str) -> int | None:
+        """The page stored under `url`, or the page the frontier URL `url` last resolved to."""
+        row = self.conn.execute("SELECT id FROM pages WHERE url = ?", (url,)).fetchone()
+        if row is None:
+            row = self.conn.execute(
+                "SELECT page_id FROM frontier WHERE url = ? AND page_id IS NOT NULL", (url,)
+            ).fetchone()
+        return None if row is None else int(row[0])
+
+    def _require_page(self, url: str) -> int:
+        page_id = self._page_id(url)
+        if page_id is None:
+            raise ArchiveError(self.path, f"no page {url} in the archive")
+        return page_id
+
+    def _version_row(self, url: str, version: int | None, columns: str) -> tuple[Any, ...]:
+        """Columns of one snapshot (s: snapshots, p: pages); the latest when version is None."""
+        page_id = self._require_page(url)
+        if version is None:
+            row = self.conn.execute(
+                f"SELECT {columns} FROM snapshots s JOIN pages p ON p.id = s.page_id "
+                "WHERE s.page_id = ? AND s.version = p.current_version", (page_id,)
+            ).fetchone()
+        else:
+            row = self.conn.execute(
+                f"SELECT {columns} FROM snapshots s JOIN pages p ON p.id = s.page_id "
+                "WHERE s.page_id = ? AND s.version = ?", (page_id, version)
+            ).fetchone()
+        if row is None:
+            latest = self.conn.execute(
+                "SELECT current_version FROM pages WHERE id = ?", (page_id,)).fetchone()[0]
+            raise ArchiveError(self.path, f"{url} has no version {version} (versions 1 to {latest})")
+        return tuple(row)
+
+    def _blob(self, blob_hash: str, url: str) -> bytes:
+        try:
+            return self.blobs.get(blob_hash)
+        except (LookupError, ValueError) as exc:
+            raise ArchiveError(self.path, f"{url}: stored body unreadable: {exc}") from exc

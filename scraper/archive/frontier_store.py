@@ -1,0 +1,134 @@
+"""The persisted frontier: URLs waiting to be fetched, with depth, due time and back-off."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Collection, Iterable
+from datetime import datetime
+from typing import Any
+
+from scraper.archive.core import ArchiveCore, translated
+from scraper.models import FrontierItem
+from scraper.timeutil import from_iso, iso
+
+FRONTIER_COLUMNS = ("url, site, depth, discovered_from, link_kind, attempts, fetch_count,"
+                    " next_due, last_fetched, gone")
+
+
+def item_from_row(row: tuple[Any, ...]) -> FrontierItem:
+    return FrontierItem(
+        url=row[0], site=row[1], depth=row[2], discovered_from=row[3], link_kind=row[4],
+        attempts=row[5], fetch_count=row[6], next_due=from_iso(row[7]),
+        last_fetched=from_iso(row[8]) if row[8] else None, gone=bool(row[9]),
+    )
+
+
+def enqueue_rows(conn: sqlite3.Connection, items: Iterable[FrontierItem], now: datetime) -> int:
+    """Insert unknown URLs and lower the depth of known ones; inside the caller's transaction."""
+    stamp = iso(now)
+    rows = [
+        (item.url, item.site, item.depth, item.discovered_from, item.link_kind, stamp,
+         iso(item.next_due) if item.next_due is not None else stamp, item.attempts,
+         item.fetch_count, iso(item.last_fetched) if item.last_fetched else None, int(item.gone))
+        for item in items
+    ]
+    if not rows:
+        return 0
+    before = conn.total_changes
+    conn.executemany(
+        "INSERT INTO frontier (url, site, depth, discovered_from, link_kind, added_at, next_due,"
+        " attempts, fetch_count, last_fetched, gone) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        " ON CONFLICT (url) DO NOTHING", rows)
+    added = conn.total_changes - before
+    # A shorter path to a known URL lowers its depth, so depth limits follow the best path.
+    conn.executemany(
+        "UPDATE frontier SET depth = ?, discovered_from = ?, link_kind = ?"
+        " WHERE url = ? AND depth > ?",
+        [(r[2], r[3], r[4], r[0], r[2]) for r in rows])
+    return added
+
+
+class FrontierStore(ArchiveCore):
+    """Frontier methods of Archive. URLs arrive normalised; this layer only stores them."""
+
+    @translated
+    def enqueue(self, items: Iterable[FrontierItem], now: datetime) -> int:
+        """Add URLs to the frontier (due at `now` unless the item says otherwise).
+
+        Known URLs keep their row; a smaller depth replaces a larger one. Returns how many
+        URLs were new.
+        """
+        with self._write() as conn:
+            return enqueue_rows(conn, items, now)
+
+    @translated
+    def due(self, site: str, now: datetime, limit: int,
+            exclude: Collection[str] = ()) -> list[FrontierItem]:
+        """Up to `limit` URLs of `site` due at `now`: never fetched first, then most overdue.
+
+        `exclude` holds URLs in flight. Pages marked gone are returned too when due: the
+        caller sets their next_due, and a page may come back.
+        """
+        if limit <= 0:
+            return []
+        found: list[FrontierItem] = []
+        stamp = iso(now)
+        excluded = set(exclude)
+        # Two range scans of the (site, fetched?, next_due) index instead of one sort.
+        for fetched in (0, 1):
+            cursor = self.conn.execute(
+                f"SELECT {FRONTIER_COLUMNS} FROM frontier"
+                " WHERE site = ? AND (fetch_count > 0) = ? AND next_due <= ?"
+                " ORDER BY site, (fetch_count > 0), next_due", (site, fetched, stamp))
+            for row in cursor:
+                if row[0] in excluded:
+                    continue
+                found.append(item_from_row(row))
+                if len(found) >= limit:
+                    cursor.close()
+                    return found
+        return found
+
+    @translated
+    def pending_count(self, site: str, now: datetime) -> int:
+        """How many URLs of `site` are due at `now`."""
+        row = self.conn.execute(
+            "SELECT count(*) FROM frontier WHERE site = ? AND next_due <= ?", (site, iso(now))
+        ).fetchone()
+        return int(row[0])
+
+    @translated
+    def frontier_count(self, site: str | None = None) -> int:
+        """How many URLs the frontier holds (due or not)."""
+        if site is None:
+            return int(self.conn.execute("SELECT count(*) FROM frontier").fetchone()[0])
+        return int(self.conn.execute(
+            "SELECT count(*) FROM frontier WHERE site = ?", (site,)).fetchone()[0])
+
+    @translated
+    def next_due_at(self, site: str) -> datetime | None:
+        """When the earliest URL of `site` falls due (None: the frontier has none)."""
+        row = self.conn.execute(
+            "SELECT min(next_due) FROM frontier WHERE site = ?", (site,)).fetchone()
+        return from_iso(row[0]) if row[0] else None
+
+    @translated
+    def frontier_item(self, url: str) -> FrontierItem | None:
+        row = self.conn.execute(
+            f"SELECT {FRONTIER_COLUMNS} FROM frontier WHERE url = ?", (url,)).fetchone()
+        return item_from_row(row) if row else None
+
+    @translated
+    def validators(self, url: str) -> tuple[str | None, str | None]:
+        """(ETag, Last-Modified) of the latest stored fetch of `url`, for a conditional GET."""
+        row = self.conn.execute(
+            "SELECT etag, last_modified FROM frontier WHERE url = ?", (url,)).fetchone()
+        if row is not None and (row[0] or row[1]):
+            return row[0], row[1]
+        page_id = self._page_id(url)
+        if page_id is None:
+            return None, None
+        row = self.conn.execute(
+            "SELECT s.etag, s.last_modified FROM snapshots s JOIN pages p ON p.id = s.page_id"
+            " WHERE p.id = ? AND s.version = p.current_version", (page_id,)).fetchone()
+        return (row[0], row[1]) if row else (None, None)

@@ -1,0 +1,325 @@
+"""The archive's tables, its named migrations and the checks made before a file is opened."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import stat
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from sqlite_utils import Database
+
+from scraper.errors import ArchiveError, SchemaVersionError
+from scraper.timeutil import iso, utcnow
+
+SQLITE_MAGIC = b"SQLite format 3\x00"
+
+# Tables this release knows; a file with other tables and no user_version is someone else's.
+OUR_TABLES = ("runs", "blobs", "pages", "snapshots", "links", "failures", "skips", "frontier",
+              "schema_migrations")
+
+# Version 1: the tables. Never edit a shipped step: add a new one.
+V1_TABLES = """
+CREATE TABLE runs (
+    id INTEGER PRIMARY KEY,
+    started_at TEXT NOT NULL,
+    ended_at TEXT,
+    status TEXT NOT NULL DEFAULT 'running',
+    sites TEXT NOT NULL DEFAULT '[]',
+    config TEXT NOT NULL DEFAULT '{}',
+    fetched INTEGER NOT NULL DEFAULT 0,
+    new_versions INTEGER NOT NULL DEFAULT 0,
+    unchanged INTEGER NOT NULL DEFAULT 0,
+    not_modified INTEGER NOT NULL DEFAULT 0,
+    failed INTEGER NOT NULL DEFAULT 0,
+    skipped INTEGER NOT NULL DEFAULT 0,
+    retried INTEGER NOT NULL DEFAULT 0,
+    queued INTEGER NOT NULL DEFAULT 0,
+    elapsed_s REAL NOT NULL DEFAULT 0,
+    alerts TEXT NOT NULL DEFAULT '[]',
+    extra TEXT NOT NULL DEFAULT '{}'
+);
+CREATE TABLE blobs (
+    id INTEGER PRIMARY KEY,
+    hash TEXT NOT NULL UNIQUE,
+    kind TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    stored_size INTEGER NOT NULL,
+    base TEXT REFERENCES blobs(hash),
+    depth INTEGER NOT NULL,
+    keyframe INTEGER NOT NULL,
+    created_at TEXT NOT NULL,
+    data BLOB NOT NULL
+);
+CREATE TABLE pages (
+    id INTEGER PRIMARY KEY,
+    url TEXT NOT NULL UNIQUE,
+    site TEXT NOT NULL,
+    kind TEXT NOT NULL DEFAULT 'other',
+    title TEXT NOT NULL DEFAULT '',
+    summary TEXT NOT NULL DEFAULT '',
+    text TEXT NOT NULL DEFAULT '',
+    first_seen TEXT NOT NULL,
+    last_fetched TEXT NOT NULL,
+    last_changed TEXT NOT NULL,
+    current_version INTEGER NOT NULL,
+    seen_count INTEGER NOT NULL DEFAULT 1,
+    not_modified_count INTEGER NOT NULL DEFAULT 0,
+    gone INTEGER NOT NULL DEFAULT 0,
+    gone_at TEXT
+);
+CREATE INDEX pages_site ON pages(site);
+CREATE INDEX pages_first_seen ON pages(first_seen);
+CREATE TABLE snapshots (
+    id INTEGER PRIMARY KEY,
+    page_id INTEGER NOT NULL REFERENCES pages(id),
+    version INTEGER NOT NULL,
+    run_id INTEGER REFERENCES runs(id),
+    fetched_at TEXT NOT NULL,
+    last_seen TEXT NOT NULL,
+    seen_count INTEGER NOT NULL DEFAULT 1,
+    status INTEGER NOT NULL,
+    final_url TEXT,
+    etag TEXT,
+    last_modified TEXT,
+    revision_id INTEGER,
+    revision_timestamp TEXT,
+    revision_user TEXT,
+    revision_comment TEXT,
+    kind TEXT NOT NULL,
+    title TEXT NOT NULL,
+    summary TEXT NOT NULL,
+    image TEXT,
+    categories TEXT NOT NULL DEFAULT '[]',
+    infobox TEXT NOT NULL DEFAULT '[]',
+    text_length INTEGER NOT NULL DEFAULT 0,
+    link_count INTEGER NOT NULL DEFAULT 0,
+    entry_count INTEGER NOT NULL DEFAULT 0,
+    parser TEXT NOT NULL DEFAULT '',
+    parser_version TEXT NOT NULL DEFAULT '',
+    content_hash TEXT NOT NULL,
+    body_hash TEXT NOT NULL REFERENCES blobs(hash),
+    body_size INTEGER NOT NULL,
+    fields_hash TEXT NOT NULL REFERENCES blobs(hash),
+    headers TEXT NOT NULL DEFAULT '[]',
+    change_gist TEXT NOT NULL DEFAULT '',
+    UNIQUE (page_id, version)
+);
+CREATE INDEX snapshots_fetched_at ON snapshots(fetched_at);
+CREATE INDEX snapshots_run ON snapshots(run_id);
+CREATE INDEX snapshots_revision ON snapshots(page_id, revision_id);
+CREATE TABLE links (
+    id INTEGER PRIMARY KEY,
+    page_id INTEGER NOT NULL REFERENCES pages(id),
+    target TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    anchor TEXT NOT NULL DEFAULT '',
+    from_version INTEGER NOT NULL,
+    to_version INTEGER
+);
+CREATE INDEX links_target ON links(target, to_version);
+CREATE INDEX links_page ON links(page_id, to_version);
+CREATE TABLE failures (
+    id INTEGER PRIMARY KEY,
+    run_id INTEGER REFERENCES runs(id),
+    site TEXT NOT NULL,
+    url TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 1,
+    status INTEGER,
+    gone INTEGER NOT NULL DEFAULT 0,
+    at TEXT NOT NULL
+);
+CREATE INDEX failures_url ON failures(url);
+CREATE INDEX failures_run ON failures(run_id);
+CREATE TABLE skips (
+    id INTEGER PRIMARY KEY,
+    run_id INTEGER REFERENCES runs(id),
+    site TEXT NOT NULL,
+    url TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    at TEXT NOT NULL
+);
+CREATE INDEX skips_run ON skips(run_id);
+CREATE TABLE frontier (
+    url TEXT PRIMARY KEY,
+    site TEXT NOT NULL,
+    depth INTEGER NOT NULL DEFAULT 0,
+    discovered_from TEXT,
+    link_kind TEXT,
+    added_at TEXT NOT NULL,
+    next_due TEXT NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    fetch_count INTEGER NOT NULL DEFAULT 0,
+    last_fetched TEXT,
+    last_status INTEGER,
+    etag TEXT,
+    last_modified TEXT,
+    page_id INTEGER REFERENCES pages(id),
+    gone INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX frontier_due ON frontier(site, (fetch_count > 0), next_due);
+CREATE VIEW page_versions AS
+    SELECT p.url, p.site, s.version, s.fetched_at, s.last_seen, s.seen_count, s.status,
+           s.revision_id, s.revision_timestamp, s.revision_user, s.revision_comment,
+           s.title, s.summary, s.change_gist, s.content_hash, s.body_hash, s.body_size,
+           s.run_id, s.id AS snapshot_id
+    FROM snapshots s JOIN pages p ON p.id = s.page_id;
+CREATE VIEW current_links AS
+    SELECT p.url AS source, p.site, l.target, l.kind, l.anchor, l.from_version AS since_version
+    FROM links l JOIN pages p ON p.id = l.page_id
+    WHERE l.to_version IS NULL;
+CREATE VIEW snapshot_links AS
+    SELECT s.id AS snapshot_id, p.url AS source, s.version, l.target, l.kind, l.anchor
+    FROM links l
+    JOIN pages p ON p.id = l.page_id
+    JOIN snapshots s ON s.page_id = l.page_id AND s.version >= l.from_version
+        AND (l.to_version IS NULL OR s.version <= l.to_version);
+"""
+
+# Version 2: full-text search over the current title, summary and text of each page. The
+# triggers fire only when those columns change, not on every seen_count update.
+V2_FTS_TRIGGERS = """
+CREATE TRIGGER pages_fts_ai AFTER INSERT ON pages BEGIN
+  INSERT INTO pages_fts (rowid, title, summary, text)
+  VALUES (new.id, new.title, new.summary, new.text);
+END;
+CREATE TRIGGER pages_fts_ad AFTER DELETE ON pages BEGIN
+  INSERT INTO pages_fts (pages_fts, rowid, title, summary, text)
+  VALUES ('delete', old.id, old.title, old.summary, old.text);
+END;
+CREATE TRIGGER pages_fts_au AFTER UPDATE OF title, summary, text ON pages BEGIN
+  INSERT INTO pages_fts (pages_fts, rowid, title, summary, text)
+  VALUES ('delete', old.id, old.title, old.summary, old.text);
+  INSERT INTO pages_fts (rowid, title, summary, text)
+  VALUES (new.id, new.title, new.summary, new.text);
+END;
+"""
+
+
+def _v1_tables(db: Database) -> None:
+    db.executescript(V1_TABLES)
+    db.execute("CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL,"
+               " applied_at TEXT NOT NULL)")
+
+
+def _v2_full_text_search(db: Database) -> None:
+    # enable_fts fills the index from the rows already there, so an upgraded archive is searchable.
+    db["pages"].enable_fts(["title", "summary", "text"], create_triggers=False)  # type: ignore[union-attr]
+    db.executescript(V2_FTS_TRIGGERS)
+
+
+@dataclass(frozen=True, slots=True)
+class Migration:
+    version: int
+    name: str
+    apply: Callable[[Database], None]
+
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(1, "tables", _v1_tables),
+    Migration(2, "full_text_search", _v2_full_text_search),
+)
+SCHEMA_VERSION = MIGRATIONS[-1].version
+
+
+def user_version(conn: sqlite3.Connection) -> int:
+    return int(conn.execute("PRAGMA user_version").fetchone()[0])
+
+
+def migrate(db: Database, path: str, *, target: int = SCHEMA_VERSION) -> list[str]:
+    """Bring the schema up to `target` in one transaction; returns the names of the steps run.
+
+    The caller must not be in a transaction. Either every pending step and the new
+    user_version are committed, or nothing is.
+    """
+    conn = db.conn
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        current = user_version(conn)
+        if current > SCHEMA_VERSION:
+            raise SchemaVersionError(
+                path, f"the archive has schema version {current}, newer than this release "
+                f"understands ({SCHEMA_VERSION}); upgrade scraper to open it")
+        done = []
+        for step in MIGRATIONS:
+            if current < step.version <= target:
+                step.apply(db)
+                conn.execute(
+                    "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
+                    (step.version, step.name, iso(utcnow())),
+                )
+                done.append(f"{step.version:03d}_{step.name}")
+        if done:
+            conn.execute(f"PRAGMA user_version = {int(target)}")
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+    return done
+
+
+def check_header(path: str) -> None:
+    """Refuse a file that is not SQLite or is visibly truncated, before SQLite touches it.
+
+    A zero-length file is accepted (SQLite treats it as an empty database).
+    """
+    try:
+        size = os.path.getsize(path)
+        with open(path, "rb") as handle:
+            header = handle.read(100)
+    except OSError as exc:
+        raise ArchiveError(path, f"cannot read the archive: {exc.strerror or exc}") from exc
+    if size == 0:
+        return
+    if len(header) < 100 or not header.startswith(SQLITE_MAGIC):
+        if header.startswith(SQLITE_MAGIC[: min(len(header), 16)]) and len(header) < 100:
+            raise ArchiveError(path, f"truncated SQLite file ({size} bytes)")
+        raise ArchiveError(path, "not an SQLite database (wrong file header); is this the archive?")
+    page_size = int.from_bytes(header[16:18], "big")
+    page_size = 65536 if page_size == 1 else page_size
+    if page_size < 512 or page_size & (page_size - 1):
+        raise ArchiveError(path, f"corrupt SQLite header (page size {page_size})")
+    page_count = int.from_bytes(header[28:32], "big")
+    # The in-header page count is valid only when the change counter matches this field.
+    count_valid = header[24:28] == header[92:96] and page_count > 0
+    if size % page_size or (count_valid and size < page_count * page_size):
+        expected = f"{page_count * page_size} bytes" if count_valid else "whole pages"
+        raise ArchiveError(path, f"truncated or damaged archive: {size} bytes, expected {expected}")
+
+
+def is_read_only(path: str) -> str | None:
+    """Why `path` (an existing file) cannot be written, or None.
+
+    Mode bits are checked as well as access(), so a file marked read-only stays untouched
+    even for root, who may write anything.
+    """
+    directory = os.path.dirname(os.path.abspath(path))
+    for target, what in ((path, "the archive file"), (directory, "its directory")):
+        mode = os.stat(target).st_mode
+        if not os.access(target, os.W_OK) or not mode & (stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH):
+            return f"{what} is read-only ({target})"
+    return None
+
+
+def describe_existing(conn: sqlite3.Connection, path: str) -> int:
+    """The schema version of an opened file; refuses a foreign or damaged database."""
+    try:
+        version = user_version(conn)
+        tables = [r[0] for r in conn.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table'")]
+    except sqlite3.DatabaseError as exc:
+        raise ArchiveError(path, f"corrupt or not an archive: {exc}") from exc
+    if version > SCHEMA_VERSION:
+        raise SchemaVersionError(
+            path, f"the archive has schema version {version}, newer than this release "
+            f"understands ({SCHEMA_VERSION}); upgrade scraper to open it")
+    if version == 0 and tables:
+        shown = ", ".join(sorted(tables)[:5])
+        raise ArchiveError(path, f"an SQLite database but not a scraper archive (tables: {shown})")
+    if version > 0 and "pages" not in tables:
+        raise ArchiveError(path, f"schema version {version} but no pages table: not a scraper "
+                                 "archive, or damaged")
+    return version

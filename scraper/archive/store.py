@@ -1,0 +1,399 @@
+"""The Archive: opening a file, and everything a crawl writes (runs, fetch results, failures)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sqlite3
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from types import TracebackType
+from typing import Any, Self
+
+from scraper.archive import schema
+from scraper.archive.blobs import DEFAULT_LEVEL
+from scraper.archive.core import describe_sqlite_error, dumps, translated
+from scraper.archive.frontier_store import FrontierStore, enqueue_rows
+from scraper.archive.reads import ArchiveReads
+from scraper.errors import ArchiveError
+from scraper.models import (
+    CrawlStats,
+    FetchResult,
+    FrontierItem,
+    Page,
+    RevisionMeta,
+    content_hash,
+    page_to_dict,
+)
+from scraper.timeutil import iso
+
+log = logging.getLogger(__name__)
+
+RUN_STATUSES = ("completed", "max_pages", "max_time", "interrupted", "failed")
+BUSY_TIMEOUT_MS = 10_000
+
+
+@dataclass(frozen=True, slots=True)
+class SaveResult:
+    """What Archive.save did with one fetch."""
+
+    version: int  # the version now current
+    created: bool  # False: the extracted content was unchanged, no new version
+    content_hash: str
+    body_hash: str  # the body of the version now current
+    stored_bytes: int  # bytes added to blobs (0 when deduplicated or unchanged)
+
+
+def _connect(target: str, *, uri: bool = False) -> sqlite3.Connection:
+    # isolation_level=None: every transaction is explicit (BEGIN IMMEDIATE in _write), so
+    # the sqlite3 module never opens or commits one behind our back.
+    conn = sqlite3.connect(target, uri=uri, isolation_level=None, check_same_thread=False)
+    conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    conn.execute("PRAGMA foreign_keys = ON")
+    return conn
+
+
+class Archive(ArchiveReads, FrontierStore):
+    """Versioned snapshots of crawled pages in one SQLite file.
+
+    All storage goes through this class, so another backend (PostgreSQL) can implement the
+    same methods. Use it from one thread at a time.
+    """
+
+    def __init__(self, path: str, conn: sqlite3.Connection, *, full_copy_every: int = 16,
+                 readonly: bool = False, level: int = DEFAULT_LEVEL) -> None:
+        self._init_core(path, conn, full_copy_every=full_copy_every, readonly=readonly)
+        self.blobs.level = level
+
+    # opening and closing
+
+    @classmethod
+    def open(cls, path: str, *, create: bool = True, readonly: bool = False,
+             full_copy_every: int = 16) -> Archive:
+        """Open (and with `create`, make) the archive at `path`, upgrading an older schema.
+
+        Raises ArchiveError naming the file for: a missing file without `create`, a file that
+        is not SQLite or is truncated, a foreign database, a read-only file when writing is
+        needed; SchemaVersionError for a schema newer than this release.
+        """
+        path = os.fspath(path)
+        exists = os.path.exists(path)
+        if exists and os.path.isdir(path):
+            raise ArchiveError(path, "is a directory, not an archive file")
+        if not exists:
+            if not create or readonly:
+                raise ArchiveError(path, "no archive here (run a crawl first, or check --archive)")
+            parent = os.path.dirname(os.path.abspath(path))
+            try:
+                os.makedirs(parent, exist_ok=True)
+            except OSError as exc:
+                raise ArchiveError(path, f"cannot create its directory: {exc.strerror}") from exc
+        else:
+            schema.check_header(path)
+            if not readonly:
+                why = schema.is_read_only(path)
+                if why:
+                    raise ArchiveError(path, f"{why}; open it read-only to read it")
+        version = cls._inspect(path) if exists else 0
+        if readonly:
+            if version < schema.SCHEMA_VERSION:
+                raise ArchiveError(path, f"schema version {version} is older than this release's "
+                                         f"({schema.SCHEMA_VERSION}); open it once for writing "
+                                         "to upgrade it")
+            conn = _connect(f"file:{os.path.abspath(path)}?mode=ro", uri=True)
+            return cls(path, conn, full_copy_every=full_copy_every, readonly=True)
+        if version == 0 and exists and not create:
+            raise ArchiveError(path, "an empty file, not an archive (run a crawl first)")
+        try:
+            conn = _connect(path)
+            mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+            if mode != "wal":
+                log.warning("%s: journal mode is %s, not WAL", path, mode)
+            conn.execute("PRAGMA synchronous = NORMAL")
+        except sqlite3.Error as exc:
+            raise ArchiveError(path, f"cannot open: {describe_sqlite_error(exc)}") from exc
+        archive = cls(path, conn, full_copy_every=full_copy_every)
+        archive._upgrade(version)
+        return archive
+
+    @staticmethod
+    def _inspect(path: str) -> int:
+        """The schema version of an existing file, read through a read-only connection so
+        that a damaged or foreign file is refused before anything writes to it."""
+        try:
+            probe = sqlite3.connect(f"file:{os.path.abspath(path)}?mode=ro", uri=True,
+                                    isolation_level=None)
+        except sqlite3.Error as exc:
+            raise ArchiveError(path, f"cannot open: {describe_sqlite_error(exc)}") from exc
+        try:
+            version = schema.describe_existing(probe, path)
+            if version:
+                # Touch every table's root page so truncation inside the file shows up now.
+                for (name,) in probe.execute(
+                        "SELECT name FROM sqlite_master WHERE type = 'table'"
+                        " AND name NOT LIKE 'pages_fts%'").fetchall():
+                    probe.execute(f'SELECT 1 FROM "{name}" LIMIT 1').fetchall()
+        except sqlite3.DatabaseError as exc:
+            raise ArchiveError(path, f"corrupt or not an archive: {exc}") from exc
+        finally:
+            probe.close()
+        return version
+
+    def _upgrade(self, version: int) -> None:
+        try:
+            steps = schema.migrate(self.db, self.path)
+        except sqlite3.Error as exc:
+            self.conn.close()
+            raise ArchiveError(self.path, f"schema upgrade from version {version} failed, "
+                                          f"nothing changed: {describe_sqlite_error(exc)}") from exc
+        except BaseException:
+            self.conn.close()
+            raise
+        if steps and version:
+            log.info("%s: upgraded the schema from version %d: %s", self.path, version,
+                     ", ".join(steps))
+
+    @classmethod
+    def memory(cls, *, full_copy_every: int = 16) -> Archive:
+        """A throwaway archive in memory (tests)."""
+        archive = cls(":memory:", _connect(":memory:"), full_copy_every=full_copy_every)
+        archive._upgrade(0)
+        return archive
+
+    @property
+    def schema_version(self) -> int:
+        return schema.user_version(self.conn)
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.close()
+
+    # runs
+
+    @translated
+    def start_run(self, sites: Sequence[str], config: Mapping[str, Any],
+                  started_at: datetime) -> int:
+        with self._write() as conn:
+            cursor = conn.execute(
+                "INSERT INTO runs (started_at, status, sites, config) VALUES (?, 'running', ?, ?)",
+                (iso(started_at), dumps(list(sites)), dumps(dict(config))))
+            return int(cursor.lastrowid or 0)
+
+    @translated
+    def finish_run(self, run_id: int, stats: CrawlStats, *, status: str, ended_at: datetime,
+                   alerts: Sequence[Mapping[str, Any]] = ()) -> None:
+        if status not in RUN_STATUSES:
+            raise ArchiveError(self.path, f"run {run_id}: unknown status {status!r}; expected "
+                                          f"one of {', '.join(RUN_STATUSES)}")
+        with self._write() as conn:
+            cursor = conn.execute(
+                "UPDATE runs SET ended_at = ?, status = ?, fetched = ?, new_versions = ?,"
+                " unchanged = ?, not_modified = ?, failed = ?, skipped = ?, retried = ?,"
+                " queued = ?, elapsed_s = ?, alerts = ?, extra = ? WHERE id = ?",
+                (iso(ended_at), status, stats.fetched, stats.new_versions, stats.unchanged,
+                 stats.not_modified, stats.failed, stats.skipped, stats.retried, stats.queued,
+                 stats.elapsed_s, dumps([dict(a) for a in alerts]), dumps(stats.extra), run_id))
+            if cursor.rowcount != 1:
+                raise ArchiveError(self.path, f"no run {run_id} to finish")
+
+    @translated
+    def last_run(self, site: str | None = None) -> dict[str, Any] | None:
+        """The most recent run (of `site`), with its JSON columns decoded; None if none."""
+        sql = "SELECT * FROM runs"
+        params: tuple[Any, ...] = ()
+        if site is not None:
+            sql += " WHERE EXISTS (SELECT 1 FROM json_each(runs.sites) WHERE value = ?)"
+            params = (site,)
+        cursor = self.conn.execute(sql + " ORDER BY id DESC LIMIT 1", params)
+        row = cursor.fetchone()
+        if row is None:
+            return None
+        data = dict(zip([d[0] for d in cursor.description], row))
+        for key in ("sites", "config", "alerts", "extra"):
+            data[key] = json.loads(data[key])
+        return data
+
+    # fetch results
+
+    @translated
+    def save(self, run_id: int, site: str, fetch: FetchResult, page: Page, *,
+             next_due: datetime, discovered: Sequence[FrontierItem] = (),
+             revision: RevisionMeta | None = None, change_gist: str = "") -> SaveResult:
+        """Store one fetched and parsed page, in one transaction.
+
+        A new version is made only when content_hash(page) differs from the current
+        version's; otherwise the page is only marked seen. The frontier row of `fetch.url`
+        is updated and the `discovered` URLs are enqueued in the same transaction.
+        """
+        new_hash = content_hash(page)
+        stamp = iso(fetch.fetched_at)
+        with self._write() as conn:
+            current = conn.execute(
+                "SELECT p.id, p.current_version, s.content_hash, s.body_hash, s.fields_hash"
+                " FROM pages p JOIN snapshots s ON s.page_id = p.id"
+                " AND s.version = p.current_version WHERE p.url = ?", (page.url,)).fetchone()
+            if current is not None and current[2] == new_hash:
+                page_id, version, body_hash = current[0], current[1], current[3]
+                conn.execute(
+                    "UPDATE pages SET last_fetched = ?, seen_count = seen_count + 1, gone = 0,"
+                    " gone_at = NULL WHERE id = ?", (stamp, page_id))
+                conn.execute(
+                    "UPDATE snapshots SET last_seen = ?, seen_count = seen_count + 1"
+                    " WHERE page_id = ? AND version = ?", (stamp, page_id, version))
+                result = SaveResult(version, False, new_hash, body_hash, 0)
+            else:
+                result, page_id = self._new_version(
+                    conn, run_id, site, fetch, page, new_hash, current, revision, change_gist)
+            self._fetched(conn, site, fetch.url, page_id, stamp, iso(next_due), fetch.status,
+                          fetch.etag, fetch.last_modified)
+            if discovered:
+                enqueue_rows(conn, discovered, fetch.fetched_at)
+        return result
+
+    def _new_version(self, conn: sqlite3.Connection, run_id: int, site: str, fetch: FetchResult,
+                     page: Page, new_hash: str, current: tuple[Any, ...] | None,
+                     revision: RevisionMeta | None, change_gist: str) -> tuple[SaveResult, int]:
+        stamp = iso(fetch.fetched_at)
+        fields = page_to_dict(page)
+        fields_json = dumps(fields).encode("utf-8")
+        prev_body = current[3] if current else None
+        prev_fields = current[4] if current else None
+        body_hash, body_added = self.blobs.put(fetch.body, "body", prev_body, stamp)
+        fields_hash, fields_added = self.blobs.put(fields_json, "fields", prev_fields, stamp)
+        if current is None:
+            version = 1
+            cursor = conn.execute(
+                "INSERT INTO pages (url, site, kind, title, summary, text, first_seen,"
+                " last_fetched, last_changed, current_version, seen_count)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 1, 1)",
+                (page.url, site, page.kind, page.title, page.summary, page.text, stamp, stamp,
+                 stamp))
+            page_id = int(cursor.lastrowid or 0)
+        else:
+            page_id, version = current[0], current[1] + 1
+            conn.execute(
+                "UPDATE pages SET site = ?, kind = ?, title = ?, summary = ?, text = ?,"
+                " last_fetched = ?, last_changed = ?, current_version = ?,"
+                " seen_count = seen_count + 1, gone = 0, gone_at = NULL WHERE id = ?",
+                (site, page.kind, page.title, page.summary, page.text, stamp, stamp, version,
+                 page_id))
+        rev_id = revision.revision_id if revision else page.revision_id
+        conn.execute(
+            "INSERT INTO snapshots (page_id, version, run_id, fetched_at, last_seen, status,"
+            " final_url, etag, last_modified, revision_id, revision_timestamp, revision_user,"
+            " revision_comment, kind, title, summary, image, categories, infobox, text_length,"
+            " link_count, entry_count, parser, parser_version, content_hash, body_hash,"
+            " body_size, fields_hash, headers, change_gist)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,"
+            " ?, ?, ?, ?, ?)",
+            (page_id, version, run_id, stamp, stamp, fetch.status, fetch.final_url, fetch.etag,
+             fetch.last_modified, rev_id, revision.timestamp if revision else None,
+             revision.user if revision else None, revision.comment if revision else None,
+             page.kind, page.title, page.summary, page.image, dumps(fields["categories"]),
+             dumps([[k, v] for k, v in page.infobox]), len(page.text), len(page.links),
+             len(page.entries), page.parser, page.parser_version, new_hash, body_hash,
+             len(fetch.body), fields_hash, dumps([list(h) for h in fetch.headers]),
+             change_gist))
+        self._update_links(conn, page_id, version, page)
+        return SaveResult(version, True, new_hash, body_hash, body_added + fields_added), page_id
+
+    @staticmethod
+    def _update_links(conn: sqlite3.Connection, page_id: int, version: int, page: Page) -> None:
+        """Close the intervals of links the new version dropped and open those it added."""
+        wanted = {(link.url, link.kind, link.title) for link in page.links}
+        current = {(r[1], r[2], r[3]): r[0] for r in conn.execute(
+            "SELECT id, target, kind, anchor FROM links WHERE page_id = ? AND to_version IS NULL",
+            (page_id,))}
+        dropped = [(version - 1, link_id) for key, link_id in current.items() if key not in wanted]
+        conn.executemany("UPDATE links SET to_version = ? WHERE id = ?", dropped)
+        added: list[tuple[int, str, str, str, int]] = []
+        for link in page.links:  # page order, so ids follow the page
+            key = (link.url, link.kind, link.title)
+            if key not in current:
+                current[key] = -1
+                added.append((page_id, link.url, link.kind, link.title, version))
+        conn.executemany(
+            "INSERT INTO links (page_id, target, kind, anchor, from_version) VALUES (?, ?, ?, ?, ?)",
+            added)
+
+    @staticmethod
+    def _fetched(conn: sqlite3.Connection, site: str, url: str, page_id: int | None, stamp: str,
+                 next_due: str, status: int, etag: str | None, last_modified: str | None) -> None:
+        """The frontier row after a completed fetch (made if the caller never enqueued it)."""
+        conn.execute(
+            "INSERT INTO frontier (url, site, added_at, next_due, fetch_count, last_fetched,"
+            " last_status, etag, last_modified, page_id)"
+            " VALUES (?, ?, ?, ?, 1, ?, ?, ?, ?, ?)"
+            " ON CONFLICT (url) DO UPDATE SET next_due = excluded.next_due, attempts = 0,"
+            " fetch_count = fetch_count + 1, last_fetched = excluded.last_fetched,"
+            " last_status = excluded.last_status,"
+            " etag = coalesce(excluded.etag, CASE WHEN excluded.last_status = 304 THEN etag END),"
+            " last_modified = coalesce(excluded.last_modified,"
+            "   CASE WHEN excluded.last_status = 304 THEN last_modified END),"
+            " page_id = coalesce(excluded.page_id, page_id), gone = 0",
+            (url, site, stamp, next_due, stamp, status, etag, last_modified, page_id))
+
+    @translated
+    def record_not_modified(self, run_id: int, site: str, fetch: FetchResult, *,
+                            next_due: datetime) -> None:
+        """A 304 answer: the current version was seen again; no body is stored."""
+        stamp = iso(fetch.fetched_at)
+        with self._write() as conn:
+            page_id = self._page_id(fetch.url)
+            if page_id is not None:
+                conn.execute(
+                    "UPDATE pages SET last_fetched = ?, not_modified_count = not_modified_count"
+                    " + 1, gone = 0, gone_at = NULL WHERE id = ?", (stamp, page_id))
+                conn.execute(
+                    "UPDATE snapshots SET last_seen = ? WHERE page_id = ? AND version ="
+                    " (SELECT current_version FROM pages WHERE id = ?)",
+                    (stamp, page_id, page_id))
+            else:
+                log.warning("%s: 304 Not Modified for a page with no stored version", fetch.url)
+            self._fetched(conn, site, fetch.url, page_id, stamp, iso(next_due), fetch.status,
+                          fetch.etag, fetch.last_modified)
+
+    @translated
+    def record_failure(self, run_id: int, site: str, url: str, *, reason: str, attempts: int,
+                       status: int | None, now: datetime, next_due: datetime,
+                       gone: bool = False) -> None:
+        """A failed fetch: a `failures` row; the frontier row's failures-in-a-row count grows
+        and it is due again at `next_due`. `gone` marks the page (and URL) gone."""
+        stamp = iso(now)
+        with self._write() as conn:
+            conn.execute(
+                "INSERT INTO failures (run_id, site, url, reason, attempts, status, gone, at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (run_id, site, url, reason, attempts, status, int(gone), stamp))
+            conn.execute(
+                "INSERT INTO frontier (url, site, added_at, next_due, attempts, last_status, gone)"
+                " VALUES (?, ?, ?, ?, 1, ?, ?) ON CONFLICT (url) DO UPDATE SET"
+                " attempts = attempts + 1, next_due = excluded.next_due,"
+                " last_status = excluded.last_status, gone = max(gone, excluded.gone)",
+                (url, site, stamp, iso(next_due), status, int(gone)))
+            if gone:
+                page_id = self._page_id(url)
+                if page_id is not None:
+                    conn.execute("UPDATE pages SET gone = 1, gone_at = ? WHERE id = ? AND gone = 0",
+                                 (stamp, page_id))
+
+    @translated
+    def record_skipped(self, run_id: int, site: str, url: str, *, reason: str, now: datetime,
+                       next_due: datetime) -> None:
+        """A URL deliberately not archived (non-HTML, robots.txt, blocked address)."""
+        stamp = iso(now)
+        with self._write() as conn:
+            conn.execute("INSERT INTO skips (run_id, site, url, reason, at) VALUES (?, ?, ?, ?, ?)",
+                         (run_id, site, url, reason, stamp))
+            conn.execute(
+                "INSERT INTO frontier (url, site, added_at, next_due) VALUES (?, ?, ?, ?)"
+                " ON CONFLICT (url) DO UPDATE SET next_due = excluded.next_due, attempts = 0",
+                (url, site, stamp, iso(next_due)))
