@@ -1,0 +1,95 @@
+"""JSONL and CSV record writers (standard library only), and the interface every writer follows."""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any, BinaryIO, Protocol
+
+from scraper.export.records import NESTED_TYPES, Column
+from scraper.timeutil import iso
+
+
+class RecordWriter(Protocol):
+    """Writes dataset rows to a binary stream; `close` finishes the format (it never closes
+    the stream itself, which belongs to the caller)."""
+
+    records: int
+
+    def write(self, record: Mapping[str, Any]) -> None: ...
+
+    def close(self) -> None: ...
+
+
+def _json_default(value: object) -> str:
+    if isinstance(value, datetime):
+        return iso(value)
+    raise TypeError(f"cannot write {type(value).__name__} as JSON")
+
+
+def to_json(value: Any) -> str:
+    """Compact UTF-8 JSON, times as ISO-8601 UTC strings."""
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=_json_default)
+
+
+class JsonlWriter:
+    """One JSON object per line (UTF-8, `\\n` line ends), keys in column order."""
+
+    def __init__(self, stream: BinaryIO, columns: Sequence[Column]) -> None:
+        self.stream = stream
+        self.names = [c.name for c in columns]
+        self.records = 0
+
+    def write(self, record: Mapping[str, Any]) -> None:
+        line = to_json({name: record.get(name) for name in self.names})
+        self.stream.write(line.encode("utf-8"))
+        self.stream.write(b"\n")
+        self.records += 1
+
+    def close(self) -> None:
+        self.stream.flush()
+
+
+def csv_cell(value: Any, column: Column) -> str:
+    """The CSV text of one value: empty for null, true/false, ISO times, nested values as JSON."""
+    if value is None:
+        return ""
+    if column.type in NESTED_TYPES:
+        return to_json(value)
+    if column.type == "bool":
+        return "true" if value else "false"
+    if column.type == "timestamp":
+        return iso(value) if isinstance(value, datetime) else str(value)
+    return str(value)
+
+
+class _Utf8Sink:
+    """The text side of a binary stream for the csv module. Not an io.TextIOWrapper: a wrapper
+    closes the stream under it when collected, which would close stdout after an error."""
+
+    def __init__(self, stream: BinaryIO) -> None:
+        self.stream = stream
+
+    def write(self, text: str) -> int:
+        self.stream.write(text.encode("utf-8"))
+        return len(text)
+
+
+class CsvWriter:
+    """RFC 4180 CSV with a header row: UTF-8 without BOM, CRLF line ends, quoting as needed."""
+
+    def __init__(self, stream: BinaryIO, columns: Sequence[Column]) -> None:
+        self.stream = stream
+        self.columns = list(columns)
+        self._csv = csv.writer(_Utf8Sink(stream))
+        self._csv.writerow([c.name for c in self.columns])
+        self.records = 0
+
+    def write(self, record: Mapping[str, Any]) -> None:
+        self._csv.writerow([csv_cell(record.get(c.name), c) for c in self.columns])
+        self.records += 1
+
+    def close(self) -> None:
+        self.stream.flush()
