@@ -155,10 +155,13 @@ def summary_lines(results: Sequence[RunResult], archive_path: str) -> list[str]:
               show_default=True, help="The end summary for people or programs.")
 @click.option("--progress/--no-progress", default=None,
               help="Progress bar (default: only when stdout is a terminal).")
+@click.option("--set", "settings", multiple=True, metavar="KEY=VALUE",
+              help="Override a config key for this run, e.g. --set politeness.delay=1s.")
 @handle_errors
 def crawl_command(config_paths: tuple[str, ...], archive_path: str | None,
                   max_pages: int | None, max_time: str | None, verbose: int, quiet: bool,
-                  log_format: str, output_format: str, progress: bool | None) -> None:
+                  log_format: str, output_format: str, progress: bool | None,
+                  settings: tuple[str, ...]) -> None:
     """One crawl run: new URLs and the pages due for recrawl.
 
     \b
@@ -171,10 +174,14 @@ def crawl_command(config_paths: tuple[str, ...], archive_path: str | None,
     """
     # The pipeline is imported here so that `scraper --help` and the other commands start fast.
     from scraper.archive import Archive
-    from scraper.config import load_config
+    from scraper.config import load_config, parse_overrides
     from scraper.crawl import CrawlLimits, crawl
 
-    configs = [load_config(path) for path in config_paths]
+    # Precedence: defaults < file < flags.
+    overrides = parse_overrides(settings)
+    if max_pages is not None:
+        overrides["max_pages"] = max_pages
+    configs = [load_config(path, overrides=overrides) for path in config_paths]
     limit_seconds = None
     if max_time is not None:
         try:
