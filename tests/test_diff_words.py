@@ -1,0 +1,159 @@
+"""Word and sequence diffs: exact reconstruction, sensible ops, bounded work."""
+
+from __future__ import annotations
+
+import difflib
+import random
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from scraper.diff import diff_sequences, diff_words, tokenize
+from scraper.diff.words import cleanup, elide, matching_blocks, new_text, old_text
+
+WORDS = ["the", "cat", "sat", "on", "a", "mat", "dog", "ran", "x1", "é", "日本"]
+PIECES = [*WORDS, " ", "  ", "\n", "\n\n", ".", ",", "!", "'", "--"]
+
+texts = st.lists(st.sampled_from(PIECES), max_size=60).map("".join)
+
+
+def rebuild(a: list[str], ops: list[tuple[str, int, int, int, int]]) -> list[str]:
+    return [x for tag, i1, i2, j1, j2 in ops for x in (a[i1:i2] if tag == "equal" else [])]
+
+
+@settings(max_examples=300, deadline=None)
+@given(texts, texts)
+def test_word_diff_rebuilds_both_texts(a: str, b: str) -> None:
+    ops = diff_words(a, b)
+    assert old_text(ops) == a
+    assert new_text(ops) == b
+    assert all(tag in ("equal", "insert", "delete") and text for tag, text in ops)
+    # Coalesced: no two neighbours share a tag, and an insert never precedes its delete.
+    for (t1, _), (t2, _) in zip(ops, ops[1:]):
+        assert t1 != t2
+        assert (t1, t2) != ("insert", "delete")
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.integers(0, 6), max_size=40), st.lists(st.integers(0, 6), max_size=40))
+def test_sequence_opcodes_cover_both_sides(a: list[int], b: list[int]) -> None:
+    ops = diff_sequences(a, b)
+    i = j = 0
+    for tag, i1, i2, j1, j2 in ops:
+        assert (i1, j1) == (i, j)
+        assert tag in ("equal", "replace", "insert", "delete")
+        if tag == "equal":
+            assert a[i1:i2] == b[j1:j2]
+        i, j = i2, j2
+    assert (i, j) == (len(a), len(b))
+    assert (not a and not b) or ops
+
+
+def test_myers_fallback_finds_a_longest_match_without_unique_anchors() -> None:
+    # No element is unique on both sides, so patience finds no anchor and Myers decides.
+    rng = random.Random(3)
+    for _ in range(200):
+        a = [rng.choice("ab") for _ in range(rng.randint(0, 14))]
+        b = [rng.choice("ab") for _ in range(rng.randint(0, 14))]
+        if any(a.count(x) == 1 and b.count(x) == 1 for x in "ab"):
+            continue  # an anchor exists: patience decides, and it is not always minimal
+        matched = sum(n for _, _, n in matching_blocks(a, b))
+        assert matched == _lcs(a, b), (a, b)
+
+
+def _lcs(a: list[str], b: list[str]) -> int:
+    row = [0] * (len(b) + 1)
+    for x in a:
+        prev = 0
+        for k, y in enumerate(b):
+            cur = row[k + 1]
+            row[k + 1] = prev + 1 if x == y else max(row[k + 1], row[k])
+            prev = cur
+    return row[-1]
+
+
+def test_patience_matches_as_much_as_difflib_on_prose() -> None:
+    rng = random.Random(7)
+    words = [f"w{n}" for n in range(300)]
+    a = [rng.choice(words) for _ in range(2000)]
+    b = list(a)
+    for _ in range(40):
+        k = rng.randrange(len(b))
+        b[k] = "changed"
+    ours = sum(n for _, _, n in matching_blocks(a, b))
+    theirs = sum(m.size for m in difflib.SequenceMatcher(None, a, b, autojunk=False)
+                 .get_matching_blocks())
+    assert ours >= theirs - 5
+
+
+def test_tokens_keep_every_character() -> None:
+    text = "Hello,  world!\n\nIt's 3.14 — naïve 日本語 foo_bar"
+    tokens = tokenize(text)
+    assert "".join(tokens) == text
+    assert tokens[:4] == ["Hello", ",", "  ", "world"]
+
+
+def test_one_word_replaced() -> None:
+    assert diff_words("The cat sat on the mat.", "The dog sat on the mat.") == [
+        ("equal", "The "), ("delete", "cat"), ("insert", "dog"), ("equal", " sat on the mat.")]
+
+
+def test_insertion_and_deletion() -> None:
+    assert diff_words("a red car", "a big red car") == [
+        ("equal", "a "), ("insert", "big "), ("equal", "red car")]
+    assert diff_words("a big red car", "a red car") == [
+        ("equal", "a "), ("delete", "big "), ("equal", "red car")]
+
+
+def test_spaces_between_two_changes_are_folded_into_one_change() -> None:
+    ops = diff_words("Alice walked to the shop.", "Bob ran to the market.")
+    assert ops == [("delete", "Alice walked"), ("insert", "Bob ran"), ("equal", " to the "),
+                   ("delete", "shop"), ("insert", "market"), ("equal", ".")]
+
+
+def test_equal_and_empty_texts() -> None:
+    assert diff_words("same text", "same text") == [("equal", "same text")]
+    assert diff_words("", "") == []
+    assert diff_words("", "new") == [("insert", "new")]
+    assert diff_words("old", "") == [("delete", "old")]
+
+
+def test_change_inside_a_word_is_shown_as_the_whole_word() -> None:
+    ops = diff_words("population 1234567 people", "population 1234667 people")
+    assert ops == [("equal", "population "), ("delete", "1234567"), ("insert", "1234667"),
+                   ("equal", " people")]
+
+
+def test_cleanup_merges_and_orders() -> None:
+    raw = [("equal", "a"), ("insert", "x"), ("delete", "y"), ("equal", " "), ("delete", "z"),
+           ("equal", "b")]
+    assert cleanup(raw) == [("equal", "a"), ("delete", "y z"), ("insert", "x "), ("equal", "b")]
+
+
+def test_elide_keeps_context_around_changes() -> None:
+    long = "word " * 200
+    ops = [("equal", long), ("insert", "NEW"), ("equal", long)]
+    shown = elide(ops, 20)
+    assert shown[0] == ("elided", "…")
+    assert shown[1] == ("equal", long[-20:])
+    assert shown[2] == ("insert", "NEW")
+    assert shown[3] == ("equal", long[:20])
+    assert shown[4] == ("elided", "…")
+
+
+def test_long_texts_are_diffed_through_sentences_exactly() -> None:
+    rng = random.Random(11)
+    sentences = [" ".join(rng.choice(WORDS[:8]) + str(rng.randint(0, 99)) for _ in range(12))
+                 + ". " for _ in range(400)]
+    a = "".join(sentences)
+    edited = list(sentences)
+    edited[100] = edited[100].replace(" ", " inserted ", 1)
+    del edited[200]
+    edited[300] = "A new sentence. "
+    b = "".join(edited)
+    ops = diff_words(a, b)
+    assert old_text(ops) == a and new_text(ops) == b
+    changed = [text for tag, text in ops if tag != "equal"]
+    assert "inserted " in changed
+    assert sentences[200] in changed
+    assert sum(len(t) for t in changed) < 3 * len(sentences[0]) + 40
