@@ -1,4 +1,4 @@
-"""Complete-or-absent output files: write to a hidden temporary name beside the target, rename at the end.
+"""Complete-or-absent output files: a hidden temporary name beside the target, renamed at the end.
 
 The temporary file is `.<name>.tmp-<pid>` in the target's folder (same filesystem, so the
 rename is atomic). It is removed on any error or interruption that Python sees (exceptions,

@@ -1,4 +1,4 @@
-"""Pure record building: (site, Snapshot, Page) into the flat rows of the pages, entries and links datasets."""
+"""Pure record building: (site, Snapshot, Page) into rows of the pages, entries and links datasets."""
 
 from __future__ import annotations
 
@@ -83,7 +83,7 @@ def columns_for(records: str, *, with_text: bool = False) -> tuple[Column, ...]:
 
 def page_record(site: str, snap: Snapshot, page: Page, *, with_text: bool = False
                 ) -> dict[str, Any]:
-    """One row of the pages dataset. `url` is the archive's key for the page (the snapshot's URL)."""
+    """One row of the pages dataset; `url` is the archive's key for the page (the snapshot's)."""
     record: dict[str, Any] = {
         "url": snap.url,
         "site": site,
@@ -121,7 +121,7 @@ def link_records(site: str, snap: Snapshot, page: Page) -> Iterator[dict[str, An
 
 
 def entry_key(entry: Entry) -> str:
-    """What makes two entries the same: the More Info URL; without one, Related Items, then title."""
+    """What makes two entries the same: the More Info URL, else the Related Items URL, else title."""
     if entry.more_info:
         return entry.more_info
     if entry.related:
