@@ -1,4 +1,4 @@
-"""Pure record building: (site, Snapshot, Page) into rows of the pages, entries and links datasets."""
+"""Pure record building: (site, Snapshot, Page) into rows of the pages, entries, links datasets."""
 
 from __future__ import annotations
 
@@ -121,7 +121,7 @@ def link_records(site: str, snap: Snapshot, page: Page) -> Iterator[dict[str, An
 
 
 def entry_key(entry: Entry) -> str:
-    """What makes two entries the same: the More Info URL, else the Related Items URL, else title."""
+    """What makes two entries the same: More Info URL, else Related Items URL, else the title."""
     if entry.more_info:
         return entry.more_info
     if entry.related:
