@@ -39,7 +39,7 @@ import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 from urllib.parse import parse_qsl, quote, urlsplit
 from xml.sax.saxutils import escape
 
@@ -147,7 +147,7 @@ def in_ci() -> bool:
 def install_mediawiki() -> None:
     """Runs .ci/mediawiki-setup.sh (apt; needs root or password-less sudo)."""
     proc = subprocess.run(["bash", str(SETUP_SCRIPT)], capture_output=True, text=True,
-                          timeout=1800)
+                          timeout=1800, check=False)
     if proc.returncode != 0:
         raise HarnessError(f"{SETUP_SCRIPT} failed ({proc.returncode}):\n"
                            f"{proc.stdout[-2000:]}\n{proc.stderr[-4000:]}")
@@ -203,6 +203,23 @@ def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def live_group_members(pgid: int) -> list[int]:
+    """PIDs of the processes of a process group that are still running (not zombies)."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        # pid (comm) state ppid pgrp ...; comm may hold spaces and parentheses.
+        fields = stat[stat.rfind(")") + 2:].split()
+        if len(fields) > 2 and int(fields[2]) == pgid and fields[0] not in ("Z", "X"):
+            pids.append(int(entry.name))
+    return pids
 
 
 def split_title(title: str) -> tuple[int, str]:
@@ -269,7 +286,7 @@ class MediaWikiServer:
                    PHP_CLI_SERVER_WORKERS=str(self.workers))
         with open(self.dir / "server.log", "ab") as log:
             self._proc = subprocess.Popen(
-                [_php(), "-d", "opcache.enable_cli=1", "-S", f"127.0.0.1:{self.port}",
+                [_php(), "-S", f"127.0.0.1:{self.port}",
                  "-t", str(MW_DIR), str(self.dir / "router.php")],
                 cwd=self.dir, env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
                 start_new_session=True,  # its own process group: stop() ends exactly it
@@ -307,19 +324,26 @@ class MediaWikiServer:
             except ProcessLookupError:
                 pass
             proc.wait(timeout=5)
-        # The workers are in the same group; give them a moment to go.
-        for _ in range(50):
-            try:
-                os.killpg(proc.pid, 0)
-            except ProcessLookupError:
-                break
+        # The workers are in the same group. Once dead they are orphans that init reaps in
+        # its own time, so wait only until none of the group is running any more.
+        deadline = time.monotonic() + 5
+        killed = False
+        while live_group_members(proc.pid):
+            if time.monotonic() > deadline:
+                raise HarnessError(f"php -S group {proc.pid} did not stop")
+            if not killed and time.monotonic() > deadline - 3:
+                try:
+                    os.killpg(proc.pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    break
+                killed = True
             time.sleep(0.02)
 
     @property
     def running(self) -> bool:
         return self._proc is not None and self._proc.poll() is None
 
-    def __enter__(self) -> MediaWikiServer:
+    def __enter__(self) -> Self:
         self.start()
         return self
 
@@ -354,7 +378,7 @@ class MediaWikiServer:
                "--conf", str(self.config_file), *args]
         env = dict(os.environ, MW_CONFIG_FILE=str(self.config_file))
         proc = subprocess.run(cmd, input=input, capture_output=True, text=True, cwd=MW_DIR,
-                              env=env, timeout=timeout)
+                              env=env, timeout=timeout, check=False)
         if proc.returncode != 0 or "Exception" in proc.stderr or "Fatal error" in proc.stdout:
             raise HarnessError(f"{script}.php {' '.join(args)} failed ({proc.returncode}):\n"
                                f"{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
@@ -410,8 +434,8 @@ class MediaWikiServer:
     def create_users(self, names: Sequence[str]) -> None:
         if not names:
             return
-        code = "foreach (%s as $n) { $u = User::newFromName($n); " \
-               "if ($u && !$u->isRegistered()) { $u->addToDatabase(); } }" % _php_array(names)
+        code = (f"foreach ({_php_array(names)} as $n) {{ $u = User::newFromName($n); "
+                "if ($u && !$u->isRegistered()) { $u->addToDatabase(); } }")
         self.maintenance("eval", input=code + "\n")
 
     def run_jobs(self) -> None:
@@ -428,7 +452,7 @@ class MediaWikiServer:
     def latest_revision(self, title: str) -> int | None:
         ns, key = split_title(title)
         rows = self.query_db("SELECT page_latest FROM page WHERE page_namespace=? AND "
-                             "page_title=?", (ns, key.encode("utf-8")))
+                             "page_title=?", (ns, key))
         return int(rows[0][0]) if rows else None
 
 
@@ -457,11 +481,18 @@ def _dump_users(xml: bytes) -> list[str]:
     return sorted(n for n in names if n)
 
 
+def _dump_titles(xml: bytes) -> list[str]:
+    import xml.etree.ElementTree as ET
+
+    root = ET.fromstring(xml)
+    return [el.text for el in root.iter() if el.text and el.tag.rsplit("}", 1)[-1] == "title"]
+
+
 def sample_dump(data_dir: Path = DATA_DIR) -> bytes:
     """pages.json and pages/*.wiki as a MediaWiki XML export (one revision per page)."""
     manifest = json.loads((data_dir / "pages.json").read_text(encoding="utf-8"))
-    parts = ['<mediawiki xmlns="http://www.mediawiki.org/xml/export-0.11/" version="0.11" '
-             'xml:lang="en">']
+    parts = [('<mediawiki xmlns="http://www.mediawiki.org/xml/export-0.11/" version="0.11" '
+              'xml:lang="en">')]
     for page in manifest["pages"]:
         if "file" in page:
             text = (data_dir / "pages" / page["file"]).read_text(encoding="utf-8")
@@ -513,7 +544,7 @@ def build_instance(dirpath: Path | str, port: int | None = None, *,
         [_php(), "maintenance/install.php", "--dbtype", "sqlite", "--dbpath",
          str(dirpath / "data"), "--server", f"http://127.0.0.1:{port}", "--scriptpath", "",
          "--confpath", str(dirpath), "--pass", ADMIN_PASSWORD, SITENAME, ADMIN_USER],
-        cwd=MW_DIR, capture_output=True, text=True, timeout=300,
+        cwd=MW_DIR, capture_output=True, text=True, timeout=300, check=False,
     )
     if proc.returncode != 0 or not (dirpath / "LocalSettings.php").is_file():
         raise HarnessError(f"install.php failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n"
@@ -539,13 +570,17 @@ def build_instance(dirpath: Path | str, port: int | None = None, *,
     wiki.maintenance("initSiteStats", "--update")
     wiki.run_jobs()
     if warm:
-        # One page view and one API call fill the localisation and parser caches, so that
-        # every copy answers its first request quickly.
+        # Viewing every article once fills the parser cache, which the copies inherit, so
+        # that a crawl of a copy does not render each page again.
         import urllib.request
 
+        titles = ["Main Page"] + [p["title"] for p in manifest["pages"]
+                                  if "file" in p and split_title(p["title"])[0] == 0]
+        titles += _dump_titles((data_dir / "history.xml").read_bytes())
         with wiki:
-            for url in (wiki.page_url("Main Page"),
-                        f"{wiki.api_url}?action=query&meta=siteinfo&format=json"):
+            urls = [wiki.page_url(t) for t in titles]
+            urls.append(f"{wiki.api_url}?action=query&meta=siteinfo&format=json")
+            for url in urls:
                 with urllib.request.urlopen(url, timeout=60) as resp:
                     resp.read()
     wiki.reset_request_log()

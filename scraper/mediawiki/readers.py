@@ -32,12 +32,12 @@ __all__ = [
     "first_paragraph",
     "read_compare",
     "read_diff_rows",
+    "read_mobileview",
     "read_page_refs",
     "read_parse",
     "read_recent_changes",
     "read_rest_page",
     "read_rest_summary",
-    "read_mobileview",
     "read_revision",
     "read_siteinfo",
     "read_title_lookup",
@@ -175,6 +175,9 @@ def read_title_lookup(query: JSON, url: str = "") -> TitleLookup:
             continue
         if page.get("invalid"):
             invalid.append((title, str(page.get("invalidreason", "invalid title"))))
+            continue
+        if page.get("special"):
+            invalid.append((title, "a special page (it has no revisions)"))
             continue
         if page.get("missing") or "pageid" not in page:
             missing.append(title)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from urllib.parse import quote, urlencode, urljoin
 
@@ -20,6 +21,9 @@ __all__ = [
     "TitleLookup",
     "title_to_path",
 ]
+
+
+_VERSION = re.compile(r"(\d+(?:\.\d+)*)")
 
 
 def title_to_path(title: str) -> str:
@@ -45,16 +49,8 @@ class SiteInfo:
     @property
     def version(self) -> tuple[int, ...]:
         """The MediaWiki version as numbers, e.g. (1, 39, 17); () when unknown."""
-        parts = self.generator.split()
-        if len(parts) < 2:
-            return ()
-        numbers = []
-        for piece in parts[1].split("."):
-            digits = "".join(ch for ch in piece if ch.isdigit())
-            if not digits:
-                break
-            numbers.append(int(digits))
-        return tuple(numbers)
+        match = _VERSION.search(self.generator)
+        return tuple(int(n) for n in match.group(1).split(".")) if match else ()
 
     def has_extension(self, name: str) -> bool:
         return name.lower() in (e.lower() for e in self.extensions)
