@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import itertools
 import random
 
 from hypothesis import given, settings
@@ -29,7 +30,7 @@ def test_word_diff_rebuilds_both_texts(a: str, b: str) -> None:
     assert new_text(ops) == b
     assert all(tag in ("equal", "insert", "delete") and text for tag, text in ops)
     # Coalesced: no two neighbours share a tag, and an insert never precedes its delete.
-    for (t1, _), (t2, _) in zip(ops, ops[1:]):
+    for (t1, _), (t2, _) in itertools.pairwise(ops):
         assert t1 != t2
         assert (t1, t2) != ("insert", "delete")
 

@@ -1,3 +1,151 @@
-"""Commands: diff_cmds (to be filled)."""
+"""Commands: diff (two versions of a page) and changes (what changed in a period)."""
 
-from scraper.cli.app import main  # noqa: F401
+from __future__ import annotations
+
+import json
+import re
+from datetime import datetime
+from pathlib import Path
+
+import click
+
+from scraper.archive import Archive
+from scraper.changes import changes_report, diff_versions, report_text, report_to_json
+from scraper.cli.app import (
+    archive_option,
+    echo_json,
+    format_option,
+    handle_errors,
+    main,
+    resolve_archive_path,
+    stdout_is_terminal,
+)
+from scraper.diff import diff_to_json, render_html, render_text, render_unified
+from scraper.timeutil import parse_when
+
+_VERSION = re.compile(r"^v?(\d+)$")
+
+
+class VersionOrDate(click.ParamType):  # type: ignore[type-arg]
+    """A version number (3 or v3), or a date, ISO datetime or age (2026-11-01, 7d)."""
+
+    name = "N|DATE"
+
+    def convert(self, value: object, param: click.Parameter | None,
+                ctx: click.Context | None) -> int | datetime:
+        if isinstance(value, (int, datetime)):
+            return value
+        text = str(value).strip()
+        match = _VERSION.match(text)
+        if match:
+            number = int(match.group(1))
+            if number < 1:
+                self.fail(f"versions are numbered from 1, got {text!r}", param, ctx)
+            return number
+        try:
+            return parse_when(text)
+        except ValueError:
+            self.fail(f"expected a version number (3), a date (2026-11-01), an ISO datetime "
+                      f"or an age (7d), got {text!r}", param, ctx)
+
+
+class When(click.ParamType):  # type: ignore[type-arg]
+    name = "DATE|AGE"
+
+    def convert(self, value: object, param: click.Parameter | None,
+                ctx: click.Context | None) -> datetime:
+        if isinstance(value, datetime):
+            return value
+        try:
+            return parse_when(str(value))
+        except ValueError as exc:
+            self.fail(str(exc), param, ctx)
+
+
+def _open(archive_path: str | None) -> Archive:
+    # create=False: a mistyped path is an error, not a new empty archive.
+    return Archive.open(resolve_archive_path(archive_path), create=False)
+
+
+@main.command()
+@click.argument("url")
+@click.option("--from", "from_", type=VersionOrDate(), default=None,
+              help="Old side: a version number, or a date (the version current then). "
+                   "Default: the version before --to.")
+@click.option("--to", "to", type=VersionOrDate(), default=None,
+              help="New side: a version number or a date. Default: the latest version.")
+@format_option("text", "json", "unified", "html")
+@click.option("-o", "--output", "output", type=click.Path(dir_okay=False, writable=True),
+              default=None, help="Write to this file instead of standard output.")
+@click.option("--context", type=click.IntRange(min=0), default=3, show_default=True,
+              help="Lines of context in --format unified.")
+@click.option("--color", "color", type=click.Choice(["auto", "always", "never"]),
+              default="auto", show_default=True,
+              help="Colour in --format text (auto: when writing to a terminal).")
+@archive_option
+@handle_errors
+def diff(url: str, from_: int | datetime | None, to: int | datetime | None, output_format: str,
+         output: str | None, context: int, color: str, archive_path: str | None) -> None:
+    """Show what changed in a page between two stored versions (default: the last two).
+
+    Title and summary word by word; the text paragraph by paragraph (moved paragraphs as
+    moves, words inside edited ones); links, categories, infobox fields and listing
+    entries added, removed and changed; both sides' revision ids and fetch times.
+
+    \b
+    Examples:
+      scraper diff http://127.0.0.1:8000/wiki/Paris
+      scraper diff http://127.0.0.1:8000/wiki/Paris --from 1 --to 3
+      scraper diff http://127.0.0.1:8000/wiki/Paris --from 2026-11-01 --format json
+      scraper diff http://127.0.0.1:8000/wiki/Paris --format html -o paris.html
+      scraper diff http://127.0.0.1:8000/wiki/Paris --format unified > paris.patch
+    """
+    with _open(archive_path) as archive:
+        d = diff_versions(archive, url, from_, to)
+    if output_format == "json":
+        rendered = json.dumps(diff_to_json(d), ensure_ascii=False, indent=2) + "\n"
+    elif output_format == "html":
+        rendered = render_html(d)
+    elif output_format == "unified":
+        rendered = render_unified(d, context=context)
+    else:
+        use_color = color == "always" or (color == "auto" and not output
+                                           and stdout_is_terminal())
+        rendered = render_text(d, color=use_color)
+    if output:
+        Path(output).write_text(rendered, encoding="utf-8")
+        click.echo(f"wrote {output}", err=True)
+    else:
+        click.echo(rendered, nl=False, color=True if color == "always" else None)
+
+
+@main.command()
+@click.option("--since", type=When(), default="7d", show_default=True,
+              help="Start of the period: an age (7d, 12h) or a date / ISO datetime.")
+@click.option("--until", type=When(), default=None,
+              help="End of the period (default: now).")
+@click.option("--site", default=None, help="Only pages of this site (the config's name).")
+@format_option("text", "json")
+@archive_option
+@handle_errors
+def changes(since: datetime, until: datetime | None, site: str | None, output_format: str,
+            archive_path: str | None) -> None:
+    """List the pages that changed in a period, with a one-line gist of each change.
+
+    Pages newly seen and pages gone (404/410 after having existed) are listed apart.
+
+    \b
+    Examples:
+      scraper changes                      # the last 7 days
+      scraper changes --since 1d --site nato-mirror
+      scraper changes --since 2026-11-01 --until 2026-11-08 --format json
+    """
+    if until is not None and until <= since:
+        raise click.BadParameter(f"--until ({until.isoformat()}) must be after --since "
+                                 f"({since.isoformat()})", param_hint="--until")
+    with _open(archive_path) as archive:
+        report = changes_report(archive, since, until, site)
+    if output_format == "json":
+        echo_json(report_to_json(report))
+    else:
+        click.echo(report_text(report), nl=False)

@@ -1,0 +1,161 @@
+"""Benchmark of the diff engine beside difflib and git's word diff (a script, not a test).
+
+    .venv/bin/python tests/bench/bench_diff.py [--repeat 5] [--cap 20]
+
+Pairs: two revisions of a 200 KB and of a 1 MB article (paragraphs; 1% of the words
+replaced, inserted or deleted at random places) and of a 1 MB text that is one single line
+(same edits). For each pair, milliseconds (best of --repeat runs, wall clock):
+
+  words       scraper.diff.diff_words on the whole texts (word level)
+  page        scraper.diff.diff_pages on two Pages with those texts (paragraphs, moves,
+              word diffs inside edited paragraphs)
+  difflib-ul  difflib.unified_diff on lines
+  difflib-sm  difflib.SequenceMatcher(None, words_a, words_b).get_opcodes() on word
+              tokens, in a child process killed after --cap seconds (shown as >cap)
+  git-wd      git diff --no-index --word-diff on the two files (a process each run)
+
+Also the CPU seconds git's processes used (git-cpu), since a loaded machine inflates
+wall-clock figures of short processes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import difflib
+import os
+import random
+import re
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from functools import partial
+from pathlib import Path
+
+from scraper.diff import diff_pages, diff_words
+from scraper.diff.words import new_text, old_text
+from scraper.models import Page
+
+TOKEN = r"\w+|\s+|[^\w\s]"
+
+
+def article(size: int, seed: int, *, one_line: bool) -> str:
+    rng = random.Random(seed)
+    vocab = ["".join(rng.choice("abcdefghijklmnopqrstuvwxyz") for _ in range(rng.randint(2, 10)))
+             for _ in range(5000)]
+    weights = [1 / (k + 1) for k in range(len(vocab))]  # Zipf-like word frequencies
+    paragraphs: list[str] = []
+    total = 0
+    while total < size:
+        sentences = []
+        for _ in range(rng.randint(2, 8)):
+            words = rng.choices(vocab, weights, k=rng.randint(5, 30))
+            sentence = " ".join(words).capitalize()
+            if rng.random() < 0.3:
+                sentence = sentence.replace(" ", ", ", 1)
+            sentences.append(sentence + rng.choice("........?!"))
+        paragraph = " ".join(sentences)
+        paragraphs.append(paragraph)
+        total += len(paragraph) + 2
+    return (" " if one_line else "\n\n").join(paragraphs)[:size]
+
+
+def edit(text: str, rate: float, seed: int) -> str:
+    rng = random.Random(seed)
+    tokens = re.findall(r"\S+|\s+", text)
+    words = [k for k, t in enumerate(tokens) if not t.isspace()]
+    for k in rng.sample(words, int(len(words) * rate)):
+        roll = rng.random()
+        if roll < 0.4:
+            tokens[k] = f"edited{rng.randint(0, 999)}"
+        elif roll < 0.7:
+            tokens[k] += f" inserted{rng.randint(0, 99)}"
+        else:
+            tokens[k] = ""
+    return "".join(tokens)
+
+
+def unified_lines(a: str, b: str) -> list[str]:
+    return list(difflib.unified_diff(a.splitlines(True), b.splitlines(True)))
+
+
+def best_ms(func: Callable[[], object], repeat: int) -> float:
+    best = float("inf")
+    for _ in range(repeat):
+        start = time.perf_counter()
+        func()
+        best = min(best, time.perf_counter() - start)
+    return best * 1000
+
+
+def sequence_matcher_ms(path_a: Path, path_b: Path, cap: float) -> str:
+    code = (
+        "import difflib, re, sys, time\n"
+        f"a = re.findall({TOKEN!r}, open(sys.argv[1], encoding='utf-8').read())\n"
+        f"b = re.findall({TOKEN!r}, open(sys.argv[2], encoding='utf-8').read())\n"
+        "t = time.perf_counter()\n"
+        "difflib.SequenceMatcher(None, a, b).get_opcodes()\n"
+        "print((time.perf_counter() - t) * 1000)\n"
+    )
+    try:
+        out = subprocess.run([sys.executable, "-c", code, str(path_a), str(path_b)],
+                             capture_output=True, text=True, timeout=cap, check=True)
+    except subprocess.TimeoutExpired:
+        return f">{cap * 1000:.0f}"
+    return f"{float(out.stdout):.1f}"
+
+
+def git_ms(git: str, path_a: Path, path_b: Path, repeat: int) -> tuple[float, float]:
+    """Best wall-clock ms of one git word diff, and its best CPU ms (user + system)."""
+    best_wall = best_cpu = float("inf")
+    for _ in range(repeat):
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        start = time.perf_counter()
+        subprocess.run([git, "diff", "--no-index", "--word-diff", "--no-color",
+                        str(path_a), str(path_b)], stdout=subprocess.DEVNULL, check=False)
+        wall = time.perf_counter() - start
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+        best_wall, best_cpu = min(best_wall, wall), min(best_cpu, cpu)
+    return best_wall * 1000, best_cpu * 1000
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--cap", type=float, default=20.0, help="seconds for difflib-sm")
+    args = parser.parse_args()
+    git = shutil.which("git")
+    cases = [("200 KB article", 200_000, False), ("1 MB article", 1_000_000, False),
+             ("1 MB single line", 1_000_000, True)]
+    header = (f"{'pair':18} {'words':>8} {'page':>8} {'difflib-ul':>11} {'difflib-sm':>11} "
+              f"{'git-wd':>8} {'git-cpu':>8}")
+    print(f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs, best of {args.repeat}, ms")
+    print(header)
+    print("-" * len(header))
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, size, one_line in cases:
+            a = article(size, 1, one_line=one_line)
+            b = edit(a, 0.01, 2)
+            ops = diff_words(a, b)
+            assert old_text(ops) == a and new_text(ops) == b
+            path_a, path_b = Path(tmp, "a.txt"), Path(tmp, "b.txt")
+            path_a.write_text(a, encoding="utf-8")
+            path_b.write_text(b, encoding="utf-8")
+            page_a, page_b = Page(url="http://x/", text=a), Page(url="http://x/", text=b)
+            words = best_ms(partial(diff_words, a, b), args.repeat)
+            page = best_ms(partial(diff_pages, page_a, page_b), args.repeat)
+            unified = best_ms(partial(unified_lines, a, b), args.repeat)
+            matcher = sequence_matcher_ms(path_a, path_b, args.cap)
+            git_wall, git_cpu = git_ms(git, path_a, path_b, args.repeat) if git else (0.0, 0.0)
+            print(f"{name:18} {words:8.1f} {page:8.1f} {unified:11.1f} {matcher:>11} "
+                  f"{git_wall:8.1f} {git_cpu:8.1f}")
+    if not git:
+        print("git not found: git columns are 0")
+
+
+if __name__ == "__main__":
+    main()
