@@ -1,0 +1,505 @@
+"""The MediaWiki article parser: any skin (Vector, Minerva, Timeless, Fandom), Parsoid and PCS HTML."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from urllib.parse import unquote
+
+from selectolax.lexbor import LexborHTMLParser, LexborNode
+
+from scraper.models import Link, Page
+from scraper.parse.html import (
+    HEADINGS,
+    Head,
+    Resolver,
+    attr,
+    class_tokens,
+    new_link,
+    norm,
+    page_base,
+    read_head,
+    rendered_text,
+    walk_blocks,
+)
+from scraper.parse.wikilinks import article_prefix, is_namespaced, title_from_path
+
+NAME = "mediawiki"
+
+# Removed before reading text (after the links are taken): reference marks, edit links,
+# hidden and print-less bits ([citation needed], [update], "listen" audio links),
+# what MediaWiki marks as not for excerpts (pronunciation audio, short descriptions),
+# coordinates, and invisible markup.
+_JUNK = (".reference, .mw-editsection, .noprint, .noexcerpt, .ext-phonos, .geo-nondefault, "
+         "style, #coordinates, [style*=\"display:none\"], br")
+_TITLE = ("h1#firstHeading, h1.firstHeading, h1.page-header__title, h1#section_0, "
+          "h1.pcs-edit-section-title")
+_TITLE_CLASSES = frozenset({"firstHeading", "page-header__title", "pcs-edit-section-title"})
+# Containers that are not running text: boxes, navigation, media, maintenance notices.
+_SKIP_CLASSES = frozenset({
+    "infobox", "portable-infobox", "navbox", "vertical-navbox", "navbox-styles", "sidebar",
+    "toc", "toclimit-2", "toclimit-3", "toclimit-4", "hatnote", "dablink", "rellink",
+    "thumb", "gallery", "wikia-gallery", "reflist", "references", "mw-references-wrap",
+    "references-small", "metadata", "ambox", "ombox", "tmbox", "mbox-small", "sistersitebox",
+    "portal", "portalbox", "catlinks", "printfooter", "shortdescription",
+    "pcs-collapse-table-container", "authority-control", "navigation-not-searchable",
+    "mw-authority-control", "mw-indicators", "side-box", "box-Multiple_issues", "notice",
+    "pcs-edit-section-header", "mw-kartographer-maplink", "switcher-container",
+})
+_SKIP_IDS = frozenset({"toc", "catlinks", "coordinates", "siteSub", "contentSub", "jump-to-nav",
+                       "siteNotice", "mw-navigation", "footer", "references"})
+_SKIP_TAGS = frozenset({"table", "aside", "figure", "header", "footer", "nav", "gallery"})
+SEE_ALSO = frozenset({
+    "see also", "related pages", "related articles", "siehe auch", "voir aussi",
+    "véase también", "vea también", "ver también", "ver também", "vedi anche", "zie ook",
+    "se även", "se også", "katso myös", "zobacz też", "zobacz także", "viz též", "lásd még",
+    "см. также", "див. також", "参见", "參見", "参看", "參看", "相关条目", "相關條目",
+    "関連項目", "관련 항목", "انظر أيضا", "انظر أيضًا", "ראו גם", "همچنین ببینید",
+    "ayrıca bakınız", "lihat pula", "lihat juga", "xem thêm", "vidu ankaŭ",
+})
+_CONFIG_MARKERS = ("wgPageName", "wgRevisionId", "wgCategories")
+_RE_REVISION = re.compile(r'"wgRevisionId"\s*:\s*(\d+)')
+_RE_CATEGORIES = re.compile(r'"wgCategories"\s*:\s*(\[[^\]]*\])')
+_RE_STRING = r'\s*:\s*("(?:[^"\\]|\\.)*")'
+_RE_PAGENAME = re.compile(r'"wgPageName"' + _RE_STRING)
+_RE_SITENAME = re.compile(r'"wgSiteName"' + _RE_STRING)
+_RE_LANGUAGE = re.compile(r'"wgPageContentLanguage"' + _RE_STRING)
+_RE_OLDID = re.compile(r"[?&;]oldid=(\d+)")
+_RE_ABOUT_REVISION = re.compile(r"/revision/(\d+)")
+_RE_EMPTY_PARENS = re.compile(r"\s*\(\s*[;,:]?\s*\)")
+_RE_PAREN_OPEN = re.compile(r"\(\s*[;,:]\s*")
+_RE_PAREN_CLOSE = re.compile(r"\s*[;,:]\s*\)")
+
+
+@dataclass(slots=True)
+class WikiConfig:
+    """The values read from the page's mw.config / RLCONF block."""
+
+    revision_id: int | None = None
+    categories: list[str] = field(default_factory=list)
+    page_name: str = ""
+    site_name: str = ""
+    language: str = ""
+
+
+def _json_string(match: re.Match[str] | None) -> str:
+    if match is None:
+        return ""
+    try:
+        value = json.loads(match.group(1))
+    except ValueError:
+        return ""
+    return value if isinstance(value, str) else ""
+
+
+def read_config(scripts: list[str]) -> WikiConfig:
+    config = WikiConfig()
+    for text in scripts:
+        if not any(marker in text for marker in _CONFIG_MARKERS):
+            continue
+        if config.revision_id is None:
+            match = _RE_REVISION.search(text)
+            if match and int(match.group(1)) > 0:
+                config.revision_id = int(match.group(1))
+        if not config.categories:
+            match = _RE_CATEGORIES.search(text)
+            if match:
+                try:
+                    names = json.loads(match.group(1))
+                except ValueError:
+                    names = []
+                config.categories = [n for n in names if isinstance(n, str)]
+        config.page_name = config.page_name or _json_string(_RE_PAGENAME.search(text))
+        config.site_name = config.site_name or _json_string(_RE_SITENAME.search(text))
+        config.language = config.language or _json_string(_RE_LANGUAGE.search(text))
+    return config
+
+
+@dataclass(slots=True)
+class Landmarks:
+    """The nodes the parser starts from."""
+
+    title: LexborNode | None = None
+    root: LexborNode | None = None
+    catlinks: LexborNode | None = None
+    subtitles: list[LexborNode] = field(default_factory=list)
+
+
+def _is_title_heading(node: LexborNode) -> bool:
+    return (attr(node, "id") in ("firstHeading", "section_0")
+            or not _TITLE_CLASSES.isdisjoint(class_tokens(node)))
+
+
+def find_landmarks(tree: LexborHTMLParser) -> Landmarks:
+    # Each lookup stops at its first match, and in every skin the title and the content
+    # come early, so this costs a fraction of a pass over the document. The category box
+    # and the subtitle are siblings of #mw-content-text in every skin that has it.
+    marks = Landmarks()
+    body = tree.body
+    if body is not None and "mw-parser-output" in class_tokens(body):
+        marks.root = body  # Parsoid HTML: no skin, no title heading
+        return marks
+    content_text = tree.css_first("#mw-content-text")
+    if content_text is not None:
+        marks.root = content_text
+        for child in content_text.iter():
+            if "mw-parser-output" in class_tokens(child):
+                marks.root = child
+                break
+        parent = content_text.parent
+        sibling = parent.first_child if parent is not None else None
+        while sibling is not None:
+            ident = attr(sibling, "id")
+            if ident == "catlinks":
+                marks.catlinks = sibling
+            elif ident in ("contentSub", "mw-content-subtitle"):
+                marks.subtitles.append(sibling)
+            sibling = sibling.next
+    else:
+        marks.root = tree.css_first(".mw-parser-output, #pcs") or body
+    marks.title = tree.css_first(_TITLE)
+    return marks
+
+
+def _fallbacks(tree: LexborHTMLParser, marks: Landmarks, config: WikiConfig) -> list[LexborNode]:
+    """What the config did not say (categories, revision), looked up in one pass."""
+    wanted = []
+    if not config.categories and marks.catlinks is None:
+        wanted.append("#catlinks, link[rel~=\"mw:PageProp/Category\"], li.category[data-name]")
+    if not config.revision_id:
+        wanted.append("#t-permalink")
+    return tree.css(", ".join(wanted)) if wanted else []
+
+
+_DEBRIS = ("()", "( ", " )", "(;", "(,", "(:", ";)", ",)", ":)")
+
+
+def has_debris(text: str) -> bool:
+    return "(" in text and any(piece in text for piece in _DEBRIS)
+
+
+def tidy(text: str) -> str:
+    """Debris left by removed pronunciation and reference marks: "( ; x)", "(x; )", "()"."""
+    if has_debris(text):
+        text = _RE_EMPTY_PARENS.sub("", text)
+        text = _RE_PAREN_OPEN.sub("(", text)
+        text = _RE_PAREN_CLOSE.sub(")", text)
+    return text
+
+
+def _strip_site_suffix(title: str, site_name: str) -> str:
+    for sep in (" - ", " – ", " — ", " | "):
+        head, found, tail = title.rpartition(sep)
+        if found and head and (tail == site_name or "wiki" in tail.lower()):
+            return head
+    return title
+
+
+def page_title(marks: Landmarks, head: Head, config: WikiConfig) -> str:
+    """The displayed title: the skin's title heading, else wgPageName, og:title, <title>."""
+    if marks.title is not None:
+        text = norm(marks.title.text())
+        if text:
+            return text
+    if config.page_name:
+        return config.page_name.replace("_", " ")
+    og_title = head.first("og:title")
+    if og_title:
+        return _strip_site_suffix(norm(og_title), config.site_name)
+    return _strip_site_suffix(head.title, config.site_name)
+
+
+def _heading_key(text: str) -> str:
+    text = text.split("[", 1)[0] if text.endswith("]") else text
+    return norm(text).strip(" :：").lower()
+
+
+def see_also_nodes(headings: list[LexborNode]) -> list[LexborNode]:
+    """The nodes of the "See also" section: after its <h2> up to the next h1/h2."""
+    for heading in headings:
+        key = _heading_key(heading.text())
+        if key not in SEE_ALSO and attr(heading, "id").replace("_", " ").lower() not in SEE_ALSO:
+            continue
+        start = heading
+        parent = heading.parent
+        if parent is not None and parent.tag == "div" and any(
+                "heading" in token or "section-header" in token for token in class_tokens(parent)):
+            start = parent  # <div class="mw-heading"><h2>, PCS's section header
+        nodes = []
+        sibling = start.next
+        while sibling is not None:
+            tag = sibling.tag
+            if tag in ("h1", "h2"):
+                break
+            if tag == "div" and sibling.css_first("h1, h2") is not None and any(
+                    "heading" in token for token in class_tokens(sibling)):
+                break
+            if tag != "-text" and tag != "-comment":
+                nodes.append(sibling)
+            sibling = sibling.next
+        return nodes
+    return []
+
+
+class _LinkReader:
+    """Classifies the anchors of an article: see_also / internal (articles) / external."""
+
+    def __init__(self, resolver: Resolver, page_url: str, hosts: set[str], prefix: str,
+                 own_title: str) -> None:
+        self.resolver = resolver
+        self.hosts = hosts
+        self.prefix = prefix
+        self.article_base = resolver.origin + prefix if resolver.origin else "\x00"
+        # The form most article links take in the HTML itself ("/wiki/T", or "./T" when
+        # the base is the article path, as in Parsoid), turned into URLs without urljoin.
+        self.local_prefixes: tuple[str, ...] = (prefix,) if prefix != "/" else ()
+        if resolver.directory == self.article_base:
+            self.local_prefixes += ("./",)
+        self.own_title = own_title
+        self.seen: set[str] = {page_url}
+        self.links: list[Link] = []
+
+    def read(self, anchors: list[LexborNode], kind: str, limit: int) -> None:
+        """Add the links of `anchors`; kind is "see_also" or "internal" (then external
+        links are kept too)."""
+        # The hot loop of the parser (thousands of anchors per article): one attribute
+        # read per anchor, duplicates dropped before any other work, and the usual
+        # article link read by slicing.
+        hrefs = [anchor.attrs.get("href") for anchor in anchors]
+        first: dict[str, int] = {}
+        for index, href in enumerate(hrefs):
+            if href and href not in first:
+                first[href] = index
+        resolve = self.resolver.resolve
+        seen = self.seen
+        links = self.links
+        article_base = self.article_base
+        cut = len(article_base)
+        local = self.local_prefixes
+        own_title = self.own_title
+        for href, index in first.items():
+            if len(links) >= limit:
+                return
+            title: str | None
+            url: str | None
+            if local and href.startswith(local) and "?" not in href and "/." not in href[1:] \
+                    and href[0] > " " and href[-1] > " ":
+                if "#" in href:
+                    href = href[: href.index("#")]
+                rest = href[len(self.prefix):] if href[0] == "/" else href[2:]
+                url = article_base + rest
+                if not rest or url in seen:
+                    continue
+                title = (unquote(rest) if "%" in rest else rest).replace("_", " ")
+            else:
+                url = resolve(href)
+                if url is None or url in seen:
+                    continue
+                if url.startswith(article_base):
+                    rest = url[cut:]
+                    if not rest or "?" in rest:
+                        continue
+                    title = (unquote(rest) if "%" in rest else rest).replace("_", " ")
+                elif self.resolver.host_of(url) in self.hosts:
+                    slash = url.find("/", url.find("//") + 2)
+                    title = title_from_path(url[slash:], self.prefix) if slash > 0 else None
+                    if title is None:
+                        continue
+                else:
+                    if kind == "internal":
+                        seen.add(url)
+                        anchor = anchors[index]
+                        links.append(new_link(url, norm(anchor.text()) or
+                                              norm(anchor.attrs.get("title")), "external"))
+                    continue  # (external links in "See also" are kept as external)
+            seen.add(url)
+            if title == own_title or (":" in title and is_namespaced(title)):
+                continue
+            # MediaWiki's title attribute repeats the URL's title, except on wikis with
+            # language variants (zh, sr, kk...), where it shows the converted title: read
+            # it there only (non-ASCII titles), as reading it costs as much as the rest.
+            if kind == "see_also" or not title.isascii():
+                shown = anchors[index].attrs.get("title")
+                if shown:
+                    title = norm(shown)
+            links.append(new_link(url, title, kind))
+
+
+def _categories(marks: Landmarks, config: WikiConfig,
+                fallbacks: list[LexborNode]) -> tuple[str, ...]:
+    """#catlinks (shown, then hidden), wgCategories; else Parsoid's category links and
+    Fandom's category list."""
+    names: list[str] = []
+    catlinks = marks.catlinks or next(
+        (node for node in fallbacks if attr(node, "id") == "catlinks"), None)
+    if catlinks is not None:
+        for anchor in catlinks.css("li a"):
+            names.append(norm(anchor.text()))
+    names.extend(config.categories)
+    if not names:
+        for node in fallbacks:
+            if node.tag == "link":
+                href = attr(node, "href").split("#", 1)[0]
+                name = unquote(href.rsplit("/", 1)[-1]).replace("_", " ")
+                if ":" in name:
+                    names.append(name.split(":", 1)[1].strip())
+            elif node.tag == "li" and attr(node, "data-name"):
+                names.append(norm(attr(node, "data-name")))
+    seen: set[str] = set()
+    unique = []
+    for name in names:
+        if name and name not in seen:
+            seen.add(name)
+            unique.append(name)
+    return tuple(unique)
+
+
+def _revision(tree: LexborHTMLParser, config: WikiConfig,
+              fallbacks: list[LexborNode]) -> int | None:
+    """wgRevisionId; else the "Permanent link" oldid; else Parsoid's <html about=".../N">."""
+    if config.revision_id:
+        return config.revision_id
+    for node in fallbacks:
+        if attr(node, "id") == "t-permalink":
+            permalink = node.css_first("a[href]")
+            match = _RE_OLDID.search(attr(permalink, "href"))
+            if match:
+                return int(match.group(1))
+    match = _RE_ABOUT_REVISION.search(attr(tree.root, "about"))
+    return int(match.group(1)) if match else None
+
+
+def _image_src(img: LexborNode, resolver: Resolver) -> str | None:
+    return resolver.resolve(attr(img, "src") or attr(img, "data-src"))
+
+
+def _infobox(root: LexborNode, resolver: Resolver) -> tuple[tuple[tuple[str, str], ...],
+                                                            str | None]:
+    box = root.css_first("table.infobox, aside.portable-infobox, .infobox")
+    if box is None:
+        return (), None
+    pairs: list[tuple[str, str]] = []
+    if box.tag == "aside":
+        for item in box.css(".pi-data"):
+            key = norm((item.css_first(".pi-data-label") or item).text())
+            value_node = item.css_first(".pi-data-value")
+            value = rendered_text(value_node) if value_node is not None else ""
+            if key and value:
+                pairs.append((tidy(key), tidy(value)))
+    else:
+        for row in box.css("tr"):
+            key = value = ""
+            for cell in row.iter():
+                if cell.tag == "th" and not key:
+                    key = norm(cell.text())
+                elif cell.tag == "td":
+                    if "infobox-label" in class_tokens(cell) and not key:
+                        key = norm(cell.text())
+                    else:
+                        value = (value + " " + rendered_text(cell)).strip()
+            if key and value:
+                pairs.append((tidy(key), tidy(value)))
+    img = box.css_first("img")
+    return tuple(pairs), (_image_src(img, resolver) if img is not None else None)
+
+
+def _skip(node: LexborNode, tag: str) -> bool:
+    if tag in _SKIP_TAGS:
+        return True
+    value = node.attrs.get("class")
+    if value and not _SKIP_CLASSES.isdisjoint(value.split()):
+        return True
+    ident = node.attrs.get("id")
+    return bool(ident) and ident in _SKIP_IDS
+
+
+def _is_wikitable(table: LexborNode) -> bool:
+    return "wikitable" in class_tokens(table)
+
+
+def _og_image(head: Head, resolver: Resolver) -> str | None:
+    """The og:image; of several sizes of one picture, the smallest (MediaWiki lists its
+    1200/800/640 px thumbnails; 640 px is the one its own apps show)."""
+    if not head.og_images:
+        return None
+    sized = [(width, url) for url, width in head.og_images if width]
+    url = min(sized)[1] if len(sized) == len(head.og_images) else head.og_images[0][0]
+    return resolver.resolve(url)
+
+
+def parse_mediawiki(tree: LexborHTMLParser, url: str, *, max_links: int = 5000,
+                    head: Head | None = None) -> Page:
+    """Extract an article from a MediaWiki page (any skin, Parsoid or PCS HTML)."""
+    head = head if head is not None else read_head(tree, scripts=True)
+    config = read_config(head.scripts)
+    base = page_base(head, url)
+    resolver = Resolver(base)
+    marks = find_landmarks(tree)
+    fallbacks = _fallbacks(tree, marks, config)
+    root = marks.root
+    title = page_title(marks, head, config)
+    canonical_raw = head.link("canonical") or head.first("og:url") or head.link("dc:isversionof")
+    canonical = resolver.resolve(canonical_raw) if canonical_raw else None
+    hosts = {h for h in (resolver.host, Resolver(url).host,
+                         resolver.host_of(canonical) if canonical else "") if h}
+    html_node = tree.root
+    language = (attr(html_node, "lang") if html_node is not None else "") or (
+        attr(tree.body, "lang") if tree.body is not None else "") or config.language or None
+
+    links: list[Link] = []
+    infobox: tuple[tuple[str, str], ...] = ()
+    infobox_image = None
+    summary = text = ""
+    if root is not None:
+        reader = _LinkReader(resolver, url.split("#", 1)[0], hosts,
+                             article_prefix(url, base, canonical or ""), title)
+        # One pass finds both the junk (removed once the links are read) and the h2s.
+        junk_and_h2 = root.css(_JUNK + ", h2")
+        headings = [node for node in junk_and_h2 if node.tag == "h2"]
+        for node in see_also_nodes(headings):
+            reader.read([node] if node.tag == "a" else node.css("a[href]"), "see_also",
+                        max_links)
+        reader.read(root.css("a[href]"), "internal", max_links)
+        for subtitle in marks.subtitles:  # subpage breadcrumbs: "< HE:Kassel"
+            reader.read(subtitle.css("a[href]"), "internal", max_links)
+        links = reader.links
+        for junk in junk_and_h2:
+            tag = junk.tag
+            if tag == "h2":
+                continue
+            if tag == "br":
+                junk.replace_with("\n")
+            else:
+                junk.decompose()
+        infobox, infobox_image = _infobox(root, resolver)
+        summary, text = _lead_and_text(walk_blocks(root, _skip, _is_wikitable))
+
+    found = bool(title or summary or text)
+    return Page(
+        url=url, kind="article" if found else "other", title=title,
+        canonical_url=canonical, summary=summary, text=text, links=tuple(links),
+        image=_og_image(head, resolver) or infobox_image,
+        categories=_categories(marks, config, fallbacks),
+        revision_id=_revision(tree, config, fallbacks),
+        infobox=infobox, language=language, parser=NAME,
+    )
+
+
+def _lead_and_text(blocks: list[tuple[str, str]]) -> tuple[str, str]:
+    """The lead (the first run of <p> paragraphs, before the next heading) and all the text."""
+    lead: list[str] = []
+    lead_done = False
+    parts: list[str] = []
+    for kind, raw in blocks:
+        content = norm(tidy(raw)) if has_debris(raw) else raw
+        if not content:
+            continue
+        parts.append(content)
+        if lead_done:
+            continue
+        if kind in HEADINGS:
+            lead_done = bool(lead)
+        elif kind == "p":
+            lead.append(content)
+    return "\n\n".join(lead), "\n\n".join(parts)

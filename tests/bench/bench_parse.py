@@ -1,0 +1,207 @@
+"""Benchmark of the parsers over the real-page corpus (a script: prints a table).
+
+    .venv/bin/python tests/bench/bench_parse.py [--repeat N] [--corpus DIR] [--no-bs4]
+
+For each page, in the same run and interleaved (so that machine noise hits all alike):
+
+- bare:  selectolax (Lexbor) parse + <title> + first <p> + every <a href> (the floor);
+- each of our parsers through parse_page (auto, mediawiki, generic, listing);
+- bs4:   BeautifulSoup with lxml doing the same extraction as our mediawiki parser.
+
+Reports the median milliseconds per page and the median over pages. Targets: our full
+extraction within 2x of bare, and at least 20x faster than bs4.
+
+Times are CPU time of this process (time.process_time), not wall time: the machine is
+shared, and wall time then measures the neighbours as much as the code.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import re
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urljoin, urlsplit
+
+from selectolax.lexbor import LexborHTMLParser
+
+from scraper.parse import parse_page
+
+CORPUS = Path("/work/shared/corpus/real")
+PARSERS = ("auto", "mediawiki", "generic", "listing")
+
+
+def bare(body: bytes) -> Any:
+    tree = LexborHTMLParser(body)
+    title = tree.css_first("title")
+    first_p = tree.css_first("p")
+    return (title.text() if title else "", first_p.text() if first_p else "",
+            [a.attrs.get("href") for a in tree.css("a[href]")])
+
+
+# ------------------------------------------------------------- BeautifulSoup equivalent
+
+_JUNK_CLASSES = {"reference", "mw-ref", "mw-editsection", "noprint", "noexcerpt", "mw-empty-elt",
+                 "ext-phonos", "haudio"}
+_SKIP_CLASSES = {"infobox", "portable-infobox", "navbox", "vertical-navbox", "sidebar", "toc",
+                 "hatnote", "thumb", "gallery", "reflist", "references", "mw-references-wrap",
+                 "metadata", "ambox", "catlinks", "shortdescription", "navigation-not-searchable"}
+_BLOCKS = {"p", "h1", "h2", "h3", "h4", "h5", "h6", "li", "dd", "dt", "pre", "tr"}
+_REV = re.compile(r'"wgRevisionId"\s*:\s*(\d+)')
+_CATS = re.compile(r'"wgCategories"\s*:\s*(\[[^\]]*\])')
+
+
+def bs4_mediawiki(body: bytes, url: str) -> dict[str, Any]:
+    """What our mediawiki parser extracts, written the usual BeautifulSoup way."""
+    from bs4 import BeautifulSoup
+
+    soup = BeautifulSoup(body, "lxml")
+    base_tag = soup.find("base", href=True)
+    base = urljoin(url, base_tag["href"]) if base_tag else url
+    h1 = soup.find("h1", id="firstHeading") or soup.find("h1")
+    title = " ".join(h1.get_text().split()) if h1 else (soup.title.get_text() if soup.title
+                                                        else "")
+    content = soup.find(id="mw-content-text") or soup.find(class_="mw-parser-output") or soup.body
+    host = urlsplit(base).hostname
+    links: list[tuple[str, str, str]] = []
+    seen: set[str] = set()
+    see_also: list[str] = []
+    if content is not None:
+        for h2 in content.find_all("h2"):
+            if h2.get_text().strip().lower().startswith("see also"):
+                for sib in (h2.parent if "mw-heading" in (h2.parent.get("class") or [])
+                            else h2).find_next_siblings():
+                    if sib.name == "h2" or sib.find("h2"):
+                        break
+                    see_also += [a["href"] for a in sib.find_all("a", href=True)]
+        for a in content.find_all("a", href=True):
+            target = urljoin(base, a["href"]).split("#")[0]
+            if not target.startswith("http") or target in seen:
+                continue
+            seen.add(target)
+            parts = urlsplit(target)
+            if parts.hostname == host:
+                if not parts.path.startswith("/wiki/") or parts.query:
+                    continue
+                name = unquote(parts.path[6:]).replace("_", " ")
+                if ":" in name:
+                    continue
+                links.append((target, a.get("title") or name, "internal"))
+            else:
+                links.append((target, a.get_text(" ", strip=True), "external"))
+        for node in content.find_all(True):
+            if node.decomposed:
+                continue
+            classes = set(node.get("class") or ())
+            if classes & _JUNK_CLASSES or node.name == "style" or node.get("id") == "coordinates":
+                node.decompose()
+        infobox = []
+        box = content.find(class_="infobox")
+        if box is not None:
+            for row in box.find_all("tr"):
+                th, td = row.find("th"), row.find("td")
+                if th and td:
+                    infobox.append((th.get_text(" ", strip=True), td.get_text(" ", strip=True)))
+        paragraphs = []
+        for node in content.find_all(_BLOCKS):
+            if any(set(parent.get("class") or ()) & _SKIP_CLASSES for parent in node.parents):
+                continue
+            text = " ".join(node.get_text().split())
+            if text:
+                paragraphs.append((node.name, text))
+    rev = cats = None
+    for script in soup.find_all("script"):
+        text = script.string or ""
+        if "wgRevisionId" in text:
+            match = _REV.search(text)
+            rev = int(match.group(1)) if match else None
+            match = _CATS.search(text)
+            cats = json.loads(match.group(1)) if match else None
+    catlinks = soup.find(id="catlinks")
+    categories = [a.get_text() for a in catlinks.select("li a")] if catlinks else cats
+    og = soup.find("meta", property="og:image")
+    return {"title": title, "links": links, "see_also": see_also, "revision": rev,
+            "categories": categories, "image": og["content"] if og else None}
+
+
+# ------------------------------------------------------------- measuring
+
+
+def measure(pages: list[tuple[str, bytes, str]], runners: dict[str, Callable[[bytes, str], Any]],
+            repeat: int) -> dict[str, dict[str, float]]:
+    """Median ms per page for each runner, interleaving runners within each round."""
+    times: dict[str, dict[str, list[float]]] = {r: {n: [] for n, _, _ in pages} for r in runners}
+    for name, body, url in pages:
+        for runner in runners.values():  # warm up
+            runner(body, url)
+    gc.disable()
+    try:
+        for _ in range(repeat):
+            for name, body, url in pages:
+                for label, runner in runners.items():
+                    start = time.process_time()
+                    runner(body, url)
+                    times[label][name].append((time.process_time() - start) * 1000)
+                gc.collect()
+    finally:
+        gc.enable()
+    return {label: {name: statistics.median(values) for name, values in per_page.items()}
+            for label, per_page in times.items()}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=15)
+    parser.add_argument("--corpus", type=Path, default=CORPUS)
+    parser.add_argument("--no-bs4", action="store_true", help="skip the BeautifulSoup runs")
+    parser.add_argument("--parsers", default=",".join(PARSERS),
+                        help="which of our parsers to run (comma-separated)")
+    args = parser.parse_args(argv)
+
+    pages = []
+    for path in sorted(args.corpus.glob("*.html")):
+        sidecar = path.with_name(path.stem + ".expected.json")
+        url = json.loads(sidecar.read_text())["url"] if sidecar.exists() else path.as_uri()
+        pages.append((path.name, path.read_bytes(), url))
+    if not pages:
+        print(f"no .html pages in {args.corpus}", file=sys.stderr)
+        return 1
+
+    runners: dict[str, Callable[[bytes, str], Any]] = {"bare": lambda b, u: bare(b)}
+    for name in args.parsers.split(","):
+        runners[name] = (lambda n: lambda b, u: parse_page(b, u, parser=n))(name)
+    if not args.no_bs4:
+        runners["bs4"] = bs4_mediawiki
+    results = measure(pages, runners, args.repeat)
+
+    labels = list(runners)
+    width = max(len(name) for name, _, _ in pages)
+    print(f"{'page':<{width}} {'KB':>6} " + " ".join(f"{label:>9}" for label in labels))
+    for name, body, _ in pages:
+        print(f"{name:<{width}} {len(body) // 1024:>6} "
+              + " ".join(f"{results[label][name]:>9.2f}" for label in labels))
+    medians = {label: statistics.median(results[label].values()) for label in labels}
+    means = {label: statistics.mean(results[label].values()) for label in labels}
+    mean_kb = statistics.mean(len(b) for _, b, _ in pages) // 1024
+    print(f"{'MEDIAN ms/page':<{width}} {'':>6} "
+          + " ".join(f"{medians[label]:>9.2f}" for label in labels))
+    print(f"{'MEAN ms/page':<{width}} {mean_kb:>6} "
+          + " ".join(f"{means[label]:>9.2f}" for label in labels))
+    print()
+    ours = medians["mediawiki"]
+    print(f"mediawiki / bare   (median): {ours / medians['bare']:.2f}x   (target <= 2x)")
+    if "auto" in medians:
+        print(f"auto / bare        (median): {medians['auto'] / medians['bare']:.2f}x")
+    if "bs4" in medians:
+        print(f"bs4 / mediawiki    (median): {medians['bs4'] / ours:.1f}x  (target >= 20x)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
