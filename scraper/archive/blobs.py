@@ -9,10 +9,16 @@ from dataclasses import dataclass
 
 import zstandard as zstd
 
-# zstd level for full copies and deltas. Measured by tests/bench/bench_storage.py: level 19
-# makes ~10% smaller deltas than 9 but costs ~20 ms per 100 KB version; 12 keeps most of the
-# gain at a few ms.
-DEFAULT_LEVEL = 12
+# zstd level for full copies and deltas. Measured by tests/bench/bench_storage.py on 100 KB
+# pages: levels 12+ switch to binary-tree match finders whose cost of loading a 100 KB
+# dictionary is 10-40 ms per delta, for deltas only 5-15% smaller; full copies gain 1-4%.
+DEFAULT_LEVEL = 9
+# A deeper match search than level 9's own (5) finds most of what the slow levels find in a
+# delta (-8% bytes on scattered word edits) for ~1 ms.
+DELTA_SEARCH_LOG = 8
+# K: no read needs more than this many decompressions. With the two-level chains below, 20
+# keeps one full copy per 110 versions, and the slowest read of a 100 KB page near 1.5 ms.
+DEFAULT_FULL_COPY_EVERY = 20
 # A delta this small relative to the raw body is kept without trying a full copy.
 CLEARLY_CLOSE = 0.02
 # Otherwise a delta is kept only when it is this much smaller than a full copy: a delta
@@ -30,13 +36,24 @@ def compress_full(raw: bytes, level: int = DEFAULT_LEVEL) -> bytes:
     return zstd.ZstdCompressor(level=level).compress(raw)
 
 
+def _delta_params(level: int, size: int, dict_size: int) -> zstd.ZstdCompressionParameters:
+    # Sized for source plus dictionary, so the window reaches back over the whole base.
+    params = zstd.ZstdCompressionParameters.from_level(level, source_size=size,
+                                                       dict_size=dict_size)
+    if params.strategy <= zstd.STRATEGY_LAZY2 and params.search_log < DELTA_SEARCH_LOG:
+        params = zstd.ZstdCompressionParameters.from_level(
+            level, source_size=size, dict_size=dict_size, search_log=DELTA_SEARCH_LOG)
+    return params
+
+
 def _raw_dict(base: bytes) -> zstd.ZstdCompressionDict:
     return zstd.ZstdCompressionDict(base, dict_type=zstd.DICT_TYPE_RAWCONTENT)
 
 
 def compress_delta(raw: bytes, base: bytes, level: int = DEFAULT_LEVEL) -> bytes:
     """`raw` compressed with `base` as a raw-content dictionary: small when the two are close."""
-    return zstd.ZstdCompressor(level=level, dict_data=_raw_dict(base)).compress(raw)
+    params = _delta_params(level, len(raw), len(base))
+    return zstd.ZstdCompressor(compression_params=params, dict_data=_raw_dict(base)).compress(raw)
 
 
 def decompress(data: bytes, base: bytes | None) -> bytes:

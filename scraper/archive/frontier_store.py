@@ -79,7 +79,7 @@ class FrontierStore(ArchiveCore):
             cursor = self.conn.execute(
                 f"SELECT {FRONTIER_COLUMNS} FROM frontier"
                 " WHERE site = ? AND (fetch_count > 0) = ? AND next_due <= ?"
-                " ORDER BY site, (fetch_count > 0), next_due", (site, fetched, stamp))
+                " ORDER BY next_due", (site, fetched, stamp))
             for row in cursor:
                 if row[0] in excluded:
                     continue

@@ -91,8 +91,9 @@ class ArchiveReads(ArchiveCore):
         page had at that time. `since`/`until` keep versions made in [since, until).
         """
         where, params = self._version_filter(site, since, until, all_versions, as_of)
-        sql = (f"SELECT p.site, {SNAPSHOT_COLUMNS}, s.fields_hash FROM snapshots s"
-               f" JOIN pages p ON p.id = s.page_id WHERE {where} ORDER BY p.url, s.version")
+        # pages first: the planner walks pages in URL order, so rows stream without a full sort.
+        sql = (f"SELECT p.site, {SNAPSHOT_COLUMNS}, s.fields_hash FROM pages p"
+               f" JOIN snapshots s ON s.page_id = p.id WHERE {where} ORDER BY p.url, s.version")
         try:
             cursor = self.conn.execute(sql, params)
             for row in cursor:
@@ -179,8 +180,8 @@ class ArchiveReads(ArchiveCore):
                          site: str | None = None) -> Iterator[tuple[str, Snapshot]]:
         """(site, snapshot) of every version made in [since, until), by URL then version."""
         where, params = self._version_filter(site, since, until, True, None)
-        sql = (f"SELECT p.site, {SNAPSHOT_COLUMNS} FROM snapshots s"
-               f" JOIN pages p ON p.id = s.page_id WHERE {where} ORDER BY p.url, s.version")
+        sql = (f"SELECT p.site, {SNAPSHOT_COLUMNS} FROM pages p"
+               f" JOIN snapshots s ON s.page_id = p.id WHERE {where} ORDER BY p.url, s.version")
         try:
             for row in self.conn.execute(sql, params):
                 yield row[0], snapshot_from_row(row[1:])

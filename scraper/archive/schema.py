@@ -69,7 +69,7 @@ CREATE TABLE pages (
     gone INTEGER NOT NULL DEFAULT 0,
     gone_at TEXT
 );
-CREATE INDEX pages_site ON pages(site);
+CREATE INDEX pages_site_url ON pages(site, url);
 CREATE INDEX pages_first_seen ON pages(first_seen);
 CREATE TABLE snapshots (
     id INTEGER PRIMARY KEY,

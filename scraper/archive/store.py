@@ -13,7 +13,7 @@ from types import TracebackType
 from typing import Any, Self
 
 from scraper.archive import schema
-from scraper.archive.blobs import DEFAULT_LEVEL
+from scraper.archive.blobs import DEFAULT_FULL_COPY_EVERY, DEFAULT_LEVEL
 from scraper.archive.core import describe_sqlite_error, dumps, translated
 from scraper.archive.frontier_store import FrontierStore, enqueue_rows
 from scraper.archive.reads import ArchiveReads
@@ -62,8 +62,9 @@ class Archive(ArchiveReads, FrontierStore):
     same methods. Use it from one thread at a time.
     """
 
-    def __init__(self, path: str, conn: sqlite3.Connection, *, full_copy_every: int = 16,
-                 readonly: bool = False, level: int = DEFAULT_LEVEL) -> None:
+    def __init__(self, path: str, conn: sqlite3.Connection, *,
+                 full_copy_every: int = DEFAULT_FULL_COPY_EVERY, readonly: bool = False,
+                 level: int = DEFAULT_LEVEL) -> None:
         self._init_core(path, conn, full_copy_every=full_copy_every, readonly=readonly)
         self.blobs.level = level
 
@@ -71,7 +72,7 @@ class Archive(ArchiveReads, FrontierStore):
 
     @classmethod
     def open(cls, path: str, *, create: bool = True, readonly: bool = False,
-             full_copy_every: int = 16) -> Archive:
+             full_copy_every: int = DEFAULT_FULL_COPY_EVERY) -> Archive:
         """Open (and with `create`, make) the archive at `path`, upgrading an older schema.
 
         Raises ArchiveError naming the file for: a missing file without `create`, a file that
@@ -156,7 +157,7 @@ class Archive(ArchiveReads, FrontierStore):
                      ", ".join(steps))
 
     @classmethod
-    def memory(cls, *, full_copy_every: int = 16) -> Archive:
+    def memory(cls, *, full_copy_every: int = DEFAULT_FULL_COPY_EVERY) -> Archive:
         """A throwaway archive in memory (tests)."""
         archive = cls(":memory:", _connect(":memory:"), full_copy_every=full_copy_every)
         archive._upgrade(0)
