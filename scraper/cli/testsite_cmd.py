@@ -1,3 +1,61 @@
-"""Commands: testsite_cmd (to be filled)."""
+"""Command: `scraper testsite`, the built-in encyclopedia site in the foreground."""
 
-from scraper.cli.app import main  # noqa: F401
+from __future__ import annotations
+
+import click
+
+from scraper.cli.app import main
+from scraper.testsite import MARKUPS, TestSite
+
+
+@main.command()
+@click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True,
+              help="Port on 127.0.0.1 (0 picks a free one).")
+@click.option("--pages", type=click.IntRange(min=1), default=200, show_default=True,
+              help="How many topics (each has a listing and an article).")
+@click.option("--page-kb", type=click.IntRange(min=1), default=None,
+              help="Pad pages to about this many KB with 50-200 links each (benchmarks).")
+@click.option("--latency-ms", type=click.FloatRange(min=0), default=0, show_default=True,
+              help="Delay before each answer.")
+@click.option("--seed", type=int, default=1, show_default=True,
+              help="Content seed: the same seed gives the same pages.")
+@click.option("--markup", type=click.Choice(MARKUPS), default="divs", show_default=True,
+              help="Listing markup (switch it while running: POST /_control/markup).")
+@click.option("--volatile-footer", is_flag=True,
+              help="Put the current time in every page's footer.")
+@click.option("--prerender", is_flag=True,
+              help="Render every page before serving (for benchmarks).")
+def testsite(port: int, pages: int, page_kb: int | None, latency_ms: float, seed: int,
+             markup: str, volatile_footer: bool, prerender: bool) -> None:
+    """Serve the built-in encyclopedia site on 127.0.0.1 until Ctrl-C.
+
+    Listing pages /related/<topic> (shaped like an encyclopedia mirror), MediaWiki-like
+    articles /info/<topic>, robots.txt, ETag / Last-Modified with 304 answers, fault URLs
+    under /fault/ and JSON control endpoints under /_control/ to edit pages, switch faults
+    and read what the server saw (see docs/testsite.md).
+
+    \b
+    Example:
+      scraper testsite --pages 500 --latency-ms 20 &
+      scraper crawl config/testsite.yaml
+      curl -X POST 127.0.0.1:8000/_control/edit -d '{"slug": "NATO", "prepend_sentence": "News."}'
+      curl 127.0.0.1:8000/_control/stats?log=0
+    """
+    try:
+        site = TestSite(seed=seed, pages=pages, page_kb=page_kb, latency_ms=latency_ms,
+                        markup=markup, volatile_footer=volatile_footer, port=port)
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from exc
+
+    def started(url: str) -> None:
+        if prerender:  # after start, so that canonical URLs carry the real port
+            click.echo(f"rendering {pages} topics ...", err=True)
+            site.prerender()
+        click.echo(f"built-in site: {url}/related/NATO  (seed {seed}, {pages} topics, "
+                   f"markup {markup}); Ctrl-C stops it", err=True)
+        click.echo(url)
+
+    try:
+        site.serve_forever(on_start=started)
+    except OSError as exc:
+        raise click.ClickException(f"cannot serve on 127.0.0.1:{port}: {exc}") from exc

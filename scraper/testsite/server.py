@@ -1,0 +1,246 @@
+"""`TestSite`: the built-in site served on 127.0.0.1, in a background thread or in a running loop."""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import logging
+import threading
+from collections.abc import Callable
+from types import TracebackType
+from typing import Any, Self, TypeVar
+
+from scraper.testsite.app import SiteApp
+from scraper.testsite.content import SiteModel, Topic
+from scraper.testsite.faults import FaultRule
+from scraper.testsite.protocol import Connection
+from scraper.testsite.stats import SiteStats
+
+log = logging.getLogger(__name__)
+
+HOST = "127.0.0.1"  # loopback only, always
+T = TypeVar("T")
+
+
+class TestSite:
+    """The built-in encyclopedia site on a loopback port.
+
+    >>> with TestSite(pages=50) as site:
+    ...     url = site.url("/related/NATO")
+
+    State changes (edits, faults, markup, stats) may come from any thread: they run on the
+    site's event loop, so a page is never rendered from a half-made edit.
+
+    :param page_kb: pad pages to about this size with 50-200 links each (benchmarks).
+    :param latency_ms: delay before each answer (asyncio.sleep: other requests go on).
+    :param markup: the listing markup served: divs, table or bare (switchable while running).
+    :param volatile_footer: put the current time in every page's footer.
+    :param port: 0 picks a free port.
+    :param log_limit: how many requests the stats log keeps (the counters count them all).
+    """
+
+    __test__ = False  # not a pytest test class, despite its name
+
+    def __init__(self, seed: int = 1, pages: int = 200, page_kb: int | None = None,
+                 latency_ms: float = 0, markup: str = "divs", *, volatile_footer: bool = False,
+                 port: int = 0, log_limit: int = 100_000, fault_seed: int | None = None) -> None:
+        self.model = SiteModel(seed, pages, page_kb)
+        self.app = SiteApp(self.model, markup=markup, latency_ms=latency_ms,
+                           volatile_footer=volatile_footer, log_limit=log_limit,
+                           fault_seed=fault_seed)
+        self._want_port = port
+        self._server: asyncio.Server | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+
+    # -- life cycle ----------------------------------------------------------------------------
+
+    async def start_async(self) -> str:
+        """Serve on the running event loop; returns the base URL."""
+        if self._server is not None:
+            raise RuntimeError("the site is already running")
+        loop = asyncio.get_running_loop()
+        self._server = await loop.create_server(lambda: Connection(self.app), HOST,
+                                                self._want_port, backlog=1024)
+        self._loop = loop
+        port = self._server.sockets[0].getsockname()[1]
+        self.app.port = port
+        self.app.base_url = f"http://{HOST}:{port}"
+        log.info("built-in site serving at %s", self.app.base_url)
+        return self.app.base_url
+
+    async def stop_async(self) -> None:
+        server, self._server = self._server, None
+        if server is None:
+            return
+        server.close()
+        for conn in list(self.app.connections):
+            conn.cancel()
+        await server.wait_closed()
+        await asyncio.sleep(0)  # let cancelled connection tasks finish
+        self._loop = None
+
+    def start(self) -> str:
+        """Serve from a background thread with its own event loop; returns the base URL."""
+        if self._thread is not None:
+            raise RuntimeError("the site is already running")
+        ready: concurrent.futures.Future[str] = concurrent.futures.Future()
+
+        def run() -> None:
+            loop = asyncio.new_event_loop()
+            try:
+                ready.set_result(loop.run_until_complete(self.start_async()))
+            except BaseException as exc:  # noqa: BLE001 - any start-up failure goes to the caller
+                ready.set_exception(exc)
+                loop.close()
+                return
+            loop.run_forever()
+            loop.run_until_complete(self.stop_async())
+            loop.run_until_complete(loop.shutdown_default_executor())
+            loop.close()
+
+        self._thread = threading.Thread(target=run, name="testsite", daemon=True)
+        self._thread.start()
+        try:
+            return ready.result(timeout=30)
+        except BaseException:
+            self._thread.join(5)
+            self._thread = None
+            raise
+
+    def stop(self) -> None:
+        thread, self._thread = self._thread, None
+        if thread is None:
+            return
+        loop = self._loop
+        if loop is not None:
+            loop.call_soon_threadsafe(loop.stop)
+        thread.join(30)
+
+    def serve_forever(self, on_start: Callable[[str], None] | None = None) -> None:
+        """Serve in the calling thread until KeyboardInterrupt (for `scraper testsite`)."""
+        async def main() -> None:
+            url = await self.start_async()
+            if on_start is not None:
+                on_start(url)
+            try:
+                await asyncio.Event().wait()
+            finally:
+                await self.stop_async()
+        try:
+            asyncio.run(main())
+        except KeyboardInterrupt:
+            pass
+
+    def __enter__(self) -> Self:
+        self.start()
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.stop()
+
+    async def __aenter__(self) -> Self:
+        await self.start_async()
+        return self
+
+    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                        tb: TracebackType | None) -> None:
+        await self.stop_async()
+
+    # -- where ---------------------------------------------------------------------------------
+
+    @property
+    def base_url(self) -> str:
+        if not self.app.base_url:
+            raise RuntimeError("the site is not started")
+        return self.app.base_url
+
+    @property
+    def port(self) -> int:
+        self.base_url  # noqa: B018 - raises when not started
+        return self.app.port
+
+    def url(self, path: str = "/") -> str:
+        return self.base_url + path
+
+    # -- state, changed on the site's loop -------------------------------------------------
+
+    def _call(self, func: Callable[[], T]) -> T:
+        loop = self._loop
+        if loop is None or not loop.is_running() or self._in_loop_thread(loop):
+            return func()
+
+        async def run() -> T:
+            return func()
+        return asyncio.run_coroutine_threadsafe(run(), loop).result(timeout=60)
+
+    @staticmethod
+    def _in_loop_thread(loop: asyncio.AbstractEventLoop) -> bool:
+        try:
+            return asyncio.get_running_loop() is loop
+        except RuntimeError:
+            return False
+
+    def edit(self, slug: str, **changes: Any) -> Topic:
+        """A new revision of a topic; see SiteModel.edit for the changes (add_entry and
+        remove_entry are aliases of add_related and remove_related)."""
+        return self._call(lambda: self.app.edit(slug, **changes))
+
+    def topic(self, slug: str) -> Topic:
+        return self._call(lambda: self.model.topic(self.model.find(slug)))
+
+    @property
+    def markup(self) -> str:
+        return self.app.markup
+
+    @markup.setter
+    def markup(self, value: str) -> None:
+        self._call(lambda: self.app.set_markup(value))
+
+    def set_markup(self, markup: str) -> None:
+        self.markup = markup
+
+    @property
+    def latency_ms(self) -> float:
+        return self.app.latency * 1000
+
+    @latency_ms.setter
+    def latency_ms(self, value: float) -> None:
+        if value < 0:
+            raise ValueError(f"latency_ms must be >= 0, got {value}")
+        self.app.latency = value / 1000
+
+    @property
+    def volatile_footer(self) -> bool:
+        return self.app.volatile_footer
+
+    @volatile_footer.setter
+    def volatile_footer(self, value: bool) -> None:
+        self.app.volatile_footer = value
+
+    def add_fault(self, kind: str, pattern: str = ".", **options: Any) -> FaultRule:
+        """Switch a fault on for paths matching `pattern` (see FaultRule); returns the rule,
+        whose `fired` counts how often it was injected."""
+        rule = FaultRule(kind, pattern, **options)
+        return self._call(lambda: self.app.add_fault(rule))
+
+    def clear_faults(self) -> None:
+        self._call(lambda: self.app.reset(stats=False, faults=True))
+
+    def fault_rules(self) -> list[FaultRule]:
+        return self._call(lambda: list(self.app.faults.rules))
+
+    def stats(self) -> SiteStats:
+        return self._call(self.app.recorder.snapshot)
+
+    def reset_stats(self) -> None:
+        self._call(lambda: self.app.reset(stats=True))
+
+    def reset(self, *, stats: bool = True, faults: bool = True, content: bool = True) -> None:
+        """Back to a fresh site: counters, fault switches and edits (each optional)."""
+        self._call(lambda: self.app.reset(stats=stats, faults=faults, content=content))
+
+    def prerender(self) -> int:
+        """Render and cache every listing page and article now (for benchmarks)."""
+        return self._call(self.app.prerender)
