@@ -377,12 +377,13 @@ class Blocks:
     """Text collected by walk_blocks as (kind, text); kind is p (a <p>), h1..h6, li, row, or
     text (loose text between blocks)."""
 
-    __slots__ = ("_after_break", "_buf", "items")
+    __slots__ = ("_after_break", "_buf", "br_splits", "items")
 
-    def __init__(self) -> None:
+    def __init__(self, br_splits: bool = False) -> None:
         self.items: list[tuple[str, str]] = []
         self._buf: list[str] = []
         self._after_break = False
+        self.br_splits = br_splits
 
     def add_inline(self, text: str) -> None:
         self._buf.append(text)
@@ -391,7 +392,7 @@ class Blocks:
 
     def add_break(self, kind: str) -> None:
         """A <br>: a line break inside a paragraph; two in a row end the paragraph."""
-        if self._after_break:
+        if self._after_break or self.br_splits:
             self.flush(kind)
         else:
             self._buf.append("\n")
@@ -419,15 +420,18 @@ def walk_blocks(
     root: LexborNode,
     skip: Callable[[LexborNode, str], bool] = _never,
     table_rows: Callable[[LexborNode], bool] = _never,
+    *,
+    br_splits: bool = False,
 ) -> list[tuple[str, str]]:
     """The readable text under `root` as paragraphs, headings, list items and table rows.
 
     Only the block structure is walked in Python; each paragraph's text comes from Lexbor
     in one call, so words keep the spacing they are rendered with. `skip(node, tag)` says
     which containers to leave out; `table_rows(table)` which tables to read row by row
-    (other tables are walked as containers unless skipped).
+    (other tables are walked as containers unless skipped). With `br_splits`, each <br>
+    ends a paragraph (for short values such as an infobox cell's lines).
     """
-    blocks = Blocks()
+    blocks = Blocks(br_splits)
     _walk(root, blocks, skip, table_rows, 0, "text")
     blocks.flush()
     return blocks.items
@@ -435,7 +439,7 @@ def walk_blocks(
 
 def rendered_text(node: LexborNode, separator: str = ", ") -> str:
     """The text of a small subtree with its blocks (list items, lines) kept apart."""
-    return separator.join(text for _, text in walk_blocks(node))
+    return separator.join(text for _, text in walk_blocks(node, br_splits=True))
 
 
 def _walk(node: LexborNode, blocks: Blocks, skip: Callable[[LexborNode, str], bool],

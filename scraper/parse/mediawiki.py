@@ -165,7 +165,8 @@ def find_landmarks(tree: LexborHTMLParser) -> Landmarks:
 def _fallbacks(tree: LexborHTMLParser, marks: Landmarks, config: WikiConfig) -> list[LexborNode]:
     """What the config did not say (categories, revision), looked up in one pass."""
     wanted = []
-    if not config.categories and marks.catlinks is None:
+    if not config.categories and (marks.catlinks is None or
+                                  marks.catlinks.css_first("li a") is None):
         wanted.append("#catlinks, link[rel~=\"mw:PageProp/Category\"], li.category[data-name]")
     if not config.revision_id:
         wanted.append("#t-permalink")
@@ -464,15 +465,16 @@ def parse_mediawiki(tree: LexborHTMLParser, url: str, *, max_links: int = 5000,
         for subtitle in marks.subtitles:  # subpage breadcrumbs: "< HE:Kassel"
             reader.read(subtitle.css("a[href]"), "internal", max_links)
         links = reader.links
+        breaks = []
         for junk in junk_and_h2:
             tag = junk.tag
-            if tag == "h2":
-                continue
             if tag == "br":
-                junk.replace_with("\n")
-            else:
+                breaks.append(junk)
+            elif tag != "h2":
                 junk.decompose()
-        infobox, infobox_image = _infobox(root, resolver)
+        infobox, infobox_image = _infobox(root, resolver)  # (its <br>s split values)
+        for br in breaks:  # a line break is a space between words in running text
+            br.replace_with("\n")
         summary, text = _lead_and_text(walk_blocks(root, _skip, _is_wikitable))
 
     found = bool(title or summary or text)
