@@ -205,3 +205,32 @@ def test_an_empty_file_becomes_an_archive_only_when_creating(tmp_path: Path) -> 
 def test_a_directory_is_not_an_archive(tmp_path: Path) -> None:
     with pytest.raises(ArchiveError, match="is a directory"):
         Archive.open(str(tmp_path))
+
+
+def test_a_checkpoint_killed_halfway_is_not_mistaken_for_truncation(tmp_path: Path) -> None:
+    # A checkpoint copies pages from the log in page order: killed after page 1, the file's
+    # header already counts pages the file does not have yet, and the log still holds them.
+    path = tmp_path / "archive.db"
+    fill(path)
+    crash = tmp_path / "crash"
+    crash.mkdir()
+    with Archive.open(str(path)) as archive:
+        archive.conn.execute("PRAGMA wal_autocheckpoint = 0")
+        run = archive.start_run(["s"], {}, T0)
+        for n in range(30):
+            url = f"http://t/more/{n}"
+            body = bytes(range(256)) * 40 + b"%d" % n  # incompressible enough to add pages
+            archive.save(run, "s", FetchResult(url, url, 200, (), body, T0, 0.1),
+                         Page(url, title=f"More {n}"), next_due=T0)
+        for suffix in ("", "-wal", "-shm"):
+            (crash / f"archive.db{suffix}").write_bytes(Path(f"{path}{suffix}").read_bytes())
+        archive.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        page_size = archive.conn.execute("PRAGMA page_size").fetchone()[0]
+    first_page = path.read_bytes()[:page_size]
+    damaged = crash / "archive.db"
+    old = damaged.read_bytes()
+    assert int.from_bytes(first_page[28:32], "big") * page_size > len(old)
+    damaged.write_bytes(first_page + old[page_size:])
+    with Archive.open(str(damaged), create=False) as archive:
+        assert archive.page("http://t/more/29").title == "More 29"
+        assert archive.conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"

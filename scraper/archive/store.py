@@ -99,6 +99,8 @@ class Archive(ArchiveReads, FrontierStore):
                     raise ArchiveError(path, f"{why}; open it read-only to read it")
         version = cls._inspect(path) if exists else 0
         if readonly:
+            if version == 0:
+                raise ArchiveError(path, "an empty file, not an archive (run a crawl first)")
             if version < schema.SCHEMA_VERSION:
                 raise ArchiveError(path, f"schema version {version} is older than this release's "
                                          f"({schema.SCHEMA_VERSION}); open it once for writing "
