@@ -237,8 +237,15 @@ class Resolver:
                 url = self._join(href)
             else:
                 url = self.directory + href
-        if url is not None and "#" in url:
+        if url is None:
+            return None
+        if "#" in url:
             url = url[: url.index("#")]
+        if "[" in url:  # an IPv6 host: make sure the URL can be split at all
+            try:
+                urlsplit(url)
+            except ValueError:
+                return None
         return url
 
     def _join(self, href: str) -> str | None:
