@@ -199,6 +199,15 @@ def test_parquet_is_written_in_row_groups() -> None:
     meta = pq.ParquetFile(pa.BufferReader(out.getvalue())).metadata
     assert meta.num_rows == len(rows) == 12
     assert meta.num_row_groups == 3 == writer.row_groups
+    # A byte budget closes row groups too (long texts), at batch boundaries.
+    out = io.BytesIO()
+    writer = ParquetWriter(out, columns, row_group_bytes=1, batch_rows=5)
+    for row in rows:
+        writer.write(row)
+    writer.close()
+    table = pq.read_table(pa.BufferReader(out.getvalue()))
+    assert pq.ParquetFile(pa.BufferReader(out.getvalue())).metadata.num_row_groups == 3
+    assert table.to_pylist() == rows
 
 
 def test_parquet_without_pyarrow_says_how_to_install(tmp_path: Path,

@@ -6,14 +6,16 @@ from collections.abc import Mapping, Sequence
 from typing import Any, BinaryIO
 
 from scraper.errors import ExportError
-from scraper.export.records import NESTED_TYPES, Column
+from scraper.export.records import Column
 
 INSTALL_HINT = "Parquet export needs pyarrow: pip install 'scraper[parquet]'"
 
-ROW_GROUP_ROWS = 10_000
-# A row group is also closed at about this many bytes of text, so that --with-text exports of
-# long articles keep the buffered rows (and their Arrow copy) small.
-ROW_GROUP_BYTES = 32 * 1024 * 1024
+# A row group ends at this many rows or at about this many bytes of Arrow data, whichever
+# comes first. Rows are turned into compact Arrow batches every BATCH_ROWS rows, so the Python
+# dicts in memory never exceed one batch while row groups stay large enough for fast scans.
+ROW_GROUP_ROWS = 50_000
+ROW_GROUP_BYTES = 24 * 1024 * 1024
+BATCH_ROWS = 1_000
 
 
 def require_pyarrow(path: str) -> Any:
@@ -42,25 +44,12 @@ def arrow_schema(columns: Sequence[Column], pa: Any) -> Any:
     return pa.schema([pa.field(c.name, types[c.type]) for c in columns])
 
 
-def _approx_size(record: Mapping[str, Any], columns: Sequence[Column]) -> int:
-    size = 0
-    for column in columns:
-        value = record.get(column.name)
-        if isinstance(value, str):
-            size += len(value)
-        elif column.type in NESTED_TYPES and value:
-            size += 96 * len(value)
-        else:
-            size += 8
-    return size
-
-
 class ParquetWriter:
-    """Rows buffered up to a row group's size, then written as one Arrow table (zstd)."""
+    """Rows converted to Arrow batches as they come, written as one row group per budget (zstd)."""
 
     def __init__(self, stream: BinaryIO, columns: Sequence[Column], *, path: str = "-",
-                 row_group_rows: int = ROW_GROUP_ROWS,
-                 row_group_bytes: int = ROW_GROUP_BYTES) -> None:
+                 row_group_rows: int = ROW_GROUP_ROWS, row_group_bytes: int = ROW_GROUP_BYTES,
+                 batch_rows: int = BATCH_ROWS) -> None:
         pa = require_pyarrow(path)
         import pyarrow.parquet as pq
 
@@ -69,28 +58,44 @@ class ParquetWriter:
         self.schema = arrow_schema(self.columns, pa)
         self.row_group_rows = row_group_rows
         self.row_group_bytes = row_group_bytes
+        self.batch_rows = min(batch_rows, row_group_rows)
         self._rows: list[Mapping[str, Any]] = []
-        self._bytes = 0
+        self._batches: list[Any] = []
+        self._group_rows = 0
+        self._group_bytes = 0
         self.row_groups = 0
         self.records = 0
         self._writer = pq.ParquetWriter(stream, self.schema, compression="zstd")
 
     def write(self, record: Mapping[str, Any]) -> None:
         self._rows.append(record)
-        self._bytes += _approx_size(record, self.columns)
         self.records += 1
-        if len(self._rows) >= self.row_group_rows or self._bytes >= self.row_group_bytes:
-            self._flush()
+        if len(self._rows) >= self.batch_rows:
+            self._to_batch()
+            if (self._group_rows >= self.row_group_rows
+                    or self._group_bytes >= self.row_group_bytes):
+                self._flush()
 
-    def _flush(self) -> None:
+    def _to_batch(self) -> None:
         if not self._rows:
             return
-        table = self._pa.Table.from_pylist(self._rows, schema=self.schema)
-        self._writer.write_table(table, row_group_size=len(self._rows))
-        self.row_groups += 1
+        batch = self._pa.RecordBatch.from_pylist(self._rows, schema=self.schema)
         self._rows = []
-        self._bytes = 0
+        self._batches.append(batch)
+        self._group_rows += batch.num_rows
+        self._group_bytes += batch.nbytes
+
+    def _flush(self) -> None:
+        if not self._batches:
+            return
+        table = self._pa.Table.from_batches(self._batches, schema=self.schema)
+        self._batches = []
+        self._writer.write_table(table, row_group_size=self._group_rows)
+        self.row_groups += 1
+        self._group_rows = 0
+        self._group_bytes = 0
 
     def close(self) -> None:
+        self._to_batch()
         self._flush()
         self._writer.close()
