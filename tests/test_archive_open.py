@@ -234,3 +234,18 @@ def test_a_checkpoint_killed_halfway_is_not_mistaken_for_truncation(tmp_path: Pa
     with Archive.open(str(damaged), create=False) as archive:
         assert archive.page("http://t/more/29").title == "More 29"
         assert archive.conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+
+
+def test_opening_a_current_archive_does_not_wait_for_a_writer(tmp_path: Path) -> None:
+    path = tmp_path / "archive.db"
+    fill(path)
+    writer = sqlite3.connect(path, isolation_level=None)
+    writer.execute("BEGIN IMMEDIATE")  # a crawl in the middle of a transaction
+    try:
+        with Archive.open(str(path), create=False) as archive:
+            archive.conn.execute("PRAGMA busy_timeout = 0")
+            assert archive.page("http://t/1").title == "Page 1"
+            assert archive.stats()["pages"] == 30
+    finally:
+        writer.execute("ROLLBACK")
+        writer.close()

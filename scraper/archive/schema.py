@@ -235,9 +235,11 @@ def migrate(db: Database, path: str, *, target: int = SCHEMA_VERSION) -> list[st
     user_version are committed, or nothing is.
     """
     conn = db.conn
+    if target <= user_version(conn) <= SCHEMA_VERSION:
+        return []  # the usual case: no write lock taken, so opening never waits for a crawl
     conn.execute("BEGIN IMMEDIATE")
     try:
-        current = user_version(conn)
+        current = user_version(conn)  # again: another process may have upgraded meanwhile
         if current > SCHEMA_VERSION:
             raise SchemaVersionError(
                 path, f"the archive has schema version {current}, newer than this release "
