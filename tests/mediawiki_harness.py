@@ -258,7 +258,8 @@ class MediaWikiServer:
         return f"{self.base_url}/rest.php/v1"
 
     def page_url(self, title: str) -> str:
-        return f"{self.base_url}/wiki/{quote(title.replace(' ', '_'), safe='/:(),!*')}"
+        # As MediaWiki's wfUrlencode() writes it.
+        return f"{self.base_url}/wiki/{quote(title.replace(' ', '_'), safe='/:(),!*;@$~')}"
 
     @property
     def config_file(self) -> Path:

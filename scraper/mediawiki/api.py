@@ -314,7 +314,7 @@ class MediaWikiClient:
         """
         lookup = TitleLookup()
         base: dict[str, str | int] = {"prop": "info|revisions", "rvprop": REV_PROPS,
-                                      "redirects": 1}
+                                      "inprop": "url", "redirects": 1}
         for batch in _batches(_unique(titles), TITLE_BATCH):
             async for data in self.query_all({**base, "titles": "|".join(batch)}):
                 lookup = lookup.merged(read_title_lookup(data.get("query", {}), self.api_url))

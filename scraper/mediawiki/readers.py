@@ -193,6 +193,7 @@ def read_title_lookup(query: JSON, url: str = "") -> TitleLookup:
             touched=_opt_str(page.get("touched")), length=_opt_int(page.get("length")),
             content_model=_opt_str(page.get("contentmodel")),
             redirect=bool(page.get("redirect", False)), sha1=_opt_str(rev.get("sha1")),
+            url=_opt_str(page.get("canonicalurl")) or _opt_str(page.get("fullurl")),
         ))
     return TitleLookup(
         pages=tuple(pages),

@@ -28,7 +28,8 @@ _VERSION = re.compile(r"(\d+(?:\.\d+)*)")
 
 def title_to_path(title: str) -> str:
     """A title as MediaWiki writes it in URLs: spaces as underscores, UTF-8 percent-encoded."""
-    return quote(title.replace(" ", "_"), safe="/:(),!*;@$'~")
+    # MediaWiki's wfUrlencode() leaves exactly these unescaped (the apostrophe is escaped).
+    return quote(title.replace(" ", "_"), safe="/:(),!*;@$~")
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +92,7 @@ class PageState:
     content_model: str | None = None
     redirect: bool = False  # the page itself is a redirect (only without redirects=1)
     sha1: str | None = None  # of the revision's content
+    url: str | None = None  # the canonical page URL the wiki gives (inprop=url)
 
     @property
     def revision_id(self) -> int:

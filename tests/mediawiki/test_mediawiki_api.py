@@ -191,6 +191,7 @@ def test_page_info_reports_what_the_wiki_has(mediawiki_shared: MediaWikiServer) 
         state = lookup.get(title)
         assert state is not None, title
         assert state.revision_id == wiki.latest_revision(title)
+        assert state.url == wiki.page_url(title)
         meta = loaded[title]
         assert (state.revision.timestamp, state.revision.user, state.revision.comment) == \
             (meta["timestamp"], meta["user"], meta["summary"])
@@ -407,3 +408,39 @@ def test_requests_carry_user_agent_and_maxlag(mediawiki: MediaWikiServer) -> Non
     assert all(r.user_agent == UA and r.params["maxlag"] == "3" for r in log)
     assert all(r.params["format"] == "json" for r in log)
     assert time.monotonic() - started < 30  # a generous bound against blow-ups
+
+
+def test_page_urls_are_written_as_mediawiki_writes_them(mediawiki: MediaWikiServer) -> None:
+    title = "Rock 'n' Roll; A@B$C~D (x), y! z* &q?=1+2 – é"
+    mediawiki.edit(title, "Text.", summary="tricky title")
+
+    async def body(client: MediaWikiClient) -> Any:
+        return await client.siteinfo(), await client.page_info([title])
+
+    site, lookup = with_client(mediawiki, body)
+    state = lookup.get(title)
+    assert state is not None and state.url is not None
+    assert site.page_url(title) == state.url == mediawiki.page_url(title)
+
+
+def test_oldid_view_extracts_the_same_page_as_the_article_view(
+        mediawiki_shared: MediaWikiServer) -> None:
+    from scraper.models import content_hash
+
+    wiki = mediawiki_shared
+
+    async def body(client: MediaWikiClient) -> Any:
+        out = []
+        for title in ("North Atlantic Treaty Organization", "Helsinki Final Act"):
+            revid = wiki.latest_revision(title)
+            out.append((revid, await client.revision_page(title),
+                        await client.revision_page(title, revid)))
+        return out
+
+    for revid, current, by_oldid in with_client(wiki, body):
+        a = parse_page(current.body, current.url, parser="mediawiki")
+        b = parse_page(by_oldid.body, by_oldid.url, parser="mediawiki")
+        assert a.revision_id == b.revision_id == revid
+        assert a.canonical_url == b.canonical_url == current.url
+        assert a.links_of("see_also") and a.infobox
+        assert content_hash(a) == content_hash(b)
