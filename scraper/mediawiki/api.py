@@ -404,10 +404,12 @@ class MediaWikiClient:
 
     async def revision_page(self, title: str, revid: int | None = None) -> PageHtml:
         """The full HTML page view of a revision, index.php?title=T&oldid=N (the current one
-        when revid is None). Its RLCONF carries wgRevisionId = N."""
+        when revid is None). Its RLCONF carries wgRevisionId = N. Raises PageMissing on 404."""
         site = await self.siteinfo()
         url = site.revision_url(title, revid) if revid is not None else site.page_url(title)
         response = await self._send("GET", url)
+        if response.status_code == 404:  # MediaWiki's answer for no such page or revision
+            raise PageMissing(url, f"no page {title!r}" + (f" revision {revid}" if revid else ""))
         if response.status_code >= 400:
             raise HTTPStatusError(url, response.status_code)
         return PageHtml(url=url, status=response.status_code, body=response.content,

@@ -235,9 +235,11 @@ def test_history_comes_oldest_first_with_original_timestamps(
     assert before == helsinki[:2]  # from start_id backwards, oldest first
 
 
-def test_history_of_a_missing_page(mediawiki_shared: MediaWikiServer) -> None:
+def test_history_and_view_of_a_missing_page(mediawiki_shared: MediaWikiServer) -> None:
     with pytest.raises(PageMissing, match="No such article"):
         with_client(mediawiki_shared, lambda c: c.history("No such article"))
+    with pytest.raises(PageMissing, match="No_such_article"):
+        with_client(mediawiki_shared, lambda c: c.revision_page("No such article"))
 
 
 def test_recentchanges_after_an_edit_a_move_and_a_delete(mediawiki: MediaWikiServer) -> None:
