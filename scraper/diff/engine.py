@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
-from scraper.diff.paragraphs import ParagraphOp, TextDiff, diff_text
+from scraper.diff.paragraphs import ParagraphOp, TextDiff, diff_text, split_paragraphs
 from scraper.diff.words import WordOp, diff_words
 from scraper.models import Entry, Link, Page, Snapshot
 
@@ -77,6 +77,8 @@ class PageDiff:
     new_title: str
     old_summary: str
     new_summary: str
+    old_text: str
+    new_text: str
     title: TextChange | None
     summary: TextChange | None
     text: TextDiff
@@ -160,6 +162,11 @@ def diff_pages(old: Page, new: Page, *, old_meta: Snapshot | None = None,
     """
     entries_added, entries_removed, entries_changed, reordered = _diff_entries(
         old.entries, new.entries)
+    # A listing's first entry is the page's own topic: its summary is the page summary,
+    # shown once, as the summary.
+    entries_changed = tuple(_without_page_summary(c, old.summary, new.summary)
+                            for c in entries_changed)
+    entries_changed = tuple(c for c in entries_changed if c.summary or c.fields)
     # Links an added, removed or changed entry carries are shown with that entry only.
     entry_urls_old = _entry_urls(entries_removed) | _entry_urls(c.old for c in entries_changed)
     entry_urls_new = _entry_urls(entries_added) | _entry_urls(c.new for c in entries_changed)
@@ -178,7 +185,10 @@ def diff_pages(old: Page, new: Page, *, old_meta: Snapshot | None = None,
         new_summary=new.summary,
         title=text_change(old.title, new.title),
         summary=text_change(old.summary, new.summary),
-        text=diff_text(old.text, new.text),
+        old_text=old.text,
+        new_text=new.text,
+        text=diff_text(old.text, new.text, skip_old=_shown_elsewhere(old, new, removed),
+                       skip_new=_shown_elsewhere(new, old, added)),
         links_added=tuple(ln for ln in added if ln.url not in entry_urls_new),
         links_removed=tuple(ln for ln in removed if ln.url not in entry_urls_old),
         links_retitled=retitled,
@@ -191,6 +201,45 @@ def diff_pages(old: Page, new: Page, *, old_meta: Snapshot | None = None,
         entries_reordered=reordered,
         field_changes=_diff_fields(old, new),
     )
+
+
+def _lead_count(page: Page, paragraphs: list[str]) -> int:
+    """How many leading paragraphs of the text are the summary (0: the lead is not there)."""
+    lead = split_paragraphs(page.summary)
+    return len(lead) if lead and paragraphs[:len(lead)] == lead else 0
+
+
+def _shown_elsewhere(page: Page, other: Page, changed_links: Iterable[Link]) -> set[int]:
+    """Positions of text paragraphs that the diff shows in a structured field instead.
+
+    The lead, when the text starts with the summary on both sides (the summary is diffed
+    on its own); a "See also" or related item that was added or removed (the link is
+    listed); and on listing pages the entries' titles and summaries (the entries are).
+    """
+    paragraphs = split_paragraphs(page.text)
+    skip: set[int] = set()
+    lead = _lead_count(page, paragraphs)
+    if lead and _lead_count(other, split_paragraphs(other.text)):
+        skip.update(range(lead))
+    items = {link.title.strip() for link in changed_links
+             if link.kind not in _CATCH_ALL_KINDS and link.title.strip()}
+    skip.update(k for k, p in enumerate(paragraphs) if p in items)
+    if page.entries:
+        shown = set()
+        for entry in page.entries:
+            shown.add(entry.title.strip())
+            summary = entry.summary.strip()
+            shown.update((summary, summary + " ...", summary + " …", summary + "..."))
+        skip.update(k for k, p in enumerate(paragraphs) if p in shown)
+    return skip
+
+
+def _without_page_summary(change: EntryChange, old_summary: str, new_summary: str
+                          ) -> EntryChange:
+    summary = change.summary
+    if summary is not None and (summary.old, summary.new) == (old_summary, new_summary):
+        return replace(change, summary=None)
+    return change
 
 
 def _revision(page: Page, meta: Snapshot | None) -> int | None:
@@ -223,11 +272,21 @@ def _diff_links(old: Sequence[Link], new: Sequence[Link]) -> tuple[
     # text is the one compared.
     old_by = _first_by_key(old)
     new_by = _first_by_key(new)
-    added = tuple(link for key, link in new_by.items() if key not in old_by)
-    removed = tuple(link for key, link in old_by.items() if key not in new_by)
+    # A parser keeps one link per URL, under its most specific kind: when a "See also"
+    # link goes, the same URL linked in the text surfaces as internal. Such a catch-all
+    # link to a URL the other side links too is no news, so it is not listed.
+    old_urls = {link.url for link in old}
+    new_urls = {link.url for link in new}
+    added = tuple(link for key, link in new_by.items() if key not in old_by
+                  and not (link.kind in _CATCH_ALL_KINDS and link.url in old_urls))
+    removed = tuple(link for key, link in old_by.items() if key not in new_by
+                    and not (link.kind in _CATCH_ALL_KINDS and link.url in new_urls))
     retitled = tuple((old_by[key], link) for key, link in new_by.items()
                      if key in old_by and old_by[key].title != link.title)
     return added, removed, retitled
+
+
+_CATCH_ALL_KINDS = frozenset({"internal", "external"})
 
 
 def _first_by_key(links: Iterable[Link]) -> dict[tuple[str, str], Link]:

@@ -91,12 +91,12 @@ def render_html(d: PageDiff) -> str:
 
 
 def _side(version: int | None, revision: int | None, fetched: datetime | None) -> str:
-    parts = [f"version {version}" if version is not None else "version -"]
+    parts = [f"version {version}"] if version is not None else []
     if revision is not None:
         parts.append(f"revision {revision}")
     if fetched is not None:
         parts.append(f"fetched {iso(fetched)}")
-    return escape(" · ".join(parts))
+    return escape(" · ".join(parts) or "-")
 
 
 def _href(url: str, text: str) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from collections.abc import Collection
 from dataclasses import dataclass
 
 from scraper.diff.words import WordOp, diff_sequences, diff_words
@@ -61,14 +62,21 @@ def split_paragraphs(text: str) -> list[str]:
     return [p for p in (part.strip() for part in _PARAGRAPH_BREAK.split(text)) if p]
 
 
-def diff_text(old: str, new: str) -> TextDiff:
+def diff_text(old: str, new: str, *, skip_old: Collection[int] = (),
+              skip_new: Collection[int] = ()) -> TextDiff:
     """Paragraphs aligned by hash; a removed paragraph equal to an added one is a move;
-    paragraphs edited in place carry a word diff."""
-    if old == new:
-        paras = split_paragraphs(old)
-        return TextDiff((ParagraphOp("equal", 0, 0, tuple(paras), tuple(paras)),) if paras
-                        else ())
-    a, b = split_paragraphs(old), split_paragraphs(new)
+    paragraphs edited in place carry a word diff.
+
+    `skip_old` / `skip_new`: positions of paragraphs left out (shown elsewhere, such as a
+    lead that is the summary); op indices still count every paragraph of the text.
+    """
+    all_a, all_b = split_paragraphs(old), split_paragraphs(new)
+    skipped_a, skipped_b = set(skip_old), set(skip_new)
+    pos_a = [i for i in range(len(all_a)) if i not in skipped_a]
+    pos_b = [j for j in range(len(all_b)) if j not in skipped_b]
+    a, b = [all_a[i] for i in pos_a], [all_b[j] for j in pos_b]
+    if a == b:
+        return TextDiff(tuple(_equal_runs(0, 0, len(a), a, pos_a, pos_b)))
     opcodes = diff_sequences(a, b)
     # Moves: a paragraph that left one place and arrived, unchanged, at another.
     gone: dict[str, list[int]] = {}
@@ -88,7 +96,7 @@ def diff_text(old: str, new: str) -> TextDiff:
     ops: list[ParagraphOp] = []
     for tag, i1, i2, j1, j2 in opcodes:
         if tag == "equal":
-            ops.append(ParagraphOp("equal", i1, j1, tuple(a[i1:i2]), tuple(b[j1:j2])))
+            ops += _equal_runs(i1, j1, i2 - i1, a, pos_a, pos_b)
             continue
         olds = [i for i in range(i1, i2) if i not in moved_out]
         news = [j for j in range(j1, j2) if j not in moved_from]
@@ -103,18 +111,33 @@ def diff_text(old: str, new: str) -> TextDiff:
             while po < len(pending_old) and pending_old[po] < i:
                 k = pending_old[po]
                 po += 1
-                ops.append(ParagraphOp("delete", k, None, (a[k],), ()))
+                ops.append(ParagraphOp("delete", pos_a[k], None, (a[k],), ()))
             while pn < len(pending_new) and pending_new[pn] < j:
                 k = pending_new[pn]
                 pn += 1
                 if k in moved_from:
-                    ops.append(ParagraphOp("move", moved_from[k], k, (b[k],), (b[k],)))
+                    ops.append(ParagraphOp("move", pos_a[moved_from[k]], pos_b[k], (b[k],),
+                                           (b[k],)))
                 else:
-                    ops.append(ParagraphOp("insert", None, k, (), (b[k],)))
+                    ops.append(ParagraphOp("insert", None, pos_b[k], (), (b[k],)))
             if i < i2:
-                ops.append(ParagraphOp("replace", i, j, (a[i],), (b[j],),
+                ops.append(ParagraphOp("replace", pos_a[i], pos_b[j], (a[i],), (b[j],),
                                        tuple(diff_words(a[i], b[j]))))
     return TextDiff(tuple(_merge_runs(ops)))
+
+
+def _equal_runs(i: int, j: int, n: int, paras: list[str], pos_a: list[int],
+                pos_b: list[int]) -> list[ParagraphOp]:
+    """Equal ops for n paragraphs from local (i, j), cut where skipped paragraphs intervene
+    so that each op covers consecutive positions on both sides."""
+    ops: list[ParagraphOp] = []
+    start = 0
+    for k in range(1, n + 1):
+        if k == n or pos_a[i + k] != pos_a[i + k - 1] + 1 or pos_b[j + k] != pos_b[j + k - 1] + 1:
+            run = tuple(paras[i + start:i + k])
+            ops.append(ParagraphOp("equal", pos_a[i + start], pos_b[j + start], run, run))
+            start = k
+    return ops
 
 
 def _pair(a: list[str], b: list[str], olds: list[int], news: list[int]

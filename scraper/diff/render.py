@@ -8,7 +8,7 @@ from typing import Any
 
 from scraper.diff.engine import EntryChange, FieldChange, PageDiff, TextChange
 from scraper.diff.html import render_html
-from scraper.diff.paragraphs import ParagraphOp
+from scraper.diff.paragraphs import ParagraphOp, split_paragraphs
 from scraper.diff.words import WordOp, diff_sequences, elide
 from scraper.models import Entry, Link
 from scraper.timeutil import iso
@@ -56,7 +56,7 @@ def _words(ops: Sequence[WordOp], style: Styler) -> str:
 
 def _side(label: str, version: int | None, revision: int | None, fetched: datetime | None
           ) -> str:
-    parts = [label, f"version {version}" if version is not None else "version -"]
+    parts = [label] + ([f"version {version}"] if version is not None else [])
     if revision is not None:
         parts.append(f"revision {revision}")
     if fetched is not None:
@@ -259,21 +259,19 @@ def page_plain_text(title: str, summary: str, paragraphs: Sequence[str]) -> str:
     return "\n\n".join(blocks) + "\n"
 
 
-def _side_paragraphs(d: PageDiff, new: bool) -> list[str]:
-    placed: list[tuple[int, str]] = []
-    for op in d.text.ops:
-        index = op.new_index if new else op.old_index
-        paras = op.new if new else op.old
-        if index is not None:
-            placed += [(index + k, p) for k, p in enumerate(paras)]
-    placed.sort()
-    return [p for _, p in placed]
+def _body(summary: str, text: str) -> list[str]:
+    """The text's paragraphs, without a lead that repeats the summary."""
+    paragraphs = split_paragraphs(text)
+    lead = split_paragraphs(summary)
+    if lead and paragraphs[:len(lead)] == lead:
+        return paragraphs[len(lead):]
+    return paragraphs
 
 
 def plain_texts(d: PageDiff) -> tuple[str, str]:
-    """Both sides as the plain text of page_plain_text (rebuilt from the diff alone)."""
-    return (page_plain_text(d.old_title, d.old_summary, _side_paragraphs(d, False)),
-            page_plain_text(d.new_title, d.new_summary, _side_paragraphs(d, True)))
+    """Both sides as the plain text of page_plain_text (a lead equal to the summary once)."""
+    return (page_plain_text(d.old_title, d.old_summary, _body(d.old_summary, d.old_text)),
+            page_plain_text(d.new_title, d.new_summary, _body(d.new_summary, d.new_text)))
 
 
 def _label(d: PageDiff, new: bool) -> str:
