@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import random
 import signal
@@ -16,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from scraper.archive import Archive
-from scraper.models import content_hash, page_from_dict
+from scraper.models import content_hash
 
 WRITER = Path(__file__).parent / "data" / "archive" / "crash_writer.py"
 
@@ -101,8 +100,7 @@ def run_trials(tmp_path: Path, trials: int, seed: int) -> None:
     with Archive.open(str(path), create=False) as archive:
         last = archive.last_run("crash")
         assert last is not None and last["status"] == "completed"
-        assert json.loads(json.dumps(last["config"]))["seed"] == seed * 1000 + trials
-        assert page_from_dict  # imported for the fields check above
+        assert last["config"]["seed"] == seed * 1000 + trials
 
 
 def test_sigkill_during_writes_leaves_a_consistent_archive(tmp_path: Path) -> None:
