@@ -34,7 +34,8 @@ class FaultRule:
     count: int | None = None  # fire at most this many times; None: permanent
     probability: float = 1.0  # chance to fire on each matching request (seeded RNG)
     burst: int = 1  # once fired on a path, its next burst-1 requests get the fault too
-    status: tuple[int, ...] = (503,)  # "status": one picked per firing (seeded RNG)
+    # "status": one picked per firing (seeded RNG), 503 if none; "retry-after": 429 or 503
+    status: tuple[int, ...] = ()
     retry_after: float = 1.0  # "retry-after": seconds
     retry_after_date: bool = False  # "retry-after": send an HTTP-date instead of seconds
     bytes_per_s: int = 100  # "slow-body"
@@ -56,7 +57,9 @@ class FaultRule:
             raise ValueError(f"burst must be >= 1, got {self.burst}")
         if self.bytes_per_s < 1:
             raise ValueError(f"bytes_per_s must be >= 1, got {self.bytes_per_s}")
-        self.status = tuple(int(s) for s in self.status)
+        raw: object = self.status
+        self.status = (int(raw),) if isinstance(raw, int | str) else tuple(
+            int(s) for s in self.status)
         try:
             self.regex = re.compile(self.pattern)
         except re.error as exc:
@@ -125,11 +128,12 @@ class FaultSet:
         """The faulty version of a page's normal answer."""
         kind = rule.kind
         if kind == "status":
-            status = self.rng.choice(rule.status) if len(rule.status) > 1 else rule.status[0]
+            codes = rule.status or (503,)
+            status = self.rng.choice(codes) if len(codes) > 1 else codes[0]
             return error_reply(status, fault=kind)
         if kind == "retry-after":
             return retry_after_reply(rule.retry_after, rule.retry_after_date,
-                                     rule.status[0] if rule.status[0] in (429, 503) else 429)
+                                     rule.status[0] if rule.status else 429)
         if kind == "redirect":
             return Reply(302, b"", b"Location: " + rule.location.encode() + b"\r\n", fault=kind)
         if kind == "slow-body":

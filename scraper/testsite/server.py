@@ -79,6 +79,7 @@ class TestSite:
         await server.wait_closed()
         await asyncio.sleep(0)  # let cancelled connection tasks finish
         self._loop = None
+        self.app.base_url, self.app.port = "", 0
 
     def start(self) -> str:
         """Serve from a background thread with its own event loop; returns the base URL."""

@@ -1,0 +1,33 @@
+"""Shared fixtures: the built-in encyclopedia site, started on a free loopback port."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+from scraper.testsite import TestSite
+
+
+@pytest.fixture
+def testsite() -> Iterator[TestSite]:
+    """A fresh built-in site (seed 1, 200 topics) for one test; `.base_url`, `.url(path)`."""
+    with TestSite() as site:
+        yield site
+
+
+@pytest.fixture
+def testsite_factory() -> Iterator[Callable[..., TestSite]]:
+    """Start sites with custom options (TestSite's keywords); all are stopped after the test."""
+    sites: list[TestSite] = []
+
+    def start(**options: Any) -> TestSite:
+        site = TestSite(**options)
+        site.start()
+        sites.append(site)
+        return site
+
+    yield start
+    for site in sites:
+        site.stop()
