@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import re
-
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 from scraper.models import Link, Page
@@ -11,6 +9,7 @@ from scraper.parse.html import (
     Head,
     Resolver,
     attr,
+    has_words,
     norm,
     page_base,
     read_head,
@@ -31,7 +30,6 @@ _SKIP_TOKENS = frozenset({
     "advertisement", "ads", "comments", "skip-link", "visually-hidden", "sr-only", "hidden",
 })
 SUBSTANTIAL = 80  # characters a paragraph needs to stand for the page
-_WORD = re.compile(r"\w")  # text without a letter or digit is not content
 
 
 def _skip(node: LexborNode, tag: str) -> bool:
@@ -116,7 +114,7 @@ def parse_generic(tree: LexborHTMLParser, url: str, *, max_links: int = 5000,
     summary = norm(head.first("description", "og:description", "twitter:description"))
     if not summary:
         paragraphs = [content for kind, content in blocks
-                      if kind in ("p", "text") and _WORD.search(content)]
+                      if kind in ("p", "text") and has_words(content)]
         summary = next((p for p in paragraphs if len(p) >= SUBSTANTIAL),
                        paragraphs[0] if paragraphs else "")
     canonical_raw = head.link("canonical") or head.first("og:url")
@@ -124,7 +122,7 @@ def parse_generic(tree: LexborHTMLParser, url: str, *, max_links: int = 5000,
     html_node = tree.root
     return Page(
         url=url,
-        kind="article" if _WORD.search(summary) or _WORD.search(text[:4000]) else "other",
+        kind="article" if has_words(summary, text) else "other",
         title=title,
         canonical_url=resolver.resolve(canonical_raw) if canonical_raw else None,
         summary=summary,

@@ -112,6 +112,14 @@ def make_tree(body: bytes, content_type: str | None = None) -> LexborHTMLParser:
 
 # ---------------------------------------------------------------- text
 
+_WORD = re.compile(r"\w")
+
+
+def has_words(*texts: str) -> bool:
+    """True when any text holds a letter or digit: punctuation alone is not content."""
+    return any(_WORD.search(text[:4000]) for text in texts if text)
+
+
 def norm(text: str | None) -> str:
     """Whitespace collapsed to single spaces, trimmed."""
     return " ".join(text.split()) if text else ""

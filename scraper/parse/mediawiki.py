@@ -16,6 +16,7 @@ from scraper.parse.html import (
     Resolver,
     attr,
     class_tokens,
+    has_words,
     new_link,
     norm,
     page_base,
@@ -477,7 +478,7 @@ def parse_mediawiki(tree: LexborHTMLParser, url: str, *, max_links: int = 5000,
             br.replace_with("\n")
         summary, text = _lead_and_text(walk_blocks(root, _skip, _is_wikitable))
 
-    found = bool(title or summary or text)
+    found = has_words(title, summary, text)
     return Page(
         url=url, kind="article" if found else "other", title=title,
         canonical_url=canonical, summary=summary, text=text, links=tuple(links),

@@ -11,13 +11,40 @@ from scraper.config import Selectors
 from scraper.errors import ParseError
 from scraper.models import Entry, Link, Page
 from scraper.parse.generic import generic_title, read_links
-from scraper.parse.html import Head, Resolver, attr, norm, page_base, read_head, rendered_text
+from scraper.parse.html import (
+    Head,
+    Resolver,
+    attr,
+    has_words,
+    norm,
+    page_base,
+    read_head,
+    rendered_text,
+)
 
 NAME = "selectors"
 FIELDS = ("entry", "title", "summary", "related", "more_info", "image", "text", "next")
 # Fields read inside each entry when `entry` is given; the others are read page-wide.
 ENTRY_FIELDS = ("title", "summary", "related", "more_info", "image")
 _TRUNCATED = re.compile(r"\s*(?:\.\.\.|…)$")
+MAX_ENTRIES = 5000
+_NESTING_LOOKUP = 64  # how far up a match looks for an enclosing match
+
+
+def _outermost(nodes: list[LexborNode]) -> list[LexborNode]:
+    """The matches not inside another match: entries do not nest (and a selector such as
+    "li" on nested lists would otherwise read each subtree once per level)."""
+    matched = {node.mem_id for node in nodes}
+    kept = []
+    for node in nodes:
+        parent = node.parent
+        for _ in range(_NESTING_LOOKUP):
+            if parent is None or parent.mem_id in matched:
+                break
+            parent = parent.parent
+        if parent is None or parent.mem_id not in matched:
+            kept.append(node)
+    return kept
 
 
 @functools.lru_cache(maxsize=256)
@@ -88,7 +115,7 @@ def parse_with_selectors(tree: LexborHTMLParser, url: str, selectors: Selectors,
         return found
 
     if selectors.entry:
-        entry_nodes = page_matches("entry")
+        entry_nodes = _outermost(page_matches("entry"))[:MAX_ENTRIES]
         matched: set[str] = set()
         for node in entry_nodes:
             values: dict[str, LexborNode | None] = {}
@@ -154,7 +181,7 @@ def parse_with_selectors(tree: LexborHTMLParser, url: str, selectors: Selectors,
         if link.url not in seen and len(unique) < max_links:
             seen.add(link.url)
             unique.append(link)
-    kind = "listing" if entries else ("article" if (summary or text) else "other")
+    kind = "listing" if entries else ("article" if has_words(summary, text) else "other")
     canonical = head.link("canonical")
     return Page(
         url=url, kind=kind, title=title,
