@@ -716,3 +716,21 @@ def test_cli_serves_until_interrupted(tmp_path: Path) -> None:
         _, err = proc.communicate(timeout=10)
     assert proc.returncode == 0, err
     assert "Ctrl-C" in err
+
+
+def test_docs_list_every_fault_url_fault_kind_option_and_control_endpoint() -> None:
+    from scraper.cli.testsite_cmd import testsite as command
+    from scraper.testsite import FAULT_KINDS, FAULT_URLS
+    from scraper.testsite.control import EDIT_KEYS
+
+    docs = (Path(__file__).resolve().parents[1] / "docs" / "testsite.md").read_text()
+    for url, _ in FAULT_URLS:
+        assert f"`{url}`" in docs, url
+    for kind in FAULT_KINDS:
+        assert f"| `{kind}` |" in docs, kind
+    for option in command.params:
+        assert f"`{option.opts[0]}" in docs or option.name == "help", option.opts
+    for endpoint in ("stats", "reset", "edit", "faults", "markup", "settings", "topics", "topic/"):
+        assert f"/_control/{endpoint}" in docs, endpoint
+    for key in EDIT_KEYS:
+        assert f"{key}" in docs, key

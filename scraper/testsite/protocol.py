@@ -228,6 +228,9 @@ class Connection(asyncio.Protocol):
         except (ConnectionError, OSError) as exc:
             log.debug("conn %s: %s %s: %s", self.id, req.method, req.target, exc)
             close = True
+        except Exception:  # a bug in an action: count the request, drop the connection
+            log.exception("conn %s: answering %s %s failed", self.id, req.method, req.target)
+            close = True
         except asyncio.CancelledError:
             self.app.end(req, status, self.sent, fault)
             raise

@@ -60,6 +60,7 @@ class TestSite:
         if self._server is not None:
             raise RuntimeError("the site is already running")
         loop = asyncio.get_running_loop()
+        self.app.cache.clear()  # articles name their canonical URL, so their port
         self._server = await loop.create_server(lambda: Connection(self.app), HOST,
                                                 self._want_port, backlog=1024)
         self._loop = loop
