@@ -118,3 +118,15 @@ def test_text_has_sections_and_lead(path: Path, caplog: pytest.LogCaptureFixture
     paragraphs = page.text.split("\n\n")
     assert page.summary.split("\n\n")[0] in paragraphs
     assert all(p.strip() == p and p for p in paragraphs)
+
+
+@pytest.mark.parametrize("path", PAGES, ids=[p.name for p in PAGES])
+def test_see_also_section_is_found(path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    page, expected = _parse(path, caplog)
+    has_section = b'id="See_also"' in path.read_bytes()
+    see_also = page.links_of("see_also")
+    assert bool(see_also) == has_section
+    if see_also:
+        # "See also" lists are where the corpus took its related titles from, when present
+        titles = {link.title for link in see_also}
+        assert titles & set(expected["some_related"])

@@ -162,11 +162,11 @@ def test_entries_in_a_list_without_bold_titles() -> None:
 
 
 def test_single_entry_page_keeps_header_out() -> None:
-    body = ("<html><body><div><b>Page header</b> <a href='/'>HOME</a></div>"
-            "<div><b>Only topic</b><p>Its summary, the longest line of the block ...</p>"
-            "<a href='/info/only'>[...More Info...]</a> <a href='/related/only'>"
-            "[...Related Items...]</a></div><a href='/related/x?page=2'>MORE</a>"
-            "</body></html>").encode()
+    body = (b"<html><body><div><b>Page header</b> <a href='/'>HOME</a></div>"
+            b"<div><b>Only topic</b><p>Its summary, the longest line of the block ...</p>"
+            b"<a href='/info/only'>[...More Info...]</a> <a href='/related/only'>"
+            b"[...Related Items...]</a></div><a href='/related/x?page=2'>MORE</a>"
+            b"</body></html>")
     page = parse_page(body, "http://example.org/related/x")
     assert page.title == "Page header"
     assert [(e.title, e.summary) for e in page.entries] == [

@@ -195,14 +195,14 @@ def test_revision_from_permalink_then_html_about() -> None:
 
 
 def test_parsoid_categories_and_relative_links() -> None:
-    body = ('<!DOCTYPE html><html><head><title>Dog</title><base href="//wiki.example.org/wiki/">'
-            '<link rel="dc:isVersionOf" href="//wiki.example.org/wiki/Dog"></head>'
-            '<body lang="en" class="mw-parser-output"><section data-mw-section-id="0">'
-            '<p>The <a rel="mw:WikiLink" href="./Dog_breed" title="Dog breed">dog</a> '
-            '<a href="./Category:Pets">cat</a>.</p>'
-            '<link rel="mw:PageProp/Category" href="./Category:Domesticated_animals#Dog">'
-            '<link rel="mw:PageProp/Category" href="./Category:Use_American_English">'
-            '</section></body></html>').encode()
+    body = (b'<!DOCTYPE html><html><head><title>Dog</title><base href="//wiki.example.org/wiki/">'
+            b'<link rel="dc:isVersionOf" href="//wiki.example.org/wiki/Dog"></head>'
+            b'<body lang="en" class="mw-parser-output"><section data-mw-section-id="0">'
+            b'<p>The <a rel="mw:WikiLink" href="./Dog_breed" title="Dog breed">dog</a> '
+            b'<a href="./Category:Pets">cat</a>.</p>'
+            b'<link rel="mw:PageProp/Category" href="./Category:Domesticated_animals#Dog">'
+            b'<link rel="mw:PageProp/Category" href="./Category:Use_American_English">'
+            b'</section></body></html>')
     page = parse(body, "https://wiki.example.org/wiki/Dog")
     assert page.summary == "The dog cat."  # a category link's text is still text
     assert page.categories == ("Domesticated animals", "Use American English")
@@ -233,9 +233,9 @@ def test_lead_comes_after_a_leading_heading() -> None:
 
 
 def test_title_falls_back_to_config_then_title_tag() -> None:
-    body = ('<html><head><title>Fallback - Example Wiki</title>'
-            '<meta name="generator" content="MediaWiki 1.39"></head><body>'
-            '<div id="mw-content-text"><p>Text.</p></div></body></html>').encode()
+    body = (b'<html><head><title>Fallback - Example Wiki</title>'
+            b'<meta name="generator" content="MediaWiki 1.39"></head><body>'
+            b'<div id="mw-content-text"><p>Text.</p></div></body></html>')
     assert parse(body).title == "Fallback"
     body = body.replace(b"</head>", b'<script>RLCONF={"wgPageName":"Help:Odd_name"};</script>'
                                     b"</head>")

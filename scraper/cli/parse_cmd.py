@@ -1,3 +1,172 @@
-"""Commands: parse_cmd (to be filled)."""
+"""Command: `parse`, which prints what a parser extracts from one page (to write selectors)."""
 
-from scraper.cli.app import main  # noqa: F401
+from __future__ import annotations
+
+from pathlib import Path
+from urllib.parse import urljoin, urlsplit
+
+import click
+import httpx
+
+from scraper.cli.app import echo_json, format_option, handle_errors, main
+from scraper.config import DEFAULT_USER_AGENT, Selectors, load_config
+from scraper.errors import FetchError, HTTPStatusError
+from scraper.models import Page, page_to_dict
+from scraper.parse import PARSERS, parse_page
+
+# The kinds a crawl follows, listed one per line in the text output; the others are counted.
+FOLLOWED_KINDS = ("see_also", "related", "more_info", "next", "home")
+MAX_BODY = 50 * 1024 * 1024
+SHOWN = 15  # links and entries shown per kind without --all
+
+
+def fetch_once(url: str, user_agent: str, timeout: float = 30.0) -> tuple[bytes, str | None, str]:
+    """GET one page (redirects followed only on the host the user named).
+
+    Returns the body, its Content-Type and the final URL.
+    """
+    host = urlsplit(url).hostname
+    headers = {"User-Agent": user_agent, "Accept": "text/html,application/xhtml+xml,*/*;q=0.5"}
+    try:
+        with httpx.Client(timeout=timeout, follow_redirects=False, headers=headers) as client:
+            for _ in range(6):
+                response = client.get(url)
+                if response.is_redirect and "location" in response.headers:
+                    target = urljoin(url, response.headers["location"])
+                    if urlsplit(target).hostname != host:
+                        raise FetchError(url, f"redirected to another host: {target} "
+                                              f"(run `scraper parse {target}` to read it)")
+                    url = target
+                    continue
+                if response.status_code >= 400:
+                    raise HTTPStatusError(url, response.status_code)
+                if len(response.content) > MAX_BODY:
+                    raise FetchError(url, f"body larger than {MAX_BODY} bytes")
+                return response.content, response.headers.get("content-type"), url
+    except httpx.HTTPError as exc:
+        raise FetchError(url, f"{type(exc).__name__}: {exc}") from exc
+    raise FetchError(url, "too many redirects")
+
+
+@main.command("parse")
+@click.argument("source", metavar="URL-or-FILE")
+@click.option("--url", "page_url", metavar="URL",
+              help="The address of a saved FILE: its links are resolved against it.")
+@click.option("--parser", type=click.Choice(("auto", *PARSERS)), default=None,
+              help="The parser to use (default: auto-detect).")
+@click.option("--config", "config_path", type=click.Path(exists=True, dir_okay=False),
+              help="Use a crawl config's parser and selectors (see `selectors:`).")
+@format_option("text", "json")
+@click.option("--all", "show_all", is_flag=True, help="List every link and entry.")
+@handle_errors
+def parse_command(source: str, page_url: str | None, parser: str | None,
+                  config_path: str | None, output_format: str, show_all: bool) -> None:
+    """Print what a parser extracts from one page: the tool to write and check selectors.
+
+    SOURCE is a URL (fetched once, with a single GET) or a saved HTML file. Selectors
+    that match nothing on the page are listed under "missing selectors".
+
+    \b
+    Examples:
+        scraper parse http://127.0.0.1:8000/related/NATO
+        scraper parse saved.html --url https://en.wikipedia.org/wiki/Mozilla
+        scraper parse page.html --config config/mirror.yaml --format json
+    """
+    if parser is not None and config_path is not None:
+        raise click.UsageError("give either --parser or --config, not both")
+    selectors: Selectors | None = None
+    max_links = 5000
+    user_agent = DEFAULT_USER_AGENT
+    if config_path is not None:
+        cfg = load_config(config_path)
+        parser, selectors, max_links = cfg.parser, cfg.selectors, cfg.max_links_per_page
+        user_agent = cfg.politeness.user_agent
+    parser = parser or "auto"
+
+    content_type: str | None = None
+    if source.startswith(("http://", "https://")):
+        body, content_type, url = fetch_once(source, user_agent)
+        url = page_url or url
+    else:
+        path = Path(source)
+        if not path.is_file():
+            raise click.BadParameter(f"no such file: {source} (or give an http(s) URL)",
+                                     param_hint="URL-or-FILE")
+        body = path.read_bytes()
+        url = page_url or path.resolve().as_uri()
+
+    page = parse_page(body, url, parser=parser, selectors=selectors,
+                      content_type=content_type, max_links=max_links)
+    if output_format == "json":
+        echo_json(page_to_dict(page))
+        return
+    detected = " (auto-detected)" if parser == "auto" else ""
+    for line in describe(page, detected=detected, show_all=show_all,
+                         selectors=selectors):
+        click.echo(line)
+
+
+def _cut(text: str, width: int = 300) -> str:
+    return text if len(text) <= width else text[: width - 1].rstrip() + "…"
+
+
+def describe(page: Page, *, detected: str = "", show_all: bool = False,
+             selectors: Selectors | None = None) -> list[str]:
+    """The text report of a Page: fields, entries, link counts, missing selectors."""
+    lines = [
+        f"parser      {page.parser} {page.parser_version}{detected}",
+        f"kind        {page.kind}",
+        f"url         {page.url}",
+        f"title       {page.title or '-'}",
+    ]
+    for label, value in (("canonical", page.canonical_url), ("revision", page.revision_id),
+                         ("language", page.language), ("image", page.image)):
+        if value is not None:
+            lines.append(f"{label:<11} {value}")
+    if page.categories:
+        lines.append(f"categories  {len(page.categories)}: " + "; ".join(page.categories))
+    truncated = " [truncated ...]" if page.summary_truncated else ""
+    lines.append(f"summary     {_cut(page.summary) or '-'}{truncated}")
+    if page.infobox:
+        lines.append(f"infobox     {len(page.infobox)} fields")
+        shown = page.infobox if show_all else page.infobox[:SHOWN]
+        lines.extend(f"              {key}: {_cut(value, 120)}" for key, value in shown)
+    paragraphs = [p for p in page.text.split("\n\n") if p]
+    lines.append(f"text        {len(paragraphs)} paragraphs, {len(page.text):,} characters")
+
+    counts: dict[str, int] = {}
+    for link in page.links:
+        counts[link.kind] = counts.get(link.kind, 0) + 1
+    summary = ", ".join(f"{kind} {count}" for kind, count in counts.items())
+    lines.append(f"links       {len(page.links)}" + (f": {summary}" if summary else ""))
+    for kind in counts:
+        if kind not in FOLLOWED_KINDS and not show_all:
+            continue
+        of_kind = page.links_of(kind)
+        for link in of_kind if show_all else of_kind[:SHOWN]:
+            lines.append(f"  {kind:<9} {_cut(link.title, 50) or '-'}  {link.url}")
+        if not show_all and len(of_kind) > SHOWN:
+            lines.append(f"  {kind:<9} … {len(of_kind) - SHOWN} more (--all lists them)")
+
+    if page.entries:
+        lines.append(f"entries     {len(page.entries)}")
+        shown_entries = page.entries if show_all else page.entries[:SHOWN]
+        for number, entry in enumerate(shown_entries, 1):
+            mark = " ..." if entry.summary_truncated else ""
+            lines.append(f"  {number:>3}. {entry.title or '-'}")
+            lines.append(f"       summary   {_cut(entry.summary, 160) or '-'}{mark}")
+            for label, value in (("more info", entry.more_info), ("related", entry.related),
+                                 ("image", entry.image)):
+                lines.append(f"       {label:<9} {value or '-'}")
+            if entry.search_links:
+                lines.append("       search    " + ", ".join(n for n, _ in entry.search_links))
+        if not show_all and len(page.entries) > SHOWN:
+            lines.append(f"  … {len(page.entries) - SHOWN} more entries (--all lists them)")
+    if selectors is not None and page.parser == "selectors":
+        if page.missing_selectors:
+            lines.append("missing selectors (matched nothing on this page):")
+            lines.extend(f"  {name}: {getattr(selectors, name)!r}"
+                         for name in page.missing_selectors)
+        else:
+            lines.append("missing selectors: none")
+    return lines

@@ -213,8 +213,11 @@ def page_title(marks: Landmarks, head: Head, config: WikiConfig) -> str:
 
 
 def _heading_key(text: str) -> str:
-    text = text.split("[", 1)[0] if text.endswith("]") else text
-    return norm(text).strip(" :：").lower()
+    """A heading's words, without an edit link's "[edit]" and in lower case."""
+    key = norm(text)
+    if key.endswith("]") and "[" in key:
+        key = key[: key.rindex("[")]
+    return key.strip(" :：").lower()
 
 
 def see_also_nodes(headings: list[LexborNode]) -> list[LexborNode]:

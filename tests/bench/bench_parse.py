@@ -18,6 +18,7 @@ shared, and wall time then measures the neighbours as much as the code.
 from __future__ import annotations
 
 import argparse
+import functools
 import gc
 import json
 import re
@@ -35,6 +36,10 @@ from scraper.parse import parse_page
 
 CORPUS = Path("/work/shared/corpus/real")
 PARSERS = ("auto", "mediawiki", "generic", "listing")
+
+
+def _ours(body: bytes, url: str, parser: str) -> Any:
+    return parse_page(body, url, parser=parser)
 
 
 def bare(body: bytes) -> Any:
@@ -175,7 +180,7 @@ def main(argv: list[str] | None = None) -> int:
 
     runners: dict[str, Callable[[bytes, str], Any]] = {"bare": lambda b, u: bare(b)}
     for name in args.parsers.split(","):
-        runners[name] = (lambda n: lambda b, u: parse_page(b, u, parser=n))(name)
+        runners[name] = functools.partial(_ours, parser=name)
     if not args.no_bs4:
         runners["bs4"] = bs4_mediawiki
     results = measure(pages, runners, args.repeat)

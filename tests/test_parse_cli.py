@@ -1,0 +1,143 @@
+"""`scraper parse`: one page, from a file or over loopback HTTP, as text or JSON."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from scraper.cli import main
+
+PAGES = Path(__file__).parent / "data" / "pages"
+SEED = PAGES / "listing-seed.html"
+CORPUS_PAGE = Path("/work/shared/corpus/real/wikipedia-en-mozilla-vector-2016.html")
+
+
+def run(*args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(main, ["parse", *args])
+    return result.exit_code, result.output
+
+
+def test_file_as_text() -> None:
+    code, output = run(str(SEED), "--url", "http://127.0.0.1:8000/related/X")
+    assert code == 0, output
+    assert "parser      listing" in output and "(auto-detected)" in output
+    assert "title       Russia–NATO Relations" in output
+    assert "entries     2" in output
+    assert "related   NATO  http://127.0.0.1:8000/related/NATO" in output
+    assert "links       12: home 1, more_info 2, related 2, search 6, next 1" in output
+
+
+def test_file_as_json_with_a_forced_parser() -> None:
+    code, output = run(str(CORPUS_PAGE), "--url", "https://en.wikipedia.org/wiki/Mozilla",
+                       "--parser", "mediawiki", "--format", "json")
+    assert code == 0, output
+    data = json.loads(output)
+    assert data["parser"] == "mediawiki"
+    assert data["title"] == "Mozilla"
+    assert data["revision_id"] == 746574460
+    assert any(link["kind"] == "see_also" for link in data["links"])
+
+
+def test_file_without_url_resolves_against_its_base_or_canonical() -> None:
+    code, output = run(str(CORPUS_PAGE), "--format", "json")
+    assert code == 0, output
+    data = json.loads(output)
+    assert data["url"].startswith("file://")
+    assert data["links"]
+    assert all(link["url"].startswith(("http://", "https://")) for link in data["links"])
+    assert "https://en.wikipedia.org/wiki/Netscape" in {link["url"] for link in data["links"]}
+
+
+CONFIG = """\
+name: mirror
+start_urls: [https://mirror.example.org/related/Topic]
+parser: selectors
+selectors:
+  entry: div.entry
+  title: h2
+  summary: p.nowhere
+"""
+
+
+def test_config_selectors_and_missing_ones(tmp_path: Path) -> None:
+    config = tmp_path / "mirror.yaml"
+    config.write_text(CONFIG)
+    code, output = run(str(PAGES / "listing-divs.html"), "--config", str(config), "--url",
+                       "https://mirror.example.org/related/Topic")
+    assert code == 0, output
+    assert "parser      selectors" in output
+    assert "entries     5" in output
+    assert "missing selectors (matched nothing on this page):" in output
+    assert "  summary: 'p.nowhere'" in output
+
+
+def test_usage_errors() -> None:
+    code, output = run(str(SEED), "--parser", "generic", "--config", str(SEED))
+    assert code == 2
+    assert "either --parser or --config" in output
+    code, output = run("no/such/file.html")
+    assert code == 2
+    assert "no such file" in output
+
+
+class _Handler(BaseHTTPRequestHandler):
+    def do_GET(self) -> None:
+        if self.path == "/moved":
+            self.send_response(301)
+            self.send_header("Location", "/related/NATO")
+            self.end_headers()
+            return
+        if self.path == "/away":
+            self.send_response(302)
+            self.send_header("Location", "http://elsewhere.invalid/x")
+            self.end_headers()
+            return
+        if self.path != "/related/NATO":
+            self.send_error(404)
+            return
+        body = SEED.read_bytes()
+        self.send_response(200)
+        self.send_header("Content-Type", "text/html; charset=utf-8")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def server() -> Iterator[str]:
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+        thread.join(5)
+
+
+def test_fetch_a_url(server: str) -> None:
+    code, output = run(f"{server}/moved", "--format", "json")
+    assert code == 0, output
+    data = json.loads(output)
+    assert data["url"] == f"{server}/related/NATO"  # same-host redirect followed
+    assert [entry["title"] for entry in data["entries"]] == ["Russia–NATO Relations", "NATO"]
+    assert data["links"][0] == {"url": f"{server}/", "title": "HOME", "kind": "home"}
+
+
+def test_fetch_errors(server: str) -> None:
+    code, output = run(f"{server}/missing")
+    assert code == 1
+    assert "HTTP 404" in output
+    code, output = run(f"{server}/away")
+    assert code == 1
+    assert "redirected to another host" in output
