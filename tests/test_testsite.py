@@ -386,7 +386,16 @@ def test_keep_alive_pipelining_and_http10(testsite: TestSite) -> None:
         while chunk := sock.recv(65536):
             data += chunk
         assert data.endswith(ROBOTS_TXT) and b"Connection: close" in data
-    assert testsite.stats().connections == 2
+    for request, status in ((b"GET /robots.txt HTTP/1.1\r\nHost: t\r\n\r\nNONSENSE\r\n\r\n", 400),
+                            (b"GET / HTTP/1.1\r\nX: " + b"x" * 70000, 431)):
+        with socket.create_connection(("127.0.0.1", testsite.port), timeout=5) as sock:
+            sock.sendall(request)
+            data = b""
+            while chunk := sock.recv(65536):
+                data += chunk
+        assert data.count(b"HTTP/1.1 ") == (2 if status == 400 else 1)
+        assert f"HTTP/1.1 {status} ".encode() in data
+    assert testsite.stats().connections == 4 and testsite.stats().requests == 5
 
 
 def test_stats_count_requests_log_and_concurrency(testsite_factory: Callable[..., TestSite],

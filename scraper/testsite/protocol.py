@@ -111,6 +111,7 @@ class Connection(asyncio.Protocol):
         self._writable.set()
         self._closed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._task: asyncio.Task[None] | None = None
+        self._refusal = b""  # the answer to a malformed request, sent before closing
 
     # -- asyncio.Protocol --------------------------------------------------------------------
 
@@ -187,33 +188,52 @@ class Connection(asyncio.Protocol):
     # -- request handling ----------------------------------------------------------------------
 
     def _process(self) -> None:
-        while not self._busy and self.transport is not None and not self._closed.done():
-            req = self._parse()
-            if req is None:
-                return
-            self.app.begin(req)
-            self.sent = 0
-            try:
-                result = self.app.handle(req)
-            except Exception:  # a bug in a handler must not kill the connection silently
-                log.exception("conn %s: handler failed on %s %s", self.id, req.method, req.target)
-                result = Reply(500, b"internal error\n",
-                               b"Content-Type: text/plain; charset=utf-8\r\n", close=True)
-            if isinstance(result, Reply) and (self.app.latency <= 0 or result.immediate):
-                self._send(req, result)
-                self.app.end(req, result.status, self.sent, result.fault)
-                if result.close or not req.keep_alive:
-                    self.close()
+        # Answers to pipelined requests are written with one send, not one each.
+        out: list[bytes] = []
+        try:
+            while not self._busy and self.transport is not None and not self._closed.done():
+                req = self._parse()
+                if req is None:
+                    if self._refusal:
+                        out.append(self._refusal)
+                        self._flush(out)
+                        self.close()
                     return
-            else:
-                self._busy = True
-                self._task = asyncio.get_running_loop().create_task(self._run(req, result))
+                self.app.begin(req)
+                self.sent = 0
+                try:
+                    result = self.app.handle(req)
+                except Exception:  # a bug in a handler must not kill the connection silently
+                    log.exception("conn %s: handler failed on %s %s", self.id, req.method,
+                                  req.target)
+                    result = Reply(500, b"internal error\n",
+                                   b"Content-Type: text/plain; charset=utf-8\r\n", close=True)
+                if isinstance(result, Reply) and (self.app.latency <= 0 or result.immediate):
+                    data = self._encode(req, result)
+                    out.append(data)
+                    self.app.end(req, result.status, len(data), result.fault)
+                    if result.close or not req.keep_alive:
+                        self._flush(out)
+                        self.close()
+                        return
+                else:
+                    self._flush(out)
+                    self._busy = True
+                    self._task = asyncio.get_running_loop().create_task(self._run(req, result))
+        finally:
+            self._flush(out)
 
-    def _send(self, req: Request, reply: Reply) -> None:
+    def _flush(self, out: list[bytes]) -> None:
+        if out and self.transport is not None and not self._closed.done():
+            self.transport.write(out[0] if len(out) == 1 else b"".join(out))
+        out.clear()
+
+    @staticmethod
+    def _encode(req: Request, reply: Reply) -> bytes:
         keep = req.keep_alive and not reply.close
         body = b"" if req.method == "HEAD" or reply.status in (204, 304) else reply.body
         length = None if reply.status in (204, 304) else len(reply.body)
-        self.write(response_head(reply.status, reply.head, length, keep) + body)
+        return response_head(reply.status, reply.head, length, keep) + body
 
     async def _run(self, req: Request, result: Reply | Action) -> None:
         status, fault, close = 0, getattr(result, "fault", None), not req.keep_alive
@@ -221,7 +241,7 @@ class Connection(asyncio.Protocol):
             if self.app.latency > 0:
                 await asyncio.sleep(self.app.latency)
             if isinstance(result, Reply):
-                self._send(req, result)
+                self.write(self._encode(req, result))
                 status, close = result.status, close or result.close
             else:
                 status = await result(self, req)
@@ -243,11 +263,11 @@ class Connection(asyncio.Protocol):
         self._process()
 
     def _error(self, status: int, message: str) -> None:
+        """Refuse a malformed request: the answer goes out after those before it, then close."""
         body = message.encode() + b"\n"
         head = b"Content-Type: text/plain; charset=utf-8\r\n"
-        self.write(response_head(status, head, len(body), False) + body)
+        self._refusal = response_head(status, head, len(body), False) + body
         self._buf.clear()
-        self.close()
 
     def _parse(self) -> Request | None:
         buf = self._buf
