@@ -107,6 +107,17 @@ def test_same_seed_gives_the_same_bytes_and_another_seed_other_content() -> None
     assert a.titles[:4] == ("NATO", "Russia–NATO Relations", "Warsaw Pact", "Cold War")
 
 
+def test_content_does_not_depend_on_the_hash_seed() -> None:
+    script = ("import hashlib; from scraper.testsite import SiteModel, render_listing, "
+              "render_article; m = SiteModel(seed=3, pages=120, page_kb=30); h = hashlib.sha256()\n"
+              "for s in m.slugs[::11]: h.update(render_listing(m, s)); h.update(render_article(m, s))\n"
+              "print(h.hexdigest())")
+    digests = {subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                              check=True, env={"PYTHONHASHSEED": str(n)}).stdout
+               for n in (1, 2)}
+    assert len(digests) == 1 and len(digests.pop()) == 65
+
+
 def test_listing_of_the_seed_topic_reproduces_the_seed_page() -> None:
     seed = words(SEED_PAGE.read_text(encoding="utf-8"))
     assert seed.endswith(" MORE")
@@ -703,6 +714,8 @@ def test_start_is_quick_and_stop_frees_the_port() -> None:
     site.start()
     assert time.monotonic() - started < 5  # usually a few milliseconds
     port = site.port
+    model = site.model
+    assert site.prerender() == model.pages + sum(model.listing_pages(s) for s in model.slugs)
     site.stop()
     with pytest.raises(OSError), socket.create_connection(("127.0.0.1", port), timeout=1):
         pass
