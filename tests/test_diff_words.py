@@ -158,3 +158,41 @@ def test_long_texts_are_diffed_through_sentences_exactly() -> None:
     assert "inserted " in changed
     assert sentences[200] in changed
     assert sum(len(t) for t in changed) < 3 * len(sentences[0]) + 40
+
+
+def test_large_texts_rebuild_exactly_through_every_level() -> None:
+    # Large enough for the line, sentence and word-run levels, with edits of every kind.
+    rng = random.Random(5)
+    for trial in range(12):
+        lines = [" ".join(rng.choice(WORDS) + rng.choice(["", ".", ",", "!"])
+                          for _ in range(rng.randint(1, 40))) + "\n" for _ in range(600)]
+        edited = list(lines)
+        for _ in range(rng.choice([3, 30, 300])):
+            k = rng.randrange(len(edited))
+            roll = rng.random()
+            if roll < 0.3:
+                del edited[k]
+            elif roll < 0.6:
+                edited.insert(k, "a brand new line here.\n")
+            else:
+                words = edited[k].split(" ")
+                words[rng.randrange(len(words))] = "CHANGED"
+                edited[k] = " ".join(words)
+        sep = "" if trial % 2 else " "  # odd trials: many lines; even: one long line
+        a = sep.join(x if sep == "" else x.rstrip("\n") for x in lines)
+        b = sep.join(x if sep == "" else x.rstrip("\n") for x in edited)
+        ops = diff_words(a, b)
+        assert old_text(ops) == a and new_text(ops) == b, trial
+
+
+def test_sparse_edits_in_many_lines_stay_small() -> None:
+    lines = [f"Line {n} says something about topic {n * 7 % 13}.\n" for n in range(2000)]
+    edited = list(lines)
+    edited[10] = "Line 10 says nothing at all.\n"
+    edited[1500] = edited[1500].replace("something", "anything")
+    a, b = "".join(lines), "".join(edited)
+    ops = diff_words(a, b)
+    assert old_text(ops) == a and new_text(ops) == b
+    assert [(tag, text) for tag, text in ops if tag != "equal"] == [
+        ("delete", "something about topic 5"), ("insert", "nothing at all"),
+        ("delete", "something"), ("insert", "anything")]

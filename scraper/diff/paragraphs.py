@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from collections import Counter
 from collections.abc import Collection
 from dataclasses import dataclass
 
@@ -145,11 +144,13 @@ def _pair(a: list[str], b: list[str], olds: list[int], news: list[int]
     """Monotonic pairs (old, new) of similar paragraphs in one replaced region."""
     if not olds or not news:
         return []
-    if len(olds) * len(news) > _PAIR_SEARCH_MAX:
-        return [(i, j) for i, j in zip(olds, news)
-                if _similarity(Counter(a[i].split()), Counter(b[j].split())) >= _PAIR_SIMILARITY]
-    words_a = [Counter(a[i].split()) for i in olds]
-    words_b = [Counter(b[j].split()) for j in news]
+    words_a = [set(a[i].split()) for i in olds]
+    words_b = [set(b[j].split()) for j in news]
+    # The usual case, paragraphs edited in place: pair them in order when all are alike.
+    diagonal = [(i, j) for i, j, wa, wb in zip(olds, news, words_a, words_b)
+                if _similarity(wa, wb) >= _PAIR_SIMILARITY]
+    if len(diagonal) == min(len(olds), len(news)) or len(olds) * len(news) > _PAIR_SEARCH_MAX:
+        return diagonal
     sim = [[_similarity(wa, wb) for wb in words_b] for wa in words_a]
     # Best monotonic matching by total similarity (a weighted LCS over a small grid).
     n, m = len(olds), len(news)
@@ -172,11 +173,12 @@ def _pair(a: list[str], b: list[str], olds: list[int], news: list[int]
     return pairs
 
 
-def _similarity(a: Counter[str], b: Counter[str]) -> float:
-    total = sum(a.values()) + sum(b.values())
+def _similarity(a: set[str], b: set[str]) -> float:
+    """Dice's coefficient of two paragraphs' word sets."""
+    total = len(a) + len(b)
     if not total:
         return 1.0
-    return 2 * sum((a & b).values()) / total
+    return 2 * len(a & b) / total
 
 
 def _merge_runs(ops: list[ParagraphOp]) -> list[ParagraphOp]:

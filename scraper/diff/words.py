@@ -30,7 +30,11 @@ _JOINED = re.compile(r"\w\w|\s\s")  # two characters the tokenizer keeps in one 
 _RUN_CUT = re.compile(r" [^ \n]{7} +")
 _SENTENCE = re.compile(r"[^.!?;\n]*(?:[.!?;]+\s*|\n\s*)|[^.!?;\n]+")
 # Below this many characters (both sides) a region is tokenised into words directly.
-_WORD_DIRECT = 3000
+_WORD_DIRECT = 400
+# Texts longer than this, with at least _LINES_MIN lines a side, are tried line by line
+# first.
+_LINES_FIRST = 20_000
+_LINES_MIN = 16
 # How far a common prefix or suffix is walked back to reach a token boundary; a longer
 # token (a base64 blob, say) is cut where it differs instead.
 _SNAP_LIMIT = 256
@@ -332,11 +336,11 @@ def diff_words(a: str, b: str) -> list[WordOp]:
     so only the parts that differ are tokenised.
     """
     raw: list[WordOp] = []
-    _diff_text(a, b, 0, raw)
+    _diff_text(a, b, 0, raw, lines=True)
     return cleanup(raw)
 
 
-def _diff_text(a: str, b: str, level: int, out: list[WordOp]) -> None:
+def _diff_text(a: str, b: str, level: int, out: list[WordOp], *, lines: bool = False) -> None:
     if a == b:
         if a:
             out.append(("equal", a))
@@ -354,12 +358,40 @@ def _diff_text(a: str, b: str, level: int, out: list[WordOp]) -> None:
         if mid_b:
             out.append(("insert", mid_b))
     else:
-        _diff_middle(mid_a, mid_b, level, out)
+        _diff_middle(mid_a, mid_b, level, out, lines=lines)
     if s:
         out.append(("equal", a[len(a) - s:]))
 
 
-def _diff_middle(a: str, b: str, level: int, out: list[WordOp]) -> None:
+def _diff_lines_first(a: str, b: str, out: list[WordOp]) -> bool:
+    """Diff by lines when most lines are unchanged (the usual revision); False otherwise.
+
+    Lines are the cheapest cut (str.splitlines runs in C), but when edits touch most lines
+    the per-line regions cost more than splitting the whole text into sentences.
+    """
+    lines_a, lines_b = a.splitlines(keepends=True), b.splitlines(keepends=True)
+    if len(lines_a) < _LINES_MIN or len(lines_b) < _LINES_MIN:
+        return False
+    opcodes = diff_sequences(lines_a, lines_b)
+    changed = sum(i2 - i1 + j2 - j1 for tag, i1, i2, j1, j2 in opcodes if tag != "equal")
+    if changed * 4 > len(lines_a) + len(lines_b):
+        return False
+    for tag, i1, i2, j1, j2 in opcodes:
+        if tag == "equal":
+            out.append(("equal", "".join(lines_a[i1:i2])))
+        elif tag == "replace":
+            _diff_text("".join(lines_a[i1:i2]), "".join(lines_b[j1:j2]), 0, out)
+        elif tag == "delete":
+            out.append(("delete", "".join(lines_a[i1:i2])))
+        else:
+            out.append(("insert", "".join(lines_b[j1:j2])))
+    return True
+
+
+def _diff_middle(a: str, b: str, level: int, out: list[WordOp], *, lines: bool = False
+                 ) -> None:
+    if lines and len(a) + len(b) > _LINES_FIRST and _diff_lines_first(a, b, out):
+        return
     while level < len(_LEVELS) and len(a) + len(b) > _WORD_DIRECT:
         units_a, units_b = _LEVELS[level](a), _LEVELS[level](b)
         level += 1

@@ -2,9 +2,11 @@
 
     .venv/bin/python tests/bench/bench_diff.py [--repeat 5] [--cap 20]
 
-Pairs: two revisions of a 200 KB and of a 1 MB article (paragraphs; 1% of the words
-replaced, inserted or deleted at random places) and of a 1 MB text that is one single line
-(same edits). For each pair, milliseconds (best of --repeat runs, wall clock):
+Pairs: two revisions of a 200 KB and of a 1 MB article (paragraphs) and of a 1 MB text
+that is one single line, each with scattered edits of two densities: 1% of the words
+replaced, inserted or deleted at random places (dense: about half the paragraphs change),
+and one word replaced in 1% of the paragraphs (of the sentences, for the single line).
+For each pair, milliseconds (best of --repeat runs, wall clock):
 
   words       scraper.diff.diff_words on the whole texts (word level)
   page        scraper.diff.diff_pages on two Pages with those texts (paragraphs, moves,
@@ -22,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import difflib
+import itertools
 import os
 import random
 import re
@@ -82,6 +85,18 @@ def unified_lines(a: str, b: str) -> list[str]:
     return list(difflib.unified_diff(a.splitlines(True), b.splitlines(True)))
 
 
+def edit_paragraphs(text: str, rate: float, seed: int, *, one_line: bool) -> str:
+    """One word replaced in `rate` of the paragraphs (of the sentences for one line)."""
+    rng = random.Random(seed)
+    sep = ". " if one_line else "\n\n"
+    parts = text.split(sep)
+    for k in rng.sample(range(len(parts)), max(1, int(len(parts) * rate))):
+        words = parts[k].split(" ")
+        words[rng.randrange(len(words))] = f"edited{rng.randint(0, 999)}"
+        parts[k] = " ".join(words)
+    return sep.join(parts)
+
+
 def best_ms(func: Callable[[], object], repeat: int) -> float:
     best = float("inf")
     for _ in range(repeat):
@@ -131,15 +146,18 @@ def main() -> None:
     git = shutil.which("git")
     cases = [("200 KB article", 200_000, False), ("1 MB article", 1_000_000, False),
              ("1 MB single line", 1_000_000, True)]
-    header = (f"{'pair':18} {'words':>8} {'page':>8} {'difflib-ul':>11} {'difflib-sm':>11} "
+    edits = [("1% of words", lambda text, one_line: edit(text, 0.01, 2)),
+             ("1% of paragraphs", lambda text, one_line: edit_paragraphs(text, 0.01, 2,
+                                                                       one_line=one_line))]
+    header = (f"{'pair':18} {'edits':17} {'words':>8} {'page':>8} {'difflib-ul':>11} {'difflib-sm':>11} "
               f"{'git-wd':>8} {'git-cpu':>8}")
     print(f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs, best of {args.repeat}, ms")
     print(header)
     print("-" * len(header))
     with tempfile.TemporaryDirectory() as tmp:
-        for name, size, one_line in cases:
+        for (name, size, one_line), (edits_name, make_edits) in itertools.product(cases, edits):
             a = article(size, 1, one_line=one_line)
-            b = edit(a, 0.01, 2)
+            b = make_edits(a, one_line)
             ops = diff_words(a, b)
             assert old_text(ops) == a and new_text(ops) == b
             path_a, path_b = Path(tmp, "a.txt"), Path(tmp, "b.txt")
@@ -151,7 +169,7 @@ def main() -> None:
             unified = best_ms(partial(unified_lines, a, b), args.repeat)
             matcher = sequence_matcher_ms(path_a, path_b, args.cap)
             git_wall, git_cpu = git_ms(git, path_a, path_b, args.repeat) if git else (0.0, 0.0)
-            print(f"{name:18} {words:8.1f} {page:8.1f} {unified:11.1f} {matcher:>11} "
+            print(f"{name:18} {edits_name:17} {words:8.1f} {page:8.1f} {unified:11.1f} {matcher:>11} "
                   f"{git_wall:8.1f} {git_cpu:8.1f}")
     if not git:
         print("git not found: git columns are 0")
