@@ -418,9 +418,11 @@ def test_stats_count_requests_log_and_concurrency(testsite_factory: Callable[...
         c.get("/info/NATO")
         c.get("/_control/stats")  # control requests are not counted
     results: list[int] = []
+    together = threading.Barrier(5)
 
     def fetch(host: str) -> None:
         with httpx.Client(timeout=10) as c2:
+            together.wait()  # all five start within the site's 300 ms latency
             r = c2.get(site.url("/robots.txt"), headers={"Host": host})
             results.append(r.status_code)
 

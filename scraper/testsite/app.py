@@ -173,7 +173,7 @@ class SiteApp:
         model = self.model
         if kind == "related":
             body = render_listing(model, name, page, self.markup, note)
-            modified = model.listing(name, page).revised_at
+            modified = model.listing_revised_at(name, page)
         elif kind == "info":
             body = render_article(model, name, self.base_url, note)
             modified = model.topic(name).revised_at

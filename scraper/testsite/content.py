@@ -146,7 +146,6 @@ class SiteModel:
         self._graph = _graph(seed, self.slugs, self.index)
         self._topics: dict[str, Topic] = {}  # edited topics
         self._initial: dict[str, Topic] = {}  # generated topics, as (seed, pages) make them
-        self._padding: dict[tuple[str, str, int], Padding] = {}
         self._next_revision_id = BASE_REVISION_ID + 1000 * pages
         self._referrers = self._reverse(self._graph)
         self._pool: list[str] = []
@@ -201,19 +200,24 @@ class SiteModel:
             padding=self.padding("related", slug, page),
             revised_at=max(t.revised_at for t in shown))
 
+    def listing_revised_at(self, slug: str, page: int = 1) -> int:
+        """The newest revision time among the entries of a listing page (its Last-Modified)."""
+        topic = self.topic(slug)
+        shown = topic.related[(page - 1) * PER_PAGE:page * PER_PAGE]
+        return max([topic.revised_at] + [self.topic(s).revised_at for s in shown])
+
     def category_members(self, name: str) -> tuple[str, ...]:
         """Slugs of the topics in a category (generates every topic: for small sites)."""
         return tuple(s for s in self.slugs if name in self.topic(s).categories)
 
     def padding(self, kind: str, slug: str, page: int = 1) -> Padding:
-        """The padding of one page; it depends on (seed, slug, page) only, never on edits."""
+        """The padding of one page; it depends on (seed, slug, page) only, never on edits.
+
+        Not cached: the server caches the rendered page, and padding is as big as the page.
+        """
         if self.page_kb is None:
             return Padding()
-        key = (kind, slug, page)
-        found = self._padding.get(key)
-        if found is None:
-            found = self._padding[key] = self._make_padding(kind, slug, page)
-        return found
+        return self._make_padding(kind, slug, page)
 
     # -- editing ------------------------------------------------------------------------------
 
