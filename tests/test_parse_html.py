@@ -19,6 +19,10 @@ def test_encoding_order_bom_then_http_then_meta_then_guess() -> None:
     assert sniff_encoding(b"<p>plain ascii</p>") == "utf-8"
     assert sniff_encoding("<p>déjà vu</p>".encode()) == "utf-8"
     assert sniff_encoding("<p>déjà vu, à la carte</p>".encode("latin-1")) == "cp1252"
+    # long pages: decided from the first non-ASCII stretch, up to the very last byte
+    assert sniff_encoding(("x" * 70_000 + "é" * 40_000).encode()) == "utf-8"
+    assert sniff_encoding(("x" * 70_000 + "é").encode("latin-1")) == "cp1252"
+    assert sniff_encoding(("x" * 70_000 + "é" * 40_000).encode("latin-1")) == "cp1252"
 
 
 def test_labels_follow_the_encoding_standard() -> None:

@@ -75,8 +75,25 @@ def sniff_encoding(body: bytes, content_type: str | None = None) -> str:
     return "utf-8" if _mostly_utf8(body) else "cp1252"
 
 
+_UTF8_SAMPLE = 65536
+_HIGH_BYTE = re.compile(rb"[\x80-\xff]")
+
+
 def _mostly_utf8(body: bytes) -> bool:
     """False when the bytes fail as UTF-8 badly: most high bytes are not part of a sequence."""
+    first = _HIGH_BYTE.search(body)
+    if first is None:
+        return True
+    # 64 KiB from the first non-ASCII byte that decode cleanly settle it without reading
+    # the whole page (a character cut at the window's end is fine, unless it is the end).
+    end = first.start() + _UTF8_SAMPLE
+    try:
+        codecs.getincrementaldecoder("utf-8")().decode(body[first.start(): end],
+                                                       final=end >= len(body))
+    except UnicodeDecodeError:
+        pass
+    else:
+        return True
     text = body.decode("utf-8", "replace")
     bad = text.count("\ufffd") - body.count(_REPLACEMENT_UTF8)
     if bad <= 0:
@@ -122,7 +139,13 @@ def has_words(*texts: str) -> bool:
 
 def norm(text: str | None) -> str:
     """Whitespace collapsed to single spaces, trimmed."""
-    return " ".join(text.split()) if text else ""
+    if not text:
+        return ""
+    # Most text needs only trimming: every whitespace but " " is unprintable, and these two
+    # scans cost a fraction of splitting a long paragraph into words.
+    if text.isprintable() and "  " not in text:
+        return text.strip()
+    return " ".join(text.split())
 
 
 def node_text(node: LexborNode | None) -> str:
@@ -388,6 +411,18 @@ SKIP_TAGS = frozenset({
 MAX_DEPTH = 150  # deeper than this a subtree is read as one run of text
 
 
+def _tag_ids(names: frozenset[str]) -> frozenset[int]:
+    """Lexbor's numeric ids of tag names: comparing ints costs half of reading `.tag`."""
+    maker = LexborHTMLParser("")
+    return frozenset(maker.create_node(name).tag_id for name in names if name[0] != "-")
+
+
+_TEXT_ID = 2  # Lexbor's ids of text and comment nodes
+_COMMENT_ID = 4
+_INLINE_IDS = _tag_ids(INLINE)
+_RUN_IDS = _INLINE_IDS | {_TEXT_ID, _COMMENT_ID}  # what a run of text is made of
+
+
 class Blocks:
     """Text collected by walk_blocks as (kind, text); kind is p (a <p>), h1..h6, li, row, or
     text (loose text between blocks)."""
@@ -462,13 +497,23 @@ def _walk(node: LexborNode, blocks: Blocks, skip: Callable[[LexborNode, str], bo
     if depth > MAX_DEPTH:
         blocks.add_inline(" " + (node.text() or "") + " ")
         return
-    for child in node.iter(include_text=True):
-        tag = child.tag or ""
-        if tag == "-text":
+    children = list(node.iter(include_text=True))
+    ids = [child.tag_id for child in children]
+    if _RUN_IDS.issuperset(ids):
+        # Only text and inline elements (a list item, a caption): one call reads it all.
+        blocks.add_inline(node.text())
+        return
+    for child, tag_id in zip(children, ids, strict=True):
+        if tag_id == _TEXT_ID:
             blocks.add_inline(child.text_content or "")
-        elif tag in INLINE:
+            continue
+        if tag_id in _INLINE_IDS:
             blocks.add_inline(child.text())
-        elif tag == "br":
+            continue
+        if tag_id == _COMMENT_ID:
+            continue
+        tag = child.tag or ""
+        if tag == "br":
             blocks.add_break(kind)
         elif tag in SKIP_TAGS:
             continue

@@ -269,12 +269,12 @@ class _LinkReader:
         """Add the links of `anchors`; kind is "see_also" or "internal" (then external
         links are kept too)."""
         # The hot loop of the parser (thousands of anchors per article): one attribute
-        # read per anchor, duplicates dropped before any other work, and the usual
-        # article link read by slicing.
+        # read per anchor, duplicates and fragment-only links dropped before any other
+        # work, and the usual article link ("/wiki/T", "./T") read by slicing.
         hrefs = [anchor.attrs.get("href") for anchor in anchors]
         first: dict[str, int] = {}
         for index, href in enumerate(hrefs):
-            if href and href not in first:
+            if href and href not in first and href[0] != "#":
                 first[href] = index
         resolve = self.resolver.resolve
         seen = self.seen
@@ -282,23 +282,29 @@ class _LinkReader:
         article_base = self.article_base
         cut = len(article_base)
         local = self.local_prefixes
+        cut_local = len(self.prefix)
         own_title = self.own_title
+        keep_shown = kind == "see_also"
+        room = limit - len(links)
         for href, index in first.items():
-            if len(links) >= limit:
+            if room <= 0:
                 return
             title: str | None
             url: str | None
-            if local and href.startswith(local) and "?" not in href and "/." not in href[1:] \
-                    and href[0] > " " and href[-1] > " ":
+            if local and href.startswith(local) and "?" not in href and \
+                    href.find("/.", 1) < 0 and href[-1] > " ":
                 if "#" in href:
                     href = href[: href.index("#")]
-                rest = href[len(self.prefix):] if href[0] == "/" else href[2:]
+                rest = href[cut_local:] if href[0] == "/" else href[2:]
                 url = article_base + rest
                 if not rest or url in seen:
                     continue
-                title = (unquote(rest) if "%" in rest else rest).replace("_", " ")
+                title = unquote(rest) if "%" in rest else rest
+                if "_" in title:
+                    title = title.replace("_", " ")
             else:
-                url = resolve(href)
+                url = href if href.startswith(article_base) and href[-1] > " " and \
+                    "#" not in href else resolve(href)
                 if url is None or url in seen:
                     continue
                 if url.startswith(article_base):
@@ -317,6 +323,7 @@ class _LinkReader:
                         anchor = anchors[index]
                         links.append(new_link(url, norm(anchor.text()) or
                                               norm(anchor.attrs.get("title")), "external"))
+                        room -= 1
                     continue  # (external links in "See also" are kept as external)
             seen.add(url)
             if title == own_title or (":" in title and is_namespaced(title)):
@@ -324,11 +331,12 @@ class _LinkReader:
             # MediaWiki's title attribute repeats the URL's title, except on wikis with
             # language variants (zh, sr, kk...), where it shows the converted title: read
             # it there only (non-ASCII titles), as reading it costs as much as the rest.
-            if kind == "see_also" or not title.isascii():
+            if keep_shown or not title.isascii():
                 shown = anchors[index].attrs.get("title")
                 if shown:
                     title = norm(shown)
             links.append(new_link(url, title, kind))
+            room -= 1
 
 
 def _categories(marks: Landmarks, config: WikiConfig,
