@@ -254,6 +254,19 @@ def test_article_is_mediawiki_139_legacy_vector_markup() -> None:
     assert cats == list(topic.categories)
 
 
+def test_every_article_has_an_infobox_a_cited_lead_see_also_and_categories() -> None:
+    model = SiteModel(pages=120)
+    for slug in model.slugs:
+        tree = LexborHTMLParser(render_article(model, slug))
+        output = tree.css_first(".mw-parser-output")
+        assert output.css_first("table.infobox") is not None, slug
+        lead = next(p for p in output.css("p") if p.text().strip()
+                    and not p.css_first("#coordinates"))
+        assert lead.css_first("sup.reference") is not None, slug
+        assert output.css_first("#See_also") is not None, slug
+        assert tree.css("#catlinks li"), slug
+
+
 def test_padded_pages_are_40_to_80_kb_with_50_to_200_links() -> None:
     model = SiteModel(pages=2000, page_kb=60)
     for slug in model.slugs[::97]:

@@ -317,6 +317,10 @@ class SiteModel:
                                                    ("motto", 11, 3), ("ref", 6, 1))
                       if i % every == at}
             lead = words.lead_wikitext(rng, title, kind, others, debris)
+        if "<ref" not in lead:  # every article cites something; the mirror drops the mark
+            cite = random.Random(f"ref:{self.seed}:{title}")
+            lead += (f"<ref>{cite.choice(words.PUBLISHERS)}, ''{cite.choice(words.ITALIC_WORKS)}"
+                     f"'' ({cite.randrange(1990, 2024)})</ref>")
         text = mirror_text(parse(lead))
         if fixed is not None and fixed.cut_after and fixed.cut_after in text:
             cut = text.index(fixed.cut_after) + len(fixed.cut_after)
@@ -367,7 +371,7 @@ class SiteModel:
         else:
             size = len(topic.lead.encode()) + sum(len(s.encode()) for _, s in topic.sections)
             base = 14500 + int(1.6 * size) + 120 * len(topic.related)
-            links = 50 + 2 * len(topic.related) + size // 120
+            links = 55 + 2 * len(topic.related) + size // 120
             per_link = 100
         nav = tuple(
             (self.titles[j], info_path(self.slugs[j]))
