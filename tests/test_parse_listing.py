@@ -191,6 +191,9 @@ def test_builtin_site_markups_give_identical_entries() -> None:
         assert first.kind == "listing" and len(first.entries) >= 2
         assert all(entry.title and entry.summary and entry.more_info and entry.related
                    for entry in first.entries)
+        # every entry's Related Items link, the page's own (first entry) included
+        assert [link.url for link in first.links_of("related")] == [
+            entry.related for entry in first.entries]
         for page in pages[1:]:
             assert page.entries == first.entries
             assert page.links_of("related", "more_info", "next", "home") == \

@@ -442,7 +442,7 @@ def parse_listing(tree: LexborHTMLParser, url: str, *, max_links: int = 5000,
             kind = "internal" if reader.resolver.host_of(anchor.url) == host else "external"
             links.append(Link(anchor.url, anchor.text, kind))
     unique: list[Link] = []
-    seen = {url.split("#", 1)[0]}
+    seen: set[str] = set()  # (a self-link stays: the first entry is the page itself)
     for link in links:
         if link.url not in seen and len(unique) < max_links:
             seen.add(link.url)
