@@ -34,6 +34,8 @@ NAME = "mediawiki"
 # coordinates, and invisible markup.
 _JUNK = (".reference, .mw-editsection, .noprint, .noexcerpt, .ext-phonos, .geo-nondefault, "
          "style, #coordinates, [style*=\"display:none\"], br")
+_ANCHORS_JUNK_H2 = "a[href], h2, " + _JUNK
+_A_ID, _H2_ID, _BR_ID = (LexborHTMLParser("").create_node(tag).tag_id for tag in ("a", "h2", "br"))
 _TITLE = ("h1#firstHeading, h1.firstHeading, h1.page-header__title, h1#section_0, "
           "h1.pcs-edit-section-title")
 _TITLE_CLASSES = frozenset({"firstHeading", "page-header__title", "pcs-edit-section-title"})
@@ -467,23 +469,31 @@ def parse_mediawiki(tree: LexborHTMLParser, url: str, *, max_links: int = 5000,
     if root is not None:
         reader = _LinkReader(resolver, url.split("#", 1)[0], hosts,
                              article_prefix(url, base, canonical or ""), title)
-        # One pass finds both the junk (removed once the links are read) and the h2s.
-        junk_and_h2 = root.css(_JUNK + ", h2")
-        headings = [node for node in junk_and_h2 if node.tag == "h2"]
+        # One pass over the content finds the anchors, the h2s and the junk (removed once
+        # the links are read).
+        anchors: list[LexborNode] = []
+        headings: list[LexborNode] = []
+        breaks: list[LexborNode] = []
+        junk: list[LexborNode] = []
+        for node in root.css(_ANCHORS_JUNK_H2):
+            tag_id = node.tag_id
+            if tag_id == _A_ID:
+                anchors.append(node)
+            elif tag_id == _H2_ID:
+                headings.append(node)
+            elif tag_id == _BR_ID:
+                breaks.append(node)
+            else:
+                junk.append(node)
         for node in see_also_nodes(headings):
             reader.read([node] if node.tag == "a" else node.css("a[href]"), "see_also",
                         max_links)
-        reader.read(root.css("a[href]"), "internal", max_links)
+        reader.read(anchors, "internal", max_links)
         for subtitle in marks.subtitles:  # subpage breadcrumbs: "< HE:Kassel"
             reader.read(subtitle.css("a[href]"), "internal", max_links)
         links = reader.links
-        breaks = []
-        for junk in junk_and_h2:
-            tag = junk.tag
-            if tag == "br":
-                breaks.append(junk)
-            elif tag != "h2":
-                junk.decompose()
+        for node in junk:
+            node.decompose()
         infobox, infobox_image = _infobox(root, resolver)  # (its <br>s split values)
         for br in breaks:  # a line break is a space between words in running text
             br.replace_with("\n")
