@@ -198,3 +198,13 @@ def test_builtin_site_markups_give_identical_entries() -> None:
             assert page.entries == first.entries
             assert page.links_of("related", "more_info", "next", "home") == \
                 first.links_of("related", "more_info", "next", "home")
+
+
+def test_only_the_mirrors_cut_counts_as_truncation() -> None:
+    body = ("<div><b>A</b><br>Ends with etc...<br><a href='/i/a'>More Info</a> "
+            "<a href='/r/a'>Related Items</a></div>"
+            "<div><b>B</b><br>Ends with an ellipsis character …<br><a href='/i/b'>More Info</a> "
+            "<a href='/r/b'>Related Items</a></div>").encode()
+    page = parse_page(body, "http://example.org/")
+    assert [(e.summary, e.summary_truncated) for e in page.entries] == [
+        ("Ends with etc...", False), ("Ends with an ellipsis character", True)]

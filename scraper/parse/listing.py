@@ -7,10 +7,10 @@ the link texts, then the block around each More Info link is read:
 
 - the block is the largest ancestor of the link that holds no other entry's link and
   no page-level link (HOME, MORE);
-- when that block holds no text (flat markup: the entries are runs of siblings split by
-  <br>, or a table whose rows each hold one part), the siblings between the previous
-  entry's links and this entry's links are the entry;
-- inside it, the summary is the longest line, the title the bold / heading / title-class
+- when that block lacks the title, the summary or the picture (flat markup: entries are
+  runs of siblings split by <br>; tables whose rows each hold one part), the siblings
+  from the end of the previous entry's links to the end of this entry's links are read;
+- in there, the summary is the longest line, the title the bold / heading / title-class
   line before it (else the line just before it), the image its <img>.
 """
 
@@ -47,7 +47,7 @@ _NEXT = re.compile(r"^\W*(?:more|next|next\s+page|more\s+results|older\s+entries
 _PICTURE = re.compile(r"^\W*picture\W*info\W*$", re.IGNORECASE)
 # Text between an entry's links: "OR:", "|", "·"...
 _SEPARATOR = re.compile(r"^[\W_]*(?:or)?[\W_]*$", re.IGNORECASE)
-_TRUNCATED = re.compile(r"\s*(?:\.\.\.|…)$")
+_TRUNCATED = re.compile(r"(?:\s+\.\.\.|\s*…)$")  # the mirror's cut: " ..." (not "etc...")
 _EMPHASIS = frozenset({"b", "strong"}) | HEADINGS
 _LINE_SKIP = frozenset({"script", "style", "noscript", "template", "img", "svg", "picture",
                         "video", "audio", "iframe", "object", "input", "select", "textarea",

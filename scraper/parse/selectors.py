@@ -26,7 +26,7 @@ NAME = "selectors"
 FIELDS = ("entry", "title", "summary", "related", "more_info", "image", "text", "next")
 # Fields read inside each entry when `entry` is given; the others are read page-wide.
 ENTRY_FIELDS = ("title", "summary", "related", "more_info", "image")
-_TRUNCATED = re.compile(r"\s*(?:\.\.\.|…)$")
+_TRUNCATED = re.compile(r"(?:\s+\.\.\.|\s*…)$")  # a cut summary: " ..." (not "etc...")
 MAX_ENTRIES = 5000
 _NESTING_LOOKUP = 64  # how far up a match looks for an enclosing match
 
