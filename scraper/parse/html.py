@@ -421,6 +421,7 @@ _TEXT_ID = 2  # Lexbor's ids of text and comment nodes
 _COMMENT_ID = 4
 _INLINE_IDS = _tag_ids(INLINE)
 _RUN_IDS = _INLINE_IDS | {_TEXT_ID, _COMMENT_ID}  # what a run of text is made of
+_CELL_IDS = _tag_ids(frozenset({"td", "th"}))
 
 
 class Blocks:
@@ -526,8 +527,8 @@ def _walk(node: LexborNode, blocks: Blocks, skip: Callable[[LexborNode, str], bo
         elif tag == "table" and table_rows(child):
             blocks.flush(kind)
             for row in child.css("tr"):
-                cells = [norm(cell.text()) for cell in row.iter() if cell.tag in ("td", "th")]
-                line = " | ".join(c for c in cells if c)
+                cells = [cell.text() for cell in row.iter() if cell.tag_id in _CELL_IDS]
+                line = norm(" | ".join(c for c in cells if c and not c.isspace()))
                 if line:
                     blocks.items.append(("row", line))
         elif skip(child, tag):
