@@ -79,3 +79,13 @@ def test_non_markup_content_types_are_not_parsed() -> None:
 
 def test_detection_prefers_generic_for_ordinary_pages() -> None:
     assert detect_parser(ARTICLE.format(meta="").encode(), URL) == "generic"
+
+
+def test_hidden_markup_and_tables_of_contents_are_not_text() -> None:
+    body = (b"<html><body><main><div id='toc'><a href='#a'>Fold</a> Contents</div>"
+            b"<p style='display: none'>hidden <a href='/secret'>link</a></p>"
+            b"<p hidden>also hidden</p><p>Visible text.</p></main></body></html>")
+    page = parse_page(body, URL)
+    assert page.text == "Visible text."
+    assert page.summary == "Visible text."
+    assert [link.url for link in page.links] == ["https://blog.example.org/secret"]

@@ -28,7 +28,9 @@ _SKIP_TOKENS = frozenset({
     "nav", "navbar", "navigation", "menu", "footer", "sidebar", "side-bar", "breadcrumb",
     "breadcrumbs", "cookie", "cookies", "cookie-banner", "share", "social", "advert",
     "advertisement", "ads", "comments", "skip-link", "visually-hidden", "sr-only", "hidden",
+    "toc", "table-of-contents",
 })
+_HIDDEN = '[hidden], [aria-hidden="true"], [style*="display:none"], [style*="display: none"]'
 SUBSTANTIAL = 80  # characters a paragraph needs to stand for the page
 
 
@@ -108,7 +110,11 @@ def parse_generic(tree: LexborHTMLParser, url: str, *, max_links: int = 5000,
     base = page_base(head, url)
     resolver = Resolver(base)
     title = generic_title(tree, head)
+    links = read_links(tree.body, resolver, url.split("#", 1)[0], max_links)
     root = main_root(tree)
+    if root is not None:
+        for node in root.css(_HIDDEN):  # (after the links: a hidden link is still a link)
+            node.decompose()
     blocks = walk_blocks(root, _skip, _no_rows) if root is not None else []
     text = "\n\n".join(content for _, content in blocks)
     summary = norm(head.first("description", "og:description", "twitter:description"))
@@ -127,7 +133,7 @@ def parse_generic(tree: LexborHTMLParser, url: str, *, max_links: int = 5000,
         canonical_url=resolver.resolve(canonical_raw) if canonical_raw else None,
         summary=summary,
         text=text,
-        links=tuple(read_links(tree.body, resolver, url.split("#", 1)[0], max_links)),
+        links=tuple(links),
         image=resolver.resolve(image_raw) if image_raw else None,
         language=(attr(html_node, "lang") if html_node is not None else "") or None,
         parser=NAME,
