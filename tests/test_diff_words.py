@@ -10,7 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from scraper.diff import diff_sequences, diff_words, tokenize
-from scraper.diff.words import cleanup, elide, matching_blocks, new_text, old_text
+from scraper.diff.sequences import matching_blocks
+from scraper.diff.words import cleanup, elide, new_text, old_text
 
 WORDS = ["the", "cat", "sat", "on", "a", "mat", "dog", "ran", "x1", "é", "日本"]
 PIECES = [*WORDS, " ", "  ", "\n", "\n\n", ".", ",", "!", "'", "--"]

@@ -94,11 +94,11 @@ def diff(url: str, from_: int | datetime | None, to: int | datetime | None, outp
 
     \b
     Examples:
-      scraper diff http://127.0.0.1:8000/wiki/Paris
-      scraper diff http://127.0.0.1:8000/wiki/Paris --from 1 --to 3
-      scraper diff http://127.0.0.1:8000/wiki/Paris --from 2026-11-01 --format json
-      scraper diff http://127.0.0.1:8000/wiki/Paris --format html -o paris.html
-      scraper diff http://127.0.0.1:8000/wiki/Paris --format unified > paris.patch
+      scraper diff http://127.0.0.1:8000/info/NATO
+      scraper diff http://127.0.0.1:8000/info/NATO --from 1 --to 3
+      scraper diff http://127.0.0.1:8000/info/NATO --from 2026-11-01 --format json
+      scraper diff http://127.0.0.1:8000/info/NATO --format html -o nato.html
+      scraper diff http://127.0.0.1:8000/info/NATO --format unified > nato.patch
     """
     with _open(archive_path) as archive:
         d = diff_versions(archive, url, from_, to)

@@ -19,7 +19,8 @@ from scraper.diff.render import (
     render_text,
     render_unified,
 )
-from scraper.diff.words import WordOp, diff_sequences, diff_words, tokenize
+from scraper.diff.sequences import diff_sequences
+from scraper.diff.words import WordOp, diff_words, tokenize
 
 __all__ = [
     "DIFF_JSON_VERSION",

@@ -6,7 +6,8 @@ import re
 from collections.abc import Collection
 from dataclasses import dataclass
 
-from scraper.diff.words import WordOp, diff_sequences, diff_words
+from scraper.diff.sequences import diff_sequences
+from scraper.diff.words import WordOp, diff_words
 
 _PARAGRAPH_BREAK = re.compile(r"\n[ \t]*\n\s*")
 # Two paragraphs in one replaced region are shown as an edit of each other when they

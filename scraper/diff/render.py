@@ -9,7 +9,8 @@ from typing import Any
 from scraper.diff.engine import EntryChange, FieldChange, PageDiff, TextChange
 from scraper.diff.html import render_html
 from scraper.diff.paragraphs import ParagraphOp, split_paragraphs
-from scraper.diff.words import WordOp, diff_sequences, elide
+from scraper.diff.sequences import diff_sequences
+from scraper.diff.words import WordOp, elide
 from scraper.models import Entry, Link
 from scraper.timeutil import iso
 

@@ -16,8 +16,8 @@ For each pair, milliseconds (best of --repeat runs, wall clock):
               tokens, in a child process killed after --cap seconds (shown as >cap)
   git-wd      git diff --no-index --word-diff on the two files (a process each run)
 
-Also the CPU seconds git's processes used (git-cpu), since a loaded machine inflates
-wall-clock figures of short processes.
+Also CPU milliseconds (process time) of our word diff (wordscpu) and of git's processes
+(git-cpu), since a loaded machine inflates wall-clock figures.
 """
 
 from __future__ import annotations
@@ -106,6 +106,15 @@ def best_ms(func: Callable[[], object], repeat: int) -> float:
     return best * 1000
 
 
+def best_cpu_ms(func: Callable[[], object], repeat: int) -> float:
+    best = float("inf")
+    for _ in range(repeat):
+        start = time.process_time()
+        func()
+        best = min(best, time.process_time() - start)
+    return best * 1000
+
+
 def sequence_matcher_ms(path_a: Path, path_b: Path, cap: float) -> str:
     code = (
         "import difflib, re, sys, time\n"
@@ -149,7 +158,7 @@ def main() -> None:
     edits = [("1% of words", lambda text, one_line: edit(text, 0.01, 2)),
              ("1% of paragraphs", lambda text, one_line: edit_paragraphs(text, 0.01, 2,
                                                                        one_line=one_line))]
-    header = (f"{'pair':18} {'edits':17} {'words':>8} {'page':>8} {'difflib-ul':>11} {'difflib-sm':>11} "
+    header = (f"{'pair':18} {'edits':17} {'words':>8} {'wordscpu':>8} {'page':>8} {'difflib-ul':>11} {'difflib-sm':>11} "
               f"{'git-wd':>8} {'git-cpu':>8}")
     print(f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs, best of {args.repeat}, ms")
     print(header)
@@ -165,11 +174,13 @@ def main() -> None:
             path_b.write_text(b, encoding="utf-8")
             page_a, page_b = Page(url="http://x/", text=a), Page(url="http://x/", text=b)
             words = best_ms(partial(diff_words, a, b), args.repeat)
+            words_cpu = best_cpu_ms(partial(diff_words, a, b), args.repeat)
             page = best_ms(partial(diff_pages, page_a, page_b), args.repeat)
             unified = best_ms(partial(unified_lines, a, b), args.repeat)
             matcher = sequence_matcher_ms(path_a, path_b, args.cap)
             git_wall, git_cpu = git_ms(git, path_a, path_b, args.repeat) if git else (0.0, 0.0)
-            print(f"{name:18} {edits_name:17} {words:8.1f} {page:8.1f} {unified:11.1f} {matcher:>11} "
+            print(f"{name:18} {edits_name:17} {words:8.1f} {words_cpu:8.1f} {page:8.1f} "
+                  f"{unified:11.1f} {matcher:>11} "
                   f"{git_wall:8.1f} {git_cpu:8.1f}")
     if not git:
         print("git not found: git columns are 0")
