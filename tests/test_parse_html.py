@@ -6,7 +6,9 @@ import pytest
 from selectolax.lexbor import LexborHTMLParser
 
 from scraper.parse import parse_page
-from scraper.parse.html import Resolver, decode_body, sniff_encoding, walk_blocks
+from scraper.parse.blocks import walk_blocks
+from scraper.parse.html import decode_body, sniff_encoding
+from scraper.parse.urls import Resolver
 
 PAGE = "<html><head>{meta}<title>Caf\u00e9</title></head><body><p>{text}</p></body></html>"
 

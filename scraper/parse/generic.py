@@ -5,16 +5,9 @@ from __future__ import annotations
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 from scraper.models import Link, Page
-from scraper.parse.html import (
-    Head,
-    Resolver,
-    attr,
-    has_words,
-    norm,
-    page_base,
-    read_head,
-    walk_blocks,
-)
+from scraper.parse.blocks import walk_blocks
+from scraper.parse.html import Head, attr, has_words, norm, read_head
+from scraper.parse.urls import Resolver, page_base
 
 NAME = "generic"
 

@@ -22,18 +22,9 @@ from dataclasses import dataclass, field
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 from scraper.models import Entry, Link, Page
-from scraper.parse.html import (
-    HEADINGS,
-    INLINE,
-    MAX_DEPTH,
-    Head,
-    Resolver,
-    attr,
-    class_tokens,
-    norm,
-    page_base,
-    read_head,
-)
+from scraper.parse.blocks import HEADINGS, INLINE, MAX_DEPTH
+from scraper.parse.html import Head, attr, class_tokens, norm, read_head
+from scraper.parse.urls import Resolver, page_base
 
 NAME = "listing"
 

@@ -10,21 +10,10 @@ from urllib.parse import unquote
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 from scraper.models import Link, Page
-from scraper.parse.html import (
-    HEADINGS,
-    Head,
-    Resolver,
-    attr,
-    class_tokens,
-    has_words,
-    new_link,
-    norm,
-    page_base,
-    read_head,
-    rendered_text,
-    walk_blocks,
-)
-from scraper.parse.wikilinks import article_prefix, is_namespaced, title_from_path
+from scraper.parse.blocks import HEADINGS, rendered_text, walk_blocks
+from scraper.parse.html import Head, attr, class_tokens, has_words, norm, read_head
+from scraper.parse.urls import Resolver, page_base
+from scraper.parse.wikilinks import LinkReader, article_prefix
 
 NAME = "mediawiki"
 
@@ -249,98 +238,6 @@ def see_also_nodes(headings: list[LexborNode]) -> list[LexborNode]:
     return []
 
 
-class _LinkReader:
-    """Classifies the anchors of an article: see_also / internal (articles) / external."""
-
-    def __init__(self, resolver: Resolver, page_url: str, hosts: set[str], prefix: str,
-                 own_title: str) -> None:
-        self.resolver = resolver
-        self.hosts = hosts
-        self.prefix = prefix
-        self.article_base = resolver.origin + prefix if resolver.origin else "\x00"
-        # The form most article links take in the HTML itself ("/wiki/T", or "./T" when
-        # the base is the article path, as in Parsoid), turned into URLs without urljoin.
-        self.local_prefixes: tuple[str, ...] = (prefix,) if prefix != "/" else ()
-        if resolver.directory == self.article_base:
-            self.local_prefixes += ("./",)
-        self.own_title = own_title
-        self.seen: set[str] = {page_url}
-        self.links: list[Link] = []
-
-    def read(self, anchors: list[LexborNode], kind: str, limit: int) -> None:
-        """Add the links of `anchors`; kind is "see_also" or "internal" (then external
-        links are kept too)."""
-        # The hot loop of the parser (thousands of anchors per article): one attribute
-        # read per anchor, duplicates and fragment-only links dropped before any other
-        # work, and the usual article link ("/wiki/T", "./T") read by slicing.
-        hrefs = [anchor.attrs.get("href") for anchor in anchors]
-        first: dict[str, int] = {}
-        for index, href in enumerate(hrefs):
-            if href and href not in first and href[0] != "#":
-                first[href] = index
-        resolve = self.resolver.resolve
-        seen = self.seen
-        links = self.links
-        article_base = self.article_base
-        cut = len(article_base)
-        local = self.local_prefixes
-        cut_local = len(self.prefix)
-        own_title = self.own_title
-        keep_shown = kind == "see_also"
-        room = limit - len(links)
-        for href, index in first.items():
-            if room <= 0:
-                return
-            title: str | None
-            url: str | None
-            if local and href.startswith(local) and "?" not in href and \
-                    href.find("/.", 1) < 0 and href[-1] > " ":
-                if "#" in href:
-                    href = href[: href.index("#")]
-                rest = href[cut_local:] if href[0] == "/" else href[2:]
-                url = article_base + rest
-                if not rest or url in seen:
-                    continue
-                title = unquote(rest) if "%" in rest else rest
-                if "_" in title:
-                    title = title.replace("_", " ")
-            else:
-                url = href if href.startswith(article_base) and href[-1] > " " and \
-                    "#" not in href else resolve(href)
-                if url is None or url in seen:
-                    continue
-                if url.startswith(article_base):
-                    rest = url[cut:]
-                    if not rest or "?" in rest:
-                        continue
-                    title = (unquote(rest) if "%" in rest else rest).replace("_", " ")
-                elif self.resolver.host_of(url) in self.hosts:
-                    slash = url.find("/", url.find("//") + 2)
-                    title = title_from_path(url[slash:], self.prefix) if slash > 0 else None
-                    if title is None:
-                        continue
-                else:
-                    if kind == "internal":
-                        seen.add(url)
-                        anchor = anchors[index]
-                        links.append(new_link(url, norm(anchor.text()) or
-                                              norm(anchor.attrs.get("title")), "external"))
-                        room -= 1
-                    continue  # (external links in "See also" are kept as external)
-            seen.add(url)
-            if title == own_title or (":" in title and is_namespaced(title)):
-                continue
-            # MediaWiki's title attribute repeats the URL's title, except on wikis with
-            # language variants (zh, sr, kk...), where it shows the converted title: read
-            # it there only (non-ASCII titles), as reading it costs as much as the rest.
-            if keep_shown or not title.isascii():
-                shown = anchors[index].attrs.get("title")
-                if shown:
-                    title = norm(shown)
-            links.append(new_link(url, title, kind))
-            room -= 1
-
-
 def _categories(marks: Landmarks, config: WikiConfig,
                 fallbacks: list[LexborNode]) -> tuple[str, ...]:
     """#catlinks (shown, then hidden), wgCategories; else Parsoid's category links and
@@ -467,7 +364,7 @@ def parse_mediawiki(tree: LexborHTMLParser, url: str, *, max_links: int = 5000,
     infobox_image = None
     summary = text = ""
     if root is not None:
-        reader = _LinkReader(resolver, url.split("#", 1)[0], hosts,
+        reader = LinkReader(resolver, url.split("#", 1)[0], hosts,
                              article_prefix(url, base, canonical or ""), title)
         # One pass over the content finds the anchors, the h2s and the junk (removed once
         # the links are read).

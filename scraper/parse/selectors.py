@@ -10,17 +10,10 @@ from selectolax.lexbor import LexborHTMLParser, LexborNode
 from scraper.config import Selectors
 from scraper.errors import ParseError
 from scraper.models import Entry, Link, Page
+from scraper.parse.blocks import rendered_text
 from scraper.parse.generic import generic_title, read_links
-from scraper.parse.html import (
-    Head,
-    Resolver,
-    attr,
-    has_words,
-    norm,
-    page_base,
-    read_head,
-    rendered_text,
-)
+from scraper.parse.html import Head, attr, has_words, norm, read_head
+from scraper.parse.urls import Resolver, page_base
 
 NAME = "selectors"
 FIELDS = ("entry", "title", "summary", "related", "more_info", "image", "text", "next")

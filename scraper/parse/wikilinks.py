@@ -1,9 +1,15 @@
-"""MediaWiki link rules: which links are articles of the same wiki, and their titles."""
+"""MediaWiki links: which are articles of the same wiki, their titles, and reading them fast."""
 
 from __future__ import annotations
 
 import re
 from urllib.parse import unquote
+
+from selectolax.lexbor import LexborNode
+
+from scraper.models import Link
+from scraper.parse.html import norm
+from scraper.parse.urls import Resolver, new_link
 
 # Namespace names (lower case) whose pages are not articles: canonical English names, the
 # aliases MediaWiki accepts, and the localized names of the large wikis. "X talk" forms are
@@ -91,3 +97,95 @@ def title_from_path(path_and_query: str, prefix: str) -> str | None:
     if not raw:
         return None
     return unquote(raw).replace("_", " ")
+
+
+class LinkReader:
+    """Classifies the anchors of an article: see_also / internal (articles) / external."""
+
+    def __init__(self, resolver: Resolver, page_url: str, hosts: set[str], prefix: str,
+                 own_title: str) -> None:
+        self.resolver = resolver
+        self.hosts = hosts
+        self.prefix = prefix
+        self.article_base = resolver.origin + prefix if resolver.origin else "\x00"
+        # The form most article links take in the HTML itself ("/wiki/T", or "./T" when
+        # the base is the article path, as in Parsoid), turned into URLs without urljoin.
+        self.local_prefixes: tuple[str, ...] = (prefix,) if prefix != "/" else ()
+        if resolver.directory == self.article_base:
+            self.local_prefixes += ("./",)
+        self.own_title = own_title
+        self.seen: set[str] = {page_url}
+        self.links: list[Link] = []
+
+    def read(self, anchors: list[LexborNode], kind: str, limit: int) -> None:
+        """Add the links of `anchors`; kind is "see_also" or "internal" (then external
+        links are kept too)."""
+        # The hot loop of the parser (thousands of anchors per article): one attribute
+        # read per anchor, duplicates and fragment-only links dropped before any other
+        # work, and the usual article link ("/wiki/T", "./T") read by slicing.
+        hrefs = [anchor.attrs.get("href") for anchor in anchors]
+        first: dict[str, int] = {}
+        for index, href in enumerate(hrefs):
+            if href and href not in first and href[0] != "#":
+                first[href] = index
+        resolve = self.resolver.resolve
+        seen = self.seen
+        links = self.links
+        article_base = self.article_base
+        cut = len(article_base)
+        local = self.local_prefixes
+        cut_local = len(self.prefix)
+        own_title = self.own_title
+        keep_shown = kind == "see_also"
+        room = limit - len(links)
+        for href, index in first.items():
+            if room <= 0:
+                return
+            title: str | None
+            url: str | None
+            if local and href.startswith(local) and "?" not in href and \
+                    href.find("/.", 1) < 0 and href[-1] > " ":
+                if "#" in href:
+                    href = href[: href.index("#")]
+                rest = href[cut_local:] if href[0] == "/" else href[2:]
+                url = article_base + rest
+                if not rest or url in seen:
+                    continue
+                title = unquote(rest) if "%" in rest else rest
+                if "_" in title:
+                    title = title.replace("_", " ")
+            else:
+                url = href if href.startswith(article_base) and href[-1] > " " and \
+                    "#" not in href else resolve(href)
+                if url is None or url in seen:
+                    continue
+                if url.startswith(article_base):
+                    rest = url[cut:]
+                    if not rest or "?" in rest:
+                        continue
+                    title = (unquote(rest) if "%" in rest else rest).replace("_", " ")
+                elif self.resolver.host_of(url) in self.hosts:
+                    slash = url.find("/", url.find("//") + 2)
+                    title = title_from_path(url[slash:], self.prefix) if slash > 0 else None
+                    if title is None:
+                        continue
+                else:
+                    if kind == "internal":
+                        seen.add(url)
+                        anchor = anchors[index]
+                        links.append(new_link(url, norm(anchor.text()) or
+                                              norm(anchor.attrs.get("title")), "external"))
+                        room -= 1
+                    continue  # (external links in "See also" are kept as external)
+            seen.add(url)
+            if title == own_title or (":" in title and is_namespaced(title)):
+                continue
+            # MediaWiki's title attribute repeats the URL's title, except on wikis with
+            # language variants (zh, sr, kk...), where it shows the converted title: read
+            # it there only (non-ASCII titles), as reading it costs as much as the rest.
+            if keep_shown or not title.isascii():
+                shown = anchors[index].attrs.get("title")
+                if shown:
+                    title = norm(shown)
+            links.append(new_link(url, title, kind))
+            room -= 1
