@@ -23,8 +23,8 @@ NAME = "mediawiki"
 # coordinates, and invisible markup.
 _JUNK = (".reference, .mw-editsection, .noprint, .noexcerpt, .ext-phonos, .geo-nondefault, "
          "style, #coordinates, [style*=\"display:none\"], br")
-_ANCHORS_JUNK_H2 = "a[href], h2, " + _JUNK
-_A_ID, _H2_ID, _BR_ID = (LexborHTMLParser("").create_node(tag).tag_id for tag in ("a", "h2", "br"))
+_JUNK_H2 = "h2, " + _JUNK
+_H2_ID, _BR_ID = (LexborHTMLParser("").create_node(tag).tag_id for tag in ("h2", "br"))
 _TITLE = ("h1#firstHeading, h1.firstHeading, h1.page-header__title, h1#section_0, "
           "h1.pcs-edit-section-title")
 _TITLE_CLASSES = frozenset({"firstHeading", "page-header__title", "pcs-edit-section-title"})
@@ -366,17 +366,14 @@ def parse_mediawiki(tree: LexborHTMLParser, url: str, *, max_links: int = 5000,
     if root is not None:
         reader = LinkReader(resolver, url.split("#", 1)[0], hosts,
                              article_prefix(url, base, canonical or ""), title)
-        # One pass over the content finds the anchors, the h2s and the junk (removed once
-        # the links are read).
-        anchors: list[LexborNode] = []
+        # One pass over the content finds the h2s and the junk (removed once the links
+        # are read).
         headings: list[LexborNode] = []
         breaks: list[LexborNode] = []
         junk: list[LexborNode] = []
-        for node in root.css(_ANCHORS_JUNK_H2):
+        for node in root.css(_JUNK_H2):
             tag_id = node.tag_id
-            if tag_id == _A_ID:
-                anchors.append(node)
-            elif tag_id == _H2_ID:
+            if tag_id == _H2_ID:
                 headings.append(node)
             elif tag_id == _BR_ID:
                 breaks.append(node)
@@ -385,7 +382,7 @@ def parse_mediawiki(tree: LexborHTMLParser, url: str, *, max_links: int = 5000,
         for node in see_also_nodes(headings):
             reader.read([node] if node.tag == "a" else node.css("a[href]"), "see_also",
                         max_links)
-        reader.read(anchors, "internal", max_links)
+        reader.read(root.css("a[href]"), "internal", max_links)
         for subtitle in marks.subtitles:  # subpage breadcrumbs: "< HE:Kassel"
             reader.read(subtitle.css("a[href]"), "internal", max_links)
         links = reader.links

@@ -130,18 +130,17 @@ class Resolver:
 
     def host_of(self, url: str) -> str:
         """The lower-cased host of an http(s) URL made by resolve()."""
-        start = url.find("//") + 2
-        end = len(url)
-        for sep in "/?":
-            at = url.find(sep, start)
-            if 0 <= at < end:
-                end = at
-        netloc = url[start:end]
+        parts = url.split("/", 3)  # "https:", "", netloc, path
+        netloc = parts[2] if len(parts) > 2 else ""
+        if "?" in netloc:
+            netloc = netloc.split("?", 1)[0]
         if "@" in netloc:
             netloc = netloc.rsplit("@", 1)[1]
         if netloc.startswith("["):
             return netloc[: netloc.find("]") + 1].lower()
-        return netloc.split(":", 1)[0].lower()
+        if ":" in netloc:
+            netloc = netloc.split(":", 1)[0]
+        return netloc.lower()
 
 
 def page_base(head: Head, url: str) -> str:
