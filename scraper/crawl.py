@@ -126,6 +126,8 @@ class _SiteCrawl:
         self.counts = _Counts()
         self.monitor = BreakageMonitor(config.name)
         self.in_flight: dict[str, asyncio.Task[None]] = {}
+        # A run fetches a URL at most once, even when recrawl_after is shorter than the run.
+        self.done: set[str] = set()
         hosts = max(1, len(config.scope.domains))
         self.workers = min(MAX_WORKERS, config.politeness.concurrency * hosts)
 
@@ -161,9 +163,10 @@ class _SiteCrawl:
                 room = min(room, self.max_pages - self.counts.started)
             if room > 0:
                 items = self.archive.due(self.config.name, self.clock(), room,
-                                         exclude=self.in_flight.keys())
+                                         exclude=self.done)
                 for item in items:
                     self.counts.started += 1
+                    self.done.add(item.url)
                     self.in_flight[item.url] = asyncio.create_task(self._one(run_id, item))
             if not self.in_flight:
                 if self.max_pages is not None and self.counts.started >= self.max_pages:
@@ -177,7 +180,7 @@ class _SiteCrawl:
                 task.result()  # a bug in _one must not pass silently
 
     def _pending(self) -> bool:
-        return self.archive.pending_count(self.config.name, self.clock()) > 0
+        return bool(self.archive.due(self.config.name, self.clock(), 1, exclude=self.done))
 
     async def _one(self, run_id: int, item: FrontierItem) -> None:
         try:

@@ -289,7 +289,7 @@ class Fetcher:
                 return min(exc.retry_after, network.retry_after_max)
             return exponential(state)
 
-        exponential = wait_exponential_jitter(initial=network.backoff_base, max=network.backoff_max,
+        exponential = wait_exponential_jitter(multiplier=network.backoff_base, max=network.backoff_max,
                                               jitter=network.backoff_base)
         retrying = AsyncRetrying(stop=stop_after_attempt(network.attempts), wait=wait,
                                  retry=retry_if_exception_type(_Retryable), reraise=True)
