@@ -33,7 +33,7 @@ from scraper.frontier import (
     recrawl_interval,
     start_items,
 )
-from scraper.models import CrawlStats, FetchResult, FrontierItem, Page, content_hash
+from scraper.models import CrawlStats, FetchResult, FrontierItem, Page, RevisionMeta, content_hash
 from scraper.parse import parse_page
 from scraper.timeutil import utcnow
 
@@ -100,7 +100,7 @@ async def crawl(configs: Sequence[CrawlConfig], archive: Archive, *,
     fetcher = Fetcher(client, policies=policies)
     deadline = time.monotonic() + limits.max_time if limits.max_time else None
     try:
-        runs = [_SiteCrawl(cfg, archive, fetcher, limits, deadline, events or _ignore, clock)
+        runs = [SiteCrawl(cfg, archive, fetcher, limits, deadline, events or _ignore, clock)
                 for cfg in configs]
         return list(await asyncio.gather(*(run.run() for run in runs)))
     finally:
@@ -112,7 +112,11 @@ def _ignore(event: CrawlEvent) -> None:
     return None
 
 
-class _SiteCrawl:
+class SiteCrawl:
+    """One config's part of a run. Also the context a crawl source (such as
+    scraper.mediawiki.source) works through: its config, archive, fetcher, clock, limits and
+    the store/record/emit methods below, so that counts, events and alerts stay in one place."""
+
     def __init__(self, config: CrawlConfig, archive: Archive, fetcher: Fetcher,
                  limits: CrawlLimits, deadline: float | None, events: EventSink,
                  clock: Callable[[], datetime]) -> None:
@@ -138,7 +142,13 @@ class _SiteCrawl:
         self.archive.enqueue(start_items(cfg), started)
         status = "completed"
         try:
-            status = await self._loop(run_id)
+            if cfg.source == "mediawiki":
+                # Imported here: only wiki crawls need the API client.
+                from scraper.mediawiki.source import crawl_wiki
+
+                status = await crawl_wiki(self, run_id)
+            else:
+                status = await self._loop(run_id)
         except asyncio.CancelledError:
             status = "interrupted"
             raise
@@ -204,10 +214,10 @@ class _SiteCrawl:
             self.archive.record_skipped(run_id, cfg.name, item.url, reason=exc.reason, now=now,
                                         next_due=due_after(now, recrawl_interval(item.url, cfg)))
             log.warning("%s: skipped: %s", item.url, exc.reason)
-            self._emit("skipped", item.url, detail=exc.reason)
+            self.emit("skipped", item.url, detail=exc.reason)
             return
         except FetchError as exc:
-            self._record_failure(run_id, item, exc)
+            self.record_failure(run_id, item, exc)
             return
         self._retried(result.attempts)
         now = self.clock()
@@ -216,25 +226,31 @@ class _SiteCrawl:
             self.counts.not_modified += 1
             self.archive.record_not_modified(run_id, cfg.name, result, next_due=next_due)
             log.info("%s: not modified", item.url)
-            self._emit("not_modified", item.url, status=304)
+            self.emit("not_modified", item.url, status=304)
             return
-        page = self._parse(item, result)
-        discovered = links_to_follow(page, cfg, item.depth)
-        gist = self._gist(item.url, page)
-        saved = self.archive.save(run_id, cfg.name, result, page, next_due=next_due,
-                                  discovered=discovered, change_gist=gist)
+        page = self.parse(item, result)
+        self.store(run_id, item, result, page, next_due=next_due,
+                   discovered=links_to_follow(page, cfg, item.depth))
+
+    def store(self, run_id: int, item: FrontierItem, result: FetchResult, page: Page, *,
+              next_due: datetime, discovered: Sequence[FrontierItem] = (),
+              revision: RevisionMeta | None = None) -> None:
+        """Save one parsed fetch (a new version or a sighting), count it and report it."""
+        gist = self.gist(item.url, page)
+        saved = self.archive.save(run_id, self.config.name, result, page, next_due=next_due,
+                                  discovered=discovered, revision=revision, change_gist=gist)
         self.counts.fetched += 1
         if saved.created:
             self.counts.new_versions += 1
             log.info("%s: version %d%s", item.url, saved.version, f" ({gist})" if gist else "")
-            self._emit("new_version", item.url, status=result.status, version=saved.version,
+            self.emit("new_version", item.url, status=result.status, version=saved.version,
                        detail=gist)
         else:
             self.counts.unchanged += 1
             log.info("%s: unchanged (version %d)", item.url, saved.version)
-            self._emit("unchanged", item.url, status=result.status, version=saved.version)
+            self.emit("unchanged", item.url, status=result.status, version=saved.version)
 
-    def _parse(self, item: FrontierItem, result: FetchResult) -> Page:
+    def parse(self, item: FrontierItem, result: FetchResult) -> Page:
         cfg = self.config
         page = parse_page(result.body, result.final_url, parser=cfg.parser,
                           selectors=cfg.selectors, content_type=result.header("content-type"),
@@ -243,7 +259,7 @@ class _SiteCrawl:
         # the snapshot's final_url.
         return dataclasses.replace(page, url=item.url)
 
-    def _gist(self, url: str, page: Page) -> str:
+    def gist(self, url: str, page: Page) -> str:
         """One line on what changed since the stored version; empty for a first or same one."""
         try:
             previous = self.archive.snapshot(url)
@@ -256,7 +272,7 @@ class _SiteCrawl:
         self.monitor.observe(stored, page)
         return diff_pages(stored, page).gist()
 
-    def _record_failure(self, run_id: int, item: FrontierItem, exc: FetchError) -> None:
+    def record_failure(self, run_id: int, item: FrontierItem, exc: FetchError) -> None:
         cfg = self.config
         self._retried(exc.attempts)
         now = self.clock()
@@ -269,12 +285,12 @@ class _SiteCrawl:
                                     next_due=due_after(now, wait), gone=gone)
         self.counts.failed += 1
         log.warning("%s: failed after %d attempt(s): %s", item.url, exc.attempts, exc.reason)
-        self._emit("failed", item.url, status=status, detail=exc.reason)
+        self.emit("failed", item.url, status=status, detail=exc.reason)
 
     def _retried(self, attempts: int) -> None:
         self.counts.retried += max(0, attempts - 1)
 
-    def _emit(self, kind: str, url: str, *, status: int | None = None,
+    def emit(self, kind: str, url: str, *, status: int | None = None,
               version: int | None = None, detail: str = "") -> None:
         queued = len(self.in_flight)
         self.events(CrawlEvent(kind, self.config.name, url, status, version, detail, queued))

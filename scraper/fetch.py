@@ -267,6 +267,20 @@ class Fetcher:
         self._checked: set[tuple[str, AddressPolicy]] = set()
         self.stats = FetcherStats()
 
+    async def admit(self, url: str, network: Network) -> None:
+        """Check `url`'s scheme and addresses against `network` and let the shared client
+        connect to its host. For callers that use `self.client` directly (the MediaWiki API
+        client); fetch() does this itself on every hop."""
+        scheme = urlsplit(url).scheme
+        if scheme not in ALLOWED_SCHEMES:
+            raise BlockedURL(url, f"scheme {scheme!r} is never fetched (only http and https)")
+        policy = AddressPolicy.from_network(network)
+        host = (urlsplit(url).hostname or "").lower()
+        if (host, policy) not in self._checked:
+            await check_address(url, policy)
+            self._checked.add((host, policy))
+        self._policies[host] = policy
+
     def gate(self, host: str, politeness: Politeness) -> HostGate:
         gate = self._gates.get(host)
         if gate is None:
@@ -319,7 +333,6 @@ class Fetcher:
                        etag: str | None, last_modified: str | None,
                        scope_check: ScopeCheck | None, accept: frozenset[str],
                        extra_headers: dict[str, str]) -> FetchResult:
-        policy = AddressPolicy.from_network(network)
         seen: list[str] = []
         current = url
         while True:
@@ -328,18 +341,11 @@ class Fetcher:
             if len(seen) > network.max_redirects:
                 raise RedirectError(url, f"more than {network.max_redirects} redirects")
             seen.append(current)
-            scheme = urlsplit(current).scheme
-            if scheme not in ALLOWED_SCHEMES:
-                raise BlockedURL(url, f"scheme {scheme!r} is never fetched (only http and https)")
             if seen[1:] and scope_check is not None:
                 reason = scope_check(current)
                 if reason is not None:
                     raise BlockedURL(url, f"redirected out of scope to {current}: {reason}")
-            host = (urlsplit(current).hostname or "").lower()
-            if (host, policy) not in self._checked:
-                await check_address(current, policy)
-                self._checked.add((host, policy))
-            self._policies[host] = policy
+            await self.admit(current, network)
             if politeness.robots_txt:
                 await self._check_robots(current, politeness, network)
             headers = {"User-Agent": politeness.user_agent, "Accept-Encoding": "gzip, deflate, br",
