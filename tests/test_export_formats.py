@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import gzip
 import io
 import json
@@ -375,3 +376,48 @@ def test_target_created_during_the_export_is_not_replaced(tmp_path: Path) -> Non
 def test_unusable_targets_are_refused(tmp_path: Path, make_path: Any, message: str) -> None:
     with pytest.raises(ExportError, match=message):
         export_to_path(ListArchive(make_versions()), str(make_path(tmp_path)), ExportOptions())
+
+
+class EndlessArchive(ListArchive):
+    """An archive that never runs out of versions: only a streaming export can start on it."""
+
+    def iter_versions(self, **kwargs: Any) -> Iterator[tuple[str, Snapshot, Page]]:
+        base = self.versions
+        n = 0
+        while True:
+            site, snap, page, _, _ = base[n % len(base)]
+            yield site, dataclasses.replace(snap, version=n + 1), page
+            n += 1
+
+    def body(self, url: str, version: int | None = None) -> bytes:
+        return self.versions[0][3]
+
+    def response_headers(self, url: str, version: int | None = None) -> list[tuple[str, str]]:
+        return self.versions[0][4]
+
+
+class StopAfter(io.RawIOBase):
+    """A sink that accepts `limit` bytes, then fails as a closed pipe would."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.seen = 0
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: Any) -> int:
+        self.seen += len(data)
+        if self.seen > self.limit:
+            raise BrokenPipeError("reader went away")
+        return len(data)
+
+
+@pytest.mark.parametrize("fmt,records", [("jsonl", "pages"), ("csv", "links"),
+                                         ("warc", "pages")])
+def test_export_streams_without_reading_the_whole_archive(fmt: str, records: str) -> None:
+    sink = StopAfter(500_000)
+    with pytest.raises(BrokenPipeError):
+        export_to_stream(EndlessArchive(make_versions()), sink,  # type: ignore[arg-type]
+                         ExportOptions(format=fmt, records=records, all_versions=True))
+    assert sink.seen > 500_000

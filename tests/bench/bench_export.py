@@ -58,21 +58,27 @@ BasePage = tuple[str, Page, bytes]  # (url, parsed page, body)
 
 
 def site_pages(count: int) -> list[BasePage] | None:
-    """Listing and article pages of the built-in site, parsed; None if the site lacks renderers."""
+    """Listing and article pages of the built-in site, rendered and parsed; None without it."""
     try:
         from scraper.parse import parse_page
-        from scraper.testsite import content
-        render_listing = getattr(content, "render_listing")
-        render_article = getattr(content, "render_article")
-    except (ImportError, AttributeError):
+        from scraper.testsite import (
+            MARKUPS,
+            SiteModel,
+            info_path,
+            related_path,
+            render_article,
+            render_listing,
+        )
+    except ImportError:
         return None
-    model = content.SiteModel(seed=1, pages=max(1, count // 2))
+    model = SiteModel(seed=1, pages=max(1, count // 2))
     out: list[BasePage] = []
-    for slug in model.slugs:
-        for path, render in ((content.related_path(slug), lambda s: render_listing(model, s)),
-                             (content.info_path(slug), lambda s: render_article(model, s))):
-            body = render(slug)
-            body = body.encode("utf-8") if isinstance(body, str) else bytes(body)
+    for i, slug in enumerate(model.slugs):
+        bodies = [(related_path(slug, n), render_listing(model, slug, n,
+                                                         markup=MARKUPS[i % len(MARKUPS)]))
+                  for n in range(1, model.listing_pages(slug) + 1)]
+        bodies.append((info_path(slug), render_article(model, slug)))
+        for path, body in bodies:
             url = BASE + path
             out.append((url, parse_page(body, url), body))
             if len(out) >= count:
