@@ -209,3 +209,45 @@ def test_changes_command(archive_path: Path) -> None:
     assert code == 2 and "--until" in err
     code, out, _ = run("changes", "--archive", str(archive_path))  # last 7 days from now
     assert code == 0 and "Changed pages:" in out
+
+
+# -- end to end: crawl the built-in site, edit it, crawl again --------------------------
+
+def test_crawl_edit_recrawl_then_diff_and_changes(tmp_path: Path) -> None:
+    import asyncio
+    import textwrap
+
+    from scraper.config import load_config_text
+    from scraper.crawl import crawl
+    from scraper.testsite import TestSite
+
+    with TestSite(pages=30) as site:
+        config = load_config_text(textwrap.dedent(f"""\
+            name: e2e
+            start_urls: ["{site.url('/related/NATO')}"]
+            network: {{allow_loopback: true}}
+            follow: [related, more_info]
+            scope: {{include: ["^/related/NATO", "^/info/NATO$"]}}
+            max_depth: 1
+            recrawl_after: 0s
+            politeness: {{concurrency: 2, delay: 0}}
+            """), "e2e.yaml")
+        db = str(tmp_path / "e2e.db")
+        with Archive.open(db) as archive:
+            asyncio.run(crawl([config], archive))
+            site.edit("NATO", infobox={"Type": "Defence alliance"}, reorder_sections=True)
+            asyncio.run(crawl([config], archive))
+        article = site.url("/info/NATO")
+    code, out, _ = run("diff", article, "--archive", db, "--format", "json")
+    data = json.loads(out)
+    assert code == 0 and (data["old"]["version"], data["new"]["version"]) == (1, 2)
+    assert data["infobox"] == [{"key": "Type", "change": "changed", "old": "Military alliance",
+                                "new": "Defence alliance"}]
+    assert data["text"]["counts"]["moved"] > 0
+    assert {op["op"] for op in data["text"]["ops"]} == {"equal", "move"}
+    code, out, _ = run("changes", "--archive", db, "--since", "1h", "--format", "json")
+    report = json.loads(out)
+    changed = {p["url"]: p for p in report["changed"]}
+    assert code == 0 and article in changed
+    assert changed[article]["gist"] == data["gist"]  # the gist the crawl stored
+    assert "infobox: Type changed" in changed[article]["gist"]
