@@ -37,7 +37,7 @@ _SKIP_CLASSES = frozenset({
     "portal", "portalbox", "catlinks", "printfooter", "shortdescription",
     "pcs-collapse-table-container", "authority-control", "navigation-not-searchable",
     "mw-authority-control", "mw-indicators", "side-box", "box-Multiple_issues", "notice",
-    "pcs-edit-section-header", "mw-kartographer-maplink", "switcher-container",
+    "mw-kartographer-maplink", "switcher-container",
 })
 _SKIP_IDS = frozenset({"toc", "catlinks", "coordinates", "siteSub", "contentSub", "jump-to-nav",
                        "siteNotice", "mw-navigation", "footer", "references"})
