@@ -247,3 +247,33 @@ def test_detection() -> None:
     assert detect_parser(b"<html><body><div class='mw-parser-output'><p>x</p></div></body>"
                          b"</html>", URL) == "mediawiki"
     assert detect_parser(b"<html><body><p>plain</p></body></html>", URL) == "generic"
+
+
+def test_article_path_from_the_page_url_or_config() -> None:
+    content = ('<p><a href="/info/Other_page" title="Other page">o</a> '
+               '<a href="/info/Help:Me" title="Help:Me">h</a> '
+               '<a href="/static/file.css">css</a></p>')
+    body = vector(content, head="").replace(b"/wiki/Main_Page", b"/info/Main_Page")
+    page = parse(body, "https://wiki.example.org/info/Test_page")
+    assert [(link.title, link.url) for link in page.links] == [
+        ("Other page", "https://wiki.example.org/info/Other_page")]
+    config = '<script>RLCONF={"wgArticlePath":"/info/$1","wgPageName":"Test_page"};</script>'
+    page = parse(vector(content, head=config), "https://wiki.example.org/index.php?curid=5")
+    assert [link.title for link in page.links] == ["Other page"]
+
+
+def test_builtin_site_article() -> None:
+    from scraper.testsite.articles import render_article
+    from scraper.testsite.content import SiteModel
+
+    model = SiteModel(seed=1, pages=200)
+    slug = model.slugs[0]
+    body = render_article(model, slug, "http://127.0.0.1:8000")
+    page = parse_page(body, f"http://127.0.0.1:8000/info/{slug}")
+    assert page.parser == "mediawiki" and page.kind == "article"
+    assert page.title == model.titles[0]
+    assert page.summary and page.revision_id and page.categories
+    assert page.links_of("see_also")
+    for link in page.links_of("see_also", "internal"):
+        assert link.url.startswith("http://127.0.0.1:8000/info/")
+        assert "/" not in link.title and "_" not in link.title

@@ -57,6 +57,7 @@ _RE_STRING = r'\s*:\s*("(?:[^"\\]|\\.)*")'
 _RE_PAGENAME = re.compile(r'"wgPageName"' + _RE_STRING)
 _RE_SITENAME = re.compile(r'"wgSiteName"' + _RE_STRING)
 _RE_LANGUAGE = re.compile(r'"wgPageContentLanguage"' + _RE_STRING)
+_RE_ARTICLE_PATH = re.compile(r'"wgArticlePath"' + _RE_STRING)
 _RE_OLDID = re.compile(r"[?&;]oldid=(\d+)")
 _RE_ABOUT_REVISION = re.compile(r"/revision/(\d+)")
 _RE_EMPTY_PARENS = re.compile(r"\s*\(\s*[;,:]?\s*\)")
@@ -73,6 +74,7 @@ class WikiConfig:
     page_name: str = ""
     site_name: str = ""
     language: str = ""
+    article_path: str = ""  # "/wiki/$1"
 
 
 def _json_string(match: re.Match[str] | None) -> str:
@@ -105,6 +107,8 @@ def read_config(scripts: list[str]) -> WikiConfig:
         config.page_name = config.page_name or _json_string(_RE_PAGENAME.search(text))
         config.site_name = config.site_name or _json_string(_RE_SITENAME.search(text))
         config.language = config.language or _json_string(_RE_LANGUAGE.search(text))
+        config.article_path = config.article_path or _json_string(
+            _RE_ARTICLE_PATH.search(text))
     return config
 
 
@@ -365,7 +369,9 @@ def parse_mediawiki(tree: LexborHTMLParser, url: str, *, max_links: int = 5000,
     summary = text = ""
     if root is not None:
         reader = LinkReader(resolver, url.split("#", 1)[0], hosts,
-                             article_prefix(url, base, canonical or ""), title)
+                             article_prefix((canonical or "", url, base),
+                                            config.page_name or title, config.article_path),
+                             title)
         # One pass over the content finds the h2s and the junk (removed once the links
         # are read).
         headings: list[LexborNode] = []

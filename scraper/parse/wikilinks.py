@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from urllib.parse import unquote
+from urllib.parse import unquote, urlsplit
 
 from selectolax.lexbor import LexborNode
 
@@ -70,8 +70,23 @@ def is_namespaced(title: str) -> bool:
     return prefix.endswith(_TALK_SUFFIXES)
 
 
-def article_prefix(*urls: str) -> str:
-    """The article path of a wiki: "/wiki/" when its URLs use it, else "/" (short URLs)."""
+def article_prefix(urls: tuple[str, ...], page_name: str = "", article_path: str = "") -> str:
+    """The article path of a wiki ("/wiki/" on Wikipedia, "/" with short URLs).
+
+    From wgArticlePath when the page gives it; else what the page's own URL (canonical
+    first) has before its title; else "/wiki/" when the URLs use it; else "/".
+    """
+    if article_path and "$1" in article_path:
+        prefix = urlsplit(article_path.split("$1", 1)[0]).path
+        if prefix.startswith("/"):
+            return prefix
+    name = page_name.replace(" ", "_")
+    for url in urls:
+        if not url:
+            continue
+        path = unquote(urlsplit(url).path)
+        if name and path.endswith("/" + name):
+            return path[: len(path) - len(name)]
     for url in urls:
         if "/wiki/" in url:
             return "/wiki/"
