@@ -63,7 +63,8 @@ def parse_command(source: str, page_url: str | None, parser: str | None,
                   config_path: str | None, output_format: str, show_all: bool) -> None:
     """Print what a parser extracts from one page: the tool to write and check selectors.
 
-    SOURCE is a URL (fetched once, with a single GET) or a saved HTML file. Selectors
+    URL-or-FILE is a URL (fetched with one GET; redirects are followed on that host only)
+    or a saved HTML file (give its address with --url so that its links resolve). Selectors
     that match nothing on the page are listed under "missing selectors".
 
     \b
