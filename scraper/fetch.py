@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
+import errno
 import ipaddress
 import logging
 import socket
@@ -387,6 +388,8 @@ class Fetcher:
                     url, f"no complete answer within {network.total_timeout:g} s "
                          "(network.total_timeout)")) from None
             except httpx.TimeoutException as exc:
+                if not _is_timeout(exc):
+                    raise _Retryable(FetchError(url, _transport_reason(current, exc))) from None
                 raise _Retryable(FetchTimeout(url, f"timed out ({type(exc).__name__}: "
                                                    f"no data for {network.timeout:g} s)")) from None
             except httpx.TransportError as exc:
@@ -500,13 +503,31 @@ def _status_reason(status: int, url: str) -> str:
     return f"HTTP {status} {names.get(status, '')}".rstrip()
 
 
+def _is_timeout(exc: httpx.TimeoutException) -> bool:
+    """False for the aiohttp errors httpx-aiohttp reports as ConnectTimeout although no time
+    ran out (its map sends every ClientConnectionError there: a server that closed the
+    connection, a reset)."""
+    cause = exc.__cause__
+    return not isinstance(cause, aiohttp.ClientConnectionError) or isinstance(cause, TimeoutError)
+
+
 def _transport_reason(url: str, exc: httpx.TransportError) -> str:
     text = str(exc) or type(exc).__name__
     lowered = text.lower()
-    if isinstance(exc, httpx.ConnectError) or "connect" in lowered:
-        return f"cannot connect: {text}"
+    cause = exc.__cause__
+    # Most specific first: a reset mid-body also reads "payload is not completed", and
+    # "ConnectionResetError" contains "connect".
+    if "reset" in lowered:
+        return f"connection reset mid-answer: {text}"
     if "payload" in lowered or "content-length" in lowered or "not enough data" in lowered:
         return f"body cut short (fewer bytes than Content-Length): {text}"
-    if "reset" in lowered or "closed" in lowered or "disconnect" in lowered:
-        return f"connection reset or closed mid-answer: {text}"
+    if isinstance(cause, aiohttp.ServerDisconnectedError) or "disconnect" in lowered:
+        return f"the server closed the connection without answering: {text}"
+    if isinstance(cause, aiohttp.ClientConnectorError):
+        refused = getattr(cause.os_error, "errno", None) == errno.ECONNREFUSED
+        return f"cannot connect{' (connection refused)' if refused else ''}: {text}"
+    if isinstance(exc, httpx.ConnectError) or "connect" in lowered:
+        return f"cannot connect: {text}"
+    if "closed" in lowered:
+        return f"connection closed mid-answer: {text}"
     return f"{type(exc).__name__}: {text}"
