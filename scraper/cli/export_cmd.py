@@ -154,8 +154,9 @@ def export_command(fmt: str | None, output: str, force: bool, records: str, all_
                     count = export_to_path(archive, output, options, force=force).records
         except (Interrupted, KeyboardInterrupt) as exc:
             signum = exc.signum if isinstance(exc, Interrupted) else signal.SIGINT
-            where = "standard output" if to_stdout else f"{output} was not written"
-            click.echo(f"export interrupted by {signal.Signals(signum).name}; {where}", err=True)
+            what = ("the output is incomplete" if to_stdout
+                    else f"nothing was written to {output}")
+            click.echo(f"export interrupted by {signal.Signals(signum).name}; {what}", err=True)
             sys.exit(128 + signum)
     target = "standard output" if to_stdout else output
     unit = "versions" if fmt == "warc" else f"{records} records"
