@@ -26,10 +26,8 @@ from scraper.mediawiki.readers import (
     read_title_lookup,
     strip_tags,
 )
+from tests.paths import CORPUS
 
-CORPUS = Path("/work/shared/corpus/real")
-if not CORPUS.is_dir():  # a checkout next to the shared folder
-    CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "real"
 API = Path(__file__).parent / "data" / "mediawiki" / "api"
 JSON_GOLDENS = sorted(p for p in CORPUS.glob("*.json")
                       if not p.name.endswith(".expected.json"))

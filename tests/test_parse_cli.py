@@ -15,7 +15,9 @@ from scraper.cli import main
 
 PAGES = Path(__file__).parent / "data" / "pages"
 SEED = PAGES / "listing-seed.html"
-CORPUS_PAGE = Path("/work/shared/corpus/real/wikipedia-en-mozilla-vector-2016.html")
+from tests.paths import CORPUS
+
+CORPUS_PAGE = CORPUS / "wikipedia-en-mozilla-vector-2016.html"
 
 
 def run(*args: str) -> tuple[int, str]:

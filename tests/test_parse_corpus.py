@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -15,7 +14,8 @@ from scraper.models import Page
 from scraper.parse import PARSER_VERSION, parse_page
 
 # The read-only corpus of real pages (see its README.md for the fields' meaning).
-CORPUS = Path(os.environ.get("SCRAPER_CORPUS", "/work/shared/corpus/real"))
+from tests.paths import CORPUS
+
 PAGES = sorted(CORPUS.glob("*.html"))
 
 # Expected values we believe wrong, each skipped for that one value with the reason.

@@ -34,7 +34,8 @@ PROFILE = settings(
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
 
-CORPUS = Path(os.environ.get("SCRAPER_CORPUS", "/work/shared/corpus/real"))
+from tests.paths import CORPUS
+
 FIXTURES = Path(__file__).parent / "data" / "pages"
 SAMPLES = sorted(CORPUS.glob("*.html")) + sorted(FIXTURES.glob("*.html"))
 URL = "http://example.org/wiki/Page"

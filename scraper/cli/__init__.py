@@ -6,6 +6,7 @@ from scraper.cli.app import main
 from scraper.cli import (  # noqa: E402,F401
     archive_cmds,
     crawl_cmds,
+    demo_cmd,
     diff_cmds,
     export_cmd,
     config_cmds,

@@ -34,7 +34,9 @@ from selectolax.lexbor import LexborHTMLParser
 
 from scraper.parse import parse_page
 
-CORPUS = Path("/work/shared/corpus/real")
+CORPUS = Path(__file__).resolve().parents[3] / "shared" / "corpus" / "real"
+if not CORPUS.is_dir():
+    CORPUS = Path("/work/shared/corpus/real")
 PARSERS = ("auto", "mediawiki", "generic", "listing")
 
 
