@@ -31,3 +31,19 @@ def testsite_factory() -> Iterator[Callable[..., TestSite]]:
     yield start
     for site in sites:
         site.stop()
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Tests marked slow (durability and soak) run in CI or with SCRAPER_SLOW_TESTS=1;
+    elsewhere they are deselected, not skipped, unless -m names them."""
+    import os
+
+    if os.environ.get("SCRAPER_SLOW_TESTS") == "1" or os.environ.get("CI") == "true":
+        return
+    if config.getoption("-m"):
+        return
+    kept = [item for item in items if item.get_closest_marker("slow") is None]
+    deselected = [item for item in items if item.get_closest_marker("slow") is not None]
+    if deselected:
+        config.hook.pytest_deselected(items=deselected)
+        items[:] = kept

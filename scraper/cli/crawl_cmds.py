@@ -155,13 +155,15 @@ def summary_lines(results: Sequence[RunResult], archive_path: str) -> list[str]:
               show_default=True, help="The end summary for people or programs.")
 @click.option("--progress/--no-progress", default=None,
               help="Progress bar (default: only when stdout is a terminal).")
+@click.option("--backfill", type=click.IntRange(min=0), default=None, metavar="N",
+              help="source: mediawiki only: import up to N past revisions of each page.")
 @click.option("--set", "settings", multiple=True, metavar="KEY=VALUE",
               help="Override a config key for this run, e.g. --set politeness.delay=1s.")
 @handle_errors
 def crawl_command(config_paths: tuple[str, ...], archive_path: str | None,
                   max_pages: int | None, max_time: str | None, verbose: int, quiet: bool,
                   log_format: str, output_format: str, progress: bool | None,
-                  settings: tuple[str, ...]) -> None:
+                  backfill: int | None, settings: tuple[str, ...]) -> None:
     """One crawl run: new URLs and the pages due for recrawl.
 
     \b
@@ -181,6 +183,8 @@ def crawl_command(config_paths: tuple[str, ...], archive_path: str | None,
     overrides = parse_overrides(settings)
     if max_pages is not None:
         overrides["max_pages"] = max_pages
+    if backfill is not None:
+        overrides["mediawiki.backfill"] = backfill
     configs = [load_config(path, overrides=overrides) for path in config_paths]
     limit_seconds = None
     if max_time is not None:
@@ -192,7 +196,8 @@ def crawl_command(config_paths: tuple[str, ...], archive_path: str | None,
     _check_same_archive(configs, archive_path, path)
     show_progress = stdout_is_terminal() if progress is None else progress
     configure_logging(verbose, quiet, log_format, show_progress)
-    with ArchiveLock(path), Archive.open(path) as archive:
+    with ArchiveLock(path), Archive.open(
+            path, full_copy_every=configs[0].full_copy_every) as archive:
         with _progress(show_progress and not quiet) as view:
             sinks = [s for s in (view, log_event if log_format == "json" else None) if s]
 

@@ -96,4 +96,4 @@ class CrawlConfig:
     mediawiki: MediaWikiSource | None = None
     max_links_per_page: int = 5000
     gone_after: int = 2  # consecutive 404/410 answers before a page is marked gone
-    full_copy_every: int = 16  # a stored body is a full copy at least every K versions
+    full_copy_every: int = 20  # a stored body is a full copy at least every K versions
