@@ -17,8 +17,8 @@ import time
 import zlib
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from typing import Any
+from datetime import UTC, datetime
+from typing import Any, Self
 from urllib.parse import urljoin, urlsplit
 
 import aiohttp
@@ -143,7 +143,7 @@ class HostGate:
         self._clock = clock
         self.crawl_delay: float = 0.0  # from robots.txt, when larger than the config's
 
-    async def __aenter__(self) -> HostGate:
+    async def __aenter__(self) -> Self:
         await self._slots.acquire()
         try:
             async with self._lock:
@@ -374,7 +374,7 @@ class Fetcher:
                        accept: frozenset[str]) -> FetchResult:
         host = urlsplit(current).netloc
         gate = self.gate(host, politeness)
-        fetched_at = datetime.now(timezone.utc)
+        fetched_at = datetime.now(UTC)
         async with gate:
             self.stats.requests += 1
             self.stats.per_host[host] = self.stats.per_host.get(host, 0) + 1
@@ -400,9 +400,9 @@ class Fetcher:
         status = response.status_code
         raw_headers = tuple((k.decode("latin-1"), v.decode("latin-1"))
                             for k, v in response.headers.raw)
-        result_base: dict[str, Any] = dict(
-            url=url, final_url=current, status=status, headers=raw_headers,
-            fetched_at=fetched_at, elapsed_s=0.0, http_version=response.http_version)
+        result_base: dict[str, Any] = {
+            "url": url, "final_url": current, "status": status, "headers": raw_headers,
+            "fetched_at": fetched_at, "elapsed_s": 0.0, "http_version": response.http_version}
         if status in REDIRECT_STATUSES or status == 304:
             return FetchResult(body=b"", **result_base)
         if status == 429 or status >= 500:
@@ -492,8 +492,8 @@ def parse_retry_after(value: str | None) -> float | None:
     except (TypeError, ValueError):
         return None
     if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
-    return max(0.0, (when - datetime.now(timezone.utc)).total_seconds())
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - datetime.now(UTC)).total_seconds())
 
 
 def _status_reason(status: int, url: str) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import fcntl
 import os
 from types import TracebackType
+from typing import Self
 
 from scraper.errors import ArchiveLocked
 
@@ -41,7 +42,7 @@ class ArchiveLock:
             os.close(self._fd)
             self._fd = None
 
-    def __enter__(self) -> ArchiveLock:
+    def __enter__(self) -> Self:
         self.acquire()
         return self
 

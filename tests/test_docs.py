@@ -43,7 +43,7 @@ def test_version() -> None:
 
 def test_readme_has_exactly_two_setup_commands_and_ci_runs_them() -> None:
     block = re.search(r"<!-- setup-commands -->\n```\n(.*?)```\n<!-- /setup-commands -->",
-                      README, re.S)
+                      README, re.DOTALL)
     assert block is not None
     lines = block.group(1).strip().splitlines()
     assert len(lines) == 2

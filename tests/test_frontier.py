@@ -79,13 +79,13 @@ def test_normalisation_is_idempotent(scheme: str, host: str, port: int | None,
 
 
 def _config(**kwargs: object) -> CrawlConfig:
-    base: dict[str, object] = dict(
-        name="t", start_urls=("http://127.0.0.1:8000/related/NATO",),
-        scope=Scope(domains=("127.0.0.1",), include=(re.compile("^/related/"),
-                                                     re.compile("^/info/")),
-                    exclude=(re.compile("action=edit"),)),
-        follow=("related",), max_depth=2,
-    )
+    base: dict[str, object] = {
+        "name": "t", "start_urls": ("http://127.0.0.1:8000/related/NATO",),
+        "scope": Scope(domains=("127.0.0.1",), include=(re.compile("^/related/"),
+                                                        re.compile("^/info/")),
+                       exclude=(re.compile("action=edit"),)),
+        "follow": ("related",), "max_depth": 2,
+    }
     base.update(kwargs)
     return CrawlConfig(**base)  # type: ignore[arg-type]
 

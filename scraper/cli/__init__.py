@@ -1,17 +1,16 @@
 """The command line: turns library results into output. The only place that prints."""
 
-from scraper.cli.app import main
-
 # Each module registers its commands on `main` when imported.
-from scraper.cli import (  # noqa: E402,F401
+from scraper.cli import (  # noqa: F401
     archive_cmds,
+    config_cmds,
     crawl_cmds,
     demo_cmd,
     diff_cmds,
     export_cmd,
-    config_cmds,
     parse_cmd,
     testsite_cmd,
 )
+from scraper.cli.app import main
 
 __all__ = ["main"]

@@ -196,18 +196,18 @@ def crawl_command(config_paths: tuple[str, ...], archive_path: str | None,
     _check_same_archive(configs, archive_path, path)
     show_progress = stdout_is_terminal() if progress is None else progress
     configure_logging(verbose, quiet, log_format, show_progress)
-    with ArchiveLock(path), Archive.open(
-            path, full_copy_every=configs[0].full_copy_every) as archive:
-        with _progress(show_progress and not quiet) as view:
-            sinks = [s for s in (view, log_event if log_format == "json" else None) if s]
+    with (ArchiveLock(path),
+          Archive.open(path, full_copy_every=configs[0].full_copy_every) as archive,
+          _progress(show_progress and not quiet) as view):
+        sinks = [s for s in (view, log_event if log_format == "json" else None) if s]
 
-            def events(event: CrawlEvent) -> None:
-                for sink in sinks:
-                    sink(event)
+        def events(event: CrawlEvent) -> None:
+            for sink in sinks:
+                sink(event)
 
-            results = asyncio.run(crawl(configs, archive,
-                                        limits=CrawlLimits(max_pages, limit_seconds),
-                                        events=events))
+        results = asyncio.run(crawl(configs, archive,
+                                    limits=CrawlLimits(max_pages, limit_seconds),
+                                    events=events))
     if output_format == "json":
         click.echo(json.dumps([{
             "site": r.site, "run_id": r.run_id, "status": r.status,
