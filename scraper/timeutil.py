@@ -18,8 +18,8 @@ def parse_duration(text: str | float) -> float:
 
     Raises ValueError with a sentence naming the accepted forms.
     """
-    if isinstance(text, bool):  # noqa: TRY004 - a YAML `yes` is a bad value, not a bug
-        raise ValueError(f"expected a duration such as 30s, 5m, 2h or 1d, got {text!r}")
+    if isinstance(text, bool):  # a YAML `yes` is a bad value from a file, not a bug
+        raise ValueError(f"expected a duration such as 30s, 5m, 2h or 1d, got {text!r}")  # noqa: TRY004
     if isinstance(text, (int, float)):
         if text < 0:
             raise ValueError(f"a duration must be >= 0, got {text!r}")
