@@ -305,16 +305,19 @@ class MediaWikiClient:
     # --- revisions ----------------------------------------------------------------------------
 
     async def page_info(self, titles: Sequence[str] = (), *,
-                        page_ids: Sequence[int] = ()) -> TitleLookup:
+                        page_ids: Sequence[int] = (), redirects: bool = True) -> TitleLookup:
         """Current revision (id, timestamp, user, comment) and metadata of many pages.
 
-        Redirects are followed (`redirects=1`); the answer says how each title was
-        normalised or redirected and which are missing or invalid. Page ids find pages
-        whatever their title now is (a moved page keeps its id).
+        Redirects are followed (`redirects=1`) unless `redirects` is False, when a redirect
+        page comes back as itself (`PageState.redirect`, its own revision); the answer says
+        how each title was normalised or redirected and which are missing or invalid. Page
+        ids find pages whatever their title now is (a moved page keeps its id).
         """
         lookup = TitleLookup()
         base: dict[str, str | int] = {"prop": "info|revisions", "rvprop": REV_PROPS,
-                                      "inprop": "url", "redirects": 1}
+                                      "inprop": "url"}
+        if redirects:
+            base["redirects"] = 1
         for batch in _batches(_unique(titles), TITLE_BATCH):
             async for data in self.query_all({**base, "titles": "|".join(batch)}):
                 lookup = lookup.merged(read_title_lookup(data.get("query", {}), self.api_url))

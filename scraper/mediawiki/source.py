@@ -1,0 +1,526 @@
+"""The `source: mediawiki` crawl: a wiki's pages archived revision by revision through its API.
+
+A run asks the wiki which pages changed instead of fetching every page:
+
+- the first run (and any run after the selection keys of the config changed) enumerates the
+  selected pages (start pages, `titles`, `categories`, `allpages`, links of the start pages),
+  looks up their current revisions (50 titles a request) and fetches the page view of each
+  revision the archive lacks, with up to `backfill` past revisions before it;
+- later runs read `list=recentchanges` since the start of the last completed run and fetch
+  only revisions the archive lacks, follow moves (the history is copied to the new title, the
+  old title gets its redirect page as a new version) and mark deleted pages gone; pages due
+  by `recrawl_after` are confirmed with one lookup per 50 pages and fetched only when their
+  revision is new. A revision already archived is never fetched again.
+
+Each version is stored under the page's article URL (`/wiki/Title`) with the wiki's revision
+id, timestamp, user and edit summary; the body is the full page view of that very revision
+(`/wiki/Title?oldid=N`), parsed by the mediawiki parser, with the lead summary from
+TextExtracts when the wiki has it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import json
+import logging
+import time
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from scraper.archive import Archive
+from scraper.config import MediaWikiSource, config_to_dict
+from scraper.errors import ArchiveError, BlockedURL, FetchError, HTTPStatusError, SkippedContent
+from scraper.frontier import (
+    due_after,
+    gone_recheck_interval,
+    out_of_scope_reason,
+    recrawl_interval,
+)
+from scraper.mediawiki.api import EXTRACTS_BATCH, TITLE_BATCH, MediaWikiClient
+from scraper.mediawiki.errors import NoApiFound
+from scraper.mediawiki.history import backfill_page, copy_history
+from scraper.mediawiki.plan import (
+    ChangePlan,
+    article_url,
+    plan_changes,
+    rc_namespaces,
+    selection_changed,
+    statically_selected,
+    summary_from_extract,
+    title_from_url,
+    title_key,
+    view_url,
+)
+from scraper.mediawiki.readers import find_api_url
+from scraper.mediawiki.records import PageState, SiteInfo, TitleLookup
+from scraper.models import FetchResult, FrontierItem, RevisionMeta
+from scraper.parse import parse_page
+from scraper.timeutil import from_iso
+
+if TYPE_CHECKING:
+    from scraper.crawl import SiteCrawl
+
+log = logging.getLogger(__name__)
+
+__all__ = ["RC_MAX_AGE", "SINCE_MARGIN", "crawl_wiki", "previous_completed_run"]
+
+# MediaWiki's default $wgRCMaxAge: older changes have left recentchanges, so a run whose last
+# completed run is older than this enumerates the selection again.
+RC_MAX_AGE = timedelta(days=90)
+# recentchanges is read from a little before the last completed run started: it covers a
+# wiki clock behind ours, and re-listed revisions cost nothing (they are archived already).
+SINCE_MARGIN = timedelta(minutes=5)
+
+
+class _Stop(Exception):
+    """The run's page budget (max_pages) is spent while work remains."""
+
+
+async def crawl_wiki(ctx: SiteCrawl, run_id: int) -> str:
+    """One run of a `source: mediawiki` config through the crawl's context `ctx`. Returns the
+    run's status: completed, max_pages, max_time, or failed when the wiki's API could not be
+    used (then nothing marks the wiki as synchronised, and the next run asks again)."""
+    run = WikiRun(ctx, run_id)
+    if ctx.deadline is None:
+        return await run.run()
+    remaining = ctx.deadline - time.monotonic()
+    if remaining <= 0:
+        return "max_time"
+    timeout = asyncio.timeout(remaining)
+    try:
+        async with timeout:
+            return await run.run()
+    except TimeoutError:
+        if timeout.expired():
+            log.info("%s: time is up (--max-time)", ctx.config.name)
+            return "max_time"
+        raise
+
+
+def previous_completed_run(archive: Archive, site: str, before: int) -> dict[str, Any] | None:
+    """The last run of `site` before run `before` that ended "completed": its id, start and
+    config, or None.
+
+    Read directly because Archive.last_run() has no status filter (the run in progress is
+    always the last one); a method for it belongs in the archive."""
+    row = archive.conn.execute(
+        "SELECT id, started_at, config FROM runs WHERE id < ? AND status = 'completed'"
+        " AND EXISTS (SELECT 1 FROM json_each(runs.sites) WHERE value = ?)"
+        " ORDER BY id DESC LIMIT 1", (before, site)).fetchone()
+    if row is None:
+        return None
+    return {"id": row[0], "started_at": row[1], "config": json.loads(row[2])}
+
+
+class WikiRun:
+    """One run of one wiki config."""
+
+    def __init__(self, ctx: SiteCrawl, run_id: int) -> None:
+        self.ctx = ctx
+        self.run_id = run_id
+        self.cfg = ctx.config
+        self.archive = ctx.archive
+        self.options = ctx.config.mediawiki or MediaWikiSource()
+        self.api_url = self.options.api or ""
+        self._wiki: MediaWikiClient | None = None
+        self._site: SiteInfo | None = None
+        self.start_titles: list[str] = []
+        self.views = 0  # page views fetched
+
+    @property
+    def wiki(self) -> MediaWikiClient:
+        assert self._wiki is not None, "the API client is made first thing in run()"
+        return self._wiki
+
+    @property
+    def site(self) -> SiteInfo:
+        assert self._site is not None, "siteinfo is read first thing in run()"
+        return self._site
+
+    # --- the run ----------------------------------------------------------------------------
+
+    async def run(self) -> str:
+        name = self.cfg.name
+        try:
+            await self._connect()
+        except FetchError as exc:
+            self._site_failed(exc)
+            return "failed"
+        self.start_titles = [t for t in (title_from_url(self.site, u)
+                                         for u in self.cfg.start_urls) if t]
+        since = self._since()
+        try:
+            status = await (self.full() if since is None else self.incremental(since))
+        except _Stop:
+            status = "max_pages"
+        except FetchError as exc:
+            self._site_failed(exc)
+            status = "failed"
+        log.info("%s: %s run %s: %d API requests, %d page views", name,
+                 "full" if since is None else "incremental", status, self.wiki.requests,
+                 self.views)
+        return status
+
+    async def _connect(self) -> None:
+        """Find api.php, make the client and read siteinfo."""
+        from_archive = False
+        if not self.api_url:
+            found = self._api_from_archive()
+            from_archive = found is not None
+            self.api_url = found or await self._discover_api()
+        try:
+            self._site = await self._siteinfo(self.api_url)
+        except FetchError:
+            if not from_archive:
+                raise
+            # The archived page may name an api.php the wiki has since moved.
+            self.api_url = await self._discover_api()
+            self._site = await self._siteinfo(self.api_url)
+
+    async def _siteinfo(self, api_url: str) -> SiteInfo:
+        # Registers the API host's address policy with the shared client, which the
+        # API client uses directly.
+        await self.ctx.fetcher.admit(api_url, self.cfg.network)
+        return await self._client(api_url).siteinfo()
+
+    def _client(self, api_url: str) -> MediaWikiClient:
+        pol, net = self.cfg.politeness, self.cfg.network
+        self._wiki = MediaWikiClient(
+            self.ctx.fetcher.client, api_url, user_agent=pol.user_agent,
+            maxlag=self.options.maxlag, attempts=net.attempts, backoff=net.backoff_base,
+            retry_after_max=net.retry_after_max, delay=pol.delay)
+        return self._wiki
+
+    def _api_from_archive(self) -> str | None:
+        """The api.php an archived copy of a start page advertises (saves fetching it)."""
+        for url in self.cfg.start_urls:
+            try:
+                body = self.archive.body(url)
+            except ArchiveError:
+                continue
+            api = find_api_url(body, url)
+            if api:
+                log.debug("%s: api.php from the archived %s: %s", self.cfg.name, url, api)
+                return api
+        return None
+
+    async def _discover_api(self) -> str:
+        url = self.cfg.start_urls[0]
+        result = await self.ctx.fetcher.fetch(url, politeness=self.cfg.politeness,
+                                              network=self.cfg.network)
+        api = find_api_url(result.body, result.final_url)
+        if api is None:
+            raise NoApiFound(url, "the page links no api.php (<link rel=\"EditURI\">); set "
+                                  "mediawiki.api in the config")
+        log.info("%s: api.php found from %s: %s", self.cfg.name, url, api)
+        return api
+
+    def _since(self) -> datetime | None:
+        """Where recentchanges must start, or None when this run enumerates the selection."""
+        name = self.cfg.name
+        previous = previous_completed_run(self.archive, name, self.run_id)
+        if previous is None:
+            log.info("%s: no completed run before: enumerating the selection", name)
+            return None
+        changed = selection_changed(previous["config"], config_to_dict(self.cfg))
+        if changed:
+            log.info("%s: %s changed since run %d: enumerating the selection again", name,
+                     ", ".join(changed), previous["id"])
+            return None
+        started = from_iso(previous["started_at"])
+        if self.ctx.clock() - started > RC_MAX_AGE:
+            log.info("%s: the last completed run is older than recentchanges keeps "
+                     "(%d days): enumerating the selection", name, RC_MAX_AGE.days)
+            return None
+        return started - SINCE_MARGIN
+
+    def _site_failed(self, exc: FetchError) -> None:
+        url = self.api_url or exc.url or self.cfg.start_urls[0]
+        log.error("%s: the wiki's API cannot be used: %s", self.cfg.name, exc)
+        self.ctx.record_failure(self.run_id, FrontierItem(url=url, site=self.cfg.name), exc)
+
+    # --- first runs: enumerate --------------------------------------------------------------
+
+    async def full(self) -> str:
+        titles = await self.selection()
+        lookup = await self.wiki.page_info(titles)
+        states: dict[int, PageState] = {}
+        for title in titles:
+            state = lookup.get(title)
+            if state is not None:
+                states.setdefault(state.page_id, state)
+        for title in lookup.missing:
+            url = article_url(self.site, title)
+            if self.known(url) and not self.is_gone(url):
+                self.mark_gone(url, "no longer on the wiki")
+            else:
+                log.warning("%s: no page %r on the wiki", self.cfg.name, title)
+        for title, why in lookup.invalid:
+            log.warning("%s: title %r skipped: %s", self.cfg.name, title, why)
+        await self.sync_states(list(states.values()))
+        await self.check_due()
+        return "completed"
+
+    async def selection(self, *, categories: bool = True, allpages: bool = True,
+                        links: bool = True) -> list[str]:
+        """The selected titles in config order, each once (not yet resolved)."""
+        opts = self.options
+        titles = [*self.start_titles, *opts.titles]
+        if categories:
+            for category in opts.categories:
+                refs = await self.wiki.category_members(category, depth=opts.category_depth)
+                titles += [ref.title for ref in refs]
+        if allpages and (opts.allpages_prefix is not None or opts.allpages_namespace is not None):
+            refs = await self.wiki.all_pages(prefix=opts.allpages_prefix,
+                                             namespace=opts.allpages_namespace or 0)
+            titles += [ref.title for ref in refs]
+        if links and opts.follow_links and self.start_titles:
+            titles += [ref.title for ref in await self.wiki.linked_pages(self.start_titles)]
+        return list(dict.fromkeys(titles))
+
+    # --- later runs: recentchanges ----------------------------------------------------------
+
+    async def incremental(self, since: datetime) -> str:
+        changes = await self.wiki.recent_changes(
+            since, namespaces=rc_namespaces(self.options, self.start_titles))
+        plan = plan_changes(changes)
+        if not plan.empty:
+            for move in plan.moves:
+                self.follow_move(move.old_title, move.new_title)
+            await self._apply(plan)
+        await self.check_due()
+        return "completed"
+
+    async def _apply(self, plan: ChangePlan) -> None:
+        reasons: dict[str, str] = {}
+        for title, comment in plan.deleted:
+            reasons[title] = "deleted on the wiki" + (f" ({comment})" if comment else "")
+        for move in plan.moves:
+            if not move.left_redirect:
+                reasons[move.old_title] = f"moved to {move.new_title!r} without a redirect"
+        unknown_main = False
+        start_changed = False
+        wanted: list[str] = []
+        start_keys = {title_key(t) for t in self.start_titles}
+        for rev in plan.revised:
+            url = article_url(self.site, rev.title)
+            if self.archive.has_revision(url, rev.revid):
+                continue  # listed again (the margin before `since`): archived already
+            start_changed |= title_key(rev.title) in start_keys
+            if self.known(url) or statically_selected(rev.title, rev.ns, self.options,
+                                                      self.start_titles):
+                wanted.append(rev.title)
+            else:
+                unknown_main |= rev.ns == 0  # it may have joined a selected category
+        # A move whose revision is archived was followed by an earlier run.
+        moved = [t for move in plan.moves for t in (move.old_title, move.new_title)
+                 if move.revid is None or not self.archive.has_revision(
+                     article_url(self.site, move.new_title), move.revid)]
+        for title in moved:
+            if title not in wanted and (self.known(article_url(self.site, title))
+                                        or statically_selected(title, 0, self.options,
+                                                               self.start_titles)):
+                wanted.append(title)
+        for title in [t for t, _ in plan.deleted] + list(plan.restored):
+            if title not in wanted and self.known(article_url(self.site, title)):
+                wanted.append(title)
+        # A page joins a category or the start pages' links only through an edit: enumerate
+        # those again only when such an edit happened.
+        refresh_categories = bool(self.options.categories) and unknown_main
+        refresh_links = self.options.follow_links and start_changed
+        selected: set[str] = set()
+        if refresh_categories or refresh_links:
+            found = await self.selection(categories=refresh_categories, allpages=False,
+                                         links=refresh_links)
+            selected = {title_key(t) for t in found}
+            wanted += [t for t in found if t not in wanted
+                       and not self.known(article_url(self.site, t))]
+        if not wanted:
+            return
+        lookup = await self.wiki.page_info(wanted, redirects=False)
+        states = []
+        for title in wanted:
+            state = lookup.get(title)
+            url = article_url(self.site, state.title if state else lookup.resolve(title))
+            if state is None:
+                if self.known(url) and not self.is_gone(url):
+                    self.mark_gone(url, reasons.get(title, "no longer on the wiki"))
+            elif self.known(url) or (not state.redirect and (
+                    title_key(state.title) in selected
+                    or statically_selected(state.title, state.ns, self.options,
+                                           self.start_titles))):
+                states.append(state)
+        await self.sync_states(states)
+
+    # --- pages due by recrawl_after ---------------------------------------------------------
+
+    async def check_due(self) -> None:
+        """Confirm the pages due by recrawl_after with one lookup per 50: a page whose current
+        revision is archived is only marked seen; others are fetched."""
+        passed: set[str] = set()
+        while True:
+            items = self.archive.due(self.cfg.name, self.ctx.clock(), TITLE_BATCH,
+                                     exclude=self.ctx.done | passed)
+            if not items:
+                return
+            passed.update(item.url for item in items)
+            titled: list[tuple[FrontierItem, str]] = []
+            for item in items:
+                title = title_from_url(self.site, item.url)
+                if title is None:
+                    self.skip(item.url, "not a page of the wiki (it may serve to find the API)")
+                else:
+                    titled.append((item, title))
+            if not titled:
+                continue
+            lookup = await self.wiki.page_info([t for _, t in titled], redirects=False)
+            await self.sync_states(self._due_states(titled, lookup))
+
+    def _due_states(self, titled: Sequence[tuple[FrontierItem, str]],
+                    lookup: TitleLookup) -> list[PageState]:
+        states = []
+        for item, title in titled:
+            state = lookup.get(title)
+            if state is None:
+                if self.known(item.url):
+                    self.mark_gone(item.url, "no longer on the wiki")
+                else:
+                    self.ctx.record_failure(self.run_id, item, HTTPStatusError(
+                        item.url, 404, f"no page {title!r} on the wiki"))
+                continue
+            canonical = article_url(self.site, state.title)
+            if canonical == item.url and (self.known(item.url) or not state.redirect):
+                states.append(state)
+            else:
+                # A start URL naming a redirect or an unnormalised title: its page is
+                # archived under its own URL.
+                self.skip(item.url, f"stands for {state.title!r} on the wiki, which is "
+                                    "archived under its own URL", warn=False)
+        return states
+
+    # --- one page ---------------------------------------------------------------------------
+
+    async def sync_states(self, states: Sequence[PageState]) -> None:
+        """Bring each page's archive up to its current revision, 20 at a time (a
+        TextExtracts request covers 20 pages)."""
+        for start in range(0, len(states), EXTRACTS_BATCH):
+            todo: list[tuple[PageState, str]] = []
+            for state in states[start:start + EXTRACTS_BATCH]:
+                url = article_url(self.site, state.title)
+                if url in self.ctx.done:
+                    continue
+                reason = out_of_scope_reason(url, self.cfg.scope)
+                if reason is not None:
+                    self.skip(url, reason)
+                elif self.archive.has_revision(url, state.revision_id):
+                    self.seen(url, state.revision_id)
+                else:
+                    todo.append((state, url))
+            if not todo:
+                continue
+            extracts = await self.extracts([s for s, _ in todo if not s.redirect])
+            for state, url in todo:
+                if self.options.backfill and not state.redirect:
+                    await self.backfill(state, url)
+                await self.store(url, state.title, state.revision, extracts.get(state.title),
+                                 redirect=state.redirect)
+
+    async def extracts(self, states: Sequence[PageState]) -> dict[str, str]:
+        if not states or not self.options.use_textextracts:
+            return {}
+        if not await self.wiki.supports_extracts():
+            return {}
+        return await self.wiki.extracts([s.title for s in states])
+
+    async def store(self, url: str, title: str, revision: RevisionMeta, extract: str | None,
+                    *, redirect: bool = False) -> None:
+        """Fetch the page view of one revision and archive it under `url`."""
+        ctx, cfg = self.ctx, self.cfg
+        if ctx.max_pages is not None and ctx.counts.started >= ctx.max_pages:
+            raise _Stop
+        view = view_url(self.site, title, revision.revision_id, redirect=redirect)
+        ctx.counts.started += 1
+        ctx.done.add(url)
+        item = self.archive.frontier_item(url) or FrontierItem(url=url, site=cfg.name)
+        self.views += 1
+        try:
+            result = await ctx.fetcher.fetch(
+                view, politeness=cfg.politeness, network=cfg.network,
+                scope_check=lambda hop: out_of_scope_reason(hop.split("?")[0], cfg.scope))
+        except (BlockedURL, SkippedContent) as exc:
+            ctx.counts.retried += max(0, exc.attempts - 1)
+            self.skip(url, exc.reason)
+            return
+        except FetchError as exc:
+            ctx.record_failure(self.run_id, item, exc)
+            return
+        ctx.counts.retried += max(0, result.attempts - 1)
+        now = ctx.clock()
+        page = parse_page(result.body, result.final_url, parser="mediawiki",
+                          content_type=result.header("content-type"),
+                          max_links=cfg.max_links_per_page)
+        if page.revision_id is not None and page.revision_id != revision.revision_id:
+            log.warning("%s: asked for revision %d, the page shows %d", url,
+                        revision.revision_id, page.revision_id)
+        page = dataclasses.replace(page, url=url)
+        if extract and extract.strip():
+            page = dataclasses.replace(page, summary=summary_from_extract(extract))
+        # Stored under the article URL; the view's own address is kept as final_url.
+        result = dataclasses.replace(result, url=url)
+        ctx.store(self.run_id, item, result, page, revision=revision,
+                  next_due=due_after(now, recrawl_interval(url, cfg)))
+
+    async def backfill(self, state: PageState, url: str) -> None:
+        await backfill_page(self, state, url)
+
+    def follow_move(self, old_title: str, new_title: str) -> None:
+        copy_history(self, old_title, new_title)
+
+    # --- bookkeeping without a fetch --------------------------------------------------------
+
+    def known(self, url: str) -> bool:
+        """Whether the archive has (or had) a version of `url`."""
+        item = self.archive.frontier_item(url)
+        return item is not None and item.fetch_count > 0
+
+    def is_gone(self, url: str) -> bool:
+        item = self.archive.frontier_item(url)
+        return item is not None and item.gone
+
+    def seen(self, url: str, revid: int) -> None:
+        """The wiki reports the archived revision as current: the equivalent of a 304."""
+        ctx = self.ctx
+        now = ctx.clock()
+        ctx.done.add(url)
+        sighting = FetchResult(url=url, final_url=url, status=304, headers=(), body=b"",
+                               fetched_at=now, elapsed_s=0.0)
+        self.archive.record_not_modified(self.run_id, self.cfg.name, sighting,
+                                         next_due=due_after(now, recrawl_interval(url, self.cfg)))
+        ctx.counts.not_modified += 1
+        log.info("%s: revision %d already archived", url, revid)
+        ctx.emit("not_modified", url, detail=f"revision {revid} already archived")
+
+    def mark_gone(self, url: str, reason: str) -> None:
+        """The wiki confirms the page is no more: marked gone at once (no waiting for
+        gone_after 404s), rechecked rarely in case it is restored."""
+        ctx = self.ctx
+        now = ctx.clock()
+        ctx.done.add(url)
+        self.archive.record_failure(self.run_id, self.cfg.name, url, reason=reason, attempts=1,
+                                    status=404, now=now, gone=True,
+                                    next_due=due_after(now, gone_recheck_interval(self.cfg)))
+        ctx.counts.failed += 1
+        log.info("%s: gone: %s", url, reason)
+        ctx.emit("failed", url, status=404, detail=f"gone: {reason}")
+
+    def skip(self, url: str, reason: str, *, warn: bool = True) -> None:
+        ctx = self.ctx
+        now = ctx.clock()
+        ctx.done.add(url)
+        self.archive.record_skipped(self.run_id, self.cfg.name, url, reason=reason, now=now,
+                                    next_due=due_after(now, recrawl_interval(url, self.cfg)))
+        ctx.counts.skipped += 1
+        (log.warning if warn else log.info)("%s: skipped: %s", url, reason)
+        ctx.emit("skipped", url, detail=reason)
