@@ -261,8 +261,9 @@ class SiteCrawl:
             self.emit("skipped", item.url, detail=exc.reason)
             return
         except FetchError as exc:
-            await self._write(lambda _: self._count_failure(item, exc),
-                              self._record_failure, run_id, item, exc)
+            error = exc
+            await self._write(lambda _: self._count_failure(item, error),
+                              self._record_failure, run_id, item, error)
             return
         self._retried(result.attempts)
         now = self.clock()
