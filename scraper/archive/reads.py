@@ -9,7 +9,13 @@ from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
-from scraper.archive.core import SNAPSHOT_COLUMNS, ArchiveCore, snapshot_from_row, translated
+from scraper.archive.core import (
+    SNAPSHOT_COLUMNS,
+    ArchiveCore,
+    describe_sqlite_error,
+    snapshot_from_row,
+    translated,
+)
 from scraper.errors import ArchiveError
 from scraper.models import Page, Snapshot, page_from_dict
 from scraper.timeutil import iso
@@ -101,7 +107,7 @@ class ArchiveReads(ArchiveCore):
                 page = page_from_dict(json.loads(self._blob(row[-1], snap.url)))
                 yield row[0], snap, page
         except sqlite3.Error as exc:
-            raise ArchiveError(self.path, f"iter_versions: {exc}") from exc
+            raise ArchiveError(self.path, f"iter_versions: {describe_sqlite_error(exc)}") from exc
 
     @staticmethod
     def _version_filter(site: str | None, since: datetime | None, until: datetime | None,
@@ -149,7 +155,7 @@ class ArchiveReads(ArchiveCore):
                 yield {"source": row[0], "target": row[1], "kind": row[2], "anchor": row[3],
                        "version": row[4], "site": row[5]}
         except sqlite3.Error as exc:
-            raise ArchiveError(self.path, f"iter_links: {exc}") from exc
+            raise ArchiveError(self.path, f"iter_links: {describe_sqlite_error(exc)}") from exc
 
     @translated
     def linking_to(self, url: str) -> list[dict[str, Any]]:
@@ -186,7 +192,7 @@ class ArchiveReads(ArchiveCore):
             for row in self.conn.execute(sql, params):
                 yield row[0], snapshot_from_row(row[1:])
         except sqlite3.Error as exc:
-            raise ArchiveError(self.path, f"versions_between: {exc}") from exc
+            raise ArchiveError(self.path, f"versions_between: {describe_sqlite_error(exc)}") from exc
 
     @translated
     def gone_pages(self, since: datetime, site: str | None = None) -> list[dict[str, Any]]:
