@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -152,6 +153,7 @@ class Revised:
     ns: int
     revid: int
     page_id: int | None
+    timestamp: str = ""  # of the latest revision, as the wiki gives it
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,7 +200,8 @@ def plan_changes(changes: Iterable[RecentChange]) -> ChangePlan:
     for change in changes:
         if change.is_revision and change.revid is not None:
             key: int | str = change.page_id if change.page_id is not None else change.title
-            revised[key] = Revised(change.title, change.ns, change.revid, change.page_id)
+            revised[key] = Revised(change.title, change.ns, change.revid, change.page_id,
+                                   change.timestamp)
         elif change.is_move and change.move_target:
             move = Move(change.title, change.move_target, change.page_id,
                         bool(change.move_left_redirect), change.comment or "", change.revid)
@@ -207,7 +210,7 @@ def plan_changes(changes: Iterable[RecentChange]) -> ChangePlan:
                 same = (rev.page_id == move.page_id if move.page_id is not None
                         and rev.page_id is not None else rev.title == move.old_title)
                 if same:
-                    revised[key] = Revised(move.new_title, rev.ns, rev.revid, rev.page_id)
+                    revised[key] = dataclasses.replace(rev, title=move.new_title)
         elif change.is_delete:
             deleted.append((change.title, change.comment or ""))
         elif change.is_restore:

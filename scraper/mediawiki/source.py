@@ -38,7 +38,7 @@ from scraper.frontier import (
     out_of_scope_reason,
     recrawl_interval,
 )
-from scraper.mediawiki.api import EXTRACTS_BATCH, TITLE_BATCH, MediaWikiClient
+from scraper.mediawiki.api import EXTRACTS_BATCH, TITLE_BATCH, MediaWikiClient, mw_timestamp
 from scraper.mediawiki.errors import NoApiFound
 from scraper.mediawiki.history import backfill_page, copy_history
 from scraper.mediawiki.plan import (
@@ -128,6 +128,7 @@ class WikiRun:
         self._site: SiteInfo | None = None
         self.start_titles: list[str] = []
         self.views = 0  # page views fetched
+        self.synced_at: datetime | None = None  # start of the last completed run
 
     @property
     def wiki(self) -> MediaWikiClient:
@@ -234,6 +235,7 @@ class WikiRun:
             log.info("%s: the last completed run is older than recentchanges keeps "
                      "(%d days): enumerating the selection", name, RC_MAX_AGE.days)
             return None
+        self.synced_at = started
         return started - SINCE_MARGIN
 
     def _site_failed(self, exc: FetchError) -> None:
@@ -312,8 +314,8 @@ class WikiRun:
             if self.known(url) or statically_selected(rev.title, rev.ns, self.options,
                                                       self.start_titles):
                 wanted.append(rev.title)
-            else:
-                unknown_main |= rev.ns == 0  # it may have joined a selected category
+            elif rev.ns == 0 and not self._seen_before(rev.timestamp):
+                unknown_main = True  # it may have joined a selected category
         # A move whose revision is archived was followed by an earlier run.
         moved = [t for move in plan.moves for t in (move.old_title, move.new_title)
                  if move.revid is None or not self.archive.has_revision(
@@ -353,6 +355,11 @@ class WikiRun:
                                            self.start_titles))):
                 states.append(state)
         await self.sync_states(states)
+
+    def _seen_before(self, timestamp: str) -> bool:
+        """Whether a change was listed to the last completed run already (the margin before
+        `since` lists it again): it cannot have added pages that run did not see."""
+        return self.synced_at is not None and timestamp < mw_timestamp(self.synced_at)
 
     # --- pages due by recrawl_after ---------------------------------------------------------
 

@@ -123,8 +123,8 @@ def test_plan_keeps_the_latest_revision_under_the_final_title() -> None:
                log_action="restore"),
         change(8, "log", "Cold War", page_id=8, log_type="protect", log_action="protect"),
     ])
-    assert plan.revised == (Revised("Cold War (1947–1991)", 0, 41, 8),
-                            Revised("Détente", 0, 42, 50))
+    assert plan.revised == (Revised("Cold War (1947–1991)", 0, 41, 8, "2024-05-01T10:00:02Z"),
+                            Revised("Détente", 0, 42, 50, "2024-05-01T10:00:03Z"))
     assert plan.moves == (Move("Cold War", "Cold War (1947–1991)", 8, True, "", 43),
                           Move("Warsaw Pact", "Warsaw Treaty", 3, False, "", None))
     assert plan.deleted == (("Treaty of Brussels", "spam"),)

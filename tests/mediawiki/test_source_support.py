@@ -30,7 +30,7 @@ ALL_PAGES = ["Main Page", *ARTICLES]
 
 
 def wiki_config(wiki: MediaWikiServer, mediawiki: str = "{}", *, start: str = "Main Page",
-                extra: str = "", name: str = "wiki") -> CrawlConfig:
+                extra: str = "", name: str = "wiki", delay: float = 0) -> CrawlConfig:
     """A `source: mediawiki` config for the test wiki; `mediawiki` is the block in YAML flow
     style."""
     text = textwrap.dedent(f"""\
@@ -38,7 +38,7 @@ def wiki_config(wiki: MediaWikiServer, mediawiki: str = "{}", *, start: str = "M
         start_urls: ["{wiki.page_url(start)}"]
         source: mediawiki
         mediawiki: {mediawiki}
-        politeness: {{delay: 0, user_agent: "{UA}"}}
+        politeness: {{delay: {delay}, user_agent: "{UA}"}}
         network: {{allow_loopback: true, backoff_base: 0.05, backoff_max: 0.2}}
         """) + textwrap.dedent(extra)
     return load_config_text(text, "wiki.yaml")
