@@ -53,6 +53,10 @@ def translated(func: Callable[P, R]) -> Callable[P, R]:
 
 def describe_sqlite_error(exc: sqlite3.Error) -> str:
     text = str(exc)
+    if "disk is full" in text:
+        return f"{text} (free some space; the write that failed was not kept)"
+    if "disk I/O error" in text:
+        return f"{text} (is the disk full or failing? the archive file itself may be intact)"
     if "readonly" in text or "read-only" in text:
         return f"{text} (the archive or its directory is read-only)"
     if "malformed" in text or "not a database" in text:
@@ -60,6 +64,14 @@ def describe_sqlite_error(exc: sqlite3.Error) -> str:
     if "locked" in text or "busy" in text:
         return f"{text} (another process is writing the archive)"
     return text
+
+
+def unreadable(path: str, exc: sqlite3.Error) -> ArchiveError:
+    """The error for a file SQLite could not read: damage only when SQLite says so (an
+    OperationalError, such as a full disk or a missing -shm, says nothing about the file)."""
+    if isinstance(exc, sqlite3.OperationalError):
+        return ArchiveError(path, f"cannot read the archive: {describe_sqlite_error(exc)}")
+    return ArchiveError(path, f"corrupt or not an archive: {exc}")
 
 
 def dumps(data: Any) -> str:

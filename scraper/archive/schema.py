@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from sqlite_utils import Database
 
+from scraper.archive.core import unreadable
 from scraper.errors import ArchiveError, SchemaVersionError
 from scraper.timeutil import iso, utcnow
 
@@ -317,7 +318,7 @@ def describe_existing(conn: sqlite3.Connection, path: str) -> int:
         tables = [r[0] for r in conn.execute(
             "SELECT name FROM sqlite_master WHERE type = 'table'")]
     except sqlite3.DatabaseError as exc:
-        raise ArchiveError(path, f"corrupt or not an archive: {exc}") from exc
+        raise unreadable(path, exc) from exc
     if version > SCHEMA_VERSION:
         raise SchemaVersionError(
             path, f"the archive has schema version {version}, newer than this release "

@@ -14,7 +14,7 @@ from typing import Any, Self
 
 from scraper.archive import schema
 from scraper.archive.blobs import DEFAULT_FULL_COPY_EVERY, DEFAULT_LEVEL
-from scraper.archive.core import describe_sqlite_error, dumps, translated
+from scraper.archive.core import describe_sqlite_error, dumps, translated, unreadable
 from scraper.archive.frontier_store import FrontierStore, enqueue_rows
 from scraper.archive.reads import ArchiveReads
 from scraper.errors import ArchiveError
@@ -139,7 +139,7 @@ class Archive(ArchiveReads, FrontierStore):
                         " AND name NOT LIKE 'pages_fts%'").fetchall():
                     probe.execute(f'SELECT 1 FROM "{name}" LIMIT 1').fetchall()
         except sqlite3.DatabaseError as exc:
-            raise ArchiveError(path, f"corrupt or not an archive: {exc}") from exc
+            raise unreadable(path, exc) from exc
         finally:
             probe.close()
         return version
