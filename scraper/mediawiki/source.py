@@ -22,16 +22,14 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import json
 import logging
 import time
 from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from scraper.archive import Archive
-from scraper.config import MediaWikiSource, config_to_dict
-from scraper.errors import ArchiveError, BlockedURL, FetchError, HTTPStatusError, SkippedContent
+from scraper.config import MediaWikiSource
+from scraper.errors import BlockedURL, FetchError, HTTPStatusError, SkippedContent
 from scraper.frontier import (
     due_after,
     gone_recheck_interval,
@@ -39,36 +37,30 @@ from scraper.frontier import (
     recrawl_interval,
 )
 from scraper.mediawiki.api import EXTRACTS_BATCH, TITLE_BATCH, MediaWikiClient, mw_timestamp
-from scraper.mediawiki.errors import NoApiFound
+from scraper.mediawiki.connect import connect, synced_at
 from scraper.mediawiki.history import backfill_page, copy_history
 from scraper.mediawiki.plan import (
     ChangePlan,
     article_url,
     plan_changes,
     rc_namespaces,
-    selection_changed,
     statically_selected,
     summary_from_extract,
     title_from_url,
     title_key,
     view_url,
 )
-from scraper.mediawiki.readers import find_api_url
 from scraper.mediawiki.records import PageState, SiteInfo, TitleLookup
 from scraper.models import FetchResult, FrontierItem, RevisionMeta
 from scraper.parse import parse_page
-from scraper.timeutil import from_iso
 
 if TYPE_CHECKING:
     from scraper.crawl import SiteCrawl
 
 log = logging.getLogger(__name__)
 
-__all__ = ["RC_MAX_AGE", "SINCE_MARGIN", "crawl_wiki", "previous_completed_run"]
+__all__ = ["SINCE_MARGIN", "WikiRun", "crawl_wiki"]
 
-# MediaWiki's default $wgRCMaxAge: older changes have left recentchanges, so a run whose last
-# completed run is older than this enumerates the selection again.
-RC_MAX_AGE = timedelta(days=90)
 # recentchanges is read from a little before the last completed run started: it covers a
 # wiki clock behind ours, and re-listed revisions cost nothing (they are archived already).
 SINCE_MARGIN = timedelta(minutes=5)
@@ -97,21 +89,6 @@ async def crawl_wiki(ctx: SiteCrawl, run_id: int) -> str:
             log.info("%s: time is up (--max-time)", ctx.config.name)
             return "max_time"
         raise
-
-
-def previous_completed_run(archive: Archive, site: str, before: int) -> dict[str, Any] | None:
-    """The last run of `site` before run `before` that ended "completed": its id, start and
-    config, or None.
-
-    Read directly because Archive.last_run() has no status filter (the run in progress is
-    always the last one); a method for it belongs in the archive."""
-    row = archive.conn.execute(
-        "SELECT id, started_at, config FROM runs WHERE id < ? AND status = 'completed'"
-        " AND EXISTS (SELECT 1 FROM json_each(runs.sites) WHERE value = ?)"
-        " ORDER BY id DESC LIMIT 1", (before, site)).fetchone()
-    if row is None:
-        return None
-    return {"id": row[0], "started_at": row[1], "config": json.loads(row[2])}
 
 
 class WikiRun:
@@ -145,13 +122,15 @@ class WikiRun:
     async def run(self) -> str:
         name = self.cfg.name
         try:
-            await self._connect()
+            self._wiki, self._site = await connect(self.ctx, self.options)
         except FetchError as exc:
             self._site_failed(exc)
             return "failed"
+        self.api_url = self.wiki.api_url
         self.start_titles = [t for t in (title_from_url(self.site, u)
                                          for u in self.cfg.start_urls) if t]
-        since = self._since()
+        self.synced_at = synced_at(self.ctx, self.run_id)
+        since = None if self.synced_at is None else self.synced_at - SINCE_MARGIN
         try:
             status = await (self.full() if since is None else self.incremental(since))
         except _Stop:
@@ -164,82 +143,9 @@ class WikiRun:
                  self.views)
         return status
 
-    async def _connect(self) -> None:
-        """Find api.php, make the client and read siteinfo."""
-        from_archive = False
-        if not self.api_url:
-            found = self._api_from_archive()
-            from_archive = found is not None
-            self.api_url = found or await self._discover_api()
-        try:
-            self._site = await self._siteinfo(self.api_url)
-        except FetchError:
-            if not from_archive:
-                raise
-            # The archived page may name an api.php the wiki has since moved.
-            self.api_url = await self._discover_api()
-            self._site = await self._siteinfo(self.api_url)
-
-    async def _siteinfo(self, api_url: str) -> SiteInfo:
-        # Registers the API host's address policy with the shared client, which the
-        # API client uses directly.
-        await self.ctx.fetcher.admit(api_url, self.cfg.network)
-        return await self._client(api_url).siteinfo()
-
-    def _client(self, api_url: str) -> MediaWikiClient:
-        pol, net = self.cfg.politeness, self.cfg.network
-        self._wiki = MediaWikiClient(
-            self.ctx.fetcher.client, api_url, user_agent=pol.user_agent,
-            maxlag=self.options.maxlag, attempts=net.attempts, backoff=net.backoff_base,
-            retry_after_max=net.retry_after_max, delay=pol.delay)
-        return self._wiki
-
-    def _api_from_archive(self) -> str | None:
-        """The api.php an archived copy of a start page advertises (saves fetching it)."""
-        for url in self.cfg.start_urls:
-            try:
-                body = self.archive.body(url)
-            except ArchiveError:
-                continue
-            api = find_api_url(body, url)
-            if api:
-                log.debug("%s: api.php from the archived %s: %s", self.cfg.name, url, api)
-                return api
-        return None
-
-    async def _discover_api(self) -> str:
-        url = self.cfg.start_urls[0]
-        result = await self.ctx.fetcher.fetch(url, politeness=self.cfg.politeness,
-                                              network=self.cfg.network)
-        api = find_api_url(result.body, result.final_url)
-        if api is None:
-            raise NoApiFound(url, "the page links no api.php (<link rel=\"EditURI\">); set "
-                                  "mediawiki.api in the config")
-        log.info("%s: api.php found from %s: %s", self.cfg.name, url, api)
-        return api
-
-    def _since(self) -> datetime | None:
-        """Where recentchanges must start, or None when this run enumerates the selection."""
-        name = self.cfg.name
-        previous = previous_completed_run(self.archive, name, self.run_id)
-        if previous is None:
-            log.info("%s: no completed run before: enumerating the selection", name)
-            return None
-        changed = selection_changed(previous["config"], config_to_dict(self.cfg))
-        if changed:
-            log.info("%s: %s changed since run %d: enumerating the selection again", name,
-                     ", ".join(changed), previous["id"])
-            return None
-        started = from_iso(previous["started_at"])
-        if self.ctx.clock() - started > RC_MAX_AGE:
-            log.info("%s: the last completed run is older than recentchanges keeps "
-                     "(%d days): enumerating the selection", name, RC_MAX_AGE.days)
-            return None
-        self.synced_at = started
-        return started - SINCE_MARGIN
-
     def _site_failed(self, exc: FetchError) -> None:
-        url = self.api_url or exc.url or self.cfg.start_urls[0]
+        # Recorded against api.php itself (or the start page it was to be found from).
+        url = (self.api_url or exc.url).split("?")[0] or self.cfg.start_urls[0]
         log.error("%s: the wiki's API cannot be used: %s", self.cfg.name, exc)
         self.ctx.record_failure(self.run_id, FrontierItem(url=url, site=self.cfg.name), exc)
 

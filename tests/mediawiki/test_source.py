@@ -135,8 +135,8 @@ def test_pages_due_are_confirmed_by_lookup_and_known_revisions_never_refetched(
         assert len(requests) == 3
         assert later.stats.not_modified == len(ALL_PAGES)
         assert later.stats.new_versions == later.stats.fetched == 0
-        # Four days on, after an edit: only the edited page is viewed, once, although it is
-        # both in recentchanges and due.
+        # Four days on (the clock of the run before was two days ahead, so recentchanges is
+        # read from then): the due lookup alone finds the edit, and only that page is viewed.
         revid = mediawiki.edit("Cold War", edit_text("Cold War") + "\nA late addition.",
                                summary="late addition")
         mediawiki.reset_request_log()

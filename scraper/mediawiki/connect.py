@@ -1,0 +1,126 @@
+"""The start of a `source: mediawiki` run: finding the wiki's api.php, the API client, and
+the point from which the wiki's recent changes must be read."""
+
+from __future__ import annotations
+
+import json
+import logging
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from scraper.archive import Archive
+from scraper.config import MediaWikiSource, config_to_dict
+from scraper.errors import ArchiveError, FetchError
+from scraper.mediawiki.api import MediaWikiClient
+from scraper.mediawiki.errors import NoApiFound
+from scraper.mediawiki.plan import selection_changed
+from scraper.mediawiki.readers import find_api_url
+from scraper.mediawiki.records import SiteInfo
+from scraper.timeutil import from_iso
+
+if TYPE_CHECKING:
+    from scraper.crawl import SiteCrawl
+
+log = logging.getLogger(__name__)
+
+__all__ = ["RC_MAX_AGE", "connect", "previous_completed_run", "synced_at"]
+
+# MediaWiki's default $wgRCMaxAge: older changes have left recentchanges, so a run whose last
+# completed run is older than this enumerates the selection again.
+RC_MAX_AGE = timedelta(days=90)
+
+
+async def connect(ctx: SiteCrawl, options: MediaWikiSource) -> tuple[MediaWikiClient, SiteInfo]:
+    """The API client of the config's wiki and its siteinfo (one request, plus one page view
+    when api.php must be found from a start page no archived copy of which names it)."""
+    api_url = options.api
+    from_archive = False
+    if not api_url:
+        api_url = api_from_archive(ctx.archive, ctx.config.start_urls)
+        from_archive = api_url is not None
+        api_url = api_url or await discover_api(ctx)
+    try:
+        return await _siteinfo(ctx, options, api_url)
+    except FetchError:
+        if not from_archive:
+            raise
+        # The archived page may name an api.php the wiki has since moved.
+        return await _siteinfo(ctx, options, await discover_api(ctx))
+
+
+async def _siteinfo(ctx: SiteCrawl, options: MediaWikiSource,
+                    api_url: str) -> tuple[MediaWikiClient, SiteInfo]:
+    pol, net = ctx.config.politeness, ctx.config.network
+    # The API client uses the shared HTTP client directly: register the API host's address
+    # policy with it first.
+    await ctx.fetcher.admit(api_url, net)
+    client = MediaWikiClient(ctx.fetcher.client, api_url, user_agent=pol.user_agent,
+                             maxlag=options.maxlag, attempts=net.attempts,
+                             backoff=net.backoff_base, retry_after_max=net.retry_after_max,
+                             delay=pol.delay)
+    return client, await client.siteinfo()
+
+
+def api_from_archive(archive: Archive, start_urls: tuple[str, ...]) -> str | None:
+    """The api.php an archived copy of a start page advertises (saves fetching the page)."""
+    for url in start_urls:
+        try:
+            body = archive.body(url)
+        except ArchiveError:
+            continue
+        api = find_api_url(body, url)
+        if api:
+            log.debug("%s: names its api.php: %s", url, api)
+            return api
+    return None
+
+
+async def discover_api(ctx: SiteCrawl) -> str:
+    """The api.php the first start page links (its RSD link), fetched politely."""
+    url = ctx.config.start_urls[0]
+    result = await ctx.fetcher.fetch(url, politeness=ctx.config.politeness,
+                                     network=ctx.config.network)
+    api = find_api_url(result.body, result.final_url)
+    if api is None:
+        raise NoApiFound(url, "the page links no api.php (<link rel=\"EditURI\">); set "
+                              "mediawiki.api in the config")
+    log.info("%s: api.php found from %s: %s", ctx.config.name, url, api)
+    return api
+
+
+def previous_completed_run(archive: Archive, site: str, before: int) -> dict[str, Any] | None:
+    """The last run of `site` before run `before` that ended "completed": its id, start and
+    config, or None.
+
+    Read directly because Archive.last_run() has no status filter (the run in progress is
+    always the last one); a method for it belongs in the archive."""
+    row = archive.conn.execute(
+        "SELECT id, started_at, config FROM runs WHERE id < ? AND status = 'completed'"
+        " AND EXISTS (SELECT 1 FROM json_each(runs.sites) WHERE value = ?)"
+        " ORDER BY id DESC LIMIT 1", (before, site)).fetchone()
+    if row is None:
+        return None
+    return {"id": row[0], "started_at": row[1], "config": json.loads(row[2])}
+
+
+def synced_at(ctx: SiteCrawl, run_id: int) -> datetime | None:
+    """When the archive was last known to hold every selected page's current revision: the
+    start of the last completed run of this config. None when this run must enumerate the
+    selection instead: no completed run yet, a selection key of the config changed since, or
+    that run is older than recentchanges keeps."""
+    name = ctx.config.name
+    previous = previous_completed_run(ctx.archive, name, run_id)
+    if previous is None:
+        log.info("%s: no completed run before: enumerating the selection", name)
+        return None
+    changed = selection_changed(previous["config"], config_to_dict(ctx.config))
+    if changed:
+        log.info("%s: %s changed since run %d: enumerating the selection again", name,
+                 ", ".join(changed), previous["id"])
+        return None
+    started = from_iso(previous["started_at"])
+    if ctx.clock() - started > RC_MAX_AGE:
+        log.info("%s: the last completed run is older than recentchanges keeps (%d days): "
+                 "enumerating the selection", name, RC_MAX_AGE.days)
+        return None
+    return started
