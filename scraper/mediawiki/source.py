@@ -153,21 +153,27 @@ class WikiRun:
 
     async def full(self) -> str:
         titles = await self.selection()
-        lookup = await self.wiki.page_info(titles)
-        states: dict[int, PageState] = {}
-        for title in titles:
-            state = lookup.get(title)
-            if state is not None:
-                states.setdefault(state.page_id, state)
-        for title in lookup.missing:
-            url = article_url(self.site, title)
-            if self.known(url) and not self.is_gone(url):
-                self.mark_gone(url, "no longer on the wiki")
-            else:
-                log.warning("%s: no page %r on the wiki", self.cfg.name, title)
-        for title, why in lookup.invalid:
-            log.warning("%s: title %r skipped: %s", self.cfg.name, title, why)
-        await self.sync_states(list(states.values()))
+        seen_ids: set[int] = set()
+        # Looked up and synchronised 50 titles at a time, so that a run cut short by
+        # max_pages or the deadline has not asked about pages it never reaches.
+        for start in range(0, len(titles), TITLE_BATCH):
+            batch = titles[start:start + TITLE_BATCH]
+            lookup = await self.wiki.page_info(batch)
+            states = []
+            for title in batch:
+                state = lookup.get(title)
+                if state is not None and state.page_id not in seen_ids:
+                    seen_ids.add(state.page_id)
+                    states.append(state)
+            for title in lookup.missing:
+                url = article_url(self.site, title)
+                if self.known(url) and not self.is_gone(url):
+                    self.mark_gone(url, "no longer on the wiki")
+                else:
+                    log.warning("%s: no page %r on the wiki", self.cfg.name, title)
+            for title, why in lookup.invalid:
+                log.warning("%s: title %r skipped: %s", self.cfg.name, title, why)
+            await self.sync_states(states)
         await self.check_due()
         return "completed"
 
