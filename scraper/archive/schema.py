@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import sqlite3
 import stat
+import threading
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -264,11 +266,49 @@ def migrate(db: Database, path: str, *, target: int = SCHEMA_VERSION) -> list[st
     return done
 
 
+# Archive files this process holds open, by (device, inode). Closing any descriptor of a file
+# drops every POSIX lock this process holds on it, SQLite's included; another process may then
+# think itself the last user and delete the write-ahead log under our open connection
+# (sqlite.org/howtocorrupt.html, 2.2). So a file open here is never read raw again.
+_held: Counter[tuple[int, int]] = Counter()
+_held_lock = threading.Lock()
+
+
+def _file_key(path: str) -> tuple[int, int] | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino
+
+
+def hold(path: str) -> tuple[int, int] | None:
+    """Note that this process has `path` open through SQLite; give the key to release()."""
+    key = _file_key(path)
+    if key is not None:
+        with _held_lock:
+            _held[key] += 1
+    return key
+
+
+def release(key: tuple[int, int] | None) -> None:
+    if key is not None:
+        with _held_lock:
+            _held[key] -= 1
+            if _held[key] <= 0:
+                del _held[key]
+
+
 def check_header(path: str) -> None:
     """Refuse a file that is not SQLite or is visibly truncated, before SQLite touches it.
 
-    A zero-length file is accepted (SQLite treats it as an empty database).
+    A zero-length file is accepted (SQLite treats it as an empty database). A file this
+    process already holds open was checked then, and is not opened raw again (see _held).
     """
+    key = _file_key(path)
+    with _held_lock:
+        if key is not None and _held[key] > 0:
+            return
     try:
         size = os.path.getsize(path)
         with open(path, "rb") as handle:

@@ -67,6 +67,7 @@ class Archive(ArchiveReads, FrontierStore):
                  level: int = DEFAULT_LEVEL) -> None:
         self._init_core(path, conn, full_copy_every=full_copy_every, readonly=readonly)
         self.blobs.level = level
+        self._held_key: tuple[int, int] | None = None
 
     # opening and closing
 
@@ -106,7 +107,9 @@ class Archive(ArchiveReads, FrontierStore):
                                          f"({schema.SCHEMA_VERSION}); open it once for writing "
                                          "to upgrade it")
             conn = _connect(f"file:{os.path.abspath(path)}?mode=ro", uri=True)
-            return cls(path, conn, full_copy_every=full_copy_every, readonly=True)
+            archive = cls(path, conn, full_copy_every=full_copy_every, readonly=True)
+            archive._held_key = schema.hold(path)
+            return archive
         if version == 0 and exists and not create:
             raise ArchiveError(path, "an empty file, not an archive (run a crawl first)")
         try:
@@ -119,6 +122,7 @@ class Archive(ArchiveReads, FrontierStore):
             raise ArchiveError(path, f"cannot open: {describe_sqlite_error(exc)}") from exc
         archive = cls(path, conn, full_copy_every=full_copy_every)
         archive._upgrade(version)
+        archive._held_key = schema.hold(path)
         return archive
 
     @staticmethod
@@ -171,6 +175,8 @@ class Archive(ArchiveReads, FrontierStore):
 
     def close(self) -> None:
         self.conn.close()
+        schema.release(self._held_key)
+        self._held_key = None
 
     def __enter__(self) -> Self:
         return self
