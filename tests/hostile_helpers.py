@@ -19,7 +19,7 @@ import textwrap
 import threading
 import time
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Self
@@ -102,16 +102,23 @@ class Outcomes:
         return self.skipped.get(key, "")
 
 
+def query(db: Path | str, sql: str, *params: Any) -> list[tuple[Any, ...]]:
+    """Rows from the archive through a read-only connection that is closed at once: a
+    connection left open in this process loses its locks when the archive code reads the
+    file's header, and another process may then delete the write-ahead log under it."""
+    with closing(sqlite3.connect(f"file:{os.path.abspath(db)}?mode=ro", uri=True)) as conn:
+        return [tuple(row) for row in conn.execute(sql, params)]
+
+
 def outcomes(db: Path | str, *, full_urls: bool = False) -> Outcomes:
     name = key_of if not full_urls else (lambda u: u)
-    with sqlite3.connect(db) as conn:
-        failed = {name(u): (r, a, s) for u, r, a, s in conn.execute(
-            "SELECT url, reason, attempts, status FROM failures ORDER BY id")}
-        skipped = {name(u): r for u, r in conn.execute("SELECT url, reason FROM skips ORDER BY id")}
-        stored: dict[str, list[int]] = {}
-        for u, v in conn.execute("SELECT p.url, s.version FROM snapshots s JOIN pages p"
-                                 " ON p.id = s.page_id ORDER BY p.url, s.version"):
-            stored.setdefault(name(u), []).append(v)
+    failed = {name(u): (r, a, s) for u, r, a, s in query(
+        db, "SELECT url, reason, attempts, status FROM failures ORDER BY id")}
+    skipped = {name(u): r for u, r in query(db, "SELECT url, reason FROM skips ORDER BY id")}
+    stored: dict[str, list[int]] = {}
+    for u, v in query(db, "SELECT p.url, s.version FROM snapshots s JOIN pages p"
+                          " ON p.id = s.page_id ORDER BY p.url, s.version"):
+        stored.setdefault(name(u), []).append(v)
     return Outcomes(failed, skipped, stored)
 
 

@@ -6,7 +6,6 @@ hold, and the peak RSS of a crawl process stays bounded."""
 from __future__ import annotations
 
 import json
-import sqlite3
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,6 +15,7 @@ from hostile_helpers import (
     config_yaml,
     make_config,
     outcomes,
+    query,
     run_crawl,
     run_measured,
     scraper_cmd,
@@ -102,9 +102,8 @@ def test_many_links_are_capped_per_page(site: TestSite, tmp_path: Path) -> None:
     db = tmp_path / "a.db"
     [result] = run_crawl(config, db, max_pages=1)
     assert result.stats.fetched == 1 and result.status == "max_pages"
-    with sqlite3.connect(db) as conn:
-        links = conn.execute("SELECT target FROM links ORDER BY id").fetchall()
-        queued = conn.execute("SELECT url FROM frontier WHERE fetch_count = 0").fetchall()
+    links = query(db, "SELECT target FROM links ORDER BY id")
+    queued = query(db, "SELECT url FROM frontier WHERE fetch_count = 0")
     assert len(links) == 1000
     assert [t for (t,) in links[:3]] == [site.url(f"/fault/many-links/target/{i}")
                                          for i in range(3)]

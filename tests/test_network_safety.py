@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import socket
-import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import quote
@@ -25,6 +24,7 @@ from hostile_helpers import (
     make_config,
     offline_resolver,
     outcomes,
+    query,
     run_crawl,
     settled_stats,
 )
@@ -89,8 +89,7 @@ def test_private_link_targets_are_refused_before_any_connection(
     assert counter6.accepted >= 1  # the allowed [::1] link was fetched: connections are seen
     with Archive.open(str(db), readonly=True) as archive:
         targets = [link["target"] for link in archive.iter_links()]
-    with sqlite3.connect(db) as conn:
-        queued = [u for (u,) in conn.execute("SELECT url FROM frontier")]
+    queued = [u for (u,) in query(db, "SELECT url FROM frontier")]
     for url in targets + queued:
         assert not url.startswith(ODD_SCHEMES), url
     assert set(PRIVATE) <= set(queued)  # they were found, queued, and refused
