@@ -36,7 +36,7 @@ async def connect(ctx: SiteCrawl, options: MediaWikiSource) -> tuple[MediaWikiCl
     api_url = options.api
     from_archive = False
     if not api_url:
-        api_url = api_from_archive(ctx.archive, ctx.config.start_urls)
+        api_url = ctx.db.call(api_from_archive, ctx.archive, ctx.config.start_urls)
         from_archive = api_url is not None
         api_url = api_url or await discover_api(ctx)
     try:
@@ -109,7 +109,7 @@ def synced_at(ctx: SiteCrawl, run_id: int) -> datetime | None:
     selection instead: no completed run yet, a selection key of the config changed since, or
     that run is older than recentchanges keeps."""
     name = ctx.config.name
-    previous = previous_completed_run(ctx.archive, name, run_id)
+    previous = ctx.db.call(previous_completed_run, ctx.archive, name, run_id)
     if previous is None:
         log.info("%s: no completed run before: enumerating the selection", name)
         return None

@@ -21,7 +21,7 @@ from scraper.frontier import due_after, recrawl_interval
 from scraper.mediawiki.errors import PageMissing
 from scraper.mediawiki.plan import article_url
 from scraper.mediawiki.records import PageState
-from scraper.models import FetchResult, RevisionMeta
+from scraper.models import FetchResult, Page, RevisionMeta
 
 if TYPE_CHECKING:
     from scraper.mediawiki.source import WikiRun
@@ -58,14 +58,14 @@ def revisions_to_import(history: Sequence[RevisionMeta], stored: Collection[int]
 async def backfill_page(run: WikiRun, state: PageState, url: str) -> None:
     """Store up to `mediawiki.backfill` past revisions of a page before its current one."""
     limit = run.options.backfill
-    stored = stored_revision_ids(run.archive, url)
+    stored = run.db.call(stored_revision_ids, run.archive, url)
     try:
         history = await run.wiki.history(state.title, limit=limit + 1)
     except PageMissing:
         log.info("%s: no history (the page went away meanwhile)", url)
         return
     for revision in revisions_to_import(history, stored, state.revision_id, limit):
-        if not run.archive.has_revision(url, revision.revision_id):
+        if not run.db.call(run.archive.has_revision, url, revision.revision_id):
             await run.store(url, state.title, revision, None)
 
 
@@ -79,32 +79,30 @@ def copy_history(run: WikiRun, old_title: str, new_title: str) -> int:
     new_url = article_url(run.site, new_title)
     if old_url == new_url or not run.known(old_url):
         return 0
-    if stored_revision_ids(run.archive, new_url) or _has_versions(run.archive, new_url):
+    if run.db.call(_has_versions, run.archive, new_url):
         log.info("%s: renamed to %s, which has versions of its own: history not copied",
                  old_url, new_url)
         return 0
     try:
-        snapshots = run.archive.history(old_url)
+        snapshots = run.db.call(run.archive.history, old_url)
     except ArchiveError:
         return 0
     ctx, cfg = run.ctx, run.cfg
     copied = 0
     for snap in snapshots:
-        page = run.archive.page(old_url, snap.version)
-        result = FetchResult(
-            url=new_url, final_url=snap.final_url or old_url, status=snap.status,
-            headers=tuple(run.archive.response_headers(old_url, snap.version)),
-            body=run.archive.body(old_url, snap.version), fetched_at=snap.fetched_at,
-            elapsed_s=0.0)
+        page, body, headers = run.db.call(_version, run.archive, old_url, snap.version)
+        result = FetchResult(url=new_url, final_url=snap.final_url or old_url,
+                             status=snap.status, headers=headers, body=body,
+                             fetched_at=snap.fetched_at, elapsed_s=0.0)
         revision = None
         if snap.revision_id is not None:
             revision = RevisionMeta(snap.revision_id, snap.revision_timestamp,
                                     snap.revision_user, snap.revision_comment)
         now = ctx.clock()
-        saved = run.archive.save(run.run_id, cfg.name, result,
-                                 dataclasses.replace(page, url=new_url), revision=revision,
-                                 next_due=due_after(now, recrawl_interval(new_url, cfg)),
-                                 change_gist=snap.change_gist)
+        saved = run.db.call(run.archive.save, run.run_id, cfg.name, result,
+                            dataclasses.replace(page, url=new_url), revision=revision,
+                            next_due=due_after(now, recrawl_interval(new_url, cfg)),
+                            change_gist=snap.change_gist)
         if saved.created:
             copied += 1
             ctx.counts.new_versions += 1
@@ -113,6 +111,13 @@ def copy_history(run: WikiRun, old_title: str, new_title: str) -> int:
     log.info("%s: renamed to %s: %d archived version(s) carried over", old_url, new_url,
              copied)
     return copied
+
+
+def _version(archive: Archive, url: str, version: int
+             ) -> tuple[Page, bytes, tuple[tuple[str, str], ...]]:
+    """One archived version's fields, body and response headers."""
+    return (archive.page(url, version), archive.body(url, version),
+            tuple(archive.response_headers(url, version)))
 
 
 def _has_versions(archive: Archive, url: str) -> bool:

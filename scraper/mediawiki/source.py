@@ -99,6 +99,9 @@ class WikiRun:
         self.run_id = run_id
         self.cfg = ctx.config
         self.archive = ctx.archive
+        # Every archive call goes through the crawl's gate: other configs of the same crawl
+        # write from the archive thread.
+        self.db = ctx.db
         self.options = ctx.config.mediawiki or MediaWikiSource()
         self.api_url = self.options.api or ""
         self._wiki: MediaWikiClient | None = None
@@ -220,7 +223,7 @@ class WikiRun:
         start_keys = {title_key(t) for t in self.start_titles}
         for rev in plan.revised:
             url = article_url(self.site, rev.title)
-            if self.archive.has_revision(url, rev.revid):
+            if self.db.call(self.archive.has_revision, url, rev.revid):
                 continue  # listed again (the margin before `since`): archived already
             start_changed |= title_key(rev.title) in start_keys
             if self.known(url) or statically_selected(rev.title, rev.ns, self.options,
@@ -230,8 +233,9 @@ class WikiRun:
                 unknown_main = True  # it may have joined a selected category
         # A move whose revision is archived was followed by an earlier run.
         moved = [t for move in plan.moves for t in (move.old_title, move.new_title)
-                 if move.revid is None or not self.archive.has_revision(
-                     article_url(self.site, move.new_title), move.revid)]
+                 if move.revid is None or not self.db.call(
+                     self.archive.has_revision, article_url(self.site, move.new_title),
+                     move.revid)]
         for title in moved:
             if title not in wanted and (self.known(article_url(self.site, title))
                                         or statically_selected(title, 0, self.options,
@@ -280,7 +284,7 @@ class WikiRun:
         revision is archived is only marked seen; others are fetched."""
         passed: set[str] = set()
         while True:
-            items = self.archive.due(self.cfg.name, self.ctx.clock(), TITLE_BATCH,
+            items = self.db.call(self.archive.due, self.cfg.name, self.ctx.clock(), TITLE_BATCH,
                                      exclude=self.ctx.done | passed)
             if not items:
                 return
@@ -333,7 +337,7 @@ class WikiRun:
                 reason = out_of_scope_reason(url, self.cfg.scope)
                 if reason is not None:
                     self.skip(url, reason)
-                elif self.archive.has_revision(url, state.revision_id):
+                elif self.db.call(self.archive.has_revision, url, state.revision_id):
                     self.seen(url, state.revision_id)
                 else:
                     todo.append((state, url))
@@ -362,7 +366,8 @@ class WikiRun:
         view = view_url(self.site, title, revision.revision_id, redirect=redirect)
         ctx.counts.started += 1
         ctx.done.add(url)
-        item = self.archive.frontier_item(url) or FrontierItem(url=url, site=cfg.name)
+        item = (self.db.call(self.archive.frontier_item, url)
+                or FrontierItem(url=url, site=cfg.name))
         self.views += 1
         try:
             result = await ctx.fetcher.fetch(
@@ -401,11 +406,11 @@ class WikiRun:
 
     def known(self, url: str) -> bool:
         """Whether the archive has (or had) a version of `url`."""
-        item = self.archive.frontier_item(url)
+        item = self.db.call(self.archive.frontier_item, url)
         return item is not None and item.fetch_count > 0
 
     def is_gone(self, url: str) -> bool:
-        item = self.archive.frontier_item(url)
+        item = self.db.call(self.archive.frontier_item, url)
         return item is not None and item.gone
 
     def seen(self, url: str, revid: int) -> None:
@@ -415,8 +420,8 @@ class WikiRun:
         ctx.done.add(url)
         sighting = FetchResult(url=url, final_url=url, status=304, headers=(), body=b"",
                                fetched_at=now, elapsed_s=0.0)
-        self.archive.record_not_modified(self.run_id, self.cfg.name, sighting,
-                                         next_due=due_after(now, recrawl_interval(url, self.cfg)))
+        self.db.call(self.archive.record_not_modified, self.run_id, self.cfg.name, sighting,
+                     next_due=due_after(now, recrawl_interval(url, self.cfg)))
         ctx.counts.not_modified += 1
         log.info("%s: revision %d already archived", url, revid)
         ctx.emit("not_modified", url, detail=f"revision {revid} already archived")
@@ -427,9 +432,9 @@ class WikiRun:
         ctx = self.ctx
         now = ctx.clock()
         ctx.done.add(url)
-        self.archive.record_failure(self.run_id, self.cfg.name, url, reason=reason, attempts=1,
-                                    status=404, now=now, gone=True,
-                                    next_due=due_after(now, gone_recheck_interval(self.cfg)))
+        self.db.call(self.archive.record_failure, self.run_id, self.cfg.name, url,
+                     reason=reason, attempts=1, status=404, now=now, gone=True,
+                     next_due=due_after(now, gone_recheck_interval(self.cfg)))
         ctx.counts.failed += 1
         log.info("%s: gone: %s", url, reason)
         ctx.emit("failed", url, status=404, detail=f"gone: {reason}")
@@ -438,8 +443,9 @@ class WikiRun:
         ctx = self.ctx
         now = ctx.clock()
         ctx.done.add(url)
-        self.archive.record_skipped(self.run_id, self.cfg.name, url, reason=reason, now=now,
-                                    next_due=due_after(now, recrawl_interval(url, self.cfg)))
+        self.db.call(self.archive.record_skipped, self.run_id, self.cfg.name, url,
+                     reason=reason, now=now,
+                     next_due=due_after(now, recrawl_interval(url, self.cfg)))
         ctx.counts.skipped += 1
         (log.warning if warn else log.info)("%s: skipped: %s", url, reason)
         ctx.emit("skipped", url, detail=reason)

@@ -3,6 +3,7 @@ deadline, an unusable API, api.php discovery, title batching, and the `scraper c
 
 from __future__ import annotations
 
+import asyncio
 import json
 import textwrap
 from pathlib import Path
@@ -23,6 +24,9 @@ from test_source_support import (
 
 from scraper.archive import Archive
 from scraper.cli import main
+from scraper.config import load_config_text
+from scraper.crawl import crawl
+from scraper.testsite import TestSite
 
 pytestmark = pytest.mark.mediawiki
 
@@ -157,3 +161,26 @@ def test_scraper_crawl_command_with_backfill(mediawiki: MediaWikiServer,
                                  "-q"])
     assert again.exit_code == 0, again.output
     assert json.loads(again.output)[0]["new_versions"] == 0
+
+
+def test_a_wiki_config_beside_an_html_config_in_one_crawl(mediawiki: MediaWikiServer,
+                                                          tmp_path: Path) -> None:
+    # Both share the crawl's archive: the HTML crawl writes from the archive thread while the
+    # wiki run reads and writes through the same gate.
+    with TestSite(pages=40) as site:
+        html = load_config_text(textwrap.dedent(f"""\
+            name: testsite
+            start_urls: ["{site.url('/related/NATO')}"]
+            politeness: {{delay: 0}}
+            network: {{allow_loopback: true}}
+            """), "site.yaml")
+        wiki = wiki_config(mediawiki, EVERY_PAGE)
+        with Archive.open(str(tmp_path / "a.db")) as archive:
+            results = asyncio.run(crawl([html, wiki], archive))
+            assert [r.status for r in results] == ["completed", "completed"]
+            assert results[0].stats.new_versions > 10
+            assert results[1].stats.new_versions == len(ALL_PAGES)
+            sites = {s for s, _, _ in archive.iter_versions()}
+            assert sites == {"testsite", "wiki"}
+            again = asyncio.run(crawl([html, wiki], archive))
+            assert again[1].status == "completed" and again[1].stats.new_versions == 0
