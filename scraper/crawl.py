@@ -100,7 +100,7 @@ EventSink = Callable[[CrawlEvent], None]
 class RunResult:
     site: str
     run_id: int
-    status: str  # completed | max_pages | max_time | interrupted
+    status: str  # completed | max_pages | max_time | interrupted | failed
     stats: CrawlStats
     alerts: tuple[dict[str, Any], ...] = ()
 
@@ -199,6 +199,11 @@ class SiteCrawl:
                 status = await self._loop(run_id)
         except asyncio.CancelledError:
             status = "interrupted"
+            raise
+        except Exception:
+            # Recorded as failed, not completed: a wiki crawl reads recent changes from the
+            # last completed run, and must not skip what this one missed.
+            status = "failed"
             raise
         finally:
             for task in self.in_flight.values():

@@ -214,13 +214,22 @@ class Archive(ArchiveReads, FrontierStore):
                 raise ArchiveError(self.path, f"no run {run_id} to finish")
 
     @translated
-    def last_run(self, site: str | None = None) -> dict[str, Any] | None:
-        """The most recent run (of `site`), with its JSON columns decoded; None if none."""
-        sql = "SELECT * FROM runs"
-        params: tuple[Any, ...] = ()
+    def last_run(self, site: str | None = None, *, status: str | None = None,
+                 before: int | None = None) -> dict[str, Any] | None:
+        """The most recent run (of `site`, that ended with `status`, older than run id
+        `before`), with its JSON columns decoded; None if none."""
+        where: list[str] = []
+        params: list[Any] = []
         if site is not None:
-            sql += " WHERE EXISTS (SELECT 1 FROM json_each(runs.sites) WHERE value = ?)"
-            params = (site,)
+            where.append("EXISTS (SELECT 1 FROM json_each(runs.sites) WHERE value = ?)")
+            params.append(site)
+        if status is not None:
+            where.append("status = ?")
+            params.append(status)
+        if before is not None:
+            where.append("id < ?")
+            params.append(before)
+        sql = "SELECT * FROM runs" + (" WHERE " + " AND ".join(where) if where else "")
         cursor = self.conn.execute(sql + " ORDER BY id DESC LIMIT 1", params)
         row = cursor.fetchone()
         if row is None:

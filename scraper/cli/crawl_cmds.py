@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from scraper.cli.app import (
+    EXIT_ERROR,
     archive_option,
     handle_errors,
     main,
@@ -218,6 +219,10 @@ def crawl_command(config_paths: tuple[str, ...], archive_path: str | None,
             "alerts": list(r.alerts)} for r in results], indent=2))
     else:
         click.echo("\n".join(summary_lines(results, path)))
+    if any(r.status == "failed" for r in results):
+        # A run that could not do its job (a wiki whose API is unusable) is not a success
+        # for cron, though failed URLs alone never make one.
+        raise SystemExit(EXIT_ERROR)
 
 
 def _check_same_archive(configs: Sequence[CrawlConfig], flag: str | None, path: str) -> None:

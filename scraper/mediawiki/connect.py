@@ -3,7 +3,6 @@ the point from which the wiki's recent changes must be read."""
 
 from __future__ import annotations
 
-import json
 import logging
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -90,17 +89,11 @@ async def discover_api(ctx: SiteCrawl) -> str:
 
 def previous_completed_run(archive: Archive, site: str, before: int) -> dict[str, Any] | None:
     """The last run of `site` before run `before` that ended "completed": its id, start and
-    config, or None.
-
-    Read directly because Archive.last_run() has no status filter (the run in progress is
-    always the last one); a method for it belongs in the archive."""
-    row = archive.conn.execute(
-        "SELECT id, started_at, config FROM runs WHERE id < ? AND status = 'completed'"
-        " AND EXISTS (SELECT 1 FROM json_each(runs.sites) WHERE value = ?)"
-        " ORDER BY id DESC LIMIT 1", (before, site)).fetchone()
-    if row is None:
+    config, or None."""
+    run = archive.last_run(site, status="completed", before=before)
+    if run is None:
         return None
-    return {"id": row[0], "started_at": row[1], "config": json.loads(row[2])}
+    return {"id": run["id"], "started_at": run["started_at"], "config": run["config"]}
 
 
 def synced_at(ctx: SiteCrawl, run_id: int) -> datetime | None:
