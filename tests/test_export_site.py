@@ -63,9 +63,8 @@ def site_archive(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, SiteMod
         for i, (url, slug, number) in enumerate(listing_urls(after)):
             shown = {e.slug for e in after.listing(slug, number).entries}
             if EDITED in shown:
-                save_page(archive, run, url, render_listing(after, slug, number,
-                                                            markup=("divs", "table", "bare")[i % 3]),
-                          T_EDIT + timedelta(seconds=i))
+                body = render_listing(after, slug, number, markup=("divs", "table", "bare")[i % 3])
+                save_page(archive, run, url, body, T_EDIT + timedelta(seconds=i))
     return path, before, after
 
 

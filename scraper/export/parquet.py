@@ -10,13 +10,16 @@ from scraper.export.records import Column
 
 INSTALL_HINT = "Parquet export needs pyarrow: pip install 'scraper[parquet]'"
 
-# A row group ends at this many rows or at about this many bytes of Arrow data, whichever
-# comes first (8 MB: measured by tests/bench/bench_export.py to keep a 100,000-version export
-# well under 200 MB of peak RSS; 24 MB came within 12 MB of it). Rows are turned into compact Arrow batches every BATCH_ROWS rows, so the Python
-# dicts in memory never exceed one batch while row groups stay large enough for fast scans.
+# A row group ends at this many rows or about this many bytes of Arrow data, whichever comes
+# first. Measured with tests/bench/bench_export.py (100,000 versions, --with-text): peak RSS
+# 24 MB groups ~190 MB, 8 MB ~180 MB, 4 MB ~165 MB, 2 MB no better; the floor is pyarrow
+# itself (~35 MB imported) and its writer's buffers. Rows become compact Arrow batches
+# every BATCH_ROWS rows (or BATCH_TEXT_BYTES of text), so the Python dicts held never exceed
+# one batch while row groups stay large enough for fast scans.
 ROW_GROUP_ROWS = 50_000
-ROW_GROUP_BYTES = 8 * 1024 * 1024
-BATCH_ROWS = 1_000
+ROW_GROUP_BYTES = 4 * 1024 * 1024
+BATCH_ROWS = 500
+BATCH_TEXT_BYTES = 2 * 1024 * 1024  # long texts (--with-text) make batches of fewer rows
 
 
 def require_pyarrow(path: str) -> Any:
@@ -61,6 +64,7 @@ class ParquetWriter:
         self.row_group_bytes = row_group_bytes
         self.batch_rows = min(batch_rows, row_group_rows)
         self._rows: list[Mapping[str, Any]] = []
+        self._rows_text = 0
         self._batches: list[Any] = []
         self._group_rows = 0
         self._group_bytes = 0
@@ -70,8 +74,9 @@ class ParquetWriter:
 
     def write(self, record: Mapping[str, Any]) -> None:
         self._rows.append(record)
+        self._rows_text += len(record.get("text") or "") + len(record.get("summary") or "")
         self.records += 1
-        if len(self._rows) >= self.batch_rows:
+        if len(self._rows) >= self.batch_rows or self._rows_text >= BATCH_TEXT_BYTES:
             self._to_batch()
             if (self._group_rows >= self.row_group_rows
                     or self._group_bytes >= self.row_group_bytes):
@@ -82,6 +87,7 @@ class ParquetWriter:
             return
         batch = self._pa.RecordBatch.from_pylist(self._rows, schema=self.schema)
         self._rows = []
+        self._rows_text = 0
         self._batches.append(batch)
         self._group_rows += batch.num_rows
         self._group_bytes += batch.nbytes
