@@ -8,7 +8,9 @@ import gzip
 import io
 import json
 import os
+import stat
 import sys
+import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -421,3 +423,51 @@ def test_export_streams_without_reading_the_whole_archive(fmt: str, records: str
         export_to_stream(EndlessArchive(make_versions()), sink,  # type: ignore[arg-type]
                          ExportOptions(format=fmt, records=records, all_versions=True))
     assert sink.seen > 500_000
+
+
+def read_fifo_in_thread(fifo: Path) -> tuple[threading.Thread, list[bytes]]:
+    got: list[bytes] = []
+
+    def reader() -> None:
+        with fifo.open("rb") as fh:
+            got.append(fh.read())
+
+    thread = threading.Thread(target=reader)
+    thread.start()
+    return thread, got
+
+
+@pytest.mark.parametrize("through_link", [False, True])
+def test_special_files_are_written_directly_never_replaced(tmp_path: Path,
+                                                           through_link: bool) -> None:
+    # A named pipe stands for /dev/null and /dev/stdout, which the test must not risk.
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    target = fifo
+    if through_link:
+        target = tmp_path / "link"
+        target.symlink_to(fifo)
+    archive = ListArchive(make_versions())
+    thread, got = read_fifo_in_thread(fifo)
+    result = export_to_path(archive, str(target), ExportOptions(), force=False)
+    thread.join(timeout=30)
+    assert result.records == 6
+    assert got == [export_bytes(archive, format="jsonl")]
+    assert stat.S_ISFIFO(os.stat(fifo).st_mode)
+    assert target.is_symlink() == through_link
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted({"pipe", target.name})
+
+
+def test_symlinked_file_is_replaced_through_the_link(tmp_path: Path) -> None:
+    real = tmp_path / "data" / "pages.jsonl"
+    real.parent.mkdir()
+    real.write_bytes(b"old\n")
+    link = tmp_path / "latest.jsonl"
+    link.symlink_to(real)
+    archive = ListArchive(make_versions())
+    with pytest.raises(ExportError, match="already exists"):
+        export_to_path(archive, str(link), ExportOptions())
+    export_to_path(archive, str(link), ExportOptions(), force=True)
+    assert link.is_symlink() and link.resolve() == real
+    assert real.read_bytes() == export_bytes(archive, format="jsonl")
+    assert sorted(p.name for p in real.parent.iterdir()) == ["pages.jsonl"]

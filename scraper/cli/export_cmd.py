@@ -151,7 +151,7 @@ def export_command(fmt: str | None, output: str, force: bool, records: str, all_
                 if to_stdout:
                     count = _to_stdout(archive, options)
                 else:
-                    count = export_to_path(archive, output, options, force=force).records
+                    count = _to_path(archive, output, options, force)
         except (Interrupted, KeyboardInterrupt) as exc:
             signum = exc.signum if isinstance(exc, Interrupted) else signal.SIGINT
             what = ("the output is incomplete" if to_stdout
@@ -161,6 +161,14 @@ def export_command(fmt: str | None, output: str, force: bool, records: str, all_
     target = "standard output" if to_stdout else output
     unit = "versions" if fmt == "warc" else f"{records} records"
     click.echo(f"exported {count} {unit} as {fmt} to {target}", err=True)
+
+
+def _to_path(archive: Archive, output: str, options: ExportOptions, force: bool) -> int:
+    try:
+        return export_to_path(archive, output, options, force=force).records
+    except BrokenPipeError:  # -o /dev/stdout or a named pipe whose reader went away
+        _silence_stdout()
+        sys.exit(EXIT_BROKEN_PIPE)
 
 
 def _to_stdout(archive: Archive, options: ExportOptions) -> int:

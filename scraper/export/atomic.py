@@ -4,6 +4,10 @@ The temporary file is `.<name>.tmp-<pid>` in the target's folder (same filesyste
 rename is atomic). It is removed on any error or interruption that Python sees (exceptions,
 KeyboardInterrupt, SystemExit). SIGKILL runs no cleanup: the temporary file then stays behind
 under its hidden name, never under the target name, and can be deleted by hand.
+
+A symlink is written through (its target is replaced, the link stays); a special file such as
+/dev/null, /dev/stdout or a named pipe is written directly, with no temporary file and no
+rename.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ from __future__ import annotations
 import errno
 import logging
 import os
+import stat
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import BinaryIO
@@ -28,13 +33,32 @@ def temp_path_for(path: str, pid: int | None = None) -> str:
     return os.path.join(folder, f".{name}.tmp-{os.getpid() if pid is None else pid}")
 
 
+def is_special_file(path: str) -> bool:
+    """Whether `path` is (or links to) something other than a regular file or a folder:
+    /dev/null, /dev/stdout, a named pipe. Those are written straight through, never renamed
+    over: replacing /dev/null with a regular file would break the whole machine."""
+    try:
+        mode = os.stat(path).st_mode
+    except (FileNotFoundError, NotADirectoryError):
+        return False
+    return not (stat.S_ISREG(mode) or stat.S_ISDIR(mode))
+
+
+def resolved_target(path: str) -> str:
+    """The file a write to `path` lands in: through a symlink, its target (as `>` does in a
+    shell), so that the link itself stays a link."""
+    return os.path.realpath(path) if os.path.islink(path) else path
+
+
 def check_target(path: str, *, force: bool = False) -> None:
     """Refuse early (before any work) a target that cannot or must not be written."""
     if not path:
         raise ExportError(path, "empty output path")
     if os.path.isdir(path):
         raise ExportError(path, "is a folder; give a file name")
-    folder = os.path.dirname(path) or "."
+    if is_special_file(path):
+        return
+    folder = os.path.dirname(resolved_target(path)) or "."
     if not os.path.isdir(folder):
         raise ExportError(path, f"folder {folder!r} does not exist")
     if not force and os.path.lexists(path):
@@ -46,10 +70,16 @@ def atomic_output(path: str, *, force: bool = False) -> Iterator[BinaryIO]:
     """A binary file that appears at `path` only when the block ends without error.
 
     Without `force` an existing file at `path` is never replaced, even one created while the
-    export ran (the final step is a hard link, which fails if the name is taken).
+    export ran (the final step is a hard link, which fails if the name is taken). A special
+    file (device, named pipe) is written directly, as there is nothing to replace.
     """
     check_target(path, force=force)
-    tmp = temp_path_for(path)
+    if is_special_file(path):
+        with open(path, "wb", buffering=BUFFER_SIZE) as direct:
+            yield direct
+        return
+    target = resolved_target(path)
+    tmp = temp_path_for(target)
     try:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
     except FileExistsError:
@@ -64,7 +94,7 @@ def atomic_output(path: str, *, force: bool = False) -> Iterator[BinaryIO]:
         stream.flush()
         os.fsync(stream.fileno())
         stream.close()
-        _commit(tmp, path, force=force)
+        _commit(tmp, target, force=force, shown=path)
     except BaseException:
         stream.close()
         try:
@@ -72,27 +102,28 @@ def atomic_output(path: str, *, force: bool = False) -> Iterator[BinaryIO]:
         except FileNotFoundError:
             pass
         raise
-    _fsync_folder(os.path.dirname(path) or ".")
+    _fsync_folder(os.path.dirname(target) or ".")
 
 
-def _commit(tmp: str, path: str, *, force: bool) -> None:
+def _commit(tmp: str, target: str, *, force: bool, shown: str) -> None:
     if force:
-        os.replace(tmp, path)
+        os.replace(tmp, target)
         return
     try:
-        os.link(tmp, path)
+        os.link(tmp, target)
     except FileExistsError:
-        raise ExportError(path, "appeared while the export ran; kept it (use --force)") from None
+        raise ExportError(shown, "appeared while the export ran; kept it (use --force)"
+                          ) from None
     except OSError as exc:
         if exc.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EXDEV,
                              errno.EMLINK):
             raise
         # No hard links on this filesystem: check then rename (a tiny race, logged).
-        log.debug("%s: hard links not supported (%s); renaming", path, exc)
-        if os.path.lexists(path):
-            raise ExportError(path, "appeared while the export ran; kept it (use --force)"
+        log.debug("%s: hard links not supported (%s); renaming", shown, exc)
+        if os.path.lexists(target):
+            raise ExportError(shown, "appeared while the export ran; kept it (use --force)"
                               ) from None
-        os.replace(tmp, path)
+        os.replace(tmp, target)
         return
     os.unlink(tmp)
 

@@ -174,6 +174,8 @@ def export_to_path(archive: ArchiveReader, path: str, options: ExportOptions, *,
     try:
         with atomic_output(path, force=force) as stream:
             count = export_to_stream(archive, stream, options, path=path)
+    except BrokenPipeError:
+        raise  # a named pipe or /dev/stdout whose reader left: the caller decides
     except OSError as exc:
         raise ExportError(path, f"could not write: {exc.strerror or exc}") from exc
     log.info("%s: exported %d %s records as %s", path, count, options.records, options.format)
