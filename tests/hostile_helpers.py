@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
 import os
+import random
+import re
 import socket
 import sqlite3
 import subprocess
@@ -449,3 +452,140 @@ FAULT_CASES: tuple[FaultCase, ...] = (
     FaultCase("dns-failure", "an unresolvable host (no-such-host.invalid)", UNRESOLVABLE,
               "failed", "cannot resolve host 'no-such-host.invalid'", (0, 0), 1),
 )
+
+
+# -- the soak (tests/test_soak.py and tests/bench/reliability.py) ----------------------------
+
+SOAK_EXTRA = ('scope: {include: ["^/related/", "^/info/"]}\nmax_depth: 100\n'
+              'recrawl_after: 0s\n')
+
+
+@dataclass(frozen=True, slots=True)
+class SoakRun:
+    """One crawl of the soak, as the crawler counted it and as the server saw it."""
+
+    status: str
+    fetched: int
+    not_modified: int
+    failed: int
+    retried: int
+    new_versions: int
+    edited: int  # topics edited before this run
+    server_requests: int
+    server_faults: int
+    server_ok: int  # 200 answers sent whole (no fault)
+    server_not_modified: int
+    rss_mb: float  # resident after the run
+    peak_rss_mb: float  # the process's high-water mark so far
+
+
+@dataclass(frozen=True, slots=True)
+class SoakReport:
+    pages: int
+    urls: int  # URLs the site has in scope
+    runs: tuple[SoakRun, ...]
+    stored: int  # pages stored at the end
+    discovered: int  # URLs in the frontier at the end
+    seconds: float
+
+
+def soak(tmp_path: Path, *, pages: int, runs: int = 3, fault_share: float = 0.1,
+         reset_share: float = 0.02, edit_share: float = 0.1) -> SoakReport:
+    """Crawl the built-in site `runs` times (recrawl_after 0: every page each time) in one
+    crawler process, with `fault_share` of the answers a 500/502/503 and resets mid-body;
+    `edit_share` of the topics are edited before each run after the first. The site runs
+    here and is read between the runs.
+
+    Resets go only to answers with a body: the first run's, and later the articles of the
+    topics just edited. (A reset after a bodiless 304 may reach the client as a whole answer
+    or as an error, so no count could match it.)"""
+    started = time.monotonic()
+    rng = random.Random(pages)
+    with TestSite(pages=pages) as site:
+        site.add_fault("reset", "^/(related|info)/", probability=reset_share)
+        site.add_fault("status", "^/(related|info)/", probability=fault_share,
+                       status=[500, 502, 503])
+        config = tmp_path / "soak.yaml"
+        config.write_text(config_yaml(
+            [site.url("/related/NATO")], name="soak", follow=["related", "more_info"],
+            politeness={"concurrency": 8},
+            network={"attempts": 4, "backoff_base": 0.02, "backoff_max": 0.1, "timeout": 10,
+                     "total_timeout": 30},
+            extra=SOAK_EXTRA))
+        db = tmp_path / "soak.db"
+        command = [sys.executable, str(Path(__file__).resolve()), "soak-driver", str(config),
+                   str(db), str(runs)]
+        with subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True) as driver:
+            try:
+                results = _drive_soak(site, driver, runs, rng, pages, fault_share, edit_share)
+            finally:
+                if driver.poll() is None:
+                    driver.kill()
+        model = site.model
+        urls = sum(1 + model.listing_pages(slug) for slug in model.slugs)
+        stored = query(db, "SELECT count(*) FROM pages")[0][0]
+        discovered = query(db, "SELECT count(*) FROM frontier")[0][0]
+    return SoakReport(pages, urls, tuple(results), stored, discovered,
+                      time.monotonic() - started)
+
+
+def _drive_soak(site: TestSite, driver: subprocess.Popen[str], runs: int, rng: random.Random,
+                pages: int, fault_share: float, edit_share: float) -> list[SoakRun]:
+    """Read each run's counts from the crawler process, set the site up for the next run,
+    and let the crawler go on."""
+    assert driver.stdin is not None and driver.stdout is not None
+    results: list[SoakRun] = []
+    edited: list[str] = []
+    for _ in range(runs):
+        line = driver.stdout.readline()
+        if not line:
+            raise AssertionError(driver.stderr.read() if driver.stderr else "no output")
+        run = json.loads(line)
+        stats = settled_stats(site)
+        results.append(SoakRun(
+            run["status"], run["fetched"], run["not_modified"], run["failed"], run["retried"],
+            run["new_versions"], len(edited), stats.requests, stats.faults_total,
+            sum(1 for r in stats.log if r.status == 200 and r.fault is None),
+            sum(1 for r in stats.log if r.status == 304), run["rss_mb"], run["peak_rss_mb"]))
+        site.reset_stats()
+        site.clear_faults()
+        edited = rng.sample(site.model.slugs, max(1, int(pages * edit_share)))
+        for slug in edited:
+            site.edit(slug, prepend_sentence=f"Soak edit {len(results)}.")
+        articles = "|".join(re.escape(slug) for slug in edited)
+        site.add_fault("reset", f"^/info/({articles})$", probability=0.2)
+        site.add_fault("status", "^/(related|info)/", probability=fault_share,
+                       status=[500, 502, 503])
+        driver.stdin.write("next\n")
+        driver.stdin.flush()
+    driver.stdin.close()
+    assert driver.wait(timeout=60) == 0, driver.stderr.read() if driver.stderr else ""
+    return results
+
+
+def _soak_driver(config_path: str, db: str, runs: int) -> None:
+    """The crawler side of soak(): `runs` crawls in this one process, a JSON line after each
+    with the counts and the memory, then a wait for the go-ahead."""
+    import resource
+
+    from scraper.config import load_config
+
+    config = load_config(config_path)
+    with Archive.open(db) as archive:
+        for _ in range(runs):
+            [result] = asyncio.run(crawl([config], archive))
+            rss = int(Path("/proc/self/statm").read_text().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+            s = result.stats
+            print(json.dumps({
+                "status": result.status, "fetched": s.fetched, "not_modified": s.not_modified,
+                "new_versions": s.new_versions,
+                "failed": s.failed, "retried": s.retried, "rss_mb": rss / 2**20,
+                "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}),
+                flush=True)
+            sys.stdin.readline()
+
+
+if __name__ == "__main__":
+    if sys.argv[1:2] == ["soak-driver"]:
+        _soak_driver(sys.argv[2], sys.argv[3], int(sys.argv[4]))
