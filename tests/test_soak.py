@@ -29,8 +29,7 @@ def check_soak(report: SoakReport) -> None:
         assert report.urls - failed_before <= attempted <= report.urls, (n, run)
         failed_before += run.failed
         # An edit changes the topic's article and the listings that show it.
-        assert run.new_versions >= run.edited, run
-        assert run.new_versions == run.fetched if n else run.new_versions == report.urls
+        assert run.edited <= run.new_versions <= run.fetched, run
     assert report.discovered == report.urls
     assert report.stored >= report.urls - failed_before
     # Memory is flat: the last run holds no more than the first, give or take.
