@@ -177,6 +177,7 @@ class SiteCrawl:
         self.counts = _Counts()
         self.monitor = BreakageMonitor(config.name)
         self.in_flight: dict[str, asyncio.Task[None]] = {}
+        self.errors: list[BaseException] = []
         # A run fetches a URL at most once, even when recrawl_after is shorter than the run.
         self.done: set[str] = set()
         hosts = max(1, len(config.scope.domains))
@@ -232,17 +233,25 @@ class SiteCrawl:
                 for item in items:
                     self.counts.started += 1
                     self.done.add(item.url)
-                    self.in_flight[item.url] = asyncio.create_task(self._one(run_id, item))
+                    task = asyncio.create_task(self._one(run_id, item))
+                    task.add_done_callback(self._reap)
+                    self.in_flight[item.url] = task
             if not self.in_flight:
                 if self.max_pages is not None and self.counts.started >= self.max_pages:
                     return "max_pages" if await self._pending() else "completed"
                 return "completed"
             timeout = None if self.deadline is None else max(0.0,
                                                              self.deadline - time.monotonic())
-            done, _ = await asyncio.wait(self.in_flight.values(), timeout=timeout,
-                                         return_when=asyncio.FIRST_COMPLETED)
-            for task in done:
-                task.result()  # a bug in _one must not pass silently
+            await asyncio.wait(self.in_flight.values(), timeout=timeout,
+                               return_when=asyncio.FIRST_COMPLETED)
+            if self.errors:  # an archive that cannot be written, or a bug: end the run
+                raise self.errors[0]
+
+    def _reap(self, task: asyncio.Task[None]) -> None:
+        """Collect what a page's task raised (every one, so that none goes unretrieved)."""
+        error = None if task.cancelled() else task.exception()
+        if error is not None:
+            self.errors.append(error)
 
     async def _pending(self) -> bool:
         return bool(await self.db.run(self.archive.due, self.config.name, self.clock(), 1,

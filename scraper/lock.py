@@ -7,7 +7,7 @@ import os
 from types import TracebackType
 from typing import Self
 
-from scraper.errors import ArchiveLocked
+from scraper.errors import ArchiveError, ArchiveLocked
 
 
 class ArchiveLock:
@@ -22,8 +22,12 @@ class ArchiveLock:
 
     def acquire(self) -> None:
         directory = os.path.dirname(os.path.abspath(self.path))
-        os.makedirs(directory, exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            os.makedirs(directory, exist_ok=True)
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            raise ArchiveError(self.archive_path, f"cannot create the lock file {self.path}: "
+                                                  f"{exc.strerror or exc}") from exc
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -32,8 +36,11 @@ class ArchiveLock:
             raise ArchiveLocked(self.archive_path,
                                 f"another crawl (pid {holder}) holds this archive; "
                                 "this run exits without touching it") from None
-        os.ftruncate(fd, 0)
-        os.write(fd, str(os.getpid()).encode("ascii"))
+        try:
+            os.ftruncate(fd, 0)
+            os.write(fd, str(os.getpid()).encode("ascii"))
+        except OSError:
+            pass  # the pid is only for the message; the lock is held (a full disk, say)
         self._fd = fd
 
     def release(self) -> None:
