@@ -53,6 +53,7 @@ log = logging.getLogger(__name__)
 HTML_TYPES = frozenset({"text/html", "application/xhtml+xml", ""})
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 _CHUNK = 64 * 1024
+_SLICE = 1024 * 1024  # decompressed bytes produced per decoder call
 
 ScopeCheck = Callable[[str], "str | None"]
 
@@ -188,21 +189,28 @@ class _Decoder:
         return data
 
     def feed(self, data: bytes) -> list[bytes]:
-        room = self.limit - self.produced + 1
+        # Output comes in slices of at most _SLICE: a decoder asked for the whole room at
+        # once builds it in its own buffer before Python copies it, which held twice the cap.
+        out: list[bytes] = []
         if self.encoding in ("gzip", "x-gzip", "deflate"):
-            out = [self._count(self._zlib.decompress(data, room))]
-            while self._zlib.unconsumed_tail:
-                out.append(self._count(self._zlib.decompress(self._zlib.unconsumed_tail,
-                                                             self.limit - self.produced + 1)))
-            return out
+            while True:
+                size = min(_SLICE, self.limit - self.produced + 1)
+                piece = self._count(self._zlib.decompress(data, size))
+                out.append(piece)
+                data = self._zlib.unconsumed_tail
+                if not data and len(piece) < size:  # a full slice may leave output pending
+                    return out
         if self.encoding == "br":
-            out = [self._count(self._brotli.process(data, output_buffer_limit=room))]
-            while not self._brotli.can_accept_more_data():
-                out.append(self._count(self._brotli.process(
-                    b"", output_buffer_limit=self.limit - self.produced + 1)))
-            return out
+            while True:
+                size = min(_SLICE, self.limit - self.produced + 1)
+                piece = self._count(self._brotli.process(data, output_buffer_limit=size))
+                out.append(piece)
+                data = b""
+                # A slice that filled up may leave output inside, even when the decoder
+                # says it can take more input.
+                if len(piece) < size and self._brotli.can_accept_more_data():
+                    return out
         return [self._count(data)]
-
 
 # -- robots.txt --------------------------------------------------------------------------
 
