@@ -94,6 +94,23 @@ def test_compression_bombs_stop_at_the_decompressed_cap_without_retrying(
         assert stats.count(path) == 1
 
 
+def test_compressed_bodies_under_the_cap_arrive_whole(site: TestSite, tmp_path: Path) -> None:
+    """The bomb URLs with a size under the cap are ordinary compressed pages of several MB:
+    stored to the last byte (decoders hand their output over in slices, and a slice that
+    fills up may leave output behind)."""
+    from scraper.testsite.fault_urls import BOMB_PREFIX
+
+    size = 3_000_007
+    urls = [site.url(f"/fault/gzip-bomb/{size}"), site.url(f"/fault/brotli-bomb/{size}")]
+    db = tmp_path / "a.db"
+    [result] = run_crawl(make_config(urls, network={"max_body_bytes": "8MiB"}), db)
+    assert result.stats.fetched == 2, outcomes(db).failed
+    expected = BOMB_PREFIX + b" " * (size - len(BOMB_PREFIX))
+    with Archive.open(str(db), readonly=True) as archive:
+        for url in urls:
+            assert archive.body(url) == expected
+
+
 def test_many_links_are_capped_per_page(site: TestSite, tmp_path: Path) -> None:
     """100,000 links on one page: max_links_per_page of them are stored and queued."""
     url = site.url("/fault/many-links/100000")
