@@ -454,6 +454,54 @@ FAULT_CASES: tuple[FaultCase, ...] = (
 )
 
 
+
+def case_requests(case: FaultCase, url: str, log: Sequence[Any]) -> list[Any]:
+    """The server's records of the requests a fault case is about (by the target as sent)."""
+    from scraper.frontier import normalise_url
+
+    parts = urlsplit(normalise_url(url))
+    target = parts.path + (f"?{parts.query}" if parts.query else "")
+    pattern = re.compile(case.counted or "^" + re.escape(target) + "$")
+    return [r for r in log if pattern.search(r.target)]
+
+
+@dataclass(frozen=True, slots=True)
+class FaultResult:
+    case: FaultCase
+    outcome: str
+    reason: str
+    attempts: int  # recorded for a failure; the server's count for a page fetched
+    requests: int  # seen by the server (connections for a refused port)
+
+
+def fault_matrix(tmp_path: Path) -> tuple[RunResult, list[FaultResult]]:
+    """Every fault case at once in one crawl beside a crawl of normal listings."""
+    with TestSite(pages=30) as site:
+        for case in FAULT_CASES:
+            if case.rule is not None:
+                kind, options = case.rule
+                site.add_fault(kind, **options)
+        refused_port = closed_port()
+        urls = [case.url(site, refused_port) for case in FAULT_CASES]
+        config = make_config([site.url("/related/NATO"), *urls], follow=["related"],
+                             extra='scope: {domains: ["127.0.0.1", "no-such-host.invalid"]}\n'
+                                   "max_depth: 1\n")
+        db = tmp_path / "faults.db"
+        with connect_spy() as spy, offline_resolver():
+            [result] = run_crawl(config, db)
+        log = settled_stats(site).log
+    from scraper.frontier import normalise_url
+
+    got = outcomes(db, full_urls=True)
+    rows = []
+    for case, url in zip(FAULT_CASES, urls, strict=True):
+        key = normalise_url(url)
+        requests = (spy.to_port(refused_port) if case.path == REFUSED
+                    else len(case_requests(case, url, log)))
+        attempts = got.failed[key][1] if key in got.failed else requests
+        rows.append(FaultResult(case, got.of(key), got.reason(key), attempts, requests))
+    return result, rows
+
 # -- the soak (tests/test_soak.py and tests/bench/reliability.py) ----------------------------
 
 SOAK_EXTRA = ('scope: {include: ["^/related/", "^/info/"]}\nmax_depth: 100\n'
@@ -477,6 +525,7 @@ class SoakRun:
     server_not_modified: int
     rss_mb: float  # resident after the run
     peak_rss_mb: float  # the process's high-water mark so far
+    python_blocks: int  # memory blocks Python's allocator holds after the run
 
 
 @dataclass(frozen=True, slots=True)
@@ -547,7 +596,8 @@ def _drive_soak(site: TestSite, driver: subprocess.Popen[str], runs: int, rng: r
             run["status"], run["fetched"], run["not_modified"], run["failed"], run["retried"],
             run["new_versions"], len(edited), stats.requests, stats.faults_total,
             sum(1 for r in stats.log if r.status == 200 and r.fault is None),
-            sum(1 for r in stats.log if r.status == 304), run["rss_mb"], run["peak_rss_mb"]))
+            sum(1 for r in stats.log if r.status == 304), run["rss_mb"], run["peak_rss_mb"],
+            run["python_blocks"]))
         site.reset_stats()
         site.clear_faults()
         edited = rng.sample(site.model.slugs, max(1, int(pages * edit_share)))
@@ -581,7 +631,8 @@ def _soak_driver(config_path: str, db: str, runs: int) -> None:
                 "status": result.status, "fetched": s.fetched, "not_modified": s.not_modified,
                 "new_versions": s.new_versions,
                 "failed": s.failed, "retried": s.retried, "rss_mb": rss / 2**20,
-                "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}),
+                "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                "python_blocks": sys.getallocatedblocks()}),
                 flush=True)
             sys.stdin.readline()
 

@@ -7,12 +7,10 @@ back-off. (tests/test_crawl.py has the basic 503/404/500, Retry-After and cap ca
 from __future__ import annotations
 
 import itertools
-import re
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import pytest
 from hostile_helpers import (
@@ -21,6 +19,7 @@ from hostile_helpers import (
     REFUSED,
     UNRESOLVABLE,
     FaultCase,
+    case_requests,
     closed_port,
     connect_spy,
     key_of,
@@ -44,14 +43,6 @@ def site() -> Iterator[TestSite]:
         yield running
 
 
-def counted(case: FaultCase, url: str, log: Any) -> list[Any]:
-    """The server's records of the requests a case is about (by the target as sent)."""
-    parts = urlsplit(normalise_url(url))
-    target = parts.path + (f"?{parts.query}" if parts.query else "")
-    pattern = re.compile(case.counted or "^" + re.escape(target) + "$")
-    return [r for r in log if pattern.search(r.target)]
-
-
 def page_now(site: TestSite, path: str) -> bytes:
     with urllib.request.urlopen(site.url(path), timeout=10) as answer:
         return bytes(answer.read())
@@ -69,7 +60,7 @@ def check_case(case: FaultCase, site: TestSite, db: Path, url: str, log: Any,
         assert attempts == case.attempts <= NETWORK["attempts"], (case.name, attempts)
     else:
         assert got.stored[key] == [1]
-    requests = counted(case, url, log)
+    requests = case_requests(case, url, log)
     least, most = case.requests
     assert least <= len(requests) <= most, (case.name, [(r.target, r.status) for r in requests])
     starts = [r.start for r in requests]
@@ -121,7 +112,7 @@ def test_server_fault(case: FaultCase, site: TestSite, tmp_path: Path) -> None:
             assert archive.body(normalise_url(url)) == page_now(site, case.path)
     if case.name == "slow-trickle":
         # The total-time cap ended each trickle long before its 40 s.
-        assert all(r.end - r.start < 10 for r in counted(case, url, stats.log))
+        assert all(r.end - r.start < 10 for r in case_requests(case, url, stats.log))
 
 
 def test_every_fault_at_once_beside_a_normal_crawl(site: TestSite, tmp_path: Path) -> None:
