@@ -37,10 +37,12 @@ EXTRA = 'scope: {include: ["^/related/", "^/info/"]}\nmax_depth: 50\nrecrawl_aft
 class StormReport:
     kills: Counter[str] = field(default_factory=Counter)  # by command
     finished: Counter[str] = field(default_factory=Counter)  # ended before the kill came
+    mid_fetch: int = 0  # crawls killed after the server had seen their requests
     edits: int = 0
     versions: int = 0
     pages: int = 0
     exports_left: int = 0  # complete export files found after the storm
+    temp_left: int = 0  # hidden temporary files that killed exports left behind
 
 
 def start(cmd: list[str]) -> subprocess.Popen[bytes]:
@@ -107,12 +109,14 @@ def storm(tmp_path: Path, kills: int, seed: int, *, pages: int = 30) -> StormRep
                 fmt = rng.choice(["jsonl", "csv", "parquet"])
                 cmd = scraper_cmd("export", "--all-versions", "--format", fmt, "-o",
                                   str(out / f"e{n}.{fmt}"), "--archive", str(db))
+            seen = site.stats().requests
             proc = start(cmd)
             # Python needs ~0.5 s to start; a crawl of the site takes a few seconds.
             time.sleep(rng.uniform(0.3, 3.0 if kind != "export" else 1.5))
             if proc.poll() is None:
                 os.kill(proc.pid, signal.SIGKILL)
                 report.kills[kind] += 1
+                report.mid_fetch += kind == "crawl" and site.stats().requests > seen
             else:
                 report.finished[kind] += 1
             _, err = proc.communicate(timeout=60)
@@ -140,7 +144,8 @@ def storm(tmp_path: Path, kills: int, seed: int, *, pages: int = 30) -> StormRep
     # An export is complete or absent: a killed one leaves no file under its name.
     for path in out.iterdir():
         if path.name.startswith("."):
-            continue  # the hidden temporary file of a killed export
+            report.temp_left += 1  # the hidden temporary file of a killed export
+            continue
         report.exports_left += 1
         if path.suffix == ".jsonl":
             for line in path.read_text().splitlines():
