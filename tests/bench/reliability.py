@@ -277,6 +277,9 @@ def main_() -> None:
     parser.add_argument("--kills", type=int, default=None)
     parser.add_argument("--soak-pages", type=int, default=None)
     parser.add_argument("--output", type=Path, default=None, help="also write the Markdown here")
+    parser.add_argument("--readme", type=Path, default=None,
+                        help="also put the summary table in this README, between the "
+                             "<!-- reliability --> markers")
     args = parser.parse_args()
     kills = args.kills or (5 if args.quick else 30)
     soak_pages = args.soak_pages or (300 if args.quick else 2000)
@@ -330,6 +333,19 @@ def main_() -> None:
     print(text)
     if args.output:
         args.output.write_text(text)
+    if args.readme:
+        write_readme_summary(args.readme, lines[2], summary)
+
+
+def write_readme_summary(readme: Path, produced: str, summary: list[str]) -> None:
+    """Replace the block between the README's reliability markers, so its figures stay the
+    ones this script measured."""
+    start, end = "<!-- reliability -->", "<!-- /reliability -->"
+    text = readme.read_text(encoding="utf-8")
+    before, rest = text.split(start, 1)
+    _, after = rest.split(end, 1)
+    block = "\n".join([produced, "", *summary])
+    readme.write_text(f"{before}{start}\n{block}\n{end}{after}", encoding="utf-8")
 
 
 if __name__ == "__main__":
