@@ -6,12 +6,14 @@ import functools
 import json
 import sys
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any, TypeVar
 
 import click
 
 from scraper import __version__
 from scraper.errors import ArchiveLocked, ConfigError, ScraperError
+from scraper.timeutil import parse_when
 
 EXIT_OK = 0
 EXIT_ERROR = 1
@@ -64,6 +66,21 @@ def format_option(*choices: str, default: str = "text") -> Callable[[F], F]:
             show_default=True, help="Output for people (text) or programs (json).",
         )(func)
     return decorate
+
+
+class When(click.ParamType[datetime, Any]):
+    """A date (2026-11-01), an ISO datetime or an age (7d), as an aware UTC datetime."""
+
+    name = "DATE"
+
+    def convert(self, value: Any, param: click.Parameter | None,
+                ctx: click.Context | None) -> datetime:
+        if isinstance(value, datetime):
+            return value
+        try:
+            return parse_when(str(value))
+        except ValueError as exc:
+            self.fail(str(exc), param, ctx)
 
 
 def resolve_archive_path(archive_path: str | None, config_archive: str | None = None) -> str:

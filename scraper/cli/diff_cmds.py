@@ -12,6 +12,7 @@ import click
 from scraper.archive import Archive
 from scraper.changes import changes_report, diff_versions, report_text, report_to_json
 from scraper.cli.app import (
+    When,
     archive_option,
     echo_json,
     format_option,
@@ -49,17 +50,6 @@ class VersionOrDate(click.ParamType):  # type: ignore[type-arg]
                       f"or an age (7d), got {text!r}", param, ctx)
 
 
-class When(click.ParamType):  # type: ignore[type-arg]
-    name = "DATE|AGE"
-
-    def convert(self, value: object, param: click.Parameter | None,
-                ctx: click.Context | None) -> datetime:
-        if isinstance(value, datetime):
-            return value
-        try:
-            return parse_when(str(value))
-        except ValueError as exc:
-            self.fail(str(exc), param, ctx)
 
 
 def _open(archive_path: str | None) -> Archive:

@@ -14,7 +14,7 @@ from typing import Any
 import click
 
 from scraper.archive import Archive
-from scraper.cli.app import archive_option, handle_errors, main, resolve_archive_path
+from scraper.cli.app import When, archive_option, handle_errors, main, resolve_archive_path
 from scraper.errors import ExportError
 from scraper.export import (
     FORMATS,
@@ -24,7 +24,6 @@ from scraper.export import (
     export_to_path,
     export_to_stream,
 )
-from scraper.timeutil import parse_when
 
 # What `| head` does to an export on standard output: the reader went away, which is not a
 # failure of the export, so it ends quietly with the shell's code for death by SIGPIPE.
@@ -34,19 +33,6 @@ SUFFIX_FORMATS = ((".jsonl", "jsonl"), (".ndjson", "jsonl"), (".csv", "csv"),
                   (".parquet", "parquet"), (".warc", "warc"), (".warc.gz", "warc"))
 
 
-class When(click.ParamType[datetime, Any]):
-    """A date (2026-11-01), an ISO datetime or an age (7d), as an aware UTC datetime."""
-
-    name = "DATE"
-
-    def convert(self, value: Any, param: click.Parameter | None,
-                ctx: click.Context | None) -> datetime:
-        if isinstance(value, datetime):
-            return value
-        try:
-            return parse_when(str(value))
-        except ValueError as exc:
-            self.fail(str(exc), param, ctx)
 
 
 class Interrupted(BaseException):
