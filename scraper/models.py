@@ -16,6 +16,8 @@ LinkKind = Literal["related", "more_info", "see_also", "internal", "external", "
                    "search"]
 LINK_KINDS: tuple[str, ...] = ("related", "more_info", "see_also", "internal", "external", "next",
                                "home", "search")
+# The kinds a page's related items are: a listing's Related Items and a wiki's "See also".
+RELATED_KINDS: tuple[str, ...] = ("related", "see_also")
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +65,30 @@ class Page:
 
     def links_of(self, *kinds: str) -> tuple[Link, ...]:
         return tuple(link for link in self.links if link.kind in kinds)
+
+
+@dataclass(frozen=True, slots=True)
+class PageSummary:
+    """The fields of a Page that the archive keeps in columns beside each version, so that
+    they can be listed without decompressing the whole record: all but the text, the
+    entries and the links that are not related items."""
+
+    kind: str = "other"
+    title: str = ""
+    summary: str = ""
+    summary_truncated: bool = False
+    # The links of RELATED_KINDS in page order, as (url, title, kind): plain tuples because
+    # exports read millions of them and a Link costs a microsecond to make.
+    related: tuple[tuple[str, str, str], ...] = ()
+    categories: tuple[str, ...] = ()
+    infobox: tuple[tuple[str, str], ...] = ()
+    revision_id: int | None = None
+
+    @classmethod
+    def of(cls, page: Page) -> PageSummary:
+        related = tuple((ln.url, ln.title, ln.kind) for ln in page.links_of(*RELATED_KINDS))
+        return cls(page.kind, page.title, page.summary, page.summary_truncated, related,
+                   page.categories, page.infobox, page.revision_id)
 
 
 # The fields whose change makes a new version. Fetch metadata, the parser's name and

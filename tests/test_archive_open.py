@@ -43,7 +43,7 @@ def test_open_creates_the_directory_and_sets_wal_and_schema(tmp_path: Path) -> N
     # Reopening an archive at the current version changes nothing.
     with Archive.open(str(path), create=False) as archive:
         rows = archive.conn.execute("SELECT version, name FROM schema_migrations").fetchall()
-    assert rows == [(1, "tables"), (2, "full_text_search")]
+    assert rows == [(1, "tables"), (2, "full_text_search"), (3, "summary_columns")]
 
 
 def test_missing_file_without_create_is_refused_and_not_created(tmp_path: Path) -> None:
@@ -146,7 +146,11 @@ def test_a_version_1_archive_is_upgraded_in_place(tmp_path: Path) -> None:
         assert [hit["url"] for hit in archive.search("equines")] == ["http://t/zebra"]
         steps = archive.conn.execute(
             "SELECT version, name FROM schema_migrations ORDER BY version").fetchall()
-    assert steps == [(1, "tables"), (2, "full_text_search")]
+    assert steps == [(1, "tables"), (2, "full_text_search"), (3, "summary_columns")]
+    # Its version stored before the summary columns existed is summarised from its blob.
+    with Archive.open(str(path), create=False) as archive:
+        [(_, _, summary)] = list(archive.iter_summaries())
+    assert (summary.title, summary.summary_truncated, summary.related) == ("Zebra", False, ())
 
 
 def test_a_failed_upgrade_changes_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch

@@ -18,7 +18,7 @@ from warcio.archiveiterator import ArchiveIterator
 from scraper.archive import Archive
 from scraper.cli import main
 from scraper.export import ExportOptions, columns_for, iter_records
-from scraper.models import Entry, FetchResult, Link, Page, page_to_dict
+from scraper.models import Entry, FetchResult, Link, Page, PageSummary, page_to_dict
 from scraper.timeutil import iso
 
 T0 = datetime(2026, 2, 1, 8, 0, 0, 250000, tzinfo=UTC)
@@ -182,6 +182,46 @@ def test_jsonl_pages_round_trip(archive_path: str) -> None:
             "revision_id": None, "version": snap.version, "fetched_at": iso(snap.fetched_at),
             "content_hash": snap.content_hash, "text": pg.text,
         }
+
+
+def test_pages_without_text_come_from_the_summary_columns_and_match(archive_path: str) -> None:
+    # Without --with-text the rows are read from the snapshot columns, not the fields blob:
+    # the same rows either way.
+    with_text = export_rows(archive_path, "--all-versions", "--with-text")
+    without = export_rows(archive_path, "--all-versions")
+    assert without == [{k: v for k, v in row.items() if k != "text"} for row in with_text]
+
+
+@pytest.mark.parametrize("kwargs", [
+    {"all_versions": True}, {}, {"site": "s2", "all_versions": True},
+    {"as_of": T0 + H}, {"since": T0 + H, "until": T0 + 3 * H, "all_versions": True},
+])
+def test_iter_summaries_agrees_with_the_stored_pages(archive_path: str,
+                                                     kwargs: dict[str, Any]) -> None:
+    with Archive.open(archive_path, create=False) as archive:
+        summaries = list(archive.iter_summaries(**kwargs))
+        versions = list(archive.iter_versions(**kwargs))
+    assert summaries
+    assert [(site, snap, summary) for site, snap, summary in summaries] == [
+        (site, snap, PageSummary.of(pg)) for site, snap, pg in versions]
+
+
+def test_versions_stored_before_the_summary_columns_read_from_their_blobs(
+        tmp_path: Path) -> None:
+    path = str(tmp_path / "archive.db")
+    with Archive.open(path) as archive:
+        run = archive.start_run(["s1"], {}, T0)
+        save(archive, run, "s1", A, "a1", T0)
+        save(archive, run, "s1", B, "b1", T0)
+        # As a release before schema 3 left them: no summary columns filled.
+        archive.conn.execute("UPDATE snapshots SET summary_truncated = NULL, related = NULL"
+                             " WHERE page_id = 1")
+        save(archive, run, "s1", A, "a2", T0 + H)
+        summaries = list(archive.iter_summaries(all_versions=True))
+        versions = list(archive.iter_versions(all_versions=True))
+    assert len(summaries) == 3
+    assert [s for _, _, s in summaries] == [PageSummary.of(pg) for _, _, pg in versions]
+    assert summaries[0][2].related == ((f"{BASE}/related/a1", "Related Items", "related"),)
 
 
 def test_links_round_trip(archive_path: str) -> None:

@@ -213,6 +213,13 @@ def _v2_full_text_search(db: Database) -> None:
     db.executescript(V2_FTS_TRIGGERS)
 
 
+def _v3_summary_columns(db: Database) -> None:
+    # What exports and listings read of each version, beside it, so they need not decompress
+    # the fields blob. Rows stored before this step keep NULL here and are read from the blob.
+    db.execute("ALTER TABLE snapshots ADD COLUMN summary_truncated INTEGER")
+    db.execute("ALTER TABLE snapshots ADD COLUMN related TEXT")
+
+
 @dataclass(frozen=True, slots=True)
 class Migration:
     version: int
@@ -223,6 +230,7 @@ class Migration:
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "tables", _v1_tables),
     Migration(2, "full_text_search", _v2_full_text_search),
+    Migration(3, "summary_columns", _v3_summary_columns),
 )
 SCHEMA_VERSION = MIGRATIONS[-1].version
 

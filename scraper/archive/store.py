@@ -19,6 +19,7 @@ from scraper.archive.frontier_store import FrontierStore, enqueue_rows
 from scraper.archive.reads import ArchiveReads
 from scraper.errors import ArchiveError
 from scraper.models import (
+    RELATED_KINDS,
     CrawlStats,
     FetchResult,
     FrontierItem,
@@ -309,9 +310,9 @@ class Archive(ArchiveReads, FrontierStore):
             " final_url, etag, last_modified, revision_id, revision_timestamp, revision_user,"
             " revision_comment, kind, title, summary, image, categories, infobox, text_length,"
             " link_count, entry_count, parser, parser_version, content_hash, body_hash,"
-            " body_size, fields_hash, headers, change_gist)"
+            " body_size, fields_hash, headers, change_gist, summary_truncated, related)"
             " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,"
-            " ?, ?, ?, ?, ?)",
+            " ?, ?, ?, ?, ?, ?, ?)",
             (page_id, version, run_id, stamp, stamp, fetch.status, fetch.final_url, fetch.etag,
              fetch.last_modified, rev_id, revision.timestamp if revision else None,
              revision.user if revision else None, revision.comment if revision else None,
@@ -319,7 +320,8 @@ class Archive(ArchiveReads, FrontierStore):
              dumps([[k, v] for k, v in page.infobox]), len(page.text), len(page.links),
              len(page.entries), page.parser, page.parser_version, new_hash, body_hash,
              len(fetch.body), fields_hash, dumps([list(h) for h in fetch.headers]),
-             change_gist))
+             change_gist, int(page.summary_truncated),
+             dumps([[ln.url, ln.title, ln.kind] for ln in page.links_of(*RELATED_KINDS)])))
         self._update_links(conn, page_id, version, page)
         return SaveResult(version, True, new_hash, body_hash, body_added + fields_added), page_id
 

@@ -14,7 +14,7 @@ from scraper.export.atomic import atomic_output, check_target
 from scraper.export.entries import EntryMerger
 from scraper.export.records import RECORD_KINDS, columns_for, link_records, page_record
 from scraper.export.writers import CsvWriter, JsonlWriter, RecordWriter
-from scraper.models import Page, Snapshot
+from scraper.models import Page, PageSummary, Snapshot
 
 log = logging.getLogger(__name__)
 
@@ -28,6 +28,11 @@ class ArchiveReader(Protocol):
     def iter_versions(self, *, site: str | None = None, since: datetime | None = None,
                       until: datetime | None = None, all_versions: bool = False,
                       as_of: datetime | None = None) -> Iterator[tuple[str, Snapshot, Page]]: ...
+
+    def iter_summaries(self, *, site: str | None = None, since: datetime | None = None,
+                       until: datetime | None = None, all_versions: bool = False,
+                       as_of: datetime | None = None
+                       ) -> Iterator[tuple[str, Snapshot, PageSummary]]: ...
 
     def body(self, url: str, version: int | None = None) -> bytes: ...
 
@@ -82,9 +87,15 @@ def _versions(archive: ArchiveReader, options: ExportOptions
 
 def iter_records(archive: ArchiveReader, options: ExportOptions) -> Iterator[dict[str, Any]]:
     """The rows of the chosen dataset, streamed from the archive."""
-    if options.records == "pages":
+    if options.records == "pages" and not options.with_text:
+        # Without the text, the columns beside each version hold all a row needs.
+        for site, snap, summary in archive.iter_summaries(
+                site=options.site, since=options.since, until=options.until,
+                all_versions=options.all_versions, as_of=options.as_of):
+            yield page_record(site, snap, summary)
+    elif options.records == "pages":
         for site, snap, page in _versions(archive, options):
-            yield page_record(site, snap, page, with_text=options.with_text)
+            yield page_record(site, snap, page, with_text=True)
     elif options.records == "links":
         # From the versions rather than Archive.iter_links, so that --since/--until/--as-of
         # select links exactly as they select pages.

@@ -6,13 +6,12 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from scraper.models import Entry, Page, Snapshot
+from scraper.models import Entry, Page, PageSummary, Snapshot
 
 RECORD_KINDS: tuple[str, ...] = ("pages", "entries", "links")
 
-# The link kinds a page's `related` column lists: a listing's Related Items and a wiki's
-# "See also". The other kinds (more_info, internal, search, ...) are in the links dataset.
-RELATED_KINDS: tuple[str, ...] = ("related", "see_also")
+# A page's `related` column lists the links of RELATED_KINDS (scraper.models); the other kinds
+# (more_info, internal, search, ...) are in the links dataset.
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,27 +80,34 @@ def columns_for(records: str, *, with_text: bool = False) -> tuple[Column, ...]:
     raise ValueError(f"unknown record kind {records!r}; expected one of {', '.join(RECORD_KINDS)}")
 
 
-def page_record(site: str, snap: Snapshot, page: Page, *, with_text: bool = False
-                ) -> dict[str, Any]:
-    """One row of the pages dataset; `url` is the archive's key for the page (the snapshot's)."""
+def page_record(site: str, snap: Snapshot, page: Page | PageSummary, *,
+                with_text: bool = False) -> dict[str, Any]:
+    """One row of the pages dataset; `url` is the archive's key for the page (the snapshot's).
+    A PageSummary is enough unless `with_text`."""
+    if isinstance(page, PageSummary):
+        if with_text:
+            raise ValueError("with_text needs the whole Page; a PageSummary has no text")
+        summary = page
+    else:
+        summary = PageSummary.of(page)
     record: dict[str, Any] = {
         "url": snap.url,
         "site": site,
-        "kind": page.kind,
-        "title": page.title,
-        "summary": page.summary,
-        "summary_truncated": page.summary_truncated,
-        "related": [{"url": ln.url, "title": ln.title, "kind": ln.kind}
-                    for ln in page.links if ln.kind in RELATED_KINDS],
-        "categories": list(page.categories),
-        "infobox": [{"key": k, "value": v} for k, v in page.infobox],
+        "kind": summary.kind,
+        "title": summary.title,
+        "summary": summary.summary,
+        "summary_truncated": summary.summary_truncated,
+        "related": [{"url": u, "title": t, "kind": k} for u, t, k in summary.related],
+        "categories": list(summary.categories),
+        "infobox": [{"key": k, "value": v} for k, v in summary.infobox],
         # The snapshot's id is what the archive indexes; the parsed one is the fallback.
-        "revision_id": snap.revision_id if snap.revision_id is not None else page.revision_id,
+        "revision_id": snap.revision_id if snap.revision_id is not None else summary.revision_id,
         "version": snap.version,
         "fetched_at": snap.fetched_at,
         "content_hash": snap.content_hash,
     }
     if with_text:
+        assert isinstance(page, Page)
         record["text"] = page.text
     return record
 

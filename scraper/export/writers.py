@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import csv
-import json
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any, BinaryIO, Protocol
+
+import orjson
 
 from scraper.export.records import NESTED_TYPES, Column
 from scraper.timeutil import iso
@@ -29,9 +30,19 @@ def _json_default(value: object) -> str:
     raise TypeError(f"cannot write {type(value).__name__} as JSON")
 
 
+# Times go through _json_default so that they keep the archive's form (UTC, microseconds
+# always), where orjson's own drops zero microseconds.
+_ORJSON_OPTIONS = orjson.OPT_PASSTHROUGH_DATETIME
+
+
+def json_bytes(value: Any) -> bytes:
+    """Compact UTF-8 JSON (non-ASCII as is, like json.dumps(ensure_ascii=False)), times as
+    ISO-8601 UTC strings."""
+    return orjson.dumps(value, default=_json_default, option=_ORJSON_OPTIONS)
+
+
 def to_json(value: Any) -> str:
-    """Compact UTF-8 JSON, times as ISO-8601 UTC strings."""
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=_json_default)
+    return json_bytes(value).decode("utf-8")
 
 
 class JsonlWriter:
@@ -43,9 +54,10 @@ class JsonlWriter:
         self.records = 0
 
     def write(self, record: Mapping[str, Any]) -> None:
-        line = to_json({name: record.get(name) for name in self.names})
-        self.stream.write(line.encode("utf-8"))
-        self.stream.write(b"\n")
+        line = orjson.dumps({name: record.get(name) for name in self.names},
+                            default=_json_default,
+                            option=_ORJSON_OPTIONS | orjson.OPT_APPEND_NEWLINE)
+        self.stream.write(line)
         self.records += 1
 
     def close(self) -> None:

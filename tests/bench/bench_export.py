@@ -4,8 +4,8 @@
     .venv/bin/python tests/bench/bench_export.py --versions 20000 --source synthetic
 
 The archive is built once and cached under --cache (default /tmp/scraper-bench-export), keyed
-by source and size; a build that did not finish is rebuilt. Pages come from the built-in
-site (its listing and article pages rendered and parsed by scraper.parse) when
+by source, size and schema version; a build that did not finish is rebuilt. Pages come from
+the built-in site (its listing and article pages rendered and parsed by scraper.parse) when
 scraper.testsite offers the renderers, else from synthetic pages shaped like them
 (--source chooses). Each page gets many versions, each a small edit of the one before, as a
 recrawl of edited pages would store.
@@ -29,7 +29,7 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from scraper.archive import Archive
+from scraper.archive import SCHEMA_VERSION, Archive
 from scraper.models import Entry, FetchResult, Link, Page
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
@@ -191,7 +191,7 @@ def cached_archive(cache: Path, source: str, versions: int) -> tuple[Path, str]:
     n_pages = 2_000
     pages: list[BasePage] | None = None
     if source in ("auto", "site"):
-        path = cache / f"archive-site-{versions}.db"
+        path = cache / f"archive-site-{versions}-v{SCHEMA_VERSION}.db"
         if path.exists():
             return path, "site"
         pages = site_pages(n_pages)
@@ -199,7 +199,7 @@ def cached_archive(cache: Path, source: str, versions: int) -> tuple[Path, str]:
             raise SystemExit("scraper.testsite has no render_listing/render_article yet")
     if pages is None:
         source = "synthetic"
-        path = cache / f"archive-synthetic-{versions}.db"
+        path = cache / f"archive-synthetic-{versions}-v{SCHEMA_VERSION}.db"
         if path.exists():
             return path, source
         pages = synthetic_pages(n_pages)
