@@ -67,30 +67,6 @@ class Page:
         return tuple(link for link in self.links if link.kind in kinds)
 
 
-@dataclass(frozen=True, slots=True)
-class PageSummary:
-    """The fields of a Page that the archive keeps in columns beside each version, so that
-    they can be listed without decompressing the whole record: all but the text, the
-    entries and the links that are not related items."""
-
-    kind: str = "other"
-    title: str = ""
-    summary: str = ""
-    summary_truncated: bool = False
-    # The links of RELATED_KINDS in page order, as (url, title, kind): plain tuples because
-    # exports read millions of them and a Link costs a microsecond to make.
-    related: tuple[tuple[str, str, str], ...] = ()
-    categories: tuple[str, ...] = ()
-    infobox: tuple[tuple[str, str], ...] = ()
-    revision_id: int | None = None
-
-    @classmethod
-    def of(cls, page: Page) -> PageSummary:
-        related = tuple((ln.url, ln.title, ln.kind) for ln in page.links_of(*RELATED_KINDS))
-        return cls(page.kind, page.title, page.summary, page.summary_truncated, related,
-                   page.categories, page.infobox, page.revision_id)
-
-
 # The fields whose change makes a new version. Fetch metadata, the parser's name and
 # version, and the URL itself are left out on purpose: a footer timestamp, a new parser
 # release or a redirect must not create versions.
@@ -233,6 +209,38 @@ class Snapshot:
     body_hash: str | None = None
     body_size: int = 0
     change_gist: str = ""  # one line: what changed from the version before
+
+
+@dataclass(frozen=True, slots=True)
+class VersionSummary:
+    """One stored version as a listing or an export of pages sees it: which version it is, and
+    the fields of its Page that the archive keeps in columns beside it (all but the text, the
+    entries and the links that are not related items), so that they are read without
+    decompressing the whole record."""
+
+    site: str
+    url: str  # the archive's key for the page
+    version: int
+    fetched_at: datetime
+    content_hash: str
+    revision_id: int | None  # the snapshot's; the parsed one when the snapshot has none
+    kind: str
+    title: str
+    summary: str
+    summary_truncated: bool
+    # The links of RELATED_KINDS in page order, as (url, title, kind): plain tuples because
+    # exports read millions of them and a Link costs a microsecond to make.
+    related: tuple[tuple[str, str, str], ...]
+    categories: tuple[str, ...]
+    infobox: tuple[tuple[str, str], ...]
+
+    @classmethod
+    def of(cls, site: str, snap: Snapshot, page: Page) -> VersionSummary:
+        related = tuple((ln.url, ln.title, ln.kind) for ln in page.links_of(*RELATED_KINDS))
+        revision_id = snap.revision_id if snap.revision_id is not None else page.revision_id
+        return cls(site, snap.url, snap.version, snap.fetched_at, snap.content_hash,
+                   revision_id, page.kind, page.title, page.summary, page.summary_truncated,
+                   related, page.categories, page.infobox)
 
 
 @dataclass(frozen=True, slots=True)

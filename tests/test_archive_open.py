@@ -149,7 +149,7 @@ def test_a_version_1_archive_is_upgraded_in_place(tmp_path: Path) -> None:
     assert steps == [(1, "tables"), (2, "full_text_search"), (3, "summary_columns")]
     # Its version stored before the summary columns existed is summarised from its blob.
     with Archive.open(str(path), create=False) as archive:
-        [(_, _, summary)] = list(archive.iter_summaries())
+        [summary] = list(archive.iter_summaries())
     assert (summary.title, summary.summary_truncated, summary.related) == ("Zebra", False, ())
 
 

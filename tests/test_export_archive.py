@@ -18,7 +18,7 @@ from warcio.archiveiterator import ArchiveIterator
 from scraper.archive import Archive
 from scraper.cli import main
 from scraper.export import ExportOptions, columns_for, iter_records
-from scraper.models import Entry, FetchResult, Link, Page, PageSummary, page_to_dict
+from scraper.models import Entry, FetchResult, Link, Page, VersionSummary, page_to_dict
 from scraper.timeutil import iso
 
 T0 = datetime(2026, 2, 1, 8, 0, 0, 250000, tzinfo=UTC)
@@ -202,8 +202,7 @@ def test_iter_summaries_agrees_with_the_stored_pages(archive_path: str,
         summaries = list(archive.iter_summaries(**kwargs))
         versions = list(archive.iter_versions(**kwargs))
     assert summaries
-    assert [(site, snap, summary) for site, snap, summary in summaries] == [
-        (site, snap, PageSummary.of(pg)) for site, snap, pg in versions]
+    assert summaries == [VersionSummary.of(site, snap, pg) for site, snap, pg in versions]
 
 
 def test_versions_stored_before_the_summary_columns_read_from_their_blobs(
@@ -220,8 +219,8 @@ def test_versions_stored_before_the_summary_columns_read_from_their_blobs(
         summaries = list(archive.iter_summaries(all_versions=True))
         versions = list(archive.iter_versions(all_versions=True))
     assert len(summaries) == 3
-    assert [s for _, _, s in summaries] == [PageSummary.of(pg) for _, _, pg in versions]
-    assert summaries[0][2].related == ((f"{BASE}/related/a1", "Related Items", "related"),)
+    assert summaries == [VersionSummary.of(site, snap, pg) for site, snap, pg in versions]
+    assert summaries[0].related == ((f"{BASE}/related/a1", "Related Items", "related"),)
 
 
 def test_links_round_trip(archive_path: str) -> None:

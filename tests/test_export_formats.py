@@ -33,7 +33,7 @@ from scraper.export import (
 )
 from scraper.export.parquet import INSTALL_HINT, ParquetWriter
 from scraper.export.warc import http_headers_for, status_line
-from scraper.models import Entry, Link, Page, PageSummary, Snapshot, page_to_dict
+from scraper.models import Entry, Link, Page, Snapshot, VersionSummary, page_to_dict
 from scraper.timeutil import iso
 
 T0 = datetime(2026, 3, 1, 12, 0, 0, 123456, tzinfo=UTC)
@@ -89,9 +89,9 @@ class ListArchive:
         for site, snap, page, _, _ in self.versions:
             yield site, snap, page
 
-    def iter_summaries(self, **kwargs: Any) -> Iterator[tuple[str, Snapshot, PageSummary]]:
+    def iter_summaries(self, **kwargs: Any) -> Iterator[VersionSummary]:
         for site, snap, page in self.iter_versions(**kwargs):
-            yield site, snap, PageSummary.of(page)
+            yield VersionSummary.of(site, snap, page)
 
     def _find(self, url: str, version: int | None) -> tuple[bytes, list[tuple[str, str]]]:
         for _, snap, _, body, headers in self.versions:

@@ -7,14 +7,15 @@ import functools
 import json
 import sqlite3
 from collections.abc import Callable, Iterator
-from typing import Any, ParamSpec, TypeVar
-
-from sqlite_utils import Database
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 from scraper.archive.blobs import BlobStore
 from scraper.errors import ArchiveError
 from scraper.models import Snapshot
 from scraper.timeutil import from_iso
+
+if TYPE_CHECKING:
+    from sqlite_utils import Database
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -82,7 +83,6 @@ class ArchiveCore:
     """State shared by the archive's parts: the path, the connection and the blob store."""
 
     path: str
-    db: Database
     conn: sqlite3.Connection
     blobs: BlobStore
     readonly: bool
@@ -91,10 +91,18 @@ class ArchiveCore:
                    readonly: bool) -> None:
         self.path = path
         self.conn = conn
-        self.db = Database(conn, execute_plugins=False)
         self.blobs = BlobStore(conn, max_depth=full_copy_every)
         self.readonly = readonly
         self._checked_sound = False
+
+    @functools.cached_property
+    def db(self) -> Database:
+        """sqlite-utils over the same connection, for schema steps and FTS quoting. Made on
+        first use: importing sqlite-utils costs 0.1 s, which commands that only read or
+        crawl need not pay."""
+        from sqlite_utils import Database
+
+        return Database(self.conn, execute_plugins=False)
 
     @contextlib.contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:

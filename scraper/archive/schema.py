@@ -9,12 +9,14 @@ import threading
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
-
-from sqlite_utils import Database
+from typing import TYPE_CHECKING
 
 from scraper.archive.core import unreadable
 from scraper.errors import ArchiveError, SchemaVersionError
 from scraper.timeutil import iso, utcnow
+
+if TYPE_CHECKING:
+    from sqlite_utils import Database
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
 
@@ -239,6 +241,11 @@ def user_version(conn: sqlite3.Connection) -> int:
     return int(conn.execute("PRAGMA user_version").fetchone()[0])
 
 
+def up_to_date(conn: sqlite3.Connection, target: int = SCHEMA_VERSION) -> bool:
+    """Whether the schema is at `target` already (or newer, up to this release's)."""
+    return target <= user_version(conn) <= SCHEMA_VERSION
+
+
 def migrate(db: Database, path: str, *, target: int = SCHEMA_VERSION) -> list[str]:
     """Bring the schema up to `target` in one transaction; returns the names of the steps run.
 
@@ -246,7 +253,7 @@ def migrate(db: Database, path: str, *, target: int = SCHEMA_VERSION) -> list[st
     user_version are committed, or nothing is.
     """
     conn = db.conn
-    if target <= user_version(conn) <= SCHEMA_VERSION:
+    if up_to_date(conn, target):
         return []  # the usual case: no write lock taken, so opening never waits for a crawl
     conn.execute("BEGIN IMMEDIATE")
     try:

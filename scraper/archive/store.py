@@ -151,7 +151,8 @@ class Archive(ArchiveReads, FrontierStore):
 
     def _upgrade(self, version: int) -> None:
         try:
-            steps = schema.migrate(self.db, self.path)
+            # Checked before self.db is made: most opens need no step, nor sqlite-utils.
+            steps = [] if schema.up_to_date(self.conn) else schema.migrate(self.db, self.path)
         except sqlite3.Error as exc:
             self.conn.close()
             raise ArchiveError(self.path, f"schema upgrade from version {version} failed, "

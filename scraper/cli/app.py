@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import importlib
 import json
 import sys
 from collections.abc import Callable
@@ -91,7 +92,39 @@ def echo_json(data: Any) -> None:
     click.echo(json.dumps(data, ensure_ascii=False, indent=2, default=str))
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+# The module of scraper.cli that defines each command. A command's module is imported when
+# the command runs, so `scraper export` loads the archive and export code only, not the
+# crawler's (httpx, asyncio) nor the test site's: startup is part of every cron job and of an
+# export's records/s. tests/test_cli.py checks this table against the modules.
+COMMAND_MODULES: dict[str, str] = {
+    "changes": "diff_cmds",
+    "config": "config_cmds",
+    "crawl": "crawl_cmds",
+    "demo": "demo_cmd",
+    "diff": "diff_cmds",
+    "export": "export_cmd",
+    "history": "archive_cmds",
+    "parse": "parse_cmd",
+    "show": "archive_cmds",
+    "stats": "archive_cmds",
+    "testsite": "testsite_cmd",
+    "validate": "config_cmds",
+}
+
+
+class LazyGroup(click.Group):
+    """A group whose commands register themselves when their module is first imported."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(set(super().list_commands(ctx)) | set(COMMAND_MODULES))
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.commands and cmd_name in COMMAND_MODULES:
+            importlib.import_module(f"scraper.cli.{COMMAND_MODULES[cmd_name]}")
+        return super().get_command(ctx, cmd_name)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="scraper")
 def main() -> None:
     """Crawl encyclopedia pages, keep versioned snapshots, diff and export them.

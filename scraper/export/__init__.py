@@ -34,6 +34,7 @@ from scraper.export.records import (
     columns_for,
     link_records,
     page_record,
+    summary_record,
 )
 
 __all__ = [
@@ -55,5 +56,6 @@ __all__ = [
     "iter_records",
     "link_records",
     "page_record",
+    "summary_record",
     "temp_path_for",
 ]

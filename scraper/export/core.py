@@ -12,9 +12,15 @@ from typing import Any, BinaryIO, Protocol
 from scraper.errors import ExportError
 from scraper.export.atomic import atomic_output, check_target
 from scraper.export.entries import EntryMerger
-from scraper.export.records import RECORD_KINDS, columns_for, link_records, page_record
+from scraper.export.records import (
+    RECORD_KINDS,
+    columns_for,
+    link_records,
+    page_record,
+    summary_record,
+)
 from scraper.export.writers import CsvWriter, JsonlWriter, RecordWriter
-from scraper.models import Page, PageSummary, Snapshot
+from scraper.models import Page, Snapshot, VersionSummary
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +38,7 @@ class ArchiveReader(Protocol):
     def iter_summaries(self, *, site: str | None = None, since: datetime | None = None,
                        until: datetime | None = None, all_versions: bool = False,
                        as_of: datetime | None = None
-                       ) -> Iterator[tuple[str, Snapshot, PageSummary]]: ...
+                       ) -> Iterator[VersionSummary]: ...
 
     def body(self, url: str, version: int | None = None) -> bytes: ...
 
@@ -89,10 +95,10 @@ def iter_records(archive: ArchiveReader, options: ExportOptions) -> Iterator[dic
     """The rows of the chosen dataset, streamed from the archive."""
     if options.records == "pages" and not options.with_text:
         # Without the text, the columns beside each version hold all a row needs.
-        for site, snap, summary in archive.iter_summaries(
+        for version in archive.iter_summaries(
                 site=options.site, since=options.since, until=options.until,
                 all_versions=options.all_versions, as_of=options.as_of):
-            yield page_record(site, snap, summary)
+            yield summary_record(version)
     elif options.records == "pages":
         for site, snap, page in _versions(archive, options):
             yield page_record(site, snap, page, with_text=True)

@@ -6,7 +6,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from scraper.models import Entry, Page, PageSummary, Snapshot
+from scraper.models import Entry, Page, Snapshot, VersionSummary
 
 RECORD_KINDS: tuple[str, ...] = ("pages", "entries", "links")
 
@@ -80,34 +80,31 @@ def columns_for(records: str, *, with_text: bool = False) -> tuple[Column, ...]:
     raise ValueError(f"unknown record kind {records!r}; expected one of {', '.join(RECORD_KINDS)}")
 
 
-def page_record(site: str, snap: Snapshot, page: Page | PageSummary, *,
-                with_text: bool = False) -> dict[str, Any]:
-    """One row of the pages dataset; `url` is the archive's key for the page (the snapshot's).
-    A PageSummary is enough unless `with_text`."""
-    if isinstance(page, PageSummary):
-        if with_text:
-            raise ValueError("with_text needs the whole Page; a PageSummary has no text")
-        summary = page
-    else:
-        summary = PageSummary.of(page)
-    record: dict[str, Any] = {
-        "url": snap.url,
-        "site": site,
-        "kind": summary.kind,
-        "title": summary.title,
-        "summary": summary.summary,
-        "summary_truncated": summary.summary_truncated,
-        "related": [{"url": u, "title": t, "kind": k} for u, t, k in summary.related],
-        "categories": list(summary.categories),
-        "infobox": [{"key": k, "value": v} for k, v in summary.infobox],
-        # The snapshot's id is what the archive indexes; the parsed one is the fallback.
-        "revision_id": snap.revision_id if snap.revision_id is not None else summary.revision_id,
-        "version": snap.version,
-        "fetched_at": snap.fetched_at,
-        "content_hash": snap.content_hash,
+def summary_record(version: VersionSummary) -> dict[str, Any]:
+    """One row of the pages dataset, without the text."""
+    return {
+        "url": version.url,
+        "site": version.site,
+        "kind": version.kind,
+        "title": version.title,
+        "summary": version.summary,
+        "summary_truncated": version.summary_truncated,
+        "related": [{"url": u, "title": t, "kind": k} for u, t, k in version.related],
+        "categories": list(version.categories),
+        "infobox": [{"key": k, "value": v} for k, v in version.infobox],
+        "revision_id": version.revision_id,
+        "version": version.version,
+        "fetched_at": version.fetched_at,
+        "content_hash": version.content_hash,
     }
+
+
+def page_record(site: str, snap: Snapshot, page: Page, *, with_text: bool = False
+                ) -> dict[str, Any]:
+    """One row of the pages dataset; `url` is the archive's key for the page (the snapshot's),
+    and the snapshot's revision id wins over the parsed one."""
+    record = summary_record(VersionSummary.of(site, snap, page))
     if with_text:
-        assert isinstance(page, Page)
         record["text"] = page.text
     return record
 
