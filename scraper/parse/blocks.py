@@ -151,3 +151,42 @@ def _walk(node: LexborNode, blocks: Blocks, skip: Callable[[LexborNode, str], bo
             sub = "li" if tag in ("li", "dd", "dt") else "text"
             _walk(child, blocks, skip, table_rows, depth + 1, sub)
             blocks.flush(sub)
+
+
+def unread_containers(root: LexborNode,
+                      skip: Callable[[LexborNode, str], bool] = _never,
+                      table_rows: Callable[[LexborNode], bool] = _never) -> list[LexborNode]:
+    """The elements under `root` whose subtree walk_blocks(root, skip, table_rows) does not
+    read: the containers it skips (by `skip` or SKIP_TAGS), found as _walk would find them.
+
+    Removing nodes from the tree (junk) only removes containers from this list, so what is
+    said here before a removal holds after it.
+    """
+    out: list[LexborNode] = []
+    _unread(root, skip, table_rows, 0, out)
+    return out
+
+
+def _unread(node: LexborNode, skip: Callable[[LexborNode, str], bool],
+            table_rows: Callable[[LexborNode], bool], depth: int,
+            out: list[LexborNode]) -> None:
+    if depth > MAX_DEPTH:
+        return  # read as one run of text
+    children = list(node.iter(include_text=True))
+    ids = [child.tag_id for child in children]
+    if _RUN_IDS.issuperset(ids):
+        return  # read as one run of text
+    for child, tag_id in zip(children, ids, strict=True):
+        if tag_id in _RUN_IDS:
+            continue
+        tag = child.tag or ""
+        if tag == "br" or tag == "p" or tag == "pre" or tag in HEADINGS:
+            continue
+        if tag in SKIP_TAGS:
+            out.append(child)
+        elif tag == "table" and table_rows(child):
+            continue
+        elif skip(child, tag):
+            out.append(child)
+        else:
+            _unread(child, skip, table_rows, depth + 1, out)

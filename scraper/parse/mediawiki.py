@@ -14,34 +14,16 @@ from scraper.parse.blocks import HEADINGS, rendered_text, walk_blocks
 from scraper.parse.html import Head, attr, class_tokens, has_words, norm, read_head
 from scraper.parse.urls import Resolver, page_base
 from scraper.parse.wikilinks import LinkReader, article_prefix
+from scraper.parse.wikitext import is_wikitable, remove_junk, skip_container
 
 NAME = "mediawiki"
 
-# Removed before reading text (after the links are taken): reference marks, edit links,
-# hidden and print-less bits ([citation needed], [update], "listen" audio links),
-# what MediaWiki marks as not for excerpts (pronunciation audio, short descriptions),
-# coordinates, and invisible markup.
-_JUNK = (".reference, .mw-editsection, .noprint, .noexcerpt, .ext-phonos, .geo-nondefault, "
-         "style, #coordinates, [style*=\"display:none\"], br")
-_JUNK_H2 = "h2, " + _JUNK
-_H2_ID, _BR_ID = (LexborHTMLParser("").create_node(tag).tag_id for tag in ("h2", "br"))
+# The anchors to read: a fragment-only href ("#cite_note-1") is no link, and Lexbor leaves
+# out hundreds of them per article for less than making a node of each costs.
+_ANCHORS = 'a[href]:not([href^="#"])'
 _TITLE = ("h1#firstHeading, h1.firstHeading, h1.page-header__title, h1#section_0, "
           "h1.pcs-edit-section-title")
 _TITLE_CLASSES = frozenset({"firstHeading", "page-header__title", "pcs-edit-section-title"})
-# Containers that are not running text: boxes, navigation, media, maintenance notices.
-_SKIP_CLASSES = frozenset({
-    "infobox", "portable-infobox", "navbox", "vertical-navbox", "navbox-styles", "sidebar",
-    "toc", "toclimit-2", "toclimit-3", "toclimit-4", "hatnote", "dablink", "rellink",
-    "thumb", "gallery", "wikia-gallery", "reflist", "references", "mw-references-wrap",
-    "references-small", "metadata", "ambox", "ombox", "tmbox", "mbox-small", "sistersitebox",
-    "portal", "portalbox", "catlinks", "printfooter", "shortdescription",
-    "pcs-collapse-table-container", "authority-control", "navigation-not-searchable",
-    "mw-authority-control", "mw-indicators", "side-box", "box-Multiple_issues", "notice",
-    "mw-kartographer-maplink", "switcher-container",
-})
-_SKIP_IDS = frozenset({"toc", "catlinks", "coordinates", "siteSub", "contentSub", "jump-to-nav",
-                       "siteNotice", "mw-navigation", "footer", "references"})
-_SKIP_TAGS = frozenset({"table", "aside", "figure", "header", "footer", "nav", "gallery"})
 SEE_ALSO = frozenset({
     "see also", "related pages", "related articles", "siehe auch", "voir aussi",
     "véase también", "vea también", "ver también", "ver também", "vedi anche", "zie ook",
@@ -139,10 +121,18 @@ def find_landmarks(tree: LexborHTMLParser) -> Landmarks:
     content_text = tree.css_first("#mw-content-text")
     if content_text is not None:
         marks.root = content_text
-        for child in content_text.iter():
-            if "mw-parser-output" in class_tokens(child):
-                marks.root = child
-                break
+        # The first child with the class: the first match in document order, when it is a
+        # child (a match deeper down comes after its ancestors); else look at each child.
+        first = content_text.css_first(".mw-parser-output")
+        if first is not None:
+            parent = first.parent
+            if parent is not None and parent.mem_id == content_text.mem_id:
+                marks.root = first
+            else:
+                for child in content_text.iter():
+                    if "mw-parser-output" in class_tokens(child):
+                        marks.root = child
+                        break
         parent = content_text.parent
         sibling = parent.first_child if parent is not None else None
         while sibling is not None:
@@ -290,9 +280,8 @@ def _image_src(img: LexborNode, resolver: Resolver) -> str | None:
     return resolver.resolve(attr(img, "src") or attr(img, "data-src"))
 
 
-def _infobox(root: LexborNode, resolver: Resolver) -> tuple[tuple[tuple[str, str], ...],
-                                                            str | None]:
-    box = root.css_first("table.infobox, aside.portable-infobox, .infobox")
+def _infobox(box: LexborNode | None, resolver: Resolver) -> tuple[tuple[tuple[str, str], ...],
+                                                                  str | None]:
     if box is None:
         return (), None
     pairs: list[tuple[str, str]] = []
@@ -318,20 +307,6 @@ def _infobox(root: LexborNode, resolver: Resolver) -> tuple[tuple[tuple[str, str
                 pairs.append((tidy(key), tidy(value)))
     img = box.css_first("img")
     return tuple(pairs), (_image_src(img, resolver) if img is not None else None)
-
-
-def _skip(node: LexborNode, tag: str) -> bool:
-    if tag in _SKIP_TAGS:
-        return True
-    value = node.attrs.get("class")
-    if value and not _SKIP_CLASSES.isdisjoint(value.split()):
-        return True
-    ident = node.attrs.get("id")
-    return bool(ident) and ident in _SKIP_IDS
-
-
-def _is_wikitable(table: LexborNode) -> bool:
-    return "wikitable" in class_tokens(table)
 
 
 def _og_image(head: Head, resolver: Resolver) -> str | None:
@@ -372,32 +347,18 @@ def parse_mediawiki(tree: LexborHTMLParser, url: str, *, max_links: int = 5000,
                              article_prefix((canonical or "", url, base),
                                             config.page_name or title, config.article_path),
                              title)
-        # One pass over the content finds the h2s and the junk (removed once the links
-        # are read).
-        headings: list[LexborNode] = []
-        breaks: list[LexborNode] = []
-        junk: list[LexborNode] = []
-        for node in root.css(_JUNK_H2):
-            tag_id = node.tag_id
-            if tag_id == _H2_ID:
-                headings.append(node)
-            elif tag_id == _BR_ID:
-                breaks.append(node)
-            else:
-                junk.append(node)
-        for node in see_also_nodes(headings):
-            reader.read([node] if node.tag == "a" else node.css("a[href]"), "see_also",
+        for node in see_also_nodes(root.css("h2")):
+            reader.read([node] if node.tag == "a" else node.css(_ANCHORS), "see_also",
                         max_links)
-        reader.read(root.css("a[href]"), "internal", max_links)
+        reader.read(root.css(_ANCHORS), "internal", max_links)
         for subtitle in marks.subtitles:  # subpage breadcrumbs: "< HE:Kassel"
-            reader.read(subtitle.css("a[href]"), "internal", max_links)
+            reader.read(subtitle.css(_ANCHORS), "internal", max_links)
         links = reader.links
-        for node in junk:
-            node.decompose()
-        infobox, infobox_image = _infobox(root, resolver)  # (its <br>s split values)
+        box, breaks = remove_junk(root, [marks.catlinks, *fallbacks])
+        infobox, infobox_image = _infobox(box, resolver)  # (its <br>s split values)
         for br in breaks:  # a line break is a space between words in running text
             br.replace_with("\n")
-        summary, text = _lead_and_text(walk_blocks(root, _skip, _is_wikitable))
+        summary, text = _lead_and_text(walk_blocks(root, skip_container, is_wikitable))
 
     found = has_words(title, summary, text)
     return Page(

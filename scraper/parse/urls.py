@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+from collections import deque
+from itertools import repeat
 from urllib.parse import urljoin, urlsplit
 
 from scraper.models import Link
@@ -23,6 +25,15 @@ def new_link(url: str, title: str, kind: str) -> Link:
     _set_title(link, title)
     _set_kind(link, kind)
     return link
+
+
+def new_links(urls: list[str], titles: list[str], kinds: list[str]) -> list[Link]:
+    """Links made from three columns, the slots filled by C loops (no bytecode per link)."""
+    links: list[Link] = list(map(_new_object, repeat(Link, len(urls))))
+    deque(map(_set_url, links, urls), 0)
+    deque(map(_set_title, links, titles), 0)
+    deque(map(_set_kind, links, kinds), 0)
+    return links
 
 
 _SCHEME = re.compile(r"^([a-zA-Z][a-zA-Z0-9+.-]*):")

@@ -9,7 +9,7 @@ from selectolax.lexbor import LexborNode
 
 from scraper.models import Link
 from scraper.parse.html import norm
-from scraper.parse.urls import Resolver, new_link
+from scraper.parse.urls import Resolver, new_links
 
 # Namespace names (lower case) whose pages are not articles: canonical English names, the
 # aliases MediaWiki accepts, and the localized names of the large wikis. "X talk" forms are
@@ -120,7 +120,10 @@ class LinkReader:
     def __init__(self, resolver: Resolver, page_url: str, hosts: set[str], prefix: str,
                  own_title: str) -> None:
         self.resolver = resolver
-        self.hosts = hosts
+        self.hosts = frozenset(hosts)
+        # URLs starting so are surely on one of the hosts (others ask host_of()).
+        self.host_prefixes = tuple(scheme + host + end for host in sorted(self.hosts)
+                                   for scheme in ("https://", "http://") for end in "/?")
         self.prefix = prefix
         self.article_base = resolver.origin + prefix if resolver.origin else "\x00"
         # The form most article links take in the HTML itself ("/wiki/T", or "./T" when
@@ -130,39 +133,52 @@ class LinkReader:
             self.local_prefixes += ("./",)
         self.own_title = own_title
         self.seen: set[str] = {page_url}
-        self.links: list[Link] = []
+        # The links found, as three columns: Link records are made in one go at the end.
+        self._urls: list[str] = []
+        self._titles: list[str] = []
+        self._kinds: list[str] = []
+
+    @property
+    def links(self) -> list[Link]:
+        return new_links(self._urls, self._titles, self._kinds)
 
     def read(self, anchors: list[LexborNode], kind: str, limit: int) -> None:
         """Add the links of `anchors`; kind is "see_also" or "internal" (then external
         links are kept too)."""
         # The hot loop of the parser (thousands of anchors per article): one attribute
-        # read per anchor, duplicates and fragment-only links dropped before any other
-        # work, and the usual article link ("/wiki/T", "./T") read by slicing.
-        hrefs = [anchor.attrs.get("href") for anchor in anchors]
-        first: dict[str, int] = {}
-        for index, href in enumerate(hrefs):
-            if href and href not in first and href[0] != "#":
-                first[href] = index
+        # read per anchor, duplicates dropped by a dict before any other work, and the
+        # usual article link ("/wiki/T", "./T") read by slicing.
+        room = limit - len(self._urls)
+        if room <= 0:
+            return
+        try:  # (indexing costs less than .get(); every anchor found by a[href] has one)
+            hrefs: list[str | None] = [anchor.attrs["href"] for anchor in anchors]
+        except KeyError:  # an <a> with only a namespaced href (xlink:href in SVG)
+            hrefs = [anchor.attrs.get("href") for anchor in anchors]
+        first_index: dict[str | None, int] | None = None  # made when an anchor is needed
         resolve = self.resolver.resolve
         seen = self.seen
-        links = self.links
+        seen_add = seen.add
+        urls_append = self._urls.append
+        titles_append = self._titles.append
+        kinds_append = self._kinds.append
         article_base = self.article_base
         cut = len(article_base)
         local = self.local_prefixes
         cut_local = len(self.prefix)
         own_title = self.own_title
+        host_prefixes = self.host_prefixes
         keep_shown = kind == "see_also"
-        room = limit - len(links)
-        for href, index in first.items():
-            if room <= 0:
-                return
+        for href in dict.fromkeys(hrefs):
+            if not href or href[0] == "#":
+                continue
             title: str | None
             url: str | None
             if local and href.startswith(local) and "?" not in href and \
                     href.find("/.", 1) < 0 and href[-1] > " ":
-                if "#" in href:
-                    href = href[: href.index("#")]
                 rest = href[cut_local:] if href[0] == "/" else href[2:]
+                if "#" in rest:
+                    rest = rest[: rest.index("#")]
                 url = article_base + rest
                 if not rest or url in seen:
                     continue
@@ -179,28 +195,45 @@ class LinkReader:
                     if not rest or "?" in rest:
                         continue
                     title = (unquote(rest) if "%" in rest else rest).replace("_", " ")
-                elif self.resolver.host_of(url) in self.hosts:
+                elif url.startswith(host_prefixes) or \
+                        self.resolver.host_of(url) in self.hosts:
                     slash = url.find("/", url.find("//") + 2)
                     title = title_from_path(url[slash:], self.prefix) if slash > 0 else None
                     if title is None:
                         continue
                 else:
                     if kind == "internal":
-                        seen.add(url)
-                        anchor = anchors[index]
-                        links.append(new_link(url, norm(anchor.text()) or
-                                              norm(anchor.attrs.get("title")), "external"))
+                        seen_add(url)
+                        if first_index is None:
+                            first_index = _first_index(hrefs)
+                        anchor = anchors[first_index[href]]
+                        urls_append(url)
+                        titles_append(norm(anchor.text()) or norm(anchor.attrs.get("title")))
+                        kinds_append("external")
                         room -= 1
+                        if room <= 0:
+                            return
                     continue  # (external links in "See also" are kept as external)
-            seen.add(url)
+            seen_add(url)
             if title == own_title or (":" in title and is_namespaced(title)):
                 continue
             # MediaWiki's title attribute repeats the URL's title, except on wikis with
             # language variants (zh, sr, kk...), where it shows the converted title: read
             # it there only (non-ASCII titles), as reading it costs as much as the rest.
             if keep_shown or not title.isascii():
-                shown = anchors[index].attrs.get("title")
+                if first_index is None:
+                    first_index = _first_index(hrefs)
+                shown = anchors[first_index[href]].attrs.get("title")
                 if shown:
                     title = norm(shown)
-            links.append(new_link(url, title, kind))
+            urls_append(url)
+            titles_append(title)
+            kinds_append(kind)
             room -= 1
+            if room <= 0:
+                return
+
+
+def _first_index(items: list[str | None]) -> dict[str | None, int]:
+    """Where each item first occurs (the later occurrences are overwritten by earlier ones)."""
+    return dict(zip(reversed(items), range(len(items) - 1, -1, -1)))
