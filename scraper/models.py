@@ -26,6 +26,11 @@ class Link:
     title: str = ""
     kind: str = "internal"
 
+    def __reduce__(self) -> tuple[type[Link], tuple[str, str, str]]:
+        # Parse workers send pages of hundreds of links: through __init__ this is a third
+        # of the time of the dataclass default (__setstate__ in Python, field by field).
+        return (Link, (self.url, self.title, self.kind))
+
 
 @dataclass(frozen=True, slots=True)
 class Entry:
@@ -145,7 +150,11 @@ def page_from_dict(data: dict[str, Any]) -> Page:
 
 def content_hash(page: Page) -> str:
     """A stable sha256 over the normalised fields that make a version (HASHED_FIELDS)."""
-    data = page_to_dict(page)
+    return content_hash_of(page_to_dict(page))
+
+
+def content_hash_of(data: dict[str, Any]) -> str:
+    """content_hash from the page_to_dict of the page, when that is made already."""
     hashed = {name: data[name] for name in HASHED_FIELDS}
     encoded = json.dumps(hashed, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
     return hashlib.sha256(encoded.encode("utf-8")).hexdigest()

@@ -174,3 +174,26 @@ def test_a_damaged_blob_is_reported_not_returned() -> None:
     archive.blobs.forget()
     with pytest.raises(Exception, match="http://t/a.*do not match their hash"):
         archive.body("http://t/a")
+
+
+def test_full_copies_from_many_threads_at_once() -> None:
+    # A crawl compresses on its parse threads and its archive thread together; one shared
+    # zstd compressor crashed the process.
+    import threading
+
+    from scraper.archive.blobs import compress_full, decompress
+
+    bodies = [(b"<p>page %d</p>" % i) * 4000 for i in range(8)]
+    wrong: list[int] = []
+
+    def work(i: int) -> None:
+        for _ in range(30):
+            if decompress(compress_full(bodies[i], 3), None) != bodies[i]:
+                wrong.append(i)
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert wrong == []

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import sqlite3
+import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 
@@ -36,13 +37,18 @@ def sha256_hex(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-_COMPRESSORS: dict[int, zstd.ZstdCompressor] = {}
+# A ZstdCompressor must not be used by two threads at once (it crashes), and a crawl
+# compresses on its parse threads and its archive thread: one set per thread.
+_compressors = threading.local()
 
 
 def compress_full(raw: bytes, level: int = DEFAULT_LEVEL) -> bytes:
-    compressor = _COMPRESSORS.get(level)
+    mine: dict[int, zstd.ZstdCompressor] | None = getattr(_compressors, "by_level", None)
+    if mine is None:
+        mine = _compressors.by_level = {}
+    compressor = mine.get(level)
     if compressor is None:
-        compressor = _COMPRESSORS[level] = zstd.ZstdCompressor(level=level)
+        compressor = mine[level] = zstd.ZstdCompressor(level=level)
     return compressor.compress(raw)
 
 
@@ -71,6 +77,20 @@ def decompress(data: bytes, base: bytes | None) -> bytes:
     if base is None:
         return zstd.ZstdDecompressor().decompress(data)
     return zstd.ZstdDecompressor(dict_data=_raw_dict(base)).decompress(data)
+
+
+@dataclass(frozen=True, slots=True)
+class FullCopy:
+    """Bytes compressed whole ahead of time, for BlobStore.put when they start a chain."""
+
+    hash: str  # sha256 of the raw bytes
+    size: int  # of the raw bytes
+    data: bytes
+    level: int
+
+
+def full_copy(raw: bytes, level: int) -> FullCopy:
+    return FullCopy(sha256_hex(raw), len(raw), compress_full(raw, level), level)
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,20 +192,26 @@ class BlobStore:
             link = parent
         return link
 
-    def put(self, raw: bytes, kind: str, previous: str | None, created_at: str) -> tuple[str, int]:
+    def put(self, raw: bytes, kind: str, previous: str | None, created_at: str, *,
+            ready: FullCopy | None = None) -> tuple[str, int]:
         """Store `raw` unless present; returns (sha256, bytes added to the table).
 
         :param previous: the hash of the blob this one follows (the page's previous version).
+        :param ready: `raw` compressed whole ahead of time (scraper.archive.encode); used
+            when a full copy at that level is what this put would store.
         """
-        blob_hash = sha256_hex(raw)
+        blob_hash = ready.hash if ready is not None else sha256_hex(raw)
         if self.conn.execute("SELECT 1 FROM blobs WHERE hash = ?", (blob_hash,)).fetchone():
             return blob_hash, 0
         prev_link = self.link(previous) if previous is not None else None
         key_link = self._keyframe_of(prev_link) if prev_link is not None else None
         plan = plan_delta(prev_link, key_link, self.max_depth)
-        base_raw = self.get(plan.base.hash) if plan.base is not None else None
         level = min(self.level, FIRST_COPY_LEVEL) if prev_link is None else self.level
-        enc = encode(raw, plan, base_raw, level)
+        if plan.base is None and ready is not None and ready.level == level:
+            enc = Encoded(ready.data, None, 1, True)
+        else:
+            base_raw = self.get(plan.base.hash) if plan.base is not None else None
+            enc = encode(raw, plan, base_raw, level)
         self.conn.execute(
             "INSERT INTO blobs (hash, kind, size, stored_size, base, depth, keyframe, created_at,"
             " data) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",

@@ -94,6 +94,7 @@ class ArchiveCore:
         self.blobs = BlobStore(conn, max_depth=full_copy_every)
         self.readonly = readonly
         self._checked_sound = False
+        self._batch_open = False
 
     @functools.cached_property
     def db(self) -> Database:
@@ -105,8 +106,66 @@ class ArchiveCore:
         return Database(self.conn, execute_plugins=False)
 
     @contextlib.contextmanager
+    def batch(self) -> Iterator[None]:
+        """Make the writes inside one transaction, committed at the end.
+
+        Each write inside stays all-or-nothing on its own (a savepoint): one that fails is
+        undone and raises, and the others still commit. A crawl stores its pages in batches
+        because a commit writes every page of the file that the transaction touched (the
+        index and full-text pages that every stored page touches included): one commit for
+        many stored pages writes those once. Nested batches join the outer one.
+        """
+        if self._batch_open:
+            yield
+            return
+        conn = self._begin()
+        self._batch_open = True
+        try:
+            yield
+            conn.execute("COMMIT")
+        except BaseException as exc:
+            self._undo(conn)
+            if isinstance(exc, sqlite3.Error):
+                raise ArchiveError(self.path, describe_sqlite_error(exc)) from exc
+            raise
+        finally:
+            self._batch_open = False
+
+    @contextlib.contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
-        """One write transaction: committed whole or rolled back whole."""
+        """One write transaction: committed whole or rolled back whole (inside a batch, a
+        savepoint released or rolled back whole)."""
+        if self._batch_open:
+            conn = self.conn
+            if not conn.in_transaction:
+                # SQLite ended the batch's transaction on an earlier error (a full disk does):
+                # outside it this write would commit alone while the batch reports failure.
+                raise ArchiveError(self.path, "an earlier error in this batch of writes rolled "
+                                              "it back; nothing of it was kept")
+            conn.execute("SAVEPOINT write")
+            try:
+                yield conn
+                conn.execute("RELEASE write")
+            except BaseException as exc:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK TO write")
+                    conn.execute("RELEASE write")
+                self.blobs.forget()
+                if isinstance(exc, sqlite3.Error):
+                    raise ArchiveError(self.path, describe_sqlite_error(exc)) from exc
+                raise
+            return
+        conn = self._begin()
+        try:
+            yield conn
+            conn.execute("COMMIT")
+        except BaseException as exc:
+            self._undo(conn)
+            if isinstance(exc, sqlite3.Error):
+                raise ArchiveError(self.path, describe_sqlite_error(exc)) from exc
+            raise
+
+    def _begin(self) -> sqlite3.Connection:
         if self.readonly:
             raise ArchiveError(self.path, "opened read-only; cannot write")
         if not self._checked_sound:
@@ -117,16 +176,13 @@ class ArchiveCore:
         except sqlite3.Error as exc:
             raise ArchiveError(self.path, f"cannot start a write: {describe_sqlite_error(exc)}"
                                ) from exc
-        try:
-            yield conn
-            conn.execute("COMMIT")
-        except BaseException as exc:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            self.blobs.forget()
-            if isinstance(exc, sqlite3.Error):
-                raise ArchiveError(self.path, describe_sqlite_error(exc)) from exc
-            raise
+        return conn
+
+    def _undo(self, conn: sqlite3.Connection) -> None:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        # Blobs remembered by puts that were rolled back are not stored.
+        self.blobs.forget()
 
     def _check_sound(self) -> None:
         """Refuse to write into a damaged file. SQLite notices damage only in the pages a

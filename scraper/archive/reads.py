@@ -53,6 +53,17 @@ class ArchiveReads(ArchiveCore):
         return row is not None
 
     @translated
+    def current_hash(self, url: str) -> str | None:
+        """The content hash of the latest version of `url` (None: nothing stored yet)."""
+        page_id = self._page_id(url)
+        if page_id is None:
+            return None
+        row = self.conn.execute(
+            "SELECT s.content_hash FROM snapshots s JOIN pages p ON p.id = s.page_id"
+            " WHERE s.page_id = ? AND s.version = p.current_version", (page_id,)).fetchone()
+        return None if row is None else str(row[0])
+
+    @translated
     def history(self, url: str) -> list[Snapshot]:
         """Every version of `url`, oldest first."""
         page_id = self._require_page(url)

@@ -15,6 +15,7 @@ from typing import Any, Self
 from scraper.archive import schema
 from scraper.archive.blobs import DEFAULT_FULL_COPY_EVERY, DEFAULT_LEVEL
 from scraper.archive.core import describe_sqlite_error, dumps, translated, unreadable
+from scraper.archive.encode import EncodedPage, encode_page
 from scraper.archive.frontier_store import FrontierStore, enqueue_rows
 from scraper.archive.reads import ArchiveReads
 from scraper.errors import ArchiveError
@@ -25,8 +26,6 @@ from scraper.models import (
     FrontierItem,
     Page,
     RevisionMeta,
-    content_hash,
-    page_to_dict,
 )
 from scraper.timeutil import iso
 
@@ -34,6 +33,8 @@ log = logging.getLogger(__name__)
 
 RUN_STATUSES = ("completed", "max_pages", "max_time", "interrupted", "failed")
 BUSY_TIMEOUT_MS = 10_000
+WRITE_CACHE_KIB = 64 * 1024
+WAL_CHECKPOINT_FRAMES = 16_384  # 64 MB of 4 KB pages
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,6 +120,15 @@ class Archive(ArchiveReads, FrontierStore):
             if mode != "wal":
                 log.warning("%s: journal mode is %s, not WAL", path, mode)
             conn.execute("PRAGMA synchronous = NORMAL")
+            # A crawl commits its pages in batches (Archive.batch); with SQLite's default 2 MB
+            # of cache, a batch's dirty pages spill to the log before the commit.
+            conn.execute(f"PRAGMA cache_size = -{WRITE_CACHE_KIB}")
+            # Every stored page touches a hundred or more scattered index pages (its links'
+            # targets, its frontier rows), so each commit adds hundreds of frames to the log;
+            # SQLite's default checkpoint at 1,000 frames then ran every few pages, each one
+            # writing and syncing 4 MB. A larger log is checkpointed less often, and a page
+            # rewritten many times in it is copied to the file once.
+            conn.execute(f"PRAGMA wal_autocheckpoint = {WAL_CHECKPOINT_FRAMES}")
         except sqlite3.Error as exc:
             raise ArchiveError(path, f"cannot open: {describe_sqlite_error(exc)}") from exc
         archive = cls(path, conn, full_copy_every=full_copy_every)
@@ -246,14 +256,20 @@ class Archive(ArchiveReads, FrontierStore):
     @translated
     def save(self, run_id: int, site: str, fetch: FetchResult, page: Page, *,
              next_due: datetime, discovered: Sequence[FrontierItem] = (),
-             revision: RevisionMeta | None = None, change_gist: str = "") -> SaveResult:
+             revision: RevisionMeta | None = None, change_gist: str = "",
+             encoded: EncodedPage | None = None) -> SaveResult:
         """Store one fetched and parsed page, in one transaction.
 
         A new version is made only when content_hash(page) differs from the current
         version's; otherwise the page is only marked seen. The frontier row of `fetch.url`
         is updated and the `discovered` URLs are enqueued in the same transaction.
+
+        :param encoded: encode_page(page, fetch.body, ...) made ahead (a crawl makes it in
+            its parse workers); made here when not given.
         """
-        new_hash = content_hash(page)
+        if encoded is None:
+            encoded = encode_page(page, fetch.body, first_version=False)
+        new_hash = encoded.content_hash
         stamp = iso(fetch.fetched_at)
         with self._write() as conn:
             current = conn.execute(
@@ -271,7 +287,7 @@ class Archive(ArchiveReads, FrontierStore):
                 result = SaveResult(version, False, new_hash, body_hash, 0)
             else:
                 result, page_id = self._new_version(
-                    conn, run_id, site, fetch, page, new_hash, current, revision, change_gist)
+                    conn, run_id, site, fetch, page, encoded, current, revision, change_gist)
             self._fetched(conn, site, fetch.url, page_id, stamp, iso(next_due), fetch.status,
                           fetch.etag, fetch.last_modified)
             if discovered:
@@ -279,15 +295,16 @@ class Archive(ArchiveReads, FrontierStore):
         return result
 
     def _new_version(self, conn: sqlite3.Connection, run_id: int, site: str, fetch: FetchResult,
-                     page: Page, new_hash: str, current: tuple[Any, ...] | None,
+                     page: Page, encoded: EncodedPage, current: tuple[Any, ...] | None,
                      revision: RevisionMeta | None, change_gist: str) -> tuple[SaveResult, int]:
         stamp = iso(fetch.fetched_at)
-        fields = page_to_dict(page)
-        fields_json = dumps(fields).encode("utf-8")
+        new_hash = encoded.content_hash
         prev_body = current[3] if current else None
         prev_fields = current[4] if current else None
-        body_hash, body_added = self.blobs.put(fetch.body, "body", prev_body, stamp)
-        fields_hash, fields_added = self.blobs.put(fields_json, "fields", prev_fields, stamp)
+        body_hash, body_added = self.blobs.put(fetch.body, "body", prev_body, stamp,
+                                               ready=encoded.body_copy)
+        fields_hash, fields_added = self.blobs.put(encoded.fields_json, "fields", prev_fields,
+                                                   stamp, ready=encoded.fields_copy)
         if current is None:
             version = 1
             cursor = conn.execute(
@@ -317,7 +334,7 @@ class Archive(ArchiveReads, FrontierStore):
             (page_id, version, run_id, stamp, stamp, fetch.status, fetch.final_url, fetch.etag,
              fetch.last_modified, rev_id, revision.timestamp if revision else None,
              revision.user if revision else None, revision.comment if revision else None,
-             page.kind, page.title, page.summary, page.image, dumps(fields["categories"]),
+             page.kind, page.title, page.summary, page.image, dumps(list(page.categories)),
              dumps([[k, v] for k, v in page.infobox]), len(page.text), len(page.links),
              len(page.entries), page.parser, page.parser_version, new_hash, body_hash,
              len(fetch.body), fields_hash, dumps([list(h) for h in fetch.headers]),
