@@ -3,13 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-import dataclasses
-import functools
 import logging
-import threading
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, ParamSpec, TypeVar
@@ -18,6 +14,8 @@ import httpx
 
 from scraper.alerts import BreakageMonitor
 from scraper.archive import Archive, SaveResult
+from scraper.archive.encode import EncodedPage, encode_page
+from scraper.archive_gate import ArchiveGate
 from scraper.config import CrawlConfig, config_to_dict
 from scraper.diff import diff_pages
 from scraper.errors import (
@@ -36,48 +34,16 @@ from scraper.frontier import (
     recrawl_interval,
     start_items,
 )
-from scraper.models import CrawlStats, FetchResult, FrontierItem, Page, RevisionMeta, content_hash
-from scraper.parse import parse_page
+from scraper.models import CrawlStats, FetchResult, FrontierItem, Page, RevisionMeta
+from scraper.parse_pool import ParsePool, ParseRequest
 from scraper.timeutil import utcnow
 
 log = logging.getLogger(__name__)
 
 MAX_WORKERS = 256
-# Lexbor releases the GIL while it builds a tree, so parsing on threads keeps the event loop
-# going (a pathological page, e.g. 60,000 nested divs, takes Lexbor 20 s) and overlaps the
-# C part of parsing with fetching.
-PARSE_THREADS = 2
 
 P = ParamSpec("P")
 R = TypeVar("R")
-
-
-class ArchiveGate:
-    """Runs archive calls on one thread of their own, one at a time.
-
-    SQLite work (compression, full-text indexing, WAL writes and the fsyncs of checkpoints)
-    then overlaps with fetching and parsing instead of stalling the event loop: measured on
-    the crawl benchmark, the loop spent more than half of its time waiting on the archive.
-    Sync callers (a crawl source's `store`) take the same lock, so the connection is never
-    used by two threads at once.
-    """
-
-    def __init__(self, archive: Archive) -> None:
-        self.archive = archive
-        self._lock = threading.Lock()
-        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="archive")
-
-    def call(self, func: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
-        with self._lock:
-            return func(*args, **kwargs)
-
-    async def run(self, func: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(
-            self._thread, functools.partial(self.call, func, *args, **kwargs))
-
-    def close(self) -> None:
-        self._thread.shutdown(wait=True)
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,10 +93,15 @@ class CrawlLimits:
 async def crawl(configs: Sequence[CrawlConfig], archive: Archive, *,
                 limits: CrawlLimits = CrawlLimits(), events: EventSink | None = None,
                 client: httpx.AsyncClient | None = None,
-                clock: Callable[[], datetime] = utcnow) -> list[RunResult]:
+                clock: Callable[[], datetime] = utcnow,
+                parse_pool: ParsePool | None = None) -> list[RunResult]:
     """Run one crawl of every config against `archive`, sharing one client and one
     politeness gate per host. Returns a result per config. Failed URLs are recorded, never
-    raised."""
+    raised.
+
+    :param parse_pool: where pages are parsed, for the caller to close; by default a pool
+        of threads only (see ParsePool on when worker processes are safe).
+    """
     policies: dict[str, AddressPolicy] = {}
     own_client = client is None
     if client is None:
@@ -138,13 +109,14 @@ async def crawl(configs: Sequence[CrawlConfig], archive: Archive, *,
     fetcher = Fetcher(client, policies=policies)
     deadline = time.monotonic() + limits.max_time if limits.max_time else None
     gate = ArchiveGate(archive)
-    parsers = ThreadPoolExecutor(max_workers=PARSE_THREADS, thread_name_prefix="parse")
+    parsers = ParsePool(processes=0) if parse_pool is None else parse_pool
     try:
         runs = [SiteCrawl(cfg, gate, fetcher, limits, deadline, events or _ignore, clock,
                           parsers) for cfg in configs]
         return list(await asyncio.gather(*(run.run() for run in runs)))
     finally:
-        parsers.shutdown(wait=False, cancel_futures=True)
+        if parse_pool is None:
+            parsers.close(wait=False)
         gate.close()
         if own_client:
             await client.aclose()
@@ -162,7 +134,7 @@ class SiteCrawl:
     def __init__(self, config: CrawlConfig, gate: ArchiveGate, fetcher: Fetcher,
                  limits: CrawlLimits, deadline: float | None, events: EventSink,
                  clock: Callable[[], datetime],
-                 parsers: ThreadPoolExecutor | None = None) -> None:
+                 parsers: ParsePool | None = None) -> None:
         self.config = config
         self.db = gate
         # Direct use of the archive from the event loop's thread must go through
@@ -173,7 +145,7 @@ class SiteCrawl:
         self.max_pages = limits.max_pages if limits.max_pages is not None else config.max_pages
         self.events = events
         self.clock = clock
-        self.parsers = parsers
+        self.parsers = parsers or ParsePool(processes=0)
         self.counts = _Counts()
         self.monitor = BreakageMonitor(config.name)
         self.in_flight: dict[str, asyncio.Task[None]] = {}
@@ -181,13 +153,16 @@ class SiteCrawl:
         # A run fetches a URL at most once, even when recrawl_after is shorter than the run.
         self.done: set[str] = set()
         hosts = max(1, len(config.scope.domains))
-        self.workers = min(MAX_WORKERS, config.politeness.concurrency * hosts)
+        # Pages in progress: twice what may be fetched at once (the fetcher's HostGate holds
+        # each host to `concurrency`), so that pages waiting to be parsed or stored do not
+        # leave the connections idle.
+        self.workers = min(MAX_WORKERS, 2 * config.politeness.concurrency * hosts)
 
     async def run(self) -> RunResult:
         cfg = self.config
         started = self.clock()
-        run_id = await self.db.run(self.archive.start_run, [cfg.name], config_to_dict(cfg),
-                                   started)
+        run_id = await self.db.run_durably(self.archive.start_run, [cfg.name],
+                                           config_to_dict(cfg), started)
         await self.db.run(self.archive.enqueue, start_items(cfg), started)
         status = "completed"
         try:
@@ -215,8 +190,8 @@ class SiteCrawl:
             # Queued behind every pending write, so the run row comes last.
             stats = await self.db.run(self._stats, ended, started)
             alerts = self._breakage_alerts(run_id)
-            await self.db.run(self.archive.finish_run, run_id, stats, status=status,
-                              ended_at=ended, alerts=alerts)
+            await self.db.run_durably(self.archive.finish_run, run_id, stats, status=status,
+                                      ended_at=ended, alerts=alerts)
             self.events(CrawlEvent("run_end", cfg.name, detail=status, queued=stats.queued))
         return RunResult(cfg.name, run_id, status, stats, tuple(alerts))
 
@@ -297,11 +272,15 @@ class SiteCrawl:
             log.info("%s: not modified", item.url)
             self.emit("not_modified", item.url, status=304)
             return
-        page = await asyncio.get_running_loop().run_in_executor(
-            self.parsers, self.parse, item, result)
+        parsed = await self.parsers.parse(ParseRequest(
+            result.body, item.url, result.final_url, result.header("content-type"),
+            cfg.parser, cfg.selectors, cfg.max_links_per_page,
+            first_version=item.fetch_count == 0))
+        page = parsed.page
         await self._write(lambda done: self._count_saved(item, result, *done),
                           self._save, run_id, item, result, page, next_due=next_due,
-                          discovered=links_to_follow(page, cfg, item.depth))
+                          discovered=links_to_follow(page, cfg, item.depth),
+                          encoded=parsed.encoded)
 
     async def _write(self, then: Callable[[R], None], func: Callable[P, R], *args: P.args,
                      **kwargs: P.kwargs) -> None:
@@ -326,10 +305,14 @@ class SiteCrawl:
 
     def _save(self, run_id: int, item: FrontierItem, result: FetchResult, page: Page, *,
               next_due: datetime, discovered: Sequence[FrontierItem] = (),
-              revision: RevisionMeta | None = None) -> tuple[SaveResult, str]:
-        gist = self.gist(item.url, page)
+              revision: RevisionMeta | None = None,
+              encoded: EncodedPage | None = None) -> tuple[SaveResult, str]:
+        if encoded is None:
+            encoded = encode_page(page, result.body, first_version=False)
+        gist = self.gist(item.url, page, encoded.content_hash)
         saved = self.archive.save(run_id, self.config.name, result, page, next_due=next_due,
-                                  discovered=discovered, revision=revision, change_gist=gist)
+                                  discovered=discovered, revision=revision, change_gist=gist,
+                                  encoded=encoded)
         return saved, gist
 
     def _count_saved(self, item: FrontierItem, result: FetchResult, saved: SaveResult,
@@ -345,23 +328,14 @@ class SiteCrawl:
             log.info("%s: unchanged (version %d)", item.url, saved.version)
             self.emit("unchanged", item.url, status=result.status, version=saved.version)
 
-    def parse(self, item: FrontierItem, result: FetchResult) -> Page:
-        cfg = self.config
-        page = parse_page(result.body, result.final_url, parser=cfg.parser,
-                          selectors=cfg.selectors, content_type=result.header("content-type"),
-                          max_links=cfg.max_links_per_page)
-        # The page is stored under the URL it was queued as; a redirect's target is kept in
-        # the snapshot's final_url.
-        return dataclasses.replace(page, url=item.url)
-
-    def gist(self, url: str, page: Page) -> str:
+    def gist(self, url: str, page: Page, page_hash: str) -> str:
         """One line on what changed since the stored version; empty for a first or same one.
-        Reads the archive: call it on the archive's thread (inside self.db)."""
-        try:
-            previous = self.archive.snapshot(url)
-        except Exception:  # noqa: BLE001 - no version yet
+        `page_hash` is content_hash(page). Reads the archive: call it on the archive's
+        thread (inside self.db)."""
+        previous_hash = self.archive.current_hash(url)
+        if previous_hash is None:
             return ""
-        if previous.content_hash == content_hash(page):
+        if previous_hash == page_hash:
             self.monitor.observe_unchanged(page)
             return ""
         stored = self.archive.page(url)

@@ -73,7 +73,8 @@ class FrontierStore(ArchiveCore):
             return []
         found: list[FrontierItem] = []
         stamp = iso(now)
-        excluded = set(exclude)
+        # Not copied: a crawl passes the set of every URL of its run, once per page.
+        excluded = exclude if isinstance(exclude, (set, frozenset, dict)) else set(exclude)
         # Two range scans of the (site, fetched?, next_due) index instead of one sort.
         for fetched in (0, 1):
             cursor = self.conn.execute(

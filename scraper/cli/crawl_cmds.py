@@ -179,6 +179,7 @@ def crawl_command(config_paths: tuple[str, ...], archive_path: str | None,
     from scraper.archive import Archive
     from scraper.config import load_config, parse_overrides
     from scraper.crawl import CrawlLimits, crawl
+    from scraper.parse_pool import ParsePool
 
     # Precedence: defaults < file < flags.
     overrides = parse_overrides(settings)
@@ -199,6 +200,8 @@ def crawl_command(config_paths: tuple[str, ...], archive_path: str | None,
     configure_logging(verbose, quiet, log_format, show_progress)
     with (ArchiveLock(path),
           Archive.open(path, full_copy_every=configs[0].full_copy_every) as archive,
+          # Worker processes for big runs: this command's __main__ is guarded (ParsePool).
+          ParsePool() as parse_pool,
           _progress(show_progress and not quiet) as view):
         sinks = [s for s in (view, log_event if log_format == "json" else None) if s]
 
@@ -208,7 +211,7 @@ def crawl_command(config_paths: tuple[str, ...], archive_path: str | None,
 
         results = asyncio.run(crawl(configs, archive,
                                     limits=CrawlLimits(max_pages, limit_seconds),
-                                    events=events))
+                                    events=events, parse_pool=parse_pool))
     if output_format == "json":
         click.echo(json.dumps([{
             "site": r.site, "run_id": r.run_id, "status": r.status,
