@@ -28,6 +28,8 @@ R = TypeVar("R")
 COMMIT_EVERY = 1.0
 IDLE_COMMIT = 0.05
 
+CACHE_KIB = 64 * 1024
+
 Answer = Callable[[bool, Any], None]
 
 
@@ -64,6 +66,10 @@ class ArchiveGate:
         self.calls = 0
         self._jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
         self._failed: BaseException | None = None
+        # With SQLite's default 2 MB of cache, a transaction's dirty pages would spill to the
+        # log before its commit. Set here, not for every connection: it is memory that
+        # readers (an export must stay in constant memory) do not need.
+        archive.conn.execute(f"PRAGMA cache_size = -{CACHE_KIB}")
         self._thread = threading.Thread(target=self._serve, name="archive", daemon=True)
         self._thread.start()
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import sqlite3
@@ -22,8 +21,6 @@ from scraper.archive.core import (
 from scraper.errors import ArchiveError
 from scraper.models import Page, Snapshot, VersionSummary, page_from_dict
 from scraper.timeutil import from_iso, iso
-
-SCAN_MMAP_BYTES = 1 << 30
 
 # Share of versions with a non-empty value, per field, as SQL over a snapshots row `s`.
 FILL_EXPRESSIONS: dict[str, str] = {
@@ -139,10 +136,6 @@ class ArchiveReads(ArchiveCore):
                " ORDER BY p.url, s.version")
         loads = orjson.loads
         try:
-            # A scan in URL order reads the snapshot rows in no order of the file: mapped, each
-            # page is read without a system call (a third off this loop's time). Only for this
-            # scan, since an I/O error in a mapping cannot be caught.
-            self.conn.execute(f"PRAGMA mmap_size = {SCAN_MMAP_BYTES}")
             cursor = self.conn.execute(sql, params)
             for (site_name, url, version, fetched_at, chash, revision_id, kind, title, summary,
                  truncated, related, categories, infobox) in cursor:
@@ -156,9 +149,6 @@ class ArchiveReads(ArchiveCore):
                     tuple(loads(categories)), tuple(map(tuple, loads(infobox))))
         except sqlite3.Error as exc:
             raise ArchiveError(self.path, f"iter_summaries: {describe_sqlite_error(exc)}") from exc
-        finally:
-            with contextlib.suppress(sqlite3.Error):
-                self.conn.execute("PRAGMA mmap_size = 0")
 
     @staticmethod
     def _version_filter(site: str | None, since: datetime | None, until: datetime | None,

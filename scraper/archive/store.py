@@ -33,7 +33,6 @@ log = logging.getLogger(__name__)
 
 RUN_STATUSES = ("completed", "max_pages", "max_time", "interrupted", "failed")
 BUSY_TIMEOUT_MS = 10_000
-WRITE_CACHE_KIB = 64 * 1024
 WAL_CHECKPOINT_FRAMES = 16_384  # 64 MB of 4 KB pages
 
 
@@ -120,9 +119,6 @@ class Archive(ArchiveReads, FrontierStore):
             if mode != "wal":
                 log.warning("%s: journal mode is %s, not WAL", path, mode)
             conn.execute("PRAGMA synchronous = NORMAL")
-            # A crawl commits its pages in batches (Archive.batch); with SQLite's default 2 MB
-            # of cache, a batch's dirty pages spill to the log before the commit.
-            conn.execute(f"PRAGMA cache_size = -{WRITE_CACHE_KIB}")
             # Every stored page touches a hundred or more scattered index pages (its links'
             # targets, its frontier rows), so each commit adds hundreds of frames to the log;
             # SQLite's default checkpoint at 1,000 frames then ran every few pages, each one

@@ -50,12 +50,14 @@ class JsonlWriter:
 
     def __init__(self, stream: BinaryIO, columns: Sequence[Column]) -> None:
         self.stream = stream
-        self.names = [c.name for c in columns]
+        self.names = tuple(c.name for c in columns)
         self.records = 0
 
     def write(self, record: Mapping[str, Any]) -> None:
-        line = orjson.dumps({name: record.get(name) for name in self.names},
-                            default=_json_default,
+        # The record builders give dicts in column order already: then no copy is made.
+        if type(record) is not dict or tuple(record) != self.names:
+            record = {name: record.get(name) for name in self.names}
+        line = orjson.dumps(record, default=_json_default,
                             option=_ORJSON_OPTIONS | orjson.OPT_APPEND_NEWLINE)
         self.stream.write(line)
         self.records += 1
