@@ -35,6 +35,16 @@ _COMMENT_ID = 4
 _INLINE_IDS = _tag_ids(INLINE)
 _RUN_IDS = _INLINE_IDS | {_TEXT_ID, _COMMENT_ID}  # what a run of text is made of
 _CELL_IDS = _tag_ids(frozenset({"td", "th"}))
+# Names of the usual block tags by id (reading .tag costs twice a dict lookup); only
+# standard tags, whose ids are the same in every document.
+_TAG_NAMES = {tag_id: name for name, tag_id in (
+    (name, LexborHTMLParser("").create_node(name).tag_id) for name in (
+        "p", "div", "table", "ul", "ol", "li", "dl", "dd", "dt", "section", "pre", "blockquote",
+        "center", "figure", "aside", "main", "article", "header", "footer", "nav", "tbody",
+        "tr", "td", "th", "caption", "h1", "h2", "h3", "h4", "h5", "h6", "hr", "form",
+        "details", "summary", "figcaption", "address", "fieldset", "style", "script",
+        "noscript", "link", "meta", "img", "br", "iframe", "svg", "math", "template"))
+    if tag_id < 1000}
 
 
 class Blocks:
@@ -65,8 +75,11 @@ class Blocks:
     def flush(self, kind: str = "text") -> None:
         self._after_break = False
         if self._buf:
-            text = norm("".join(self._buf))
+            text = "".join(self._buf)
             self._buf.clear()
+            if text.isspace():  # (the usual case: the white space between two blocks)
+                return
+            text = norm(text)
             if text:
                 self.items.append((kind, text))
 
@@ -117,16 +130,20 @@ def _walk(node: LexborNode, blocks: Blocks, skip: Callable[[LexborNode, str], bo
         # Only text and inline elements (a list item, a caption): one call reads it all.
         blocks.add_inline(node.text())
         return
+    buf = blocks._buf  # (add_inline inlined: most children are text between blocks)
     for child, tag_id in zip(children, ids, strict=True):
         if tag_id == _TEXT_ID:
-            blocks.add_inline(child.text_content or "")
+            text = child.text_content or ""
+            buf.append(text)
+            if blocks._after_break and not text.isspace():
+                blocks._after_break = False
             continue
         if tag_id in _INLINE_IDS:
             blocks.add_inline(child.text())
             continue
         if tag_id == _COMMENT_ID:
             continue
-        tag = child.tag or ""
+        tag = _TAG_NAMES.get(tag_id) or child.tag or ""
         if tag == "br":
             blocks.add_break(kind)
         elif tag in SKIP_TAGS:
@@ -139,11 +156,7 @@ def _walk(node: LexborNode, blocks: Blocks, skip: Callable[[LexborNode, str], bo
             blocks.emit(tag, child.text())
         elif tag == "table" and table_rows(child):
             blocks.flush(kind)
-            for row in child.css("tr"):
-                cells = [cell.text() for cell in row.iter() if cell.tag_id in _CELL_IDS]
-                line = norm(" | ".join(c for c in cells if c and not c.isspace()))
-                if line:
-                    blocks.items.append(("row", line))
+            blocks.items.extend(("row", line) for line in row_lines(child))
         elif skip(child, tag):
             blocks.flush(kind)
         else:
@@ -153,26 +166,38 @@ def _walk(node: LexborNode, blocks: Blocks, skip: Callable[[LexborNode, str], bo
             blocks.flush(sub)
 
 
-def unread_containers(root: LexborNode,
-                      skip: Callable[[LexborNode, str], bool] = _never,
-                      table_rows: Callable[[LexborNode], bool] = _never) -> list[LexborNode]:
-    """The elements under `root` whose subtree walk_blocks(root, skip, table_rows) does not
-    read: the containers it skips (by `skip` or SKIP_TAGS), found as _walk would find them.
 
-    Removing nodes from the tree (junk) only removes containers from this list, so what is
-    said here before a removal holds after it.
+def row_lines(table: LexborNode) -> list[str]:
+    """A table read row by row: the cells of each row joined by " | "."""
+    lines = []
+    for row in table.css("tr"):
+        cells = [cell.text() for cell in row.iter() if cell.tag_id in _CELL_IDS]
+        line = norm(" | ".join(c for c in cells if c and not c.isspace()))
+        if line:
+            lines.append(line)
+    return lines
+
+
+def unread_containers(root: LexborNode, skip: Callable[[LexborNode, str], bool],
+                      table_rows: Callable[[LexborNode], bool],
+                      max_depth: int = 1) -> list[LexborNode]:
+    """Containers whose subtree walk_blocks(root, skip, table_rows) does not read (those it
+    skips), found as _walk finds them, down to `max_depth` levels of containers under
+    root (deeper ones are not looked for: the walk costs about what finding them saves).
+
+    Removing nodes from the tree (junk) only takes containers off this list, so what it
+    says before a removal holds after it.
     """
     out: list[LexborNode] = []
-    _unread(root, skip, table_rows, 0, out)
+    _unread(root, skip, table_rows, 0, min(max_depth, MAX_DEPTH), out)
     return out
 
 
 def _unread(node: LexborNode, skip: Callable[[LexborNode, str], bool],
-            table_rows: Callable[[LexborNode], bool], depth: int,
+            table_rows: Callable[[LexborNode], bool], depth: int, max_depth: int,
             out: list[LexborNode]) -> None:
-    if depth > MAX_DEPTH:
-        return  # read as one run of text
-    children = list(node.iter(include_text=True))
+    # Elements only: text and comments never change what _walk does with the others.
+    children = list(node.iter())
     ids = [child.tag_id for child in children]
     if _RUN_IDS.issuperset(ids):
         return  # read as one run of text
@@ -188,5 +213,5 @@ def _unread(node: LexborNode, skip: Callable[[LexborNode, str], bool],
             continue
         elif skip(child, tag):
             out.append(child)
-        else:
-            _unread(child, skip, table_rows, depth + 1, out)
+        elif depth < max_depth:
+            _unread(child, skip, table_rows, depth + 1, max_depth, out)

@@ -159,11 +159,26 @@ def _fallbacks(tree: LexborHTMLParser, marks: Landmarks, config: WikiConfig) -> 
     return tree.css(", ".join(wanted)) if wanted else []
 
 
-_DEBRIS = ("()", "( ", " )", "(;", "(,", "(:", ";)", ",)", ":)")
+_AFTER_OPEN = frozenset("); ,:")  # "()", "( ", "(;", "(,", "(:"
+_BEFORE_CLOSE = frozenset(" ;,:")  # " )", ";)", ",)", ":)"
 
 
 def has_debris(text: str) -> bool:
-    return "(" in text and any(piece in text for piece in _DEBRIS)
+    """True when text has an opening parenthesis, and one of "()", "( ", " )", "(;",
+    "(,", "(:", ";)", ",)", ":)" (looked for around each parenthesis, as there are few)."""
+    at = text.find("(")
+    if at < 0:
+        return False
+    while at >= 0:
+        if text[at + 1: at + 2] in _AFTER_OPEN:
+            return True
+        at = text.find("(", at + 1)
+    at = text.find(")", 1)
+    while at >= 0:
+        if text[at - 1] in _BEFORE_CLOSE:
+            return True
+        at = text.find(")", at + 1)
+    return False
 
 
 def tidy(text: str) -> str:

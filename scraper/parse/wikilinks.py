@@ -131,12 +131,22 @@ class LinkReader:
         self.local_prefixes: tuple[str, ...] = (prefix,) if prefix != "/" else ()
         if resolver.directory == self.article_base:
             self.local_prefixes += ("./",)
+        # The cut before the title when all local hrefs have one prefix ("/wiki/": 6);
+        # and whether "/." can only be past an href's first character (what read() tests).
+        only = self.local_prefixes[0] if len(self.local_prefixes) == 1 else ""
+        self.fixed_cut = len(only) if only.startswith("/") else 2 if only == "./" else 0
+        self.dot_safe = not any(p.startswith("/.") for p in self.local_prefixes)
         self.own_title = own_title
         self.seen: set[str] = {page_url}
         # The links found, as three columns: Link records are made in one go at the end.
         self._urls: list[str] = []
         self._titles: list[str] = []
         self._kinds: list[str] = []
+
+    def _may_be_on_host(self, url: str) -> bool:
+        """False when url is surely not on one of the hosts (its text lacks them all)."""
+        low = url.lower()
+        return any(host in low for host in self.hosts)
 
     @property
     def links(self) -> list[Link]:
@@ -146,8 +156,9 @@ class LinkReader:
         """Add the links of `anchors`; kind is "see_also" or "internal" (then external
         links are kept too)."""
         # The hot loop of the parser (thousands of anchors per article): one attribute
-        # read per anchor, duplicates dropped by a dict before any other work, and the
-        # usual article link ("/wiki/T", "./T") read by slicing.
+        # read per anchor, duplicates dropped by a dict before any other work, the usual
+        # article link ("/wiki/T", "./T") read by slicing, and as few operations as can
+        # be on the way (each costs about as much as the next).
         room = limit - len(self._urls)
         if room <= 0:
             return
@@ -159,24 +170,35 @@ class LinkReader:
         resolve = self.resolver.resolve
         seen = self.seen
         seen_add = seen.add
-        urls_append = self._urls.append
-        titles_append = self._titles.append
-        kinds_append = self._kinds.append
+        # The links found, cut to `room` at the end (lists, not tuples: a tuple per link
+        # would be garbage-collector work).
+        urls: list[str] = []
+        titles: list[str] = []
+        kinds: list[str] = []
+        add_url = urls.append
+        add_title = titles.append
+        add_kind = kinds.append
         article_base = self.article_base
         cut = len(article_base)
         local = self.local_prefixes
         cut_local = len(self.prefix)
+        fixed_cut = self.fixed_cut
+        dot_safe = self.dot_safe
         own_title = self.own_title
         host_prefixes = self.host_prefixes
         keep_shown = kind == "see_also"
         for href in dict.fromkeys(hrefs):
-            if not href or href[0] == "#":
+            if not href:
                 continue
             title: str | None
             url: str | None
-            if local and href.startswith(local) and "?" not in href and \
-                    href.find("/.", 1) < 0 and href[-1] > " ":
-                rest = href[cut_local:] if href[0] == "/" else href[2:]
+            # (no local prefix starts with "#"; "/." cannot be at 0 when dot_safe)
+            if local and href.startswith(local) and "?" not in href and href[-1] > " " and \
+                    ("/." not in href or (not dot_safe and href.find("/.", 1) < 0)):
+                if fixed_cut:
+                    rest = href[fixed_cut:]
+                else:
+                    rest = href[cut_local:] if href[0] == "/" else href[2:]
                 if "#" in rest:
                     rest = rest[: rest.index("#")]
                 url = article_base + rest
@@ -185,9 +207,19 @@ class LinkReader:
                 title = unquote(rest) if "%" in rest else rest
                 if "_" in title:
                     title = title.replace("_", " ")
+            elif href.startswith(article_base) and href[-1] > " " and (
+                    "#" not in href or ("\n" not in href and "\t" not in href and
+                                        "\r" not in href and "[" not in href)):
+                # An absolute article URL: what resolve() would make of it, cheaper.
+                url = href[: href.index("#")] if "#" in href else href
+                rest = url[cut:]
+                if not rest or url in seen or "?" in rest:
+                    continue
+                title = (unquote(rest) if "%" in rest else rest).replace("_", " ")
+            elif href[0] == "#":
+                continue
             else:
-                url = href if href.startswith(article_base) and href[-1] > " " and \
-                    "#" not in href else resolve(href)
+                url = resolve(href)
                 if url is None or url in seen:
                     continue
                 if url.startswith(article_base):
@@ -195,8 +227,8 @@ class LinkReader:
                     if not rest or "?" in rest:
                         continue
                     title = (unquote(rest) if "%" in rest else rest).replace("_", " ")
-                elif url.startswith(host_prefixes) or \
-                        self.resolver.host_of(url) in self.hosts:
+                elif url.startswith(host_prefixes) or (
+                        self._may_be_on_host(url) and self.resolver.host_of(url) in self.hosts):
                     slash = url.find("/", url.find("//") + 2)
                     title = title_from_path(url[slash:], self.prefix) if slash > 0 else None
                     if title is None:
@@ -207,12 +239,9 @@ class LinkReader:
                         if first_index is None:
                             first_index = _first_index(hrefs)
                         anchor = anchors[first_index[href]]
-                        urls_append(url)
-                        titles_append(norm(anchor.text()) or norm(anchor.attrs.get("title")))
-                        kinds_append("external")
-                        room -= 1
-                        if room <= 0:
-                            return
+                        add_url(url)
+                        add_title(norm(anchor.text()) or norm(anchor.attrs.get("title")))
+                        add_kind("external")
                     continue  # (external links in "See also" are kept as external)
             seen_add(url)
             if title == own_title or (":" in title and is_namespaced(title)):
@@ -226,12 +255,13 @@ class LinkReader:
                 shown = anchors[first_index[href]].attrs.get("title")
                 if shown:
                     title = norm(shown)
-            urls_append(url)
-            titles_append(title)
-            kinds_append(kind)
-            room -= 1
-            if room <= 0:
-                return
+            add_url(url)
+            add_title(title)
+            add_kind(kind)
+        # (past `room`, the loop only added to `seen`: a reader that is full reads no more)
+        self._urls.extend(urls[:room])
+        self._titles.extend(titles[:room])
+        self._kinds.extend(kinds[:room])
 
 
 def _first_index(items: list[str | None]) -> dict[str | None, int]:

@@ -58,14 +58,14 @@ def remove_junk(root: LexborNode, keep: list[LexborNode | None]
     """Remove the junk under `root` (once its links are read); return the infobox (the
     first under root after the removal) and the <br>s left.
 
-    The junk selectors cost a pass over every element each; more than half of an
+    The junk selectors cost a pass over every element each, and more than half of an
     article's elements are in boxes, navigation and reference lists, whose text is not
-    read. So the containers that walk_blocks skips are emptied first, and the junk is
-    looked for in what is left. The result is the same where anything is read
-    afterwards: the text (walk_blocks), the infobox, and the nodes in `keep` (what the
-    categories and the revision are read from), whose containers are not emptied. The
-    infobox is the first one before the removal, when nothing around it can be junk
-    (else the old way: remove the junk everywhere, then look).
+    read: so the containers that the text walk leaves out are emptied first, and the
+    junk is looked for in what is left. The result is the same where anything is
+    read afterwards: the text, the infobox, and the nodes in `keep` (what the categories
+    and the revision are read from), whose containers are not emptied. The infobox is
+    the first one before the removal, when nothing around it can be junk (else the old
+    way: remove the junk everywhere, then look).
     """
     box = root.css_first(_INFOBOX)
     kept: set[int] = set()
@@ -81,8 +81,7 @@ def remove_junk(root: LexborNode, keep: list[LexborNode | None]
     if scoped:
         for container in unread_containers(root, skip_container, is_wikitable):
             if container.mem_id not in kept:
-                for child in list(container.iter(include_text=True)):
-                    child.decompose()
+                container.inner_html = ""  # (the cheapest way to drop all its children)
     breaks: list[LexborNode] = []
     for node in root.css(_JUNK):
         if node.tag_id == _BR_ID:
