@@ -121,6 +121,7 @@ class LinkReader:
                  own_title: str) -> None:
         self.resolver = resolver
         self.hosts = frozenset(hosts)
+        self.hosts_seq = tuple(sorted(self.hosts))
         # URLs starting so are surely on one of the hosts (others ask host_of()).
         self.host_prefixes = tuple(scheme + host + end for host in sorted(self.hosts)
                                    for scheme in ("https://", "http://") for end in "/?")
@@ -143,11 +144,6 @@ class LinkReader:
         self._titles: list[str] = []
         self._kinds: list[str] = []
 
-    def _may_be_on_host(self, url: str) -> bool:
-        """False when url is surely not on one of the hosts (its text lacks them all)."""
-        low = url.lower()
-        return any(host in low for host in self.hosts)
-
     @property
     def links(self) -> list[Link]:
         return new_links(self._urls, self._titles, self._kinds)
@@ -166,7 +162,9 @@ class LinkReader:
             hrefs: list[str | None] = [anchor.attrs["href"] for anchor in anchors]
         except KeyError:  # an <a> with only a namespaced href (xlink:href in SVG)
             hrefs = [anchor.attrs.get("href") for anchor in anchors]
-        first_index: dict[str | None, int] | None = None  # made when an anchor is needed
+        # Where the anchor of an href is: hrefs are read in the order they first occur, so
+        # each lookup starts where the one before found its href.
+        cursor = 0
         resolve = self.resolver.resolve
         seen = self.seen
         seen_add = seen.add
@@ -174,10 +172,10 @@ class LinkReader:
         # would be garbage-collector work).
         urls: list[str] = []
         titles: list[str] = []
-        kinds: list[str] = []
+        externals: list[int] = []  # which of them are external (the others are `kind`)
         add_url = urls.append
         add_title = titles.append
-        add_kind = kinds.append
+        hosts = self.hosts_seq
         article_base = self.article_base
         cut = len(article_base)
         local = self.local_prefixes
@@ -222,13 +220,21 @@ class LinkReader:
                 url = resolve(href)
                 if url is None or url in seen:
                     continue
-                if url.startswith(article_base):
+                # A URL whose text has none of the hosts is external (the usual case):
+                # found by a few substring tests, without taking the URL apart.
+                low = url.lower()
+                on_host = False
+                for host in hosts:
+                    if host in low:
+                        on_host = True
+                        break
+                if on_host and url.startswith(article_base):
                     rest = url[cut:]
                     if not rest or "?" in rest:
                         continue
                     title = (unquote(rest) if "%" in rest else rest).replace("_", " ")
-                elif url.startswith(host_prefixes) or (
-                        self._may_be_on_host(url) and self.resolver.host_of(url) in self.hosts):
+                elif on_host and (url.startswith(host_prefixes) or
+                                  self.resolver.host_of(url) in self.hosts):
                     slash = url.find("/", url.find("//") + 2)
                     title = title_from_path(url[slash:], self.prefix) if slash > 0 else None
                     if title is None:
@@ -236,12 +242,11 @@ class LinkReader:
                 else:
                     if kind == "internal":
                         seen_add(url)
-                        if first_index is None:
-                            first_index = _first_index(hrefs)
-                        anchor = anchors[first_index[href]]
+                        cursor = hrefs.index(href, cursor)
+                        anchor = anchors[cursor]
+                        externals.append(len(urls))
                         add_url(url)
                         add_title(norm(anchor.text()) or norm(anchor.attrs.get("title")))
-                        add_kind("external")
                     continue  # (external links in "See also" are kept as external)
             seen_add(url)
             if title == own_title or (":" in title and is_namespaced(title)):
@@ -250,20 +255,16 @@ class LinkReader:
             # language variants (zh, sr, kk...), where it shows the converted title: read
             # it there only (non-ASCII titles), as reading it costs as much as the rest.
             if keep_shown or not title.isascii():
-                if first_index is None:
-                    first_index = _first_index(hrefs)
-                shown = anchors[first_index[href]].attrs.get("title")
+                cursor = hrefs.index(href, cursor)
+                shown = anchors[cursor].attrs.get("title")
                 if shown:
                     title = norm(shown)
             add_url(url)
             add_title(title)
-            add_kind(kind)
         # (past `room`, the loop only added to `seen`: a reader that is full reads no more)
+        kinds = [kind] * len(urls)
+        for at in externals:
+            kinds[at] = "external"
         self._urls.extend(urls[:room])
         self._titles.extend(titles[:room])
         self._kinds.extend(kinds[:room])
-
-
-def _first_index(items: list[str | None]) -> dict[str | None, int]:
-    """Where each item first occurs (the later occurrences are overwritten by earlier ones)."""
-    return dict(zip(reversed(items), range(len(items) - 1, -1, -1)))

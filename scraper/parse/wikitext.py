@@ -45,7 +45,7 @@ def skip_container(node: LexborNode, tag: str) -> bool:
     value = node.attrs.get("class")
     if value and not _SKIP_CLASSES.isdisjoint(value.split()):
         return True
-    ident = node.attrs.get("id")
+    ident = node.id  # (a sixth of attrs.get("id"): no attribute has "id" as local name only)
     return bool(ident) and ident in _SKIP_IDS
 
 
