@@ -111,8 +111,9 @@ def storm(tmp_path: Path, kills: int, seed: int, *, pages: int = 30) -> StormRep
                                   str(out / f"e{n}.{fmt}"), "--archive", str(db))
             seen = site.stats().requests
             proc = start(cmd)
-            # Python needs ~0.5 s to start; a crawl of the site takes a few seconds.
-            time.sleep(rng.uniform(0.3, 3.0 if kind != "export" else 1.5))
+            # Python needs ~0.2-0.5 s to start; a crawl of the site takes a few seconds, an
+            # export of it a few tenths.
+            time.sleep(rng.uniform(0.3, 3.0) if kind != "export" else rng.uniform(0.1, 0.4))
             if proc.poll() is None:
                 os.kill(proc.pid, signal.SIGKILL)
                 report.kills[kind] += 1
@@ -153,9 +154,12 @@ def storm(tmp_path: Path, kills: int, seed: int, *, pages: int = 30) -> StormRep
         elif path.suffix == ".parquet":
             import pyarrow.parquet as pq
 
-            assert pq.read_table(path).num_rows > 0
+            # Readable whole (a truncated file raises). It may have no rows: an export made
+            # after a crawl killed in its first second (before its first commit) finds none.
+            assert pq.read_table(path).num_rows >= 0
         else:
-            assert path.read_text().count("\n") > 1
+            data = path.read_bytes()
+            assert data.startswith(b"url,site,") and data.endswith(b"\r\n")  # whole rows
     return report
 
 
