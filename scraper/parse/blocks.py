@@ -37,13 +37,15 @@ _RUN_IDS = _INLINE_IDS | {_TEXT_ID, _COMMENT_ID}  # what a run of text is made o
 _CELL_IDS = _tag_ids(frozenset({"td", "th"}))
 # Names of the usual block tags by id (reading .tag costs twice a dict lookup); only
 # standard tags, whose ids are the same in every document.
-_TAG_NAMES = {tag_id: name for name, tag_id in (
+TAG_NAMES = {tag_id: name for name, tag_id in (
     (name, LexborHTMLParser("").create_node(name).tag_id) for name in (
         "p", "div", "table", "ul", "ol", "li", "dl", "dd", "dt", "section", "pre", "blockquote",
         "center", "figure", "aside", "main", "article", "header", "footer", "nav", "tbody",
         "tr", "td", "th", "caption", "h1", "h2", "h3", "h4", "h5", "h6", "hr", "form",
         "details", "summary", "figcaption", "address", "fieldset", "style", "script",
-        "noscript", "link", "meta", "img", "br", "iframe", "svg", "math", "template"))
+        "noscript", "link", "meta", "img", "br", "iframe", "svg", "math", "template",
+        "picture", "video", "audio", "object", "input", "select", "textarea", "button",
+        "head", "title", *(name for name in INLINE if name[0] != "-")))
     if tag_id < 1000}
 
 
@@ -143,7 +145,7 @@ def _walk(node: LexborNode, blocks: Blocks, skip: Callable[[LexborNode, str], bo
             continue
         if tag_id == _COMMENT_ID:
             continue
-        tag = _TAG_NAMES.get(tag_id) or child.tag or ""
+        tag = TAG_NAMES.get(tag_id) or child.tag or ""
         if tag == "br":
             blocks.add_break(kind)
         elif tag in SKIP_TAGS:

@@ -137,18 +137,20 @@ def norm(text: str | None) -> str:
     """Whitespace collapsed to single spaces, trimmed."""
     if not text:
         return ""
-    # Most text needs only trimming, and a few scans cost a fraction of splitting a long
-    # paragraph into words. ASCII white space but " " is \t\n\v\f\r and \x1c-\x1f: looking
-    # for each (memchr) costs less than isprintable() on a long text; elsewhere, all white
-    # space but " " is unprintable.
+    # Most text needs only trimming (a paragraph's text often ends with a line break),
+    # and a few scans cost a fraction of splitting a long paragraph into words. ASCII
+    # white space but " " is \t\n\v\f\r and \x1c-\x1f: looking for each (memchr) costs
+    # less than isprintable() on a long text; elsewhere, all white space but " " is
+    # unprintable.
+    text = text.strip()
     if len(text) > 48 and text.isascii():
         if "\n" in text or "  " in text or "\t" in text or "\r" in text or "\x0c" in text \
                 or "\x0b" in text or "\x1c" in text or "\x1d" in text or "\x1e" in text \
                 or "\x1f" in text:
             return " ".join(text.split())
-        return text.strip()
+        return text
     if text.isprintable() and "  " not in text:
-        return text.strip()
+        return text
     return " ".join(text.split())
 
 

@@ -21,12 +21,16 @@ from dataclasses import dataclass, field
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
-from scraper.models import Entry, Link, Page
-from scraper.parse.blocks import HEADINGS, INLINE, MAX_DEPTH
-from scraper.parse.html import Head, attr, class_tokens, norm, read_head
-from scraper.parse.urls import Resolver, page_base
+from scraper.models import Entry, Page
+from scraper.parse.blocks import _TEXT_ID, HEADINGS, INLINE, MAX_DEPTH, TAG_NAMES
+from scraper.parse.html import Head, attr, norm, read_head
+from scraper.parse.urls import Resolver, new_links, page_base
 
 NAME = "listing"
+
+# Roles of anchors, by their text.
+MORE_INFO, RELATED, SEARCH, HOME, NEXT, PICTURE = ("more_info", "related", "search", "home",
+                                                   "next", "picture")
 
 _MORE_INFO = re.compile(r"^\W*more\W*info\W*$", re.IGNORECASE)
 _RELATED = re.compile(r"^\W*related\W*items?\W*$", re.IGNORECASE)
@@ -39,33 +43,29 @@ _PICTURE = re.compile(r"^\W*picture\W*info\W*$", re.IGNORECASE)
 # Text between an entry's links: "OR:", "|", "·"...
 _SEPARATOR = re.compile(r"^[\W_]*(?:or)?[\W_]*$", re.IGNORECASE)
 _TRUNCATED = re.compile(r"(?:\s+\.\.\.|\s*…)$")  # the mirror's cut: " ..." (not "etc...")
+_EDGE_PUNCTUATION = re.compile(r"^\W+|\W+$")
 _EMPHASIS = frozenset({"b", "strong"}) | HEADINGS
 _LINE_SKIP = frozenset({"script", "style", "noscript", "template", "img", "svg", "picture",
                         "video", "audio", "iframe", "object", "input", "select", "textarea",
                         "button", "head", "title", "meta", "link", "-comment"})
-# Roles of anchors, by their text.
-MORE_INFO, RELATED, SEARCH, HOME, NEXT, PICTURE = ("more_info", "related", "search", "home",
-                                                   "next", "picture")
 _ENTRY_ROLES = frozenset({MORE_INFO, RELATED, SEARCH, PICTURE})
 _TAIL_ROLES = frozenset({RELATED, SEARCH})
+
+
+# The six patterns above as one, tried in the same order (a regex alternation takes the
+# first branch that matches): one call per anchor instead of six for most anchors.
+_ROLE = re.compile("|".join(f"(?P<{name}>{pattern.pattern.replace('(wikipedia', '(?:wikipedia')})"
+                            for name, pattern in (
+                                (MORE_INFO, _MORE_INFO), (RELATED, _RELATED), (SEARCH, _SEARCH),
+                                (HOME, _HOME), (NEXT, _NEXT), (PICTURE, _PICTURE))),
+                   re.IGNORECASE)
 
 
 def anchor_role(text: str) -> str | None:
     if len(text) > 40:
         return None
-    if _MORE_INFO.match(text):
-        return MORE_INFO
-    if _RELATED.match(text):
-        return RELATED
-    if _SEARCH.match(text):
-        return SEARCH
-    if _HOME.match(text):
-        return HOME
-    if _NEXT.match(text):
-        return NEXT
-    if _PICTURE.match(text):
-        return PICTURE
-    return None
+    match = _ROLE.match(text)
+    return match.lastgroup if match else None
 
 
 def find_listing_anchors(tree: LexborHTMLParser) -> tuple[list[LexborNode], list[LexborNode]]:
@@ -97,39 +97,61 @@ class _Line:
 
 @dataclass(slots=True)
 class _Lines:
-    """Visible lines of a run of nodes: split at <br> and block boundaries."""
+    """Visible lines of a run of nodes: split at <br> and block boundaries.
+
+    A line is emphasised when its emphasised parts hold at least 90 % of its characters
+    (spaces and line breaks not counted). The counting is done only for a line with
+    both kinds of parts: a line with visible text and no emphasised part is not
+    emphasised, one with emphasised parts only is.
+    """
 
     lines: list[_Line] = field(default_factory=list)
     parts: list[str] = field(default_factory=list)
-    chars: int = 0
-    emphasised_chars: int = 0
+    emphasised_parts: list[str] = field(default_factory=list)
 
     def add(self, text: str, emphasised: bool) -> None:
         self.parts.append(text)
-        count = len(text) - text.count(" ") - text.count("\n")
-        self.chars += count
         if emphasised:
-            self.emphasised_chars += count
+            self.emphasised_parts.append(text)
 
     def newline(self) -> None:
-        if self.parts:
-            text = norm("".join(self.parts))
+        parts = self.parts
+        if parts:
+            text = norm("".join(parts))
             if text:
-                self.lines.append(_Line(text, self.emphasised_chars >= self.chars * 0.9))
-            self.parts.clear()
-            self.chars = self.emphasised_chars = 0
+                emphasised = self.emphasised_parts
+                if not emphasised:
+                    strong = False
+                elif len(emphasised) == len(parts):
+                    strong = True
+                else:
+                    strong = _chars(emphasised) >= _chars(parts) * 0.9
+                self.lines.append(_Line(text, strong))
+            parts.clear()
+            self.emphasised_parts.clear()
+
+
+def _chars(parts: list[str]) -> int:
+    """The characters of `parts` but spaces and line breaks."""
+    text = "".join(parts)
+    return len(text) - text.count(" ") - text.count("\n")
 
 
 def _collect(node: LexborNode, out: _Lines, emphasised: bool, depth: int,
              skip: set[int]) -> None:
-    tag = node.tag or ""
-    if tag == "-text":
+    tag_id = node.tag_id  # (an id and a dict lookup cost half of reading .tag)
+    if tag_id == _TEXT_ID:
         out.add(node.text_content or "", emphasised)
         return
+    tag = TAG_NAMES.get(tag_id)
+    if tag is None:
+        tag = node.tag or ""
+        if not tag or tag.startswith("-"):
+            return  # a comment or another node that is no element
     if tag == "br":
         out.newline()
         return
-    if tag in _LINE_SKIP or not tag or tag.startswith("-"):
+    if tag in _LINE_SKIP:
         return
     if node.mem_id in skip:
         out.newline()  # an entry's own links separate the text around them
@@ -138,14 +160,31 @@ def _collect(node: LexborNode, out: _Lines, emphasised: bool, depth: int,
         out.add(" " + (node.text() or "") + " ", emphasised)
         return
     block = tag not in INLINE
-    if tag in _EMPHASIS or any("title" in token.lower() for token in class_tokens(node)):
+    # ("title" in a class token: in the class attribute, which has no space in a token)
+    if not emphasised and (tag in _EMPHASIS or "title" in (node.attrs.get("class") or "").lower()):
         emphasised = True
-    if block:
+    if block and out.parts:
         out.newline()
     for child in node.iter(include_text=True):
         _collect(child, out, emphasised, depth + 1, skip)
-    if block:
+    if block and out.parts:
         out.newline()
+
+
+def _cut_mark(summary: str) -> tuple[bool, str]:
+    """(whether the summary ends with the mirror's cut, the summary without it): what
+    _TRUNCATED.search() and .sub() say, without trying the pattern at every character
+    (the pattern is anchored at the end; \\s is what str.rstrip() strips)."""
+    if summary.endswith("..."):
+        head = summary[:-3]
+        kept = head.rstrip()
+        return (True, kept) if len(kept) < len(head) else (False, summary)
+    if summary.endswith("…"):
+        return True, summary[:-1].rstrip()
+    # ($ also matches before a final line break)
+    if summary.endswith("\n") and _TRUNCATED.search(summary):
+        return True, _TRUNCATED.sub("", summary)
+    return False, summary
 
 
 def _has_image(node: LexborNode) -> bool:
@@ -201,6 +240,7 @@ class _ListingReader:
         body = tree.body
         self.anchors: list[_Anchor] = []
         if body is not None:
+            resolve = self.resolver.resolve
             for node in body.css("a[href]"):
                 text = norm(node.text())
                 role = anchor_role(text)
@@ -208,8 +248,7 @@ class _ListingReader:
                     img = node.css_first("img")
                     if img is not None and _PICTURE.match(attr(img, "alt")):
                         role = PICTURE
-                self.anchors.append(_Anchor(node, text, self.resolver.resolve(
-                    node.attrs.get("href")), role))
+                self.anchors.append(_Anchor(node, text, resolve(node.attrs.get("href")), role))
         self.by_id = {a.node.mem_id: a for a in self.anchors}
         self._children: dict[int, tuple[list[LexborNode], dict[int, int]]] = {}
 
@@ -328,9 +367,7 @@ class _ListingReader:
 
     def _entry(self, block: LexborNode, nodes: list[LexborNode], title: str,
                summary: str) -> Entry:
-        truncated = bool(_TRUNCATED.search(summary))
-        if truncated:
-            summary = _TRUNCATED.sub("", summary)
+        truncated, summary = _cut_mark(summary)
         more_info = related = picture = None
         search: list[tuple[str, str]] = []
         for node in nodes:
@@ -345,7 +382,7 @@ class _ListingReader:
                 elif anchor.role == RELATED and related is None:
                     related = anchor.url
                 elif anchor.role == SEARCH:
-                    search.append((re.sub(r"^\W+|\W+$", "", anchor.text), anchor.url))
+                    search.append((_EDGE_PUNCTUATION.sub("", anchor.text), anchor.url))
                 elif anchor.role == PICTURE and picture is None:
                     picture = anchor.url
         image = None
@@ -409,34 +446,39 @@ def parse_listing(tree: LexborHTMLParser, url: str, *, max_links: int = 5000,
     reader = _ListingReader(tree, url, head)
     found = reader.entries()
     entries = [entry for entry, _ in found]
-    links: list[Link] = []
+    links: list[tuple[str, str, str]] = []  # (url, title, kind)
     for anchor in reader.anchors:
         if anchor.role == HOME and anchor.url:
-            links.append(Link(anchor.url, anchor.text, "home"))
+            links.append((anchor.url, anchor.text, "home"))
     for entry in entries:
         if entry.more_info:
-            links.append(Link(entry.more_info, entry.title, "more_info"))
+            links.append((entry.more_info, entry.title, "more_info"))
         if entry.related:
-            links.append(Link(entry.related, entry.title, "related"))
+            links.append((entry.related, entry.title, "related"))
         for name, search_url in entry.search_links:
-            links.append(Link(search_url, name, "search"))
+            links.append((search_url, name, "search"))
     for anchor in reader.anchors:
         if anchor.role == NEXT and anchor.url:
-            links.append(Link(anchor.url, anchor.text, "next"))
+            links.append((anchor.url, anchor.text, "next"))
     for rel_next in head.links.get("next", []):
         resolved = reader.resolver.resolve(rel_next)
         if resolved:
-            links.append(Link(resolved, "", "next"))
-    host = reader.resolver.host
+            links.append((resolved, "", "next"))
+    resolver = reader.resolver
+    host = resolver.host
+    # A URL starting with the page's origin is on its host (others ask host_of(), which
+    # keeps an IPv6 host's brackets).
+    own = (resolver.origin + "/", resolver.origin + "?") \
+        if resolver.origin and "[" not in resolver.origin else ()
     for anchor in reader.anchors:
         if anchor.url and anchor.role is None:
-            kind = "internal" if reader.resolver.host_of(anchor.url) == host else "external"
-            links.append(Link(anchor.url, anchor.text, kind))
-    unique: list[Link] = []
+            internal = anchor.url.startswith(own) or resolver.host_of(anchor.url) == host
+            links.append((anchor.url, anchor.text, "internal" if internal else "external"))
+    unique: list[tuple[str, str, str]] = []
     seen: set[str] = set()  # (a self-link stays: the first entry is the page itself)
     for link in links:
-        if link.url not in seen and len(unique) < max_links:
-            seen.add(link.url)
+        if link[0] not in seen and len(unique) < max_links:
+            seen.add(link[0])
             unique.append(link)
     first = found[0][1] if found else None
     title = reader.page_title(head, first)
@@ -452,7 +494,7 @@ def parse_listing(tree: LexborHTMLParser, url: str, *, max_links: int = 5000,
         summary=first_entry.summary if first_entry else "",
         summary_truncated=first_entry.summary_truncated if first_entry else False,
         text=text,
-        links=tuple(unique),
+        links=tuple(new_links(*(list(column) for column in zip(*unique))) if unique else ()),
         entries=tuple(entries),
         image=first_entry.image if first_entry else None,
         language=attr(tree.root, "lang") or None,

@@ -122,8 +122,10 @@ class LinkReader:
         self.resolver = resolver
         self.hosts = frozenset(hosts)
         self.hosts_seq = tuple(sorted(self.hosts))
-        # URLs starting so are surely on one of the hosts (others ask host_of()).
+        # URLs starting so are surely on one of the hosts (others ask host_of(), which
+        # reads an IPv6 host with its brackets).
         self.host_prefixes = tuple(scheme + host + end for host in sorted(self.hosts)
+                                   if ":" not in host
                                    for scheme in ("https://", "http://") for end in "/?")
         self.prefix = prefix
         self.article_base = resolver.origin + prefix if resolver.origin else "\x00"
