@@ -171,6 +171,11 @@ def _collect(node: LexborNode, out: _Lines, emphasised: bool, depth: int,
         out.newline()
 
 
+def _tag(node: LexborNode) -> str:
+    """node.tag ("" for None), from a dict for the usual tags."""
+    return TAG_NAMES.get(node.tag_id) or node.tag or ""
+
+
 def _cut_mark(summary: str) -> tuple[bool, str]:
     """(whether the summary ends with the mirror's cut, the summary without it): what
     _TRUNCATED.search() and .sub() say, without trying the pattern at every character
@@ -187,9 +192,9 @@ def _cut_mark(summary: str) -> tuple[bool, str]:
     return False, summary
 
 
-def _has_image(node: LexborNode) -> bool:
-    return node.tag == "img" or (node.tag not in ("a", None) and
-                                 node.css_first("img") is not None)
+def _first_img(node: LexborNode) -> LexborNode | None:
+    """node.css_first("img"), without asking Lexbor when the node has no children."""
+    return None if node.first_child is None else node.css_first("img")
 
 
 def _visible_lines(nodes: list[LexborNode], skip: set[int]) -> list[_Line]:
@@ -251,6 +256,7 @@ class _ListingReader:
                 self.anchors.append(_Anchor(node, text, resolve(node.attrs.get("href")), role))
         self.by_id = {a.node.mem_id: a for a in self.anchors}
         self._children: dict[int, tuple[list[LexborNode], dict[int, int]]] = {}
+        self._imgs: dict[int, LexborNode | None] = {}
 
     def entries(self) -> list[tuple[Entry, list[LexborNode]]]:
         keys = [a for a in self.anchors if a.role == MORE_INFO]
@@ -288,7 +294,7 @@ class _ListingReader:
             nodes = [block]
             # A block that lacks the title, the summary or the picture is one part of an
             # entry spread over siblings (flat markup, table rows): read the whole run.
-            if (not title or not summary or not _has_image(block)) and len(segment) > 1:
+            if (not title or not summary or not self._has_image(block)) and len(segment) > 1:
                 wider = _visible_lines(segment, skip)
                 if wider and (not title or not summary):
                     title, summary = _title_and_summary(wider)
@@ -371,9 +377,16 @@ class _ListingReader:
         more_info = related = picture = None
         search: list[tuple[str, str]] = []
         for node in nodes:
-            if not node.tag or node.tag.startswith("-"):
+            tag = _tag(node)
+            if not tag or tag.startswith("-"):
                 continue
-            for element in ([node] if node.tag == "a" else node.css("a[href]")):
+            if tag == "a":
+                elements = [node]
+            elif node.first_child is None:
+                continue  # (no children: no anchors; saves a query)
+            else:
+                elements = node.css("a[href]")
+            for element in elements:
                 anchor = self.by_id.get(element.mem_id)
                 if anchor is None or anchor.url is None:
                     continue
@@ -387,14 +400,27 @@ class _ListingReader:
                     picture = anchor.url
         image = None
         for node in [block, *nodes]:  # the block's own picture first
-            if node.tag and not node.tag.startswith("-"):
-                img = node if node.tag == "img" else node.css_first("img")
+            tag = _tag(node)
+            if tag and not tag.startswith("-"):
+                img = node if tag == "img" else self._img_in(node)
                 if img is not None:
                     image = self.resolver.resolve(attr(img, "src") or attr(img, "data-src"))
                     break
         return Entry(title=title, summary=summary, summary_truncated=truncated,
                      image=image or picture, more_info=more_info, related=related,
                      search_links=tuple(search))
+
+    def _img_in(self, node: LexborNode) -> LexborNode | None:
+        """The first <img> under node (asked once per node: blocks are asked twice)."""
+        key = node.mem_id
+        if key in self._imgs:
+            return self._imgs[key]
+        img = self._imgs[key] = _first_img(node)
+        return img
+
+    def _has_image(self, node: LexborNode) -> bool:
+        tag = _tag(node)
+        return tag == "img" or (tag not in ("a", "") and self._img_in(node) is not None)
 
     def page_title(self, head: Head, first_entry: list[LexborNode] | None) -> str:
         """<h1>; else the first line shown above the first entry (not HOME); else <title>."""

@@ -1,6 +1,7 @@
 """Benchmark of the parsers over the real-page corpus (a script: prints a table).
 
     .venv/bin/python tests/bench/bench_parse.py [--repeat N] [--corpus DIR] [--no-bs4]
+    .venv/bin/python tests/bench/bench_parse.py --site [--site-topics N] [--page-kb KB]
 
 For each page, in the same run and interleaved (so that machine noise hits all alike):
 
@@ -10,6 +11,10 @@ For each page, in the same run and interleaved (so that machine noise hits all a
 
 Reports the median milliseconds per page and the median over pages. Targets: our full
 extraction within 2x of bare, and at least 20x faster than bs4.
+
+With --site: the pages of the built-in site as the crawl benchmark serves them (2,000
+topics, pages padded to about --page-kb KB): listing pages in each markup and article
+pages, parsed as the crawler parses them (parser "auto"), beside the bare parse.
 
 Times are CPU time of this process (time.process_time), not wall time: the machine is
 shared, and wall time then measures the neighbours as much as the code.
@@ -172,6 +177,47 @@ def measure(pages: list[tuple[str, bytes, str]], runners: dict[str, Callable[[by
     return medians, fastest
 
 
+def site_pages(topics: int, page_kb: int) -> list[tuple[str, bytes, str]]:
+    """(group/name, body, url) of listing pages (each markup) and article pages of the
+    built-in site, configured as bench_crawl.py serves it."""
+    from scraper.testsite import (
+        MARKUPS,
+        SiteModel,
+        info_path,
+        related_path,
+        render_article,
+        render_listing,
+    )
+
+    base = "http://127.0.0.1:8000"
+    model = SiteModel(seed=1, pages=2000, page_kb=page_kb)
+    pages = []
+    for slug in model.slugs[:topics]:
+        for markup in MARKUPS:
+            pages.append((f"listing-{markup}/{slug}", render_listing(model, slug, 1, markup),
+                          base + related_path(slug, 1)))
+        pages.append((f"article/{slug}", render_article(model, slug), base + info_path(slug)))
+    return pages
+
+
+def site_main(args: argparse.Namespace) -> int:
+    pages = site_pages(args.site_topics, args.page_kb)
+    runners: dict[str, Callable[[bytes, str], Any]] = {
+        "bare": lambda b, u: bare(b), "auto": functools.partial(_ours, parser="auto")}
+    results, fastest = measure(pages, runners, args.repeat, {})
+    groups = sorted({name.split("/", 1)[0] for name, _, _ in pages})
+    print(f"{'pages (median ms/page)':<24} {'n':>4} {'KB':>5} {'bare':>8} {'auto':>8} {'ratio':>7}"
+          f" {'auto fastest':>13}")
+    for group in groups:
+        names = [name for name, _, _ in pages if name.startswith(group + "/")]
+        kb = statistics.mean(len(b) for name, b, _ in pages if name in names) / 1024
+        med = {label: statistics.median(results[label][n] for n in names) for label in runners}
+        best = statistics.median(fastest["auto"][n] for n in names)
+        print(f"{group:<24} {len(names):>4} {kb:>5.0f} {med['bare']:>8.2f} {med['auto']:>8.2f}"
+              f" {med['auto'] / med['bare']:>6.1f}x {best:>13.2f}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=15)
@@ -181,7 +227,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-bs4", action="store_true", help="skip the BeautifulSoup runs")
     parser.add_argument("--parsers", default=",".join(PARSERS),
                         help="which of our parsers to run (comma-separated)")
+    parser.add_argument("--site", action="store_true",
+                        help="measure the built-in site's listing and article pages instead")
+    parser.add_argument("--site-topics", type=int, default=20,
+                        help="with --site: topics whose listing (3 markups) and article "
+                             "pages are measured")
+    parser.add_argument("--page-kb", type=int, default=60,
+                        help="with --site: page size the site pads to (bench_crawl's default)")
     args = parser.parse_args(argv)
+    if args.site:
+        return site_main(args)
 
     pages = []
     for path in sorted(args.corpus.glob("*.html")):

@@ -1,0 +1,303 @@
+"""The parsers' fast paths give what the plain code they replace gives (property tests).
+
+Each fast path of scraper.parse (a shortcut taken for speed) is checked against a
+reference: the straightforward code it stands for, kept here. Inputs are generated to
+reach the edge cases the shortcuts reason about (white space of every kind, the mirror's
+" ..." cut, href forms, junk inside and around the boxes a text walk skips).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from urllib.parse import unquote
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from hypothesis.errors import InvalidArgument
+from selectolax.lexbor import LexborHTMLParser, LexborNode
+
+from scraper.models import Link, page_to_dict
+from scraper.parse import listing, mediawiki, parse_page, wikitext
+from scraper.parse.html import norm
+from scraper.parse.urls import Resolver
+from scraper.parse.wikilinks import LinkReader, is_namespaced, title_from_path
+
+for _name, _examples in (("dev", 60), ("ci", 400)):
+    try:
+        settings.get_profile(_name)
+    except InvalidArgument:
+        settings.register_profile(_name, max_examples=_examples, deadline=None)
+PROFILE = settings(
+    settings.get_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev")),
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+MANY = settings(PROFILE, max_examples=PROFILE.max_examples * 5)  # cheap string checks
+
+# Every character str.split() splits at, and a few that look alike but are not spaces.
+WHITE = " \t\n\r\x0b\x0c\x1c\x1d\x1e\x1f\x85\xa0\u1680\u2000\u2009\u200a\u2028\u2029\u202f" \
+        "\u205f\u3000"
+LOOKALIKE = "\u200b\xad\x00\x01\x7f\u2060"
+text_of = st.text(alphabet=st.sampled_from("ab() ;,:.…_" + WHITE + LOOKALIKE), max_size=80)
+long_text = st.builds(lambda head, tail: head * 3 + tail, st.text(alphabet="abc ", min_size=20,
+                                                                  max_size=40), text_of)
+
+
+@MANY
+@given(st.one_of(text_of, long_text))
+def test_norm_is_split_and_join(text: str) -> None:
+    assert norm(text) == " ".join(text.split())
+
+
+_DEBRIS = ("()", "( ", " )", "(;", "(,", "(:", ";)", ",)", ":)")
+
+
+@MANY
+@given(text_of)
+def test_has_debris_is_any_piece(text: str) -> None:
+    expected = "(" in text and any(piece in text for piece in _DEBRIS)
+    assert mediawiki.has_debris(text) == expected
+
+
+@MANY
+@given(st.one_of(text_of, st.builds(lambda a, b: a + b, text_of,
+                                    st.sampled_from(["...", " ...", "\t...", "…", " …",
+                                                     "...\n", " ...\n", "....", "etc..."]))))
+def test_cut_mark_is_the_pattern(summary: str) -> None:
+    match = listing._TRUNCATED.search(summary)
+    expected = (True, listing._TRUNCATED.sub("", summary)) if match else (False, summary)
+    assert listing._cut_mark(summary) == expected
+
+
+_ROLE_WORDS = ["more info", "[...More Info...]", "related items", "Related Item", "wikipedia",
+               "[Google]", "BAIDU", "home", "next", "Next page", "more results",
+               "older entries", "»", ">>", "picture info", "WİKİPEDİA", "ſome", "more",
+               "info", "other", "", "-", "[...]"]
+
+
+@MANY
+@given(st.builds(lambda a, b, c: a + b + c, st.sampled_from(["", "[", " ", "...", "»", "_"]),
+                 st.sampled_from(_ROLE_WORDS), st.sampled_from(["", "]", " ", "!", "\n", "_"])))
+def test_anchor_role_is_the_six_patterns(text: str) -> None:
+    expected = None
+    if len(text) <= 40:
+        for role, pattern in ((listing.MORE_INFO, listing._MORE_INFO),
+                              (listing.RELATED, listing._RELATED),
+                              (listing.SEARCH, listing._SEARCH), (listing.HOME, listing._HOME),
+                              (listing.NEXT, listing._NEXT), (listing.PICTURE, listing._PICTURE)):
+            if pattern.match(text):
+                expected = role
+                break
+    assert listing.anchor_role(text) == expected
+
+
+# ------------------------------------------------------------------ links of an article
+
+
+def reference_links(resolver: Resolver, page_url: str, hosts: set[str], prefix: str,
+                    own_title: str, anchors: list[LexborNode], kind: str,
+                    limit: int) -> list[Link]:
+    """LinkReader.read as it was written first: one href at a time, every test spelled out."""
+    article_base = resolver.origin + prefix if resolver.origin else "\x00"
+    local: tuple[str, ...] = (prefix,) if prefix != "/" else ()
+    if resolver.directory == article_base:
+        local += ("./",)
+    hrefs = [anchor.attrs.get("href") for anchor in anchors]
+    first: dict[str, int] = {}
+    for index, href in enumerate(hrefs):
+        if href and href not in first and href[0] != "#":
+            first[href] = index
+    seen = {page_url}
+    links: list[Link] = []
+    for href, index in first.items():
+        if len(links) >= limit:
+            break
+        title: str | None
+        if local and href.startswith(local) and "?" not in href and \
+                href.find("/.", 1) < 0 and href[-1] > " ":
+            if "#" in href:
+                href = href[: href.index("#")]
+            rest = href[len(prefix):] if href[0] == "/" else href[2:]
+            url = article_base + rest
+            if not rest or url in seen:
+                continue
+            title = (unquote(rest) if "%" in rest else rest).replace("_", " ")
+        else:
+            resolved = href if href.startswith(article_base) and href[-1] > " " and \
+                "#" not in href else resolver.resolve(href)
+            if resolved is None or resolved in seen:
+                continue
+            url = resolved
+            if url.startswith(article_base):
+                rest = url[len(article_base):]
+                if not rest or "?" in rest:
+                    continue
+                title = (unquote(rest) if "%" in rest else rest).replace("_", " ")
+            elif resolver.host_of(url) in hosts:
+                slash = url.find("/", url.find("//") + 2)
+                title = title_from_path(url[slash:], prefix) if slash > 0 else None
+                if title is None:
+                    continue
+            else:
+                if kind == "internal":
+                    seen.add(url)
+                    anchor = anchors[index]
+                    links.append(Link(url, norm(anchor.text()) or norm(anchor.attrs.get("title")),
+                                      "external"))
+                continue
+        seen.add(url)
+        if title == own_title or (":" in title and is_namespaced(title)):
+            continue
+        if kind == "see_also" or not title.isascii():
+            shown = anchors[index].attrs.get("title")
+            if shown:
+                title = norm(shown)
+        links.append(Link(url, title, kind))
+    return links
+
+
+_HREF_HEADS = ["/wiki/", "./", "https://en.wikipedia.org/wiki/", "http://en.wikipedia.org/wiki/",
+               "https://EN.wikipedia.org/wiki/", "https://en.wikipedia.org:443/wiki/",
+               "//en.wikipedia.org/wiki/", "/w/index.php?title=", "https://example.com/",
+               "https://example.com/?en.wikipedia.org", "#", "", " /wiki/", "/wiki/./",
+               "mailto:", "?x=", "https://[::1]/wiki/", "/"]
+_HREF_TAILS = st.lists(st.sampled_from(list("Ab_%3A:é?#/.[ \t\n") + ["%20", "%C3%A9", "%00"]),
+                       max_size=10).map("".join)
+_hrefs = st.builds(lambda head, tail: head + tail, st.sampled_from(_HREF_HEADS), _HREF_TAILS)
+_anchor = st.tuples(_hrefs, st.sampled_from(["", "text", "Ünïcode"]),
+                    st.sampled_from([None, "", "Shown title", "标题"]))
+
+
+def _escape(value: str) -> str:
+    return value.replace("&", "&amp;").replace('"', "&quot;").replace("<", "&lt;")
+
+
+@PROFILE
+@given(st.lists(_anchor, max_size=25), st.sampled_from(["internal", "see_also"]),
+       st.sampled_from(["/wiki/", "/", "/w/"]), st.integers(min_value=0, max_value=30),
+       st.sampled_from(["https://en.wikipedia.org/wiki/Page", "https://en.wikipedia.org/w/x",
+                        "https://[::1]/wiki/Page", "file:///tmp/page.html"]))
+def test_link_reader_is_the_plain_loop(anchors: list[tuple[str, str, str | None]], kind: str,
+                                       prefix: str, limit: int, base: str) -> None:
+    html = "".join(f'<a href="{_escape(href)}"'
+                   + (f' title="{_escape(shown)}"' if shown is not None else "")
+                   + f">{_escape(text)}</a>" for href, text, shown in anchors)
+    nodes = LexborHTMLParser(f"<body>{html}</body>").css("a[href]")
+    resolver = Resolver(base)
+    hosts = {host for host in (resolver.host, "en.wikipedia.org") if host}
+    reader = LinkReader(resolver, base, hosts, prefix, "Page")
+    reader.read(nodes, kind, limit)
+    assert reader.links == reference_links(resolver, base, hosts, prefix, "Page", nodes, kind,
+                                           limit)
+
+
+# ------------------------------------------------------------------ junk of an article
+
+
+def reference_remove_junk(root: LexborNode, keep: list[LexborNode | None]
+                          ) -> tuple[LexborNode | None, list[LexborNode]]:
+    """The junk removed everywhere, then the first infobox (no container emptied first)."""
+    breaks = []
+    for node in root.css(wikitext._JUNK):
+        if node.tag == "br":
+            breaks.append(node)
+        else:
+            node.decompose()
+    return root.css_first("table.infobox, aside.portable-infobox, .infobox"), breaks
+
+
+_CLASSES = ["", "navbox", "reflist", "infobox", "thumb noprint", "hatnote", "noprint",
+            "reference", "mw-editsection", "wikitable", "portable-infobox", "NoPrint",
+            "infobox noprint", "toc", "title", "mw-heading"]
+_inline = st.sampled_from([
+    "word", "two words", " ", "\n", '<sup class="reference">[1]</sup>', "<br>",
+    '<span class="noprint">[citation needed]</span>', '<a href="/wiki/Link_A">Link A</a>',
+    '<a href="https://example.org/x">ext</a>', "<b>bold</b>", '<span style="display:none">x</span>',
+    '<span id="coordinates">0N 0E</span>', "<style>.x{}</style>", "(; note)",
+    '<span class="mw-editsection">[edit]</span>', '<i>it<br>alic</i>'])
+
+
+def _block(children: list[str], tag: str, cls: str) -> str:
+    inner = "".join(children)
+    klass = f' class="{cls}"' if cls else ""
+    if tag == "table":
+        return f"<table{klass}><tr><th>Key</th><td>{inner}</td></tr><tr><td>{inner}</td></tr></table>"
+    if tag == "aside":
+        return (f'<aside{klass}><div class="pi-data"><h3 class="pi-data-label">K</h3>'
+                f'<div class="pi-data-value">{inner}</div></div></aside>')
+    if tag == "ul":
+        return f"<ul{klass}><li>{inner}</li><li>{inner}</li></ul>"
+    return f"<{tag}{klass}>{inner}</{tag}>"
+
+
+_content = st.recursive(
+    _inline,
+    lambda inner: st.builds(_block, st.lists(inner, max_size=4),
+                            st.sampled_from(["div", "p", "table", "ul", "section", "aside", "h2",
+                                             "span", "blockquote"]),
+                            st.sampled_from(_CLASSES)),
+    max_leaves=25)
+
+
+# The boxes the junk removal reasons about, each holding generated content: infoboxes
+# (plain, in a skipped box, junk themselves), skipped boxes, tables read row by row.
+_BOXES = [
+    ('<table class="infobox"><tr><th>Key</th><td>{}</td></tr><tr><td class="infobox-label">'
+    'L</td><td>{}</td></tr></table>'),
+    '<div class="navbox"><table class="infobox"><tr><th>K2</th><td>{}</td></tr></table>{}</div>',
+    '<table class="infobox noprint"><tr><th>K3</th><td>{}{}</td></tr></table>',
+    ('<aside class="portable-infobox"><div class="pi-data"><h3 class="pi-data-label">P</h3>'
+    '<div class="pi-data-value">{}<br>{}</div></div></aside>'),
+    '<div class="reflist"><ol><li>{}</li><li>{}</li></ol></div>',
+    '<table class="wikitable"><tr><td>{}</td><td>{}</td></tr></table>',
+    '<div class="thumb"><div class="thumbinner">{}<br>{}</div></div>',
+    '<div><div class="navbox">{}</div><p>{}</p></div>',
+    '<div class="noprint"><table class="infobox"><tr><th>K4</th><td>{}</td></tr></table>{}</div>',
+]
+_box = st.builds(lambda template, a, b: template.format(a, b), st.sampled_from(_BOXES),
+                 _content, _content)
+
+
+def _article(parts: list[str], see_also: bool) -> bytes:
+    body = "".join(parts)
+    if see_also:
+        body += '<h2>See also</h2><ul><li><a href="/wiki/Other">Other</a></li></ul>'
+    return ('<!DOCTYPE html><html><head><meta name="generator" content="MediaWiki 1.39">'
+            '</head><body><h1 id="firstHeading">Page</h1><div id="mw-content-text">'
+            f'<div class="mw-parser-output">{body}</div></div><div id="catlinks">'
+            '<ul><li><a href="/wiki/Category:C">C</a></li></ul></div></body></html>').encode()
+
+
+@PROFILE
+@given(parts=st.lists(st.one_of(_content, _box), max_size=8), see_also=st.booleans())
+def test_scoped_junk_removal_reads_the_same(parts: list[str], see_also: bool) -> None:
+    body = _article(parts, see_also)
+    url = "https://en.wikipedia.org/wiki/Page"
+    fast = page_to_dict(parse_page(body, url, parser="mediawiki"))
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(mediawiki, "remove_junk", reference_remove_junk)
+        plain = page_to_dict(parse_page(body, url, parser="mediawiki"))
+    assert fast == plain
+
+
+def test_scoped_junk_removal_reads_the_same_on_a_known_page() -> None:
+    # An infobox marked noprint is junk: the infobox read is the next one, which sits in
+    # a box whose junk must then be removed too.
+    body = _article([
+        '<table class="infobox noprint"><tr><th>A</th><td>gone</td></tr></table>',
+        ('<div class="navbox"><table class="infobox"><tr><th>B</th>'
+        '<td>kept<sup class="reference">[1]</sup></td></tr></table></div>'),
+        "<p>Text<sup class=\"reference\">[2]</sup> (; note) here.</p>"], see_also=True)
+    page = parse_page(body, "https://en.wikipedia.org/wiki/Page", parser="mediawiki")
+    assert page.infobox == (("B", "kept"),)
+    assert page.summary == "Text (note) here."
+    assert [link.title for link in page.links if link.kind == "see_also"] == ["Other"]
+
+
+def test_norm_reference_matches_on_every_white_space_character() -> None:
+    for char in WHITE:
+        text = f"{'x' * 60}{char}{char}y"
+        assert norm(text) == " ".join(text.split()), repr(char)
+    assert re.fullmatch(r"\s+", WHITE) and all(char.isspace() for char in WHITE)
