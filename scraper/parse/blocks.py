@@ -118,6 +118,10 @@ def walk_blocks(
 
 def rendered_text(node: LexborNode, separator: str = ", ") -> str:
     """The text of a small subtree with its blocks (list items, lines) kept apart."""
+    # Most cells hold text and inline elements only: walk_blocks then reads one block,
+    # the node's whole text.
+    if _RUN_IDS.issuperset([child.tag_id for child in node.iter(include_text=True)]):
+        return norm(node.text())
     return separator.join(text for _, text in walk_blocks(node, br_splits=True))
 
 

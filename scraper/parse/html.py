@@ -160,9 +160,9 @@ def node_text(node: LexborNode | None) -> str:
 
 def attr(node: LexborNode | None, name: str) -> str:
     """An attribute's value, "" when absent (or when the node is not an element)."""
-    if node is None or not node.is_element_node:
+    if node is None:
         return ""
-    value = node.attrs.get(name)
+    value = node.attributes.get(name)  # ({} for a node that is no element)
     return value if value else ""
 
 

@@ -21,6 +21,7 @@ NAME = "mediawiki"
 # The anchors to read: a fragment-only href ("#cite_note-1") is no link, and Lexbor leaves
 # out hundreds of them per article for less than making a node of each costs.
 _ANCHORS = 'a[href]:not([href^="#"])'
+_TH_ID, _TD_ID = (LexborHTMLParser("").create_node(tag).tag_id for tag in ("th", "td"))
 _TITLE = ("h1#firstHeading, h1.firstHeading, h1.page-header__title, h1#section_0, "
           "h1.pcs-edit-section-title")
 _TITLE_CLASSES = frozenset({"firstHeading", "page-header__title", "pcs-edit-section-title"})
@@ -311,10 +312,11 @@ def _infobox(box: LexborNode | None, resolver: Resolver) -> tuple[tuple[tuple[st
         for row in box.css("tr"):
             key = value = ""
             for cell in row.iter():
-                if cell.tag == "th" and not key:
+                tag_id = cell.tag_id
+                if tag_id == _TH_ID and not key:
                     key = norm(cell.text())
-                elif cell.tag == "td":
-                    if "infobox-label" in class_tokens(cell) and not key:
+                elif tag_id == _TD_ID:
+                    if not key and "infobox-label" in class_tokens(cell):
                         key = norm(cell.text())
                     else:
                         value = (value + " " + rendered_text(cell)).strip()

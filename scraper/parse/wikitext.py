@@ -42,7 +42,9 @@ def skip_container(node: LexborNode, tag: str) -> bool:
     """True for the containers whose text is not the article's (walk_blocks' `skip`)."""
     if tag in _SKIP_TAGS:
         return True
-    value = node.attrs.get("class")
+    # (.attributes builds a dict of a few entries: cheaper than attrs.get(), which raises
+    # and catches a KeyError inside when the attribute is missing)
+    value = node.attributes.get("class")
     if value and not _SKIP_CLASSES.isdisjoint(value.split()):
         return True
     ident = node.id  # (a sixth of attrs.get("id"): no attribute has "id" as local name only)
