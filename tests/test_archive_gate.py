@@ -23,6 +23,14 @@ def enqueue(archive: Archive, url: str) -> int:
     return archive.enqueue([FrontierItem(url=url, site="s")], T0)
 
 
+def breaks_the_commit(archive: Archive) -> None:
+    # A foreign key checked only at COMMIT: the savepoint is released, the commit fails.
+    archive.conn.execute("PRAGMA defer_foreign_keys = ON")
+    with archive._write() as conn:
+        conn.execute("INSERT INTO frontier (url, site, added_at, next_due, page_id)"
+                     " VALUES ('http://t/orphan', 's', 'x', 'x', 999)")
+
+
 def urls(path: Path) -> set[str]:
     with Archive.open(str(path), create=False) as archive:
         return {row[0] for row in archive.conn.execute("SELECT url FROM frontier")}
@@ -79,16 +87,9 @@ def test_a_failed_commit_stops_every_later_write(tmp_path: Path) -> None:
     archive = Archive.open(str(path))
     gate = ArchiveGate(archive, commit_every=30, idle_commit=1)
 
-    def breaks_the_commit() -> None:
-        # A foreign key checked only at COMMIT: the savepoint is released, the commit fails.
-        archive.conn.execute("PRAGMA defer_foreign_keys = ON")
-        with archive._write() as conn:
-            conn.execute("INSERT INTO frontier (url, site, added_at, next_due, page_id)"
-                         " VALUES ('http://t/orphan', 's', 'x', 'x', 999)")
-
     async def main() -> None:
         assert await gate.run(enqueue, archive, "http://t/lost") == 1
-        await gate.run(breaks_the_commit)
+        await gate.run(breaks_the_commit, archive)
 
     asyncio.run(main())
     with pytest.raises(ArchiveError, match="FOREIGN KEY"):
@@ -102,13 +103,7 @@ def test_after_a_failed_commit_later_calls_are_refused(tmp_path: Path) -> None:
     archive = Archive.open(str(tmp_path / "a.db"))
     gate = ArchiveGate(archive, commit_every=0, idle_commit=0)
 
-    def breaks_the_commit() -> None:
-        archive.conn.execute("PRAGMA defer_foreign_keys = ON")
-        with archive._write() as conn:
-            conn.execute("INSERT INTO frontier (url, site, added_at, next_due, page_id)"
-                         " VALUES ('http://t/orphan', 's', 'x', 'x', 999)")
-
-    gate.call(breaks_the_commit)
+    gate.call(breaks_the_commit, archive)
     with pytest.raises(ArchiveError, match="an earlier write failed"):
         gate.call(enqueue, archive, "http://t/after")
     with pytest.raises(ArchiveError):
@@ -160,18 +155,12 @@ def test_a_durable_call_is_answered_once_committed(tmp_path: Path) -> None:
     archive = Archive.open(str(path))
     gate = ArchiveGate(archive, commit_every=30, idle_commit=30)
 
-    def breaks_the_commit() -> None:
-        archive.conn.execute("PRAGMA defer_foreign_keys = ON")
-        with archive._write() as conn:
-            conn.execute("INSERT INTO frontier (url, site, added_at, next_due, page_id)"
-                         " VALUES ('http://t/orphan', 's', 'x', 'x', 999)")
-
     async def main() -> None:
         await gate.run(enqueue, archive, "http://t/1")
         await gate.run_durably(enqueue, archive, "http://t/2")
         # In the file now, though the transaction would have stayed open for 30 s.
         assert urls(path) == {"http://t/1", "http://t/2"}
-        await gate.run(breaks_the_commit)
+        await gate.run(breaks_the_commit, archive)
         with pytest.raises(ArchiveError, match="FOREIGN KEY"):
             await gate.run_durably(enqueue, archive, "http://t/3")
 

@@ -7,7 +7,7 @@ import functools
 import json
 import sqlite3
 from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, ParamSpec, TypeVar
 
 from scraper.archive.blobs import BlobStore
 from scraper.errors import ArchiveError
@@ -118,52 +118,56 @@ class ArchiveCore:
         if self._batch_open:
             yield
             return
-        conn = self._begin()
-        self._batch_open = True
-        try:
-            yield
-            conn.execute("COMMIT")
-        except BaseException as exc:
-            self._undo(conn)
-            if isinstance(exc, sqlite3.Error):
-                raise ArchiveError(self.path, describe_sqlite_error(exc)) from exc
-            raise
-        finally:
-            self._batch_open = False
+        with self._transaction():
+            self._batch_open = True
+            try:
+                yield
+            finally:
+                self._batch_open = False
 
     @contextlib.contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
         """One write transaction: committed whole or rolled back whole (inside a batch, a
         savepoint released or rolled back whole)."""
-        if self._batch_open:
-            conn = self.conn
-            if not conn.in_transaction:
-                # SQLite ended the batch's transaction on an earlier error (a full disk does):
-                # outside it this write would commit alone while the batch reports failure.
-                raise ArchiveError(self.path, "an earlier error in this batch of writes rolled "
-                                              "it back; nothing of it was kept")
-            conn.execute("SAVEPOINT write")
-            try:
+        if not self._batch_open:
+            with self._transaction() as conn:
                 yield conn
-                conn.execute("RELEASE write")
-            except BaseException as exc:
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK TO write")
-                    conn.execute("RELEASE write")
-                self.blobs.forget()
-                if isinstance(exc, sqlite3.Error):
-                    raise ArchiveError(self.path, describe_sqlite_error(exc)) from exc
-                raise
             return
+        conn = self.conn
+        if not conn.in_transaction:
+            # SQLite ended the batch's transaction on an earlier error (a full disk does):
+            # outside it this write would commit alone while the batch reports failure.
+            raise ArchiveError(self.path, "an earlier error in this batch of writes rolled "
+                                          "it back; nothing of it was kept")
+        conn.execute("SAVEPOINT write")
+        try:
+            yield conn
+            conn.execute("RELEASE write")
+        except BaseException as exc:  # noqa: BLE001 - undone, then raised again
+            if conn.in_transaction:
+                conn.execute("ROLLBACK TO write")
+                conn.execute("RELEASE write")
+            self.blobs.forget()
+            self._reraise(exc)
+
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
         conn = self._begin()
         try:
             yield conn
             conn.execute("COMMIT")
-        except BaseException as exc:
-            self._undo(conn)
-            if isinstance(exc, sqlite3.Error):
-                raise ArchiveError(self.path, describe_sqlite_error(exc)) from exc
-            raise
+        except BaseException as exc:  # noqa: BLE001 - undone, then raised again
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            # Blobs remembered by puts that were rolled back are not stored.
+            self.blobs.forget()
+            self._reraise(exc)
+
+    def _reraise(self, exc: BaseException) -> NoReturn:
+        """Raise `exc` again, an SQLite error as ArchiveError naming the file."""
+        if isinstance(exc, sqlite3.Error):
+            raise ArchiveError(self.path, describe_sqlite_error(exc)) from exc
+        raise exc
 
     def _begin(self) -> sqlite3.Connection:
         if self.readonly:
@@ -177,12 +181,6 @@ class ArchiveCore:
             raise ArchiveError(self.path, f"cannot start a write: {describe_sqlite_error(exc)}"
                                ) from exc
         return conn
-
-    def _undo(self, conn: sqlite3.Connection) -> None:
-        if conn.in_transaction:
-            conn.execute("ROLLBACK")
-        # Blobs remembered by puts that were rolled back are not stored.
-        self.blobs.forget()
 
     def _check_sound(self) -> None:
         """Refuse to write into a damaged file. SQLite notices damage only in the pages a
