@@ -19,7 +19,7 @@ from hypothesis.errors import InvalidArgument
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 from scraper.models import Link, page_to_dict
-from scraper.parse import listing, mediawiki, parse_page, wikitext
+from scraper.parse import generic, listing, mediawiki, parse_page, wikitext
 from scraper.parse.html import norm
 from scraper.parse.urls import Resolver
 from scraper.parse.wikilinks import LinkReader, is_namespaced, title_from_path
@@ -301,3 +301,12 @@ def test_norm_reference_matches_on_every_white_space_character() -> None:
         text = f"{'x' * 60}{char}{char}y"
         assert norm(text) == " ".join(text.split()), repr(char)
     assert re.fullmatch(r"\s+", WHITE) and all(char.isspace() for char in WHITE)
+
+
+@PROFILE
+@given(parts=st.lists(_content, max_size=6), size=st.integers(min_value=0, max_value=120),
+       budget=st.integers(min_value=1, max_value=80))
+def test_text_reaches_is_the_text_length(parts: list[str], size: int, budget: int) -> None:
+    node = LexborHTMLParser(f"<main>{''.join(parts)}</main>").css_first("main")
+    assert node is not None
+    assert generic._text_reaches(node, size, budget) == (len(node.text()) >= size)

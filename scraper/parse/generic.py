@@ -5,9 +5,9 @@ from __future__ import annotations
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 from scraper.models import Link, Page
-from scraper.parse.blocks import walk_blocks
+from scraper.parse.blocks import _TEXT_ID, walk_blocks
 from scraper.parse.html import Head, attr, has_words, norm, read_head
-from scraper.parse.urls import Resolver, page_base
+from scraper.parse.urls import Resolver, new_links, page_base
 
 NAME = "generic"
 
@@ -30,8 +30,9 @@ SUBSTANTIAL = 80  # characters a paragraph needs to stand for the page
 def _skip(node: LexborNode, tag: str) -> bool:
     if tag in _SKIP_TAGS:
         return True
+    attrs = node.attributes  # (a dict: attrs.get() raises inside for a missing attribute)
     for name in ("class", "id", "role"):
-        value = node.attrs.get(name)
+        value = attrs.get(name)
         if value and not _SKIP_TOKENS.isdisjoint(value.lower().split()):
             return True
     return False
@@ -72,9 +73,23 @@ def generic_title(tree: LexborHTMLParser, head: Head) -> str:
 def main_root(tree: LexborHTMLParser) -> LexborNode | None:
     for selector in _MAIN:
         node = tree.css_first(selector)
-        if node is not None and len(node.text()) >= SUBSTANTIAL:
+        if node is not None and _text_reaches(node, SUBSTANTIAL):
             return node
     return tree.body
+
+
+def _text_reaches(node: LexborNode, size: int, budget: int = 64) -> bool:
+    """len(node.text()) >= size, from the first text nodes when they are enough (the
+    text of a whole page's main element costs more than the test needs)."""
+    total = 0
+    for seen, child in enumerate(node.traverse(include_text=True)):
+        if seen >= budget:
+            return len(node.text()) >= size
+        if child.tag_id == _TEXT_ID:
+            total += len(child.text_content or "")
+            if total >= size:
+                return True
+    return False
 
 
 def read_links(root: LexborNode | None, resolver: Resolver, page_url: str,
@@ -82,18 +97,33 @@ def read_links(root: LexborNode | None, resolver: Resolver, page_url: str,
     """The anchors under root: internal when on the page's host, else external."""
     if root is None:
         return []
-    links: list[Link] = []
+    anchors = root.css("a[href]")
+    try:  # (indexing costs less than .get(); every anchor found by a[href] has one)
+        hrefs: list[str | None] = [anchor.attrs["href"] for anchor in anchors]
+    except KeyError:  # an <a> with only a namespaced href (xlink:href in SVG)
+        hrefs = [anchor.attrs.get("href") for anchor in anchors]
+    resolve = resolver.resolve
+    host = resolver.host
+    # A URL starting with the page's origin is on its host without asking host_of()
+    # (which keeps an IPv6 host's brackets: not for those).
+    origin = resolver.origin
+    own = (origin + "/", origin + "?") if origin and "[" not in origin else ()
     seen = {page_url}
-    for anchor in root.css("a[href]"):
-        if len(links) >= max_links:
+    urls: list[str] = []
+    titles: list[str] = []
+    kinds: list[str] = []
+    for anchor, href in zip(anchors, hrefs, strict=True):
+        if len(urls) >= max_links:
             break
-        url = resolver.resolve(anchor.attrs.get("href"))
+        url = resolve(href)
         if url is None or url in seen:
             continue
         seen.add(url)
-        kind = "internal" if resolver.host_of(url) == resolver.host else "external"
-        links.append(Link(url, norm(anchor.text()) or norm(attr(anchor, "title")), kind))
-    return links
+        urls.append(url)
+        titles.append(norm(anchor.text()) or norm(attr(anchor, "title")))
+        kinds.append("internal" if url.startswith(own) or resolver.host_of(url) == host
+                     else "external")
+    return new_links(urls, titles, kinds)
 
 
 def parse_generic(tree: LexborHTMLParser, url: str, *, max_links: int = 5000,

@@ -220,8 +220,9 @@ def read_head(tree: LexborHTMLParser, *, scripts: bool = False) -> Head:
                     width = content.strip()
                     head.og_images[-1] = (url, int(width) if width.isdigit() else None)
         elif tag == "link":
-            rel = child.attrs.get("rel")
-            href = child.attrs.get("href")
+            attrs = child.attributes  # (a dict: attrs.get() raises inside when missing)
+            rel = attrs.get("rel")
+            href = attrs.get("href")
             if rel and href:
                 for token in rel.lower().split():
                     head.links.setdefault(token, []).append(href.strip())
@@ -229,9 +230,9 @@ def read_head(tree: LexborHTMLParser, *, scripts: bool = False) -> Head:
             if not head.title:
                 head.title = norm(child.text())
         elif tag == "base":
-            if head.base_href is None and child.attrs.get("href"):
-                head.base_href = (child.attrs.get("href") or "").strip()
-        elif tag == "script" and scripts and not child.attrs.get("src"):
+            if head.base_href is None and child.attributes.get("href"):
+                head.base_href = (child.attributes.get("href") or "").strip()
+        elif tag == "script" and scripts and not child.attributes.get("src"):
             head.scripts.append(child.text())
     if not head.title:
         title = tree.css_first("title")

@@ -161,7 +161,8 @@ def _collect(node: LexborNode, out: _Lines, emphasised: bool, depth: int,
         return
     block = tag not in INLINE
     # ("title" in a class token: in the class attribute, which has no space in a token)
-    if not emphasised and (tag in _EMPHASIS or "title" in (node.attrs.get("class") or "").lower()):
+    if not emphasised and (tag in _EMPHASIS or
+                           "title" in (node.attributes.get("class") or "").lower()):
         emphasised = True
     if block and out.parts:
         out.newline()
