@@ -81,6 +81,8 @@ def main_root(tree: LexborHTMLParser) -> LexborNode | None:
 def _text_reaches(node: LexborNode, size: int, budget: int = 64) -> bool:
     """len(node.text()) >= size, from the first text nodes when they are enough (the
     text of a whole page's main element costs more than the test needs)."""
+    if size <= 0:
+        return True
     total = 0
     for seen, child in enumerate(node.traverse(include_text=True)):
         if seen >= budget:
