@@ -30,10 +30,10 @@ def _tag_ids(names: frozenset[str]) -> frozenset[int]:
     return frozenset(maker.create_node(name).tag_id for name in names if name[0] != "-")
 
 
-_TEXT_ID = 2  # Lexbor's ids of text and comment nodes
+TEXT_ID = 2  # Lexbor's ids of text and comment nodes
 _COMMENT_ID = 4
 _INLINE_IDS = _tag_ids(INLINE)
-_RUN_IDS = _INLINE_IDS | {_TEXT_ID, _COMMENT_ID}  # what a run of text is made of
+_RUN_IDS = _INLINE_IDS | {TEXT_ID, _COMMENT_ID}  # what a run of text is made of
 _CELL_IDS = _tag_ids(frozenset({"td", "th"}))
 # Names of the usual block tags by id (reading .tag costs twice a dict lookup); only
 # standard tags, whose ids are the same in every document.
@@ -138,7 +138,7 @@ def _walk(node: LexborNode, blocks: Blocks, skip: Callable[[LexborNode, str], bo
         return
     buf = blocks._buf  # (add_inline inlined: most children are text between blocks)
     for child, tag_id in zip(children, ids, strict=True):
-        if tag_id == _TEXT_ID:
+        if tag_id == TEXT_ID:
             text = child.text_content or ""
             buf.append(text)
             if blocks._after_break and not text.isspace():

@@ -5,7 +5,7 @@ from __future__ import annotations
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 from scraper.models import Link, Page
-from scraper.parse.blocks import _TEXT_ID, walk_blocks
+from scraper.parse.blocks import TEXT_ID, walk_blocks
 from scraper.parse.html import Head, attr, has_words, norm, read_head
 from scraper.parse.urls import Resolver, new_links, page_base
 
@@ -87,7 +87,7 @@ def _text_reaches(node: LexborNode, size: int, budget: int = 64) -> bool:
     for seen, child in enumerate(node.traverse(include_text=True)):
         if seen >= budget:
             return len(node.text()) >= size
-        if child.tag_id == _TEXT_ID:
+        if child.tag_id == TEXT_ID:
             total += len(child.text_content or "")
             if total >= size:
                 return True

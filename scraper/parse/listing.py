@@ -17,13 +17,14 @@ the link texts, then the block around each More Info link is read:
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 from scraper.models import Entry, Page
-from scraper.parse.blocks import _TEXT_ID, HEADINGS, INLINE, MAX_DEPTH, TAG_NAMES
+from scraper.parse.blocks import INLINE, MAX_DEPTH
 from scraper.parse.html import Head, attr, norm, read_head
+from scraper.parse.lines import Line, Lines, collect, collect_until, tag_name
 from scraper.parse.urls import Resolver, new_links, page_base
 
 NAME = "listing"
@@ -44,10 +45,6 @@ _PICTURE = re.compile(r"^\W*picture\W*info\W*$", re.IGNORECASE)
 _SEPARATOR = re.compile(r"^[\W_]*(?:or)?[\W_]*$", re.IGNORECASE)
 _TRUNCATED = re.compile(r"(?:\s+\.\.\.|\s*…)$")  # the mirror's cut: " ..." (not "etc...")
 _EDGE_PUNCTUATION = re.compile(r"^\W+|\W+$")
-_EMPHASIS = frozenset({"b", "strong"}) | HEADINGS
-_LINE_SKIP = frozenset({"script", "style", "noscript", "template", "img", "svg", "picture",
-                        "video", "audio", "iframe", "object", "input", "select", "textarea",
-                        "button", "head", "title", "meta", "link", "-comment"})
 _ENTRY_ROLES = frozenset({MORE_INFO, RELATED, SEARCH, PICTURE})
 _TAIL_ROLES = frozenset({RELATED, SEARCH})
 
@@ -89,94 +86,6 @@ class _Anchor:
     role: str | None
 
 
-@dataclass(slots=True)
-class _Line:
-    text: str
-    emphasised: bool
-
-
-@dataclass(slots=True)
-class _Lines:
-    """Visible lines of a run of nodes: split at <br> and block boundaries.
-
-    A line is emphasised when its emphasised parts hold at least 90 % of its characters
-    (spaces and line breaks not counted). The counting is done only for a line with
-    both kinds of parts: a line with visible text and no emphasised part is not
-    emphasised, one with emphasised parts only is.
-    """
-
-    lines: list[_Line] = field(default_factory=list)
-    parts: list[str] = field(default_factory=list)
-    emphasised_parts: list[str] = field(default_factory=list)
-
-    def add(self, text: str, emphasised: bool) -> None:
-        self.parts.append(text)
-        if emphasised:
-            self.emphasised_parts.append(text)
-
-    def newline(self) -> None:
-        parts = self.parts
-        if parts:
-            text = norm("".join(parts))
-            if text:
-                emphasised = self.emphasised_parts
-                if not emphasised:
-                    strong = False
-                elif len(emphasised) == len(parts):
-                    strong = True
-                else:
-                    strong = _chars(emphasised) >= _chars(parts) * 0.9
-                self.lines.append(_Line(text, strong))
-            parts.clear()
-            self.emphasised_parts.clear()
-
-
-def _chars(parts: list[str]) -> int:
-    """The characters of `parts` but spaces and line breaks."""
-    text = "".join(parts)
-    return len(text) - text.count(" ") - text.count("\n")
-
-
-def _collect(node: LexborNode, out: _Lines, emphasised: bool, depth: int,
-             skip: set[int]) -> None:
-    tag_id = node.tag_id  # (an id and a dict lookup cost half of reading .tag)
-    if tag_id == _TEXT_ID:
-        out.add(node.text_content or "", emphasised)
-        return
-    tag = TAG_NAMES.get(tag_id)
-    if tag is None:
-        tag = node.tag or ""
-        if not tag or tag.startswith("-"):
-            return  # a comment or another node that is no element
-    if tag == "br":
-        out.newline()
-        return
-    if tag in _LINE_SKIP:
-        return
-    if node.mem_id in skip:
-        out.newline()  # an entry's own links separate the text around them
-        return
-    if depth > MAX_DEPTH:
-        out.add(" " + (node.text() or "") + " ", emphasised)
-        return
-    block = tag not in INLINE
-    # ("title" in a class token: in the class attribute, which has no space in a token)
-    if not emphasised and (tag in _EMPHASIS or
-                           "title" in (node.attributes.get("class") or "").lower()):
-        emphasised = True
-    if block and out.parts:
-        out.newline()
-    for child in node.iter(include_text=True):
-        _collect(child, out, emphasised, depth + 1, skip)
-    if block and out.parts:
-        out.newline()
-
-
-def _tag(node: LexborNode) -> str:
-    """node.tag ("" for None), from a dict for the usual tags."""
-    return TAG_NAMES.get(node.tag_id) or node.tag or ""
-
-
 def _cut_mark(summary: str) -> tuple[bool, str]:
     """(whether the summary ends with the mirror's cut, the summary without it): what
     _TRUNCATED.search() and .sub() say, without trying the pattern at every character
@@ -198,16 +107,16 @@ def _first_img(node: LexborNode) -> LexborNode | None:
     return None if node.first_child is None else node.css_first("img")
 
 
-def _visible_lines(nodes: list[LexborNode], skip: set[int]) -> list[_Line]:
-    out = _Lines()
+def _visible_lines(nodes: list[LexborNode], skip: set[int]) -> list[Line]:
+    out = Lines()
     for node in nodes:
-        _collect(node, out, False, 0, skip)
+        collect(node, out, False, 0, skip)
     out.newline()
     return [line for line in out.lines
             if not _SEPARATOR.match(line.text) and not _PICTURE.match(line.text)]
 
 
-def _title_and_summary(lines: list[_Line]) -> tuple[str, str]:
+def _title_and_summary(lines: list[Line]) -> tuple[str, str]:
     if not lines:
         return "", ""
     plain = [i for i, line in enumerate(lines) if not line.emphasised]
@@ -378,7 +287,7 @@ class _ListingReader:
         more_info = related = picture = None
         search: list[tuple[str, str]] = []
         for node in nodes:
-            tag = _tag(node)
+            tag = tag_name(node)
             if not tag or tag.startswith("-"):
                 continue
             if tag == "a":
@@ -401,7 +310,7 @@ class _ListingReader:
                     picture = anchor.url
         image = None
         for node in [block, *nodes]:  # the block's own picture first
-            tag = _tag(node)
+            tag = tag_name(node)
             if tag and not tag.startswith("-"):
                 img = node if tag == "img" else self._img_in(node)
                 if img is not None:
@@ -420,7 +329,7 @@ class _ListingReader:
         return img
 
     def _has_image(self, node: LexborNode) -> bool:
-        tag = _tag(node)
+        tag = tag_name(node)
         return tag == "img" or (tag not in ("a", "") and self._img_in(node) is not None)
 
     def page_title(self, head: Head, first_entry: list[LexborNode] | None) -> str:
@@ -430,40 +339,14 @@ class _ListingReader:
             return norm(h1.text())
         body = self.tree.body
         if body is not None and first_entry:
-            out = _Lines()
+            out = Lines()
             skip = {a.node.mem_id for a in self.anchors if a.role is not None}
-            _collect_until(body, out, first_entry[0].mem_id, skip, 0)
+            collect_until(body, out, first_entry[0].mem_id, skip, 0)
             out.newline()
             for line in out.lines:
                 if not _SEPARATOR.match(line.text) and not _PICTURE.match(line.text):
                     return line.text
         return head.title
-
-
-def _collect_until(node: LexborNode, out: _Lines, stop: int, skip: set[int],
-                   depth: int) -> bool:
-    """The lines of node's children up to the node `stop`; True once it is met."""
-    for child in node.iter(include_text=True):
-        if child.mem_id == stop:
-            return True
-        tag = child.tag or ""
-        if tag == "-text":
-            out.add(child.text_content or "", False)
-        elif tag == "br" or child.mem_id in skip:
-            out.newline()
-        elif tag in _LINE_SKIP or tag.startswith("-"):
-            continue
-        elif depth > MAX_DEPTH:
-            return True
-        else:
-            block = tag not in INLINE
-            if block:
-                out.newline()
-            if _collect_until(child, out, stop, skip, depth + 1):
-                return True
-            if block:
-                out.newline()
-    return False
 
 
 def parse_listing(tree: LexborHTMLParser, url: str, *, max_links: int = 5000,
