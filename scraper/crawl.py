@@ -133,8 +133,7 @@ class SiteCrawl:
 
     def __init__(self, config: CrawlConfig, gate: ArchiveGate, fetcher: Fetcher,
                  limits: CrawlLimits, deadline: float | None, events: EventSink,
-                 clock: Callable[[], datetime],
-                 parsers: ParsePool | None = None) -> None:
+                 clock: Callable[[], datetime], parsers: ParsePool) -> None:
         self.config = config
         self.db = gate
         # Direct use of the archive from the event loop's thread must go through
@@ -145,7 +144,7 @@ class SiteCrawl:
         self.max_pages = limits.max_pages if limits.max_pages is not None else config.max_pages
         self.events = events
         self.clock = clock
-        self.parsers = parsers or ParsePool(processes=0)
+        self.parsers = parsers
         self.counts = _Counts()
         self.monitor = BreakageMonitor(config.name)
         self.in_flight: dict[str, asyncio.Task[None]] = {}

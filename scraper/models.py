@@ -71,6 +71,11 @@ class Page:
     def links_of(self, *kinds: str) -> tuple[Link, ...]:
         return tuple(link for link in self.links if link.kind in kinds)
 
+    def related_items(self) -> tuple[tuple[str, str, str], ...]:
+        """(url, title, kind) of the links of RELATED_KINDS, in page order."""
+        return tuple((ln.url, ln.title, ln.kind) for ln in self.links
+                     if ln.kind in RELATED_KINDS)
+
 
 # The fields whose change makes a new version. Fetch metadata, the parser's name and
 # version, and the URL itself are left out on purpose: a footer timestamp, a new parser
@@ -245,11 +250,10 @@ class VersionSummary:
 
     @classmethod
     def of(cls, site: str, snap: Snapshot, page: Page) -> VersionSummary:
-        related = tuple((ln.url, ln.title, ln.kind) for ln in page.links_of(*RELATED_KINDS))
         revision_id = snap.revision_id if snap.revision_id is not None else page.revision_id
         return cls(site, snap.url, snap.version, snap.fetched_at, snap.content_hash,
                    revision_id, page.kind, page.title, page.summary, page.summary_truncated,
-                   related, page.categories, page.infobox)
+                   page.related_items(), page.categories, page.infobox)
 
 
 @dataclass(frozen=True, slots=True)

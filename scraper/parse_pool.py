@@ -109,7 +109,7 @@ class ParsePool:
     async def parse(self, request: ParseRequest) -> ParsedPage:
         self.parsed += 1
         loop = asyncio.get_running_loop()
-        if self._use_processes():
+        if self._processes_ready():
             assert self._pool is not None
             try:
                 parsed = await loop.run_in_executor(self._pool, parse_and_encode, request)
@@ -122,7 +122,9 @@ class ParsePool:
                 return parsed
         return await loop.run_in_executor(self._threads, parse_and_encode, request)
 
-    def _use_processes(self) -> bool:
+    def _processes_ready(self) -> bool:
+        """Whether to parse on the processes now; starts them when the run reaches
+        `processes_after` pages (threads parse meanwhile)."""
         if self._broken or self.processes <= 0 or self.parsed <= self.processes_after:
             return False
         if self._pool is None:

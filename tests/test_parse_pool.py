@@ -100,7 +100,7 @@ def test_a_crawl_on_worker_processes_stores_what_one_on_threads_does(tmp_path: P
             # Started ahead, so that the crawl's pages go to the processes.
             asyncio.run(pool.parse(ParseRequest(BODY, QUEUED, FINAL, "text/html")))
             deadline = time.monotonic() + 60
-            while not pool._use_processes() and time.monotonic() < deadline:
+            while not pool._processes_ready() and time.monotonic() < deadline:
                 time.sleep(0.05)
             on_processes = stored(tmp_path / "processes.db", pool)
     assert len(on_threads) > 20

@@ -132,21 +132,23 @@ class ArchiveReads(ArchiveCore):
         where, params = self._version_filter(site, since, until, all_versions, as_of)
         sql = ("SELECT p.site, p.url, s.version, s.fetched_at, s.content_hash, s.revision_id,"
                " s.kind, s.title, s.summary, s.summary_truncated, s.related, s.categories,"
-               f" s.infobox FROM pages p JOIN snapshots s ON s.page_id = p.id WHERE {where}"
-               " ORDER BY p.url, s.version")
+               f" s.infobox, s.fields_hash FROM pages p JOIN snapshots s ON s.page_id = p.id"
+               f" WHERE {where} ORDER BY p.url, s.version")
         loads = orjson.loads
         try:
             cursor = self.conn.execute(sql, params)
             for (site_name, url, version, fetched_at, chash, revision_id, kind, title, summary,
-                 truncated, related, categories, infobox) in cursor:
+                 truncated, related, categories, infobox, fields_hash) in cursor:
                 if truncated is None or related is None:
-                    yield VersionSummary.of(site_name, self.snapshot(url, version),
-                                            self.page(url, version))
-                    continue
+                    # Stored before schema 3: these two come from the fields blob.
+                    page = page_from_dict(loads(self._blob(fields_hash, url)))
+                    truncated, items = page.summary_truncated, page.related_items()
+                else:
+                    items = tuple(map(tuple, loads(related)))
                 yield VersionSummary(
                     site_name, url, version, from_iso(fetched_at), chash, revision_id, kind,
-                    title, summary, bool(truncated), tuple(map(tuple, loads(related))),
-                    tuple(loads(categories)), tuple(map(tuple, loads(infobox))))
+                    title, summary, bool(truncated), items, tuple(loads(categories)),
+                    tuple(map(tuple, loads(infobox))))
         except sqlite3.Error as exc:
             raise ArchiveError(self.path, f"iter_summaries: {describe_sqlite_error(exc)}") from exc
 

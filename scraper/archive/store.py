@@ -20,7 +20,6 @@ from scraper.archive.frontier_store import FrontierStore, enqueue_rows
 from scraper.archive.reads import ArchiveReads
 from scraper.errors import ArchiveError
 from scraper.models import (
-    RELATED_KINDS,
     CrawlStats,
     FetchResult,
     FrontierItem,
@@ -335,7 +334,7 @@ class Archive(ArchiveReads, FrontierStore):
              len(page.entries), page.parser, page.parser_version, new_hash, body_hash,
              len(fetch.body), fields_hash, dumps([list(h) for h in fetch.headers]),
              change_gist, int(page.summary_truncated),
-             dumps([[ln.url, ln.title, ln.kind] for ln in page.links_of(*RELATED_KINDS)])))
+             dumps(page.related_items())))
         self._update_links(conn, page_id, version, page)
         return SaveResult(version, True, new_hash, body_hash, body_added + fields_added), page_id
 

@@ -85,19 +85,21 @@ class ExportResult:
     record_kind: str
 
 
+def _filters(options: ExportOptions) -> dict[str, Any]:
+    return {"site": options.site, "since": options.since, "until": options.until,
+            "all_versions": options.all_versions, "as_of": options.as_of}
+
+
 def _versions(archive: ArchiveReader, options: ExportOptions
               ) -> Iterator[tuple[str, Snapshot, Page]]:
-    return archive.iter_versions(site=options.site, since=options.since, until=options.until,
-                                 all_versions=options.all_versions, as_of=options.as_of)
+    return archive.iter_versions(**_filters(options))
 
 
 def iter_records(archive: ArchiveReader, options: ExportOptions) -> Iterator[dict[str, Any]]:
     """The rows of the chosen dataset, streamed from the archive."""
     if options.records == "pages" and not options.with_text:
         # Without the text, the columns beside each version hold all a row needs.
-        for version in archive.iter_summaries(
-                site=options.site, since=options.since, until=options.until,
-                all_versions=options.all_versions, as_of=options.as_of):
+        for version in archive.iter_summaries(**_filters(options)):
             yield summary_record(version)
     elif options.records == "pages":
         for site, snap, page in _versions(archive, options):

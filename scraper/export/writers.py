@@ -35,14 +35,10 @@ def _json_default(value: object) -> str:
 _ORJSON_OPTIONS = orjson.OPT_PASSTHROUGH_DATETIME
 
 
-def json_bytes(value: Any) -> bytes:
-    """Compact UTF-8 JSON (non-ASCII as is, like json.dumps(ensure_ascii=False)), times as
-    ISO-8601 UTC strings."""
-    return orjson.dumps(value, default=_json_default, option=_ORJSON_OPTIONS)
-
-
 def to_json(value: Any) -> str:
-    return json_bytes(value).decode("utf-8")
+    """Compact JSON (non-ASCII as is, like json.dumps(ensure_ascii=False)), times as ISO-8601
+    UTC strings."""
+    return orjson.dumps(value, default=_json_default, option=_ORJSON_OPTIONS).decode("utf-8")
 
 
 class JsonlWriter:
