@@ -176,6 +176,45 @@ def test_links_are_kept_per_version_and_answer_who_links_here(archive: Archive) 
     assert len(rows) == 4
 
 
+def test_a_run_end_moves_its_links_to_the_settled_table_and_reads_see_both(
+        archive: Archive) -> None:
+    def finish(run: int) -> None:
+        archive.finish_run(run, CrawlStats(), status="completed", ended_at=T0)
+
+    def table(name: str) -> list[tuple[int, str, int | None]]:
+        return archive.conn.execute(
+            f"SELECT id, substr(target, 23), to_version FROM {name} ORDER BY id").fetchall()
+
+    first = archive.start_run(["wiki"], {}, T0)
+    save(archive, article(), b"1", T0, first)
+    # Before its run ends, a link is in links_recent, and every read finds it there.
+    assert table("links_recent") == [(1, "Firefox", None), (2, "Netscape", None)]
+    assert [r["source"] for r in archive.linking_to("http://wiki.test/wiki/Netscape")] == [URL]
+    finish(first)
+    assert table("links_recent") == []
+    assert table("links_settled") == [(1, "Firefox", None), (2, "Netscape", None)]
+    plan = " ".join(str(r) for r in archive.conn.execute(
+        "EXPLAIN QUERY PLAN SELECT * FROM links WHERE target = ? AND to_version IS NULL", ("x",)))
+    assert "USING INDEX links_target" in plan
+
+    # A later version closes a settled link and opens a recent one, whose id comes after
+    # every id used before, even though links_recent was emptied.
+    second = archive.start_run(["wiki"], {}, T0)
+    thunderbird = Link("http://wiki.test/wiki/Thunderbird", "Thunderbird", "see_also")
+    save(archive, article(links=(article().links[0], thunderbird)), b"2",
+         T0 + timedelta(days=1), second)
+    assert table("links_settled") == [(1, "Firefox", None), (2, "Netscape", 1)]
+    assert table("links_recent") == [(3, "Thunderbird", None)]
+    assert archive.linking_to("http://wiki.test/wiki/Netscape") == []
+    every = [(r["version"], r["target"].rsplit("/", 1)[1]) for r in
+             archive.iter_links(all_versions=True)]
+    assert every == [(1, "Firefox"), (1, "Netscape"), (2, "Firefox"), (2, "Thunderbird")]
+    finish(second)
+    assert table("links_settled") == [(1, "Firefox", None), (2, "Netscape", 1),
+                                      (3, "Thunderbird", None)]
+    assert archive.conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+
+
 # Round trip
 
 

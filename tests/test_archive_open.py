@@ -16,7 +16,7 @@ from scraper.archive import SCHEMA_VERSION, Archive
 from scraper.archive import schema as archive_schema
 from scraper.archive.blobs import compress_full, sha256_hex
 from scraper.errors import ArchiveError, SchemaVersionError
-from scraper.models import FetchResult, Page, page_to_dict
+from scraper.models import FetchResult, Link, Page, page_to_dict
 
 T0 = datetime(2026, 3, 1, tzinfo=UTC)
 
@@ -43,7 +43,8 @@ def test_open_creates_the_directory_and_sets_wal_and_schema(tmp_path: Path) -> N
     # Reopening an archive at the current version changes nothing.
     with Archive.open(str(path), create=False) as archive:
         rows = archive.conn.execute("SELECT version, name FROM schema_migrations").fetchall()
-    assert rows == [(1, "tables"), (2, "full_text_search"), (3, "summary_columns")]
+    assert rows == [(1, "tables"), (2, "full_text_search"), (3, "summary_columns"),
+                    (4, "recent_links")]
 
 
 def test_missing_file_without_create_is_refused_and_not_created(tmp_path: Path) -> None:
@@ -131,6 +132,9 @@ def make_version_1_archive(path: Path) -> bytes:
                  " VALUES (1, 1, 1, ?, ?, 200, 'article', ?, ?, 'h', ?, ?, ?)",
                  (stamp, stamp, page.title, page.summary, sha256_hex(body), len(body),
                   sha256_hex(fields)))
+    conn.executemany("INSERT INTO links (id, page_id, target, kind, anchor, from_version)"
+                     " VALUES (?, 1, ?, 'related', '', 1)",
+                     [(7, "http://t/horse"), (9, "http://t/donkey")])
     conn.close()
     return body
 
@@ -146,11 +150,23 @@ def test_a_version_1_archive_is_upgraded_in_place(tmp_path: Path) -> None:
         assert [hit["url"] for hit in archive.search("equines")] == ["http://t/zebra"]
         steps = archive.conn.execute(
             "SELECT version, name FROM schema_migrations ORDER BY version").fetchall()
-    assert steps == [(1, "tables"), (2, "full_text_search"), (3, "summary_columns")]
+    assert steps == [(1, "tables"), (2, "full_text_search"), (3, "summary_columns"),
+                     (4, "recent_links")]
     # Its version stored before the summary columns existed is summarised from its blob.
     with Archive.open(str(path), create=False) as archive:
         [summary] = list(archive.iter_summaries())
     assert (summary.title, summary.summary_truncated, summary.related) == ("Zebra", False, ())
+    # Its links are kept with their ids, and links stored later get ids after them.
+    with Archive.open(str(path), create=False) as archive:
+        assert [r["source"] for r in archive.linking_to("http://t/donkey")] == ["http://t/zebra"]
+        assert archive.conn.execute("SELECT id, target FROM links_settled ORDER BY id"
+                                    ).fetchall() == [
+            (7, "http://t/horse"), (9, "http://t/donkey")]
+        archive.save(1, "s", FetchResult("http://t/mule", "http://t/mule", 200, (), b"m",
+                                         datetime(2025, 2, 1, tzinfo=UTC), 0.1),
+                     Page("http://t/mule", links=(Link("http://t/horse", "H", "related"),)),
+                     next_due=datetime(2025, 3, 1, tzinfo=UTC))
+        assert archive.conn.execute("SELECT id FROM links_recent").fetchall() == [(10,)]
 
 
 def test_a_failed_upgrade_changes_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch

@@ -219,6 +219,7 @@ class Archive(ArchiveReads, FrontierStore):
                  stats.elapsed_s, dumps([dict(a) for a in alerts]), dumps(stats.extra), run_id))
             if cursor.rowcount != 1:
                 raise ArchiveError(self.path, f"no run {run_id} to finish")
+            self._settle_links(conn)
 
     @translated
     def last_run(self, site: str | None = None, *, status: str | None = None,
@@ -346,7 +347,9 @@ class Archive(ArchiveReads, FrontierStore):
             "SELECT id, target, kind, anchor FROM links WHERE page_id = ? AND to_version IS NULL",
             (page_id,))}
         dropped = [(version - 1, link_id) for key, link_id in current.items() if key not in wanted]
-        conn.executemany("UPDATE links SET to_version = ? WHERE id = ?", dropped)
+        if dropped:  # ids are unique across both tables: the one that has the row updates it
+            conn.executemany("UPDATE links_recent SET to_version = ? WHERE id = ?", dropped)
+            conn.executemany("UPDATE links_settled SET to_version = ? WHERE id = ?", dropped)
         added: list[tuple[int, str, str, str, int]] = []
         for link in page.links:  # page order, so ids follow the page
             key = (link.url, link.kind, link.title)
@@ -354,8 +357,18 @@ class Archive(ArchiveReads, FrontierStore):
                 current[key] = -1
                 added.append((page_id, link.url, link.kind, link.title, version))
         conn.executemany(
-            "INSERT INTO links (page_id, target, kind, anchor, from_version) VALUES (?, ?, ?, ?, ?)",
-            added)
+            "INSERT INTO links_recent (page_id, target, kind, anchor, from_version)"
+            " VALUES (?, ?, ?, ?, ?)", added)
+
+    @staticmethod
+    def _settle_links(conn: sqlite3.Connection) -> None:
+        """Move the links stored since the last move into links_settled, whose index by
+        target then takes them in one pass (see schema.V4_RECENT_LINKS)."""
+        conn.execute(
+            "INSERT INTO links_settled (id, page_id, target, kind, anchor, from_version,"
+            " to_version) SELECT id, page_id, target, kind, anchor, from_version, to_version"
+            " FROM links_recent ORDER BY id")
+        conn.execute("DELETE FROM links_recent")
 
     @staticmethod
     def _fetched(conn: sqlite3.Connection, site: str, url: str, page_id: int | None, stamp: str,
