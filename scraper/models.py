@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import hashlib
-import json
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
+
+from scraper.compact_json import compact_json
 
 PageKind = Literal["listing", "article", "other"]
 # related: a listing's Related Items; more_info: a listing's full-article link;
@@ -161,8 +162,7 @@ def content_hash(page: Page) -> str:
 def content_hash_of(data: dict[str, Any]) -> str:
     """content_hash from the page_to_dict of the page, when that is made already."""
     hashed = {name: data[name] for name in HASHED_FIELDS}
-    encoded = json.dumps(hashed, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
-    return hashlib.sha256(encoded.encode("utf-8")).hexdigest()
+    return hashlib.sha256(compact_json(hashed, sort_keys=True)).hexdigest()
 
 
 @dataclass(frozen=True, slots=True)

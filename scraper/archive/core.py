@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import json
 import sqlite3
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any, NoReturn, ParamSpec, TypeVar
 
 from scraper.archive.blobs import BlobStore
+from scraper.compact_json import compact_json
 from scraper.errors import ArchiveError
 from scraper.models import Snapshot
 from scraper.timeutil import from_iso
@@ -76,7 +76,7 @@ def unreadable(path: str, exc: sqlite3.Error) -> ArchiveError:
 
 
 def dumps(data: Any) -> str:
-    return json.dumps(data, ensure_ascii=False, separators=(",", ":"), default=str)
+    return compact_json(data).decode("utf-8")
 
 
 class ArchiveCore:

@@ -3,11 +3,11 @@ crawl can do it in its parse workers, off the process that writes."""
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Any
 
 from scraper.archive.blobs import DEFAULT_LEVEL, FIRST_COPY_LEVEL, FullCopy, full_copy
+from scraper.compact_json import compact_json
 from scraper.models import Page, content_hash_of, page_to_dict
 
 
@@ -28,8 +28,7 @@ class EncodedPage:
 
 def fields_json(fields: dict[str, Any]) -> bytes:
     """The stored form of page_to_dict(page): compact UTF-8 JSON."""
-    return json.dumps(fields, ensure_ascii=False, separators=(",", ":"),
-                      default=str).encode("utf-8")
+    return compact_json(fields)
 
 
 def encode_page(page: Page, body: bytes, *, first_version: bool,
