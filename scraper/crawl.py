@@ -26,10 +26,10 @@ from scraper.errors import (
 )
 from scraper.fetch import AddressPolicy, Fetcher, make_client
 from scraper.frontier import (
+    FollowRule,
     due_after,
     failure_backoff,
     gone_recheck_interval,
-    links_to_follow,
     out_of_scope_reason,
     recrawl_interval,
     start_items,
@@ -135,6 +135,7 @@ class SiteCrawl:
                  limits: CrawlLimits, deadline: float | None, events: EventSink,
                  clock: Callable[[], datetime], parsers: ParsePool) -> None:
         self.config = config
+        self.follow_rule = FollowRule.of(config)
         self.db = gate
         # Direct use of the archive from the event loop's thread must go through
         # self.db.call(...): the archive thread may be writing.
@@ -274,12 +275,10 @@ class SiteCrawl:
         parsed = await self.parsers.parse(ParseRequest(
             result.body, item.url, result.final_url, result.header("content-type"),
             cfg.parser, cfg.selectors, cfg.max_links_per_page,
-            first_version=item.fetch_count == 0))
-        page = parsed.page
+            first_version=item.fetch_count == 0, follow=self.follow_rule, depth=item.depth))
         await self._write(lambda done: self._count_saved(item, result, *done),
-                          self._save, run_id, item, result, page, next_due=next_due,
-                          discovered=links_to_follow(page, cfg, item.depth),
-                          encoded=parsed.encoded)
+                          self._save, run_id, item, result, parsed.page, next_due=next_due,
+                          discovered=parsed.discovered, encoded=parsed.encoded)
 
     async def _write(self, then: Callable[[R], None], func: Callable[P, R], *args: P.args,
                      **kwargs: P.kwargs) -> None:

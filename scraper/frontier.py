@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import posixpath
 import re
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from urllib.parse import parse_qsl, quote, urlencode, urljoin, urlsplit, urlunsplit
 
@@ -129,27 +130,45 @@ def follow_kinds(config: CrawlConfig) -> frozenset[str]:
     return frozenset(kinds)
 
 
-def links_to_follow(page: Page, config: CrawlConfig, depth: int) -> list[FrontierItem]:
+@dataclass(frozen=True, slots=True)
+class FollowRule:
+    """What links_to_follow reads of a crawl's config: small, so that it goes with each page
+    to a parse worker, which then does this work off the process that fetches and writes."""
+
+    site: str
+    kinds: frozenset[str]
+    max_depth: int
+    max_links: int
+    scope: Scope
+
+    @classmethod
+    def of(cls, config: CrawlConfig) -> FollowRule:
+        return cls(config.name, follow_kinds(config), config.max_depth,
+                   config.max_links_per_page, config.scope)
+
+
+def links_to_follow(page: Page, rule: FollowRule | CrawlConfig, depth: int) -> list[FrontierItem]:
     """The frontier items a fetched page contributes: followed kinds, in scope, within depth,
     normalised and deduplicated, in page order."""
-    kinds = follow_kinds(config)
+    if not isinstance(rule, FollowRule):
+        rule = FollowRule.of(rule)
     seen: set[str] = set()
     items: list[FrontierItem] = []
-    for link in page.links[: config.max_links_per_page]:
-        if link.kind not in kinds:
+    for link in page.links[: rule.max_links]:
+        if link.kind not in rule.kinds:
             continue
         # Pagination stays at the listing's own depth: page 2 of a listing is the same listing.
         child_depth = depth if link.kind == "next" else depth + 1
-        if child_depth > config.max_depth:
+        if child_depth > rule.max_depth:
             continue
         try:
             url = normalise_url(link.url)
         except ValueError:
             continue
-        if url in seen or out_of_scope_reason(url, config.scope) is not None:
+        if url in seen or out_of_scope_reason(url, rule.scope) is not None:
             continue
         seen.add(url)
-        items.append(FrontierItem(url=url, site=config.name, depth=child_depth,
+        items.append(FrontierItem(url=url, site=rule.site, depth=child_depth,
                                   discovered_from=page.url, link_kind=link.kind))
     return items
 

@@ -22,7 +22,8 @@ from typing import Self
 
 from scraper.archive.encode import EncodedPage, encode_page
 from scraper.config import Selectors
-from scraper.models import Page
+from scraper.frontier import FollowRule, links_to_follow
+from scraper.models import FrontierItem, Page
 from scraper.parse import parse_page
 
 log = logging.getLogger(__name__)
@@ -48,23 +49,30 @@ class ParseRequest:
     selectors: Selectors | None = None
     max_links: int = 10_000
     first_version: bool = False  # never stored before: compress the first copies ahead
+    follow: FollowRule | None = None  # given: also find the links to follow from the page
+    depth: int = 0  # the page's depth in the crawl, for `follow`
 
 
 @dataclass(frozen=True, slots=True)
 class ParsedPage:
     page: Page
     encoded: EncodedPage
+    discovered: tuple[FrontierItem, ...] = ()  # links_to_follow, when the request had `follow`
 
 
 def parse_and_encode(request: ParseRequest) -> ParsedPage:
-    """The parsed page, stored under `request.url`, and its archive encoding."""
+    """The parsed page, stored under `request.url`, its archive encoding, and with
+    `request.follow` the links to follow from it."""
     page = parse_page(request.body, request.final_url, parser=request.parser,
                       selectors=request.selectors, content_type=request.content_type,
                       max_links=request.max_links)
     # The page is stored under the URL it was queued as; a redirect's target is kept in the
     # snapshot's final_url.
     page = dataclasses.replace(page, url=request.url)
-    return ParsedPage(page, encode_page(page, request.body, first_version=request.first_version))
+    discovered = (tuple(links_to_follow(page, request.follow, request.depth))
+                  if request.follow is not None else ())
+    return ParsedPage(page, encode_page(page, request.body, first_version=request.first_version),
+                      discovered)
 
 
 def _ready() -> int:

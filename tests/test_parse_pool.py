@@ -14,6 +14,7 @@ from scraper.archive.blobs import FIRST_COPY_LEVEL, decompress, sha256_hex
 from scraper.archive.encode import fields_json
 from scraper.config import load_config_text
 from scraper.crawl import CrawlLimits, crawl
+from scraper.frontier import FollowRule, links_to_follow
 from scraper.models import Link, content_hash, page_to_dict
 from scraper.parse import parse_page
 from scraper.parse_pool import ParsePool, ParseRequest, parse_and_encode
@@ -37,6 +38,26 @@ def test_parse_and_encode_is_parse_page_stored_under_the_queued_url() -> None:
     assert decompress(body_copy.data, None) == BODY and body_copy.hash == sha256_hex(BODY)
     assert decompress(fields_copy.data, None) == parsed.encoded.fields_json
     assert body_copy.level == FIRST_COPY_LEVEL
+
+
+def test_with_a_follow_rule_the_worker_also_finds_the_links_to_follow() -> None:
+    config = load_config_text(textwrap.dedent("""
+        name: t
+        start_urls: ["http://127.0.0.1:9/related/Final"]
+        follow: [related, more_info]
+        scope: {include: ["^/related/"]}
+        max_depth: 3
+        network: {allow_loopback: true}
+    """), "t.yaml")
+    rule = FollowRule.of(config)
+    parsed = parse_and_encode(ParseRequest(BODY, QUEUED, FINAL, "text/html", follow=rule,
+                                           depth=2))
+    expected = links_to_follow(parsed.page, config, 2)
+    assert parsed.discovered == tuple(expected)
+    assert expected and all(item.discovered_from == QUEUED and item.url.startswith(
+        "http://127.0.0.1:9/related/") for item in expected)
+    assert pickle.loads(pickle.dumps(parsed)).discovered == parsed.discovered
+    assert parse_and_encode(ParseRequest(BODY, QUEUED, FINAL, "text/html")).discovered == ()
 
 
 def test_a_recrawl_compresses_nothing_ahead() -> None:
