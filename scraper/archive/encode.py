@@ -22,8 +22,27 @@ class EncodedPage:
 
     content_hash: str
     fields_json: bytes
+    row: VersionRow
     body_copy: FullCopy | None = None
     fields_copy: FullCopy | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class VersionRow:
+    """What a new version's snapshot and links rows take of the page beyond plain columns."""
+
+    categories: str  # JSON list
+    infobox: str  # JSON list of [key, value]
+    related: str  # JSON list of [url, title, kind]
+    links: tuple[tuple[str, str, str], ...]  # (url, kind, title) once each, in page order
+
+
+def version_row(page: Page) -> VersionRow:
+    return VersionRow(
+        compact_json(list(page.categories)).decode("utf-8"),
+        compact_json([[k, v] for k, v in page.infobox]).decode("utf-8"),
+        compact_json(page.related_items()).decode("utf-8"),
+        tuple(dict.fromkeys((link.url, link.kind, link.title) for link in page.links)))
 
 
 def fields_json(fields: dict[str, Any]) -> bytes:
@@ -39,7 +58,7 @@ def encode_page(page: Page, body: bytes, *, first_version: bool,
     stored = fields_json(fields)
     content = content_hash_of(fields)
     if not first_version:
-        return EncodedPage(content, stored)
+        return EncodedPage(content, stored, version_row(page))
     first_level = min(level, FIRST_COPY_LEVEL)
-    return EncodedPage(content, stored, full_copy(body, first_level),
+    return EncodedPage(content, stored, version_row(page), full_copy(body, first_level),
                        full_copy(stored, first_level))

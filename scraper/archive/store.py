@@ -330,35 +330,35 @@ class Archive(ArchiveReads, FrontierStore):
             (page_id, version, run_id, stamp, stamp, fetch.status, fetch.final_url, fetch.etag,
              fetch.last_modified, rev_id, revision.timestamp if revision else None,
              revision.user if revision else None, revision.comment if revision else None,
-             page.kind, page.title, page.summary, page.image, dumps(list(page.categories)),
-             dumps([[k, v] for k, v in page.infobox]), len(page.text), len(page.links),
+             page.kind, page.title, page.summary, page.image, encoded.row.categories,
+             encoded.row.infobox, len(page.text), len(page.links),
              len(page.entries), page.parser, page.parser_version, new_hash, body_hash,
              len(fetch.body), fields_hash, dumps([list(h) for h in fetch.headers]),
-             change_gist, int(page.summary_truncated),
-             dumps(page.related_items())))
-        self._update_links(conn, page_id, version, page)
+             change_gist, int(page.summary_truncated), encoded.row.related))
+        self._update_links(conn, page_id, version, encoded.row.links)
         return SaveResult(version, True, new_hash, body_hash, body_added + fields_added), page_id
 
     @staticmethod
-    def _update_links(conn: sqlite3.Connection, page_id: int, version: int, page: Page) -> None:
-        """Close the intervals of links the new version dropped and open those it added."""
-        wanted = {(link.url, link.kind, link.title) for link in page.links}
+    def _update_links(conn: sqlite3.Connection, page_id: int, version: int,
+                      links: tuple[tuple[str, str, str], ...]) -> None:
+        """Close the intervals of links the new version dropped and open those it added.
+        `links`: the new version's (target, kind, anchor), once each, in page order."""
         current = {(r[1], r[2], r[3]): r[0] for r in conn.execute(
             "SELECT id, target, kind, anchor FROM links WHERE page_id = ? AND to_version IS NULL",
             (page_id,))}
-        dropped = [(version - 1, link_id) for key, link_id in current.items() if key not in wanted]
-        if dropped:  # ids are unique across both tables: the one that has the row updates it
+        if current:
+            wanted = set(links)
+            dropped = [(version - 1, link_id) for key, link_id in current.items()
+                       if key not in wanted]
+            # Ids are unique across both tables: the one that has the row updates it.
             conn.executemany("UPDATE links_recent SET to_version = ? WHERE id = ?", dropped)
             conn.executemany("UPDATE links_settled SET to_version = ? WHERE id = ?", dropped)
-        added: list[tuple[int, str, str, str, int]] = []
-        for link in page.links:  # page order, so ids follow the page
-            key = (link.url, link.kind, link.title)
-            if key not in current:
-                current[key] = -1
-                added.append((page_id, link.url, link.kind, link.title, version))
+        # In page order, so that ids follow the page.
         conn.executemany(
             "INSERT INTO links_recent (page_id, target, kind, anchor, from_version)"
-            " VALUES (?, ?, ?, ?, ?)", added)
+            " VALUES (?, ?, ?, ?, ?)",
+            [(page_id, url, kind, anchor, version) for url, kind, anchor in links
+             if (url, kind, anchor) not in current])
 
     @staticmethod
     def _settle_links(conn: sqlite3.Connection) -> None:
