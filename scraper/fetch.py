@@ -15,7 +15,7 @@ import logging
 import socket
 import time
 import zlib
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Self
@@ -52,7 +52,6 @@ log = logging.getLogger(__name__)
 
 HTML_TYPES = frozenset({"text/html", "application/xhtml+xml", ""})
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
-_CHUNK = 64 * 1024
 _SLICE = 1024 * 1024  # decompressed bytes produced per decoder call
 
 ScopeCheck = Callable[[str], "str | None"]
@@ -408,29 +407,35 @@ class Fetcher:
         status = response.status_code
         raw_headers = tuple((k.decode("latin-1"), v.decode("latin-1"))
                             for k, v in response.headers.raw)
+        # One pass over the headers; httpx's Headers.get scans and decodes them all per call.
+        fields: dict[str, str] = {}
+        for key, value in raw_headers:
+            key = key.lower()
+            fields[key] = f"{fields[key]}, {value}" if key in fields else value
         result_base: dict[str, Any] = {
             "url": url, "final_url": current, "status": status, "headers": raw_headers,
             "fetched_at": fetched_at, "elapsed_s": 0.0, "http_version": response.http_version}
         if status in REDIRECT_STATUSES or status == 304:
             return FetchResult(body=b"", **result_base)
         if status == 429 or status >= 500:
-            retry_after = parse_retry_after(response.headers.get("retry-after"))
+            retry_after = parse_retry_after(fields.get("retry-after"))
             raise _Retryable(HTTPStatusError(url, status, _status_reason(status, current)),
                              retry_after)
         if status >= 400 or status < 200:
             raise HTTPStatusError(url, status, _status_reason(status, current))
-        content_type = response.headers.get("content-type", "").split(";")[0].strip().lower()
+        content_type = fields.get("content-type", "").split(";")[0].strip().lower()
         if content_type not in accept:
             raise SkippedContent(url, f"content type {content_type!r} is not archived")
-        declared = response.headers.get("content-length")
+        declared = fields.get("content-length")
         if declared and declared.isdigit() and int(declared) > network.max_body_bytes:
             raise BodyTooLarge(url, f"Content-Length {int(declared):,} is over the cap of "
                                     f"{network.max_body_bytes:,} bytes (network.max_body_bytes)")
-        decoder = _Decoder(response.headers.get("content-encoding", "").strip().lower(), url,
+        decoder = _Decoder(fields.get("content-encoding", "").strip().lower(), url,
                            network.max_decompressed_bytes)
         chunks: list[bytes] = []
         received = 0
-        async for raw in _raw_chunks(response):
+        # Chunks as they arrive: with a chunk size, httpx copies them into chunks of that size.
+        async for raw in response.aiter_raw():
             received += len(raw)
             if received > network.max_body_bytes:
                 raise BodyTooLarge(url, f"body is over the cap of {network.max_body_bytes:,} bytes"
@@ -481,11 +486,6 @@ class Fetcher:
             return _Robots(None, f"robots.txt unavailable ({exc.reason}): host skipped this run")
         text = result.body.decode("utf-8", errors="replace")
         return _Robots(Protego.parse(text))
-
-
-async def _raw_chunks(response: httpx.Response) -> AsyncIterator[bytes]:
-    async for chunk in response.aiter_raw(_CHUNK):
-        yield chunk
 
 
 def parse_retry_after(value: str | None) -> float | None:
