@@ -18,9 +18,10 @@ from hypothesis import strategies as st
 from hypothesis.errors import InvalidArgument
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
+import scraper.parse
 from scraper.models import Link, page_to_dict
 from scraper.parse import generic, listing, mediawiki, parse_page, wikitext
-from scraper.parse.html import norm
+from scraper.parse.html import decode_body, norm
 from scraper.parse.urls import Resolver
 from scraper.parse.wikilinks import LinkReader, is_namespaced, title_from_path
 
@@ -310,3 +311,63 @@ def test_text_reaches_is_the_text_length(parts: list[str], size: int, budget: in
     node = LexborHTMLParser(f"<main>{''.join(parts)}</main>").css_first("main")
     assert node is not None
     assert generic._text_reaches(node, size, budget) == (len(node.text()) >= size)
+
+
+# ------------------------------------------------------------------ links to the page itself
+
+_OWN_HEADS = ["./Page#", "/wiki/Page#", "./Page", "./page#", "./Page_#", "./Pages#", "/wiki/Page",
+              "./Page#a?b=c", "./Page#x/../y", "./Page#x/./y", "/wiki/Page#\t", "./Other#",
+              "/w/index.php?title=Page#"]
+
+
+@PROFILE
+@given(st.lists(st.tuples(st.one_of(st.sampled_from(_OWN_HEADS), _hrefs), _HREF_TAILS),
+                max_size=20),
+       st.sampled_from(["Page", "Other page", "Page_x", ".Page"]),
+       st.sampled_from(["https://en.wikipedia.org/wiki/Page", "https://en.wikipedia.org/w/x",
+                        "file:///tmp/page.html"]),
+       st.integers(min_value=0, max_value=30))
+def test_own_sections_filter_drops_only_dropped_links(parts: list[tuple[str, str]], own: str,
+                                                      base: str, limit: int) -> None:
+    html = "".join(f'<a href="{_escape(head + tail)}">t</a>' for head, tail in parts)
+    tree = LexborHTMLParser(f"<body>{html}</body>")
+    resolver = Resolver(base)
+    hosts = {host for host in (resolver.host, "en.wikipedia.org") if host}
+    readers = [LinkReader(resolver, base, hosts, "/wiki/", own) for _ in range(2)]
+    readers[0].read(tree.css('a[href]:not([href^="#"])'), "internal", limit)
+    readers[1].read(tree.css('a[href]:not([href^="#"])' + readers[1].own_sections_filter()),
+                    "internal", limit)
+    assert readers[1].links == readers[0].links
+    assert readers[1].own_sections_filter() or own != "Page" or not resolver.origin
+
+
+# ------------------------------------------------------------------ the tree itself
+
+@PROFILE
+@given(parts=st.lists(st.one_of(_content, _box), max_size=8), see_also=st.booleans())
+def test_tree_without_mutation_events_reads_the_same(parts: list[str], see_also: bool) -> None:
+    body = _article(parts, see_also) + b"<select><selectedcontent></selectedcontent>" \
+        b"<option selected>opt</option></select>"
+    url = "https://en.wikipedia.org/wiki/Page"
+    fast = [page_to_dict(parse_page(body, url, parser=name)) for name in ("auto", "generic")]
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(scraper.parse, "make_tree",
+                      lambda data, content_type=None: LexborHTMLParser(
+                          decode_body(data, content_type)[0], scripting=True))
+        plain = [page_to_dict(parse_page(body, url, parser=name)) for name in ("auto", "generic")]
+    assert fast == plain
+
+
+def test_category_links_in_emptied_boxes_are_read() -> None:
+    # Parsoid puts a template's category links where the template is, in a reference list
+    # too: they are read before such boxes are emptied, and the box need not be kept.
+    body = (b'<!DOCTYPE html><html about="https://en.wikipedia.org/wiki/Special:Redirect/'
+            b'revision/42"><head><meta name="generator" content="MediaWiki 1.39"></head>'
+            b'<body class="mw-parser-output"><section><p>Dogs are dogs.</p>'
+            b'<div class="reflist"><ol><li>A note <link rel="mw:PageProp/Category" '
+            b'href="./Category:Dogs#x"></li></ol></div>'
+            b'<div class="navbox"><link rel="mw:PageProp/Category" href="./Category:Pets">'
+            b'</div></section></body></html>')
+    page = parse_page(body, "https://en.wikipedia.org/wiki/Dog", parser="mediawiki")
+    assert page.categories == ("Dogs", "Pets")
+    assert page.revision_id == 42 and page.summary == "Dogs are dogs."

@@ -103,6 +103,7 @@ class Landmarks:
     root: LexborNode | None = None
     catlinks: LexborNode | None = None
     subtitles: list[LexborNode] = field(default_factory=list)
+    skinned: bool = False  # a skin's page (#mw-content-text), not bare Parsoid or PCS HTML
 
 
 def _is_title_heading(node: LexborNode) -> bool:
@@ -121,6 +122,7 @@ def find_landmarks(tree: LexborHTMLParser) -> Landmarks:
         return marks
     content_text = tree.css_first("#mw-content-text")
     if content_text is not None:
+        marks.skinned = True
         marks.root = content_text
         # The first child with the class: the first match in document order, when it is a
         # child (a match deeper down comes after its ancestors); else look at each child.
@@ -248,26 +250,37 @@ def see_also_nodes(headings: list[LexborNode]) -> list[LexborNode]:
     return []
 
 
-def _categories(marks: Landmarks, config: WikiConfig,
-                fallbacks: list[LexborNode]) -> tuple[str, ...]:
+def _fallback_categories(fallbacks: list[LexborNode]) -> list[str]:
+    """Parsoid's category links and Fandom's category list (read before the junk goes:
+    their nodes need not survive the junk removal, which empties their containers)."""
+    names: list[str] = []
+    for node in fallbacks:
+        if node.tag == "link":
+            href = attr(node, "href").split("#", 1)[0]
+            name = unquote(href.rsplit("/", 1)[-1]).replace("_", " ")
+            if ":" in name:
+                names.append(name.split(":", 1)[1].strip())
+        elif node.tag == "li" and attr(node, "data-name"):
+            names.append(norm(attr(node, "data-name")))
+    return names
+
+
+def _catlinks(marks: Landmarks, fallbacks: list[LexborNode]) -> LexborNode | None:
+    return marks.catlinks or next(
+        (node for node in fallbacks if attr(node, "id") == "catlinks"), None)
+
+
+def _categories(catlinks: LexborNode | None, config: WikiConfig,
+                fallback_names: list[str]) -> tuple[str, ...]:
     """#catlinks (shown, then hidden), wgCategories; else Parsoid's category links and
     Fandom's category list."""
     names: list[str] = []
-    catlinks = marks.catlinks or next(
-        (node for node in fallbacks if attr(node, "id") == "catlinks"), None)
     if catlinks is not None:
         for anchor in catlinks.css("li a"):
             names.append(norm(anchor.text()))
     names.extend(config.categories)
     if not names:
-        for node in fallbacks:
-            if node.tag == "link":
-                href = attr(node, "href").split("#", 1)[0]
-                name = unquote(href.rsplit("/", 1)[-1]).replace("_", " ")
-                if ":" in name:
-                    names.append(name.split(":", 1)[1].strip())
-            elif node.tag == "li" and attr(node, "data-name"):
-                names.append(norm(attr(node, "data-name")))
+        names = fallback_names
     seen: set[str] = set()
     unique = []
     for name in names:
@@ -355,6 +368,11 @@ def parse_mediawiki(tree: LexborHTMLParser, url: str, *, max_links: int = 5000,
     language = (attr(html_node, "lang") if html_node is not None else "") or (
         attr(tree.body, "lang") if tree.body is not None else "") or config.language or None
 
+    # What the junk removal may take away is read first: the revision, the category
+    # links; the category box is read after it, as it is kept (and its junk removed).
+    revision = _revision(tree, config, fallbacks)
+    fallback_names = _fallback_categories(fallbacks)
+    catlinks = _catlinks(marks, fallbacks)
     links: list[Link] = []
     infobox: tuple[tuple[str, str], ...] = ()
     infobox_image = None
@@ -367,11 +385,15 @@ def parse_mediawiki(tree: LexborHTMLParser, url: str, *, max_links: int = 5000,
         for node in see_also_nodes(root.css("h2")):
             reader.read([node] if node.tag == "a" else node.css(_ANCHORS), "see_also",
                         max_links)
-        reader.read(root.css(_ANCHORS), "internal", max_links)
+        # Parsoid and PCS HTML link the page's notes as "./Dog#cite_note-1", hundreds of
+        # them: they are no links, and are left out of the lookup (in a skin's HTML they
+        # are "#cite_note-1", left out already, and the filter would cost for nothing).
+        own = reader.own_sections_filter() if not marks.skinned else ""
+        reader.read(root.css(_ANCHORS + own), "internal", max_links)
         for subtitle in marks.subtitles:  # subpage breadcrumbs: "< HE:Kassel"
             reader.read(subtitle.css(_ANCHORS), "internal", max_links)
         links = reader.links
-        box, breaks = remove_junk(root, [marks.catlinks, *fallbacks])
+        box, breaks = remove_junk(root, [catlinks])
         infobox, infobox_image = _infobox(box, resolver)  # (its <br>s split values)
         for br in breaks:  # a line break is a space between words in running text
             br.replace_with("\n")
@@ -382,8 +404,8 @@ def parse_mediawiki(tree: LexborHTMLParser, url: str, *, max_links: int = 5000,
         url=url, kind="article" if found else "other", title=title,
         canonical_url=canonical, summary=summary, text=text, links=tuple(links),
         image=_og_image(head, resolver) or infobox_image,
-        categories=_categories(marks, config, fallbacks),
-        revision_id=_revision(tree, config, fallbacks),
+        categories=_categories(catlinks, config, fallback_names),
+        revision_id=revision,
         infobox=infobox, language=language, parser=NAME,
     )
 

@@ -55,6 +55,9 @@ NON_ARTICLE_NAMESPACES = frozenset({
 _TALK_SUFFIXES = (" talk", " diskussion", "-diskussion", " discussion", " discusión",
                   " overleg", "討論", "讨论", " tartışma", " dyskusja")
 # Queries that make a same-wiki link something other than reading an article.
+# A page name whose links are written as it is (MediaWiki percent-encodes the others),
+# with nothing that would make a link to it more than article_base + name.
+_PLAIN_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.,()!-]*")
 _NON_VIEW_QUERY = re.compile(r"(?:^|[&;])(?:action|oldid|diff|curid|redlink|printable|veaction|"
                              r"section|useskin|uselang|search|returnto|type)=", re.IGNORECASE)
 
@@ -145,6 +148,20 @@ class LinkReader:
         self._urls: list[str] = []
         self._titles: list[str] = []
         self._kinds: list[str] = []
+
+    def own_sections_filter(self) -> str:
+        """A CSS filter for a[href] that leaves out the page's links to its own sections
+        ("./Dog#cite_note-1"); "" when the page name is not plain.
+
+        read() would drop each of them: the URL is article_base + the name (the fragment
+        cut, whatever follows it), so the title is the page's own, and a title is a
+        function of the URL (the URL is marked seen, which drops later links to it, all
+        of which would be dropped for the same title anyway).
+        """
+        name = self.own_title.replace(" ", "_")
+        if "_" in self.own_title or not self.resolver.origin or not _PLAIN_NAME.fullmatch(name):
+            return ""
+        return "".join(f':not([href^="{prefix}{name}#"])' for prefix in self.local_prefixes)
 
     @property
     def links(self) -> list[Link]:
