@@ -381,7 +381,7 @@ def parse_mediawiki(tree: LexborHTMLParser, url: str, *, max_links: int = 5000,
         reader = LinkReader(resolver, url.split("#", 1)[0], hosts,
                              article_prefix((canonical or "", url, base),
                                             config.page_name or title, config.article_path),
-                             title)
+                             title, relative=not marks.skinned)
         for node in see_also_nodes(root.css("h2")):
             reader.read([node] if node.tag == "a" else node.css(_ANCHORS), "see_also",
                         max_links)

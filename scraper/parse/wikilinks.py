@@ -121,7 +121,10 @@ class LinkReader:
     """Classifies the anchors of an article: see_also / internal (articles) / external."""
 
     def __init__(self, resolver: Resolver, page_url: str, hosts: set[str], prefix: str,
-                 own_title: str) -> None:
+                 own_title: str, *, relative: bool = True) -> None:
+        """:param relative: whether the hrefs may be relative to the article path ("./T",
+        as in Parsoid HTML): the fast path then looks for them too (elsewhere they are
+        resolved like any other href, to the same URL)."""
         self.resolver = resolver
         self.hosts = frozenset(hosts)
         self.hosts_seq = tuple(sorted(self.hosts))
@@ -135,7 +138,7 @@ class LinkReader:
         # The form most article links take in the HTML itself ("/wiki/T", or "./T" when
         # the base is the article path, as in Parsoid), turned into URLs without urljoin.
         self.local_prefixes: tuple[str, ...] = (prefix,) if prefix != "/" else ()
-        if resolver.directory == self.article_base:
+        if relative and resolver.directory == self.article_base:
             self.local_prefixes += ("./",)
         # The cut before the title when all local hrefs have one prefix ("/wiki/": 6);
         # and whether "/." can only be past an href's first character (what read() tests).
@@ -204,26 +207,24 @@ class LinkReader:
         own_title = self.own_title
         host_prefixes = self.host_prefixes
         keep_shown = kind == "see_also"
+        title: str | None
+        url: str | None
         for href in dict.fromkeys(hrefs):
             if not href:
                 continue
-            title: str | None
-            url: str | None
             # (no local prefix starts with "#"; "/." cannot be at 0 when dot_safe)
-            if local and href.startswith(local) and "?" not in href and href[-1] > " " and \
+            if href.startswith(local) and href[-1] > " " and "?" not in href and \
                     ("/." not in href or (not dot_safe and href.find("/.", 1) < 0)):
-                if fixed_cut:
-                    rest = href[fixed_cut:]
-                else:
-                    rest = href[cut_local:] if href[0] == "/" else href[2:]
+                rest = href[fixed_cut:] if fixed_cut else href[cut_local:] \
+                    if href[0] == "/" else href[2:]
                 if "#" in rest:
                     rest = rest[: rest.index("#")]
                 url = article_base + rest
                 if not rest or url in seen:
                     continue
-                title = unquote(rest) if "%" in rest else rest
-                if "_" in title:
-                    title = title.replace("_", " ")
+                seen_add(url)
+                # (replace() gives back the same string when there is no "_")
+                title = (unquote(rest) if "%" in rest else rest).replace("_", " ")
             elif href.startswith(article_base) and href[-1] > " " and (
                     "#" not in href or ("\n" not in href and "\t" not in href and
                                         "\r" not in href and "[" not in href)):
@@ -232,6 +233,7 @@ class LinkReader:
                 rest = url[cut:]
                 if not rest or url in seen or "?" in rest:
                     continue
+                seen_add(url)
                 title = (unquote(rest) if "%" in rest else rest).replace("_", " ")
             elif href[0] == "#":
                 continue
@@ -267,7 +269,7 @@ class LinkReader:
                         add_url(url)
                         add_title(norm(anchor.text()) or norm(anchor.attrs.get("title")))
                     continue  # (external links in "See also" are kept as external)
-            seen_add(url)
+                seen_add(url)
             if title == own_title or (":" in title and is_namespaced(title)):
                 continue
             # MediaWiki's title attribute repeats the URL's title, except on wikis with
