@@ -371,3 +371,42 @@ def test_category_links_in_emptied_boxes_are_read() -> None:
     page = parse_page(body, "https://en.wikipedia.org/wiki/Dog", parser="mediawiki")
     assert page.categories == ("Dogs", "Pets")
     assert page.revision_id == 42 and page.summary == "Dogs are dogs."
+
+
+# ------------------------------------------------------------------ the content's root
+
+def reference_content_root(content_text: LexborNode) -> LexborNode:
+    """find_landmarks' root under #mw-content-text as first written: the first CSS match,
+    when it is a child; else the first child with the class; else #mw-content-text."""
+    first = content_text.css_first(".mw-parser-output")
+    if first is not None:
+        parent = first.parent
+        if parent is not None and parent.mem_id == content_text.mem_id:
+            return first
+        for child in content_text.iter():
+            if "mw-parser-output" in (child.attributes.get("class") or "").split():
+                return child
+    return content_text
+
+
+_ROOT_CLASSES = ["", "mw-parser-output", "mw-content-ltr mw-parser-output", "x mw-parser-output",
+                 "mw-parser-outputs", "other", "mw-parser-output\textra"]
+_child = st.recursive(
+    st.builds(lambda cls, tag: f'<{tag} class="{cls}">text</{tag}>' if cls else f"<{tag}>t</{tag}>",
+              st.sampled_from(_ROOT_CLASSES), st.sampled_from(["div", "p", "section"])),
+    lambda inner: st.builds(lambda cls, kids: f'<div class="{cls}">{"".join(kids)}</div>',
+                            st.sampled_from(_ROOT_CLASSES), st.lists(inner, max_size=3)),
+    max_leaves=8)
+
+
+@PROFILE
+@given(st.lists(st.one_of(_child, st.just("<!-- c -->"), st.just("<noscript>n</noscript>")),
+                max_size=6))
+def test_content_root_is_the_first_child_with_the_class(children: list[str]) -> None:
+    body = ('<!DOCTYPE html><html><head></head><body><h1 id="firstHeading">T</h1>'
+            f'<div id="mw-content-text">{"".join(children)}</div></body></html>')
+    tree = LexborHTMLParser(body)
+    content_text = tree.css_first("#mw-content-text")
+    assert content_text is not None
+    root = mediawiki.find_landmarks(tree).root
+    assert root is not None and root.mem_id == reference_content_root(content_text).mem_id
