@@ -163,7 +163,8 @@ _HREF_HEADS = ["/wiki/", "./", "https://en.wikipedia.org/wiki/", "http://en.wiki
                "https://EN.wikipedia.org/wiki/", "https://en.wikipedia.org:443/wiki/",
                "//en.wikipedia.org/wiki/", "/w/index.php?title=", "https://example.com/",
                "https://example.com/?en.wikipedia.org", "#", "", " /wiki/", "/wiki/./",
-               "mailto:", "?x=", "https://[::1]/wiki/", "/"]
+               "mailto:", "?x=", "https://[::1]/wiki/", "/", "http://", "https://", "http:///",
+               "https://?q", "http://#f", "HTTP://example.com/", "http://example.com"]
 _HREF_TAILS = st.lists(st.sampled_from(list("Ab_%3A:é?#/.[ \t\n") + ["%20", "%C3%A9", "%00"]),
                        max_size=10).map("".join)
 _hrefs = st.builds(lambda head, tail: head + tail, st.sampled_from(_HREF_HEADS), _HREF_TAILS)

@@ -58,6 +58,7 @@ _TALK_SUFFIXES = (" talk", " diskussion", "-diskussion", " discussion", " discus
 # A page name whose links are written as it is (MediaWiki percent-encodes the others),
 # with nothing that would make a link to it more than article_base + name.
 _PLAIN_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.,()!-]*")
+_WEB = ("https://", "http://")
 _NON_VIEW_QUERY = re.compile(r"(?:^|[&;])(?:action|oldid|diff|curid|redlink|printable|veaction|"
                              r"section|useskin|uselang|search|returnto|type)=", re.IGNORECASE)
 
@@ -238,8 +239,19 @@ class LinkReader:
             elif href[0] == "#":
                 continue
             else:
-                url = resolve(href)
-                if url is None or url in seen:
+                if href.startswith(_WEB) and href[-1] > " " and "\n" not in href and \
+                        "\t" not in href and "\r" not in href and "[" not in href:
+                    # An absolute URL (most external links): what resolve() makes of it,
+                    # without the call: the href without its fragment, if it has a host.
+                    at = 7 if href[4] == ":" else 8  # past "http://", "https://"
+                    if len(href) <= at or href[at] in "/?#":
+                        continue
+                    url = href[: href.index("#")] if "#" in href else href
+                else:
+                    url = resolve(href)
+                    if url is None:
+                        continue
+                if url in seen:
                     continue
                 # A URL whose text has none of the hosts is external (the usual case):
                 # found by a few substring tests, without taking the URL apart.
