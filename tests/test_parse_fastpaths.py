@@ -164,7 +164,9 @@ _HREF_HEADS = ["/wiki/", "./", "https://en.wikipedia.org/wiki/", "http://en.wiki
                "//en.wikipedia.org/wiki/", "/w/index.php?title=", "https://example.com/",
                "https://example.com/?en.wikipedia.org", "#", "", " /wiki/", "/wiki/./",
                "mailto:", "?x=", "https://[::1]/wiki/", "/", "http://", "https://", "http:///",
-               "https://?q", "http://#f", "HTTP://example.com/", "http://example.com"]
+               "https://?q", "http://#f", "HTTP://example.com/", "http://example.com",
+               "/w/index.php?title=Page&action=edit", "/wiki/Page?action=history", "/?title=",
+               "/w/index.php?title=Other", "/index.php?title="]
 _HREF_TAILS = st.lists(st.sampled_from(list("Ab_%3A:é?#/.[ \t\n") + ["%20", "%C3%A9", "%00"]),
                        max_size=10).map("".join)
 _hrefs = st.builds(lambda head, tail: head + tail, st.sampled_from(_HREF_HEADS), _HREF_TAILS)

@@ -202,7 +202,8 @@ class LinkReader:
         article_base = self.article_base
         cut = len(article_base)
         local = self.local_prefixes
-        cut_local = len(self.prefix)
+        prefix = self.prefix
+        cut_local = len(prefix)
         fixed_cut = self.fixed_cut
         dot_safe = self.dot_safe
         own_title = self.own_title
@@ -237,6 +238,12 @@ class LinkReader:
                 seen_add(url)
                 title = (unquote(rest) if "%" in rest else rest).replace("_", " ")
             elif href[0] == "#":
+                continue
+            elif href[0] == "/" and "?" in href and href[1:2] != "/" and href[-1] > " " and \
+                    "/." not in href and "\n" not in href and "\t" not in href and \
+                    "\r" not in href and title_from_path(href.split("#", 1)[0], prefix) is None:
+                # A view of this wiki that is no article (edit and red links, history): the
+                # path and query that resolve() would put after the origin name no title.
                 continue
             else:
                 if href.startswith(_WEB) and href[-1] > " " and "\n" not in href and \
