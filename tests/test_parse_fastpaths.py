@@ -413,3 +413,42 @@ def test_content_root_is_the_first_child_with_the_class(children: list[str]) -> 
     assert content_text is not None
     root = mediawiki.find_landmarks(tree).root
     assert root is not None and root.mem_id == reference_content_root(content_text).mem_id
+
+
+# ------------------------------------------------------------------ the permalink's revision
+
+def reference_fallbacks(tree: LexborHTMLParser, marks: mediawiki.Landmarks,
+                        config: mediawiki.WikiConfig) -> list[LexborNode]:
+    """_fallbacks without the early stop: every match, in one lookup."""
+    wanted = []
+    if not config.categories and (marks.catlinks is None or
+                                  marks.catlinks.css_first("li a") is None):
+        wanted.append("#catlinks, link[rel~=\"mw:PageProp/Category\"], li.category[data-name]")
+    if not config.revision_id:
+        wanted.append("#t-permalink")
+    return tree.css(", ".join(wanted)) if wanted else []
+
+
+_PERMALINKS = ['<li id="t-permalink"><a href="/w/index.php?title=P&amp;oldid=11">Link</a></li>',
+               '<li id="t-permalink"><a href="/w/index.php?title=P">Link</a></li>',
+               '<li id="t-permalink"></li>', '<li id="t-permalink"><a href="?oldid=22">L</a></li>',
+               '<div id="catlinks"><ul><li><a href="/wiki/Category:C">C</a></li></ul></div>',
+               '<p>text</p>']
+
+
+@PROFILE
+@given(st.lists(st.sampled_from(_PERMALINKS), max_size=5), st.booleans(), st.booleans())
+def test_first_permalink_gives_the_revision_of_all(parts: list[str], config_categories: bool,
+                                                   about: bool) -> None:
+    script = ('<script>RLCONF={"wgCategories":["Cat"]};</script>' if config_categories else "")
+    root_attrs = ' about="x/revision/7"' if about else ""
+    html = (f'<!DOCTYPE html><html{root_attrs}><head>'
+            f'<meta name="generator" content="MediaWiki 1.39">{script}</head><body>'
+            '<h1 id="firstHeading">P</h1><div id="mw-content-text"><div class="mw-parser-output">'
+            f'<p>Text.</p></div></div>{"".join(parts)}</body></html>').encode()
+    url = "https://en.wikipedia.org/wiki/P"
+    fast = page_to_dict(parse_page(html, url, parser="mediawiki"))
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(mediawiki, "_fallbacks", reference_fallbacks)
+        plain = page_to_dict(parse_page(html, url, parser="mediawiki"))
+    assert fast == plain
