@@ -34,7 +34,9 @@ class VersionRow:
     categories: str  # JSON list
     infobox: str  # JSON list of [key, value]
     related: str  # JSON list of [url, title, kind]
-    links: tuple[tuple[str, str, str], ...]  # (url, kind, title) once each, in page order
+    # JSON list of [url, kind, title], once each, in page order: the links table takes them
+    # in one statement (json_each), not one per link.
+    links: str
 
 
 def version_row(page: Page) -> VersionRow:
@@ -42,7 +44,8 @@ def version_row(page: Page) -> VersionRow:
         compact_json(list(page.categories)).decode("utf-8"),
         compact_json([[k, v] for k, v in page.infobox]).decode("utf-8"),
         compact_json(page.related_items()).decode("utf-8"),
-        tuple(dict.fromkeys((link.url, link.kind, link.title) for link in page.links)))
+        compact_json(list(dict.fromkeys((link.url, link.kind, link.title)
+                                        for link in page.links))).decode("utf-8"))
 
 
 def fields_json(fields: dict[str, Any]) -> bytes:

@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from scraper.archive.core import ArchiveCore, translated
+from scraper.compact_json import compact_json
 from scraper.models import FrontierItem
 from scraper.timeutil import from_iso, iso
 
@@ -34,18 +35,32 @@ def enqueue_rows(conn: sqlite3.Connection, items: Iterable[FrontierItem], now: d
     ]
     if not rows:
         return 0
+    # Two statements over json_each for all the rows: one per row would make sqlite3 let the
+    # GIL go and take it back for each, which a crawl's event loop then waits for.
+    rows_json = compact_json(rows).decode("utf-8")
     before = conn.total_changes
-    conn.executemany(
+    conn.execute(
         "INSERT INTO frontier (url, site, depth, discovered_from, link_kind, added_at, next_due,"
-        " attempts, fetch_count, last_fetched, gone) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-        " ON CONFLICT (url) DO NOTHING", rows)
+        " attempts, fetch_count, last_fetched, gone)"
+        f" SELECT {_ROW_VALUES} FROM json_each(?) WHERE true ORDER BY key"
+        " ON CONFLICT (url) DO NOTHING", (rows_json,))
     added = conn.total_changes - before
-    # A shorter path to a known URL lowers its depth, so depth limits follow the best path.
-    conn.executemany(
-        "UPDATE frontier SET depth = ?, discovered_from = ?, link_kind = ?"
-        " WHERE url = ? AND depth > ?",
-        [(r[2], r[3], r[4], r[0], r[2]) for r in rows])
+    # A shorter path to a known URL lowers its depth, so depth limits follow the best path
+    # (the shortest of the rows, when a URL comes more than once: min() picks that row's
+    # discovered_from and link_kind).
+    conn.execute(
+        "UPDATE frontier SET depth = best.depth, discovered_from = best.discovered_from,"
+        " link_kind = best.link_kind"
+        " FROM (SELECT url, min(depth) AS depth, discovered_from, link_kind"
+        f"       FROM (SELECT {_ROW_VALUES} FROM json_each(?)) GROUP BY url) AS best"
+        " WHERE frontier.url = best.url AND frontier.depth > best.depth", (rows_json,))
     return added
+
+
+_ROW_VALUES = ", ".join(
+    f"json_extract(value, '$[{i}]') AS {name}" for i, name in enumerate(
+        ("url", "site", "depth", "discovered_from", "link_kind", "added_at", "next_due",
+         "attempts", "fetch_count", "last_fetched", "gone")))
 
 
 class FrontierStore(ArchiveCore):

@@ -12,12 +12,15 @@ from datetime import datetime
 from types import TracebackType
 from typing import Any, Self
 
+import orjson
+
 from scraper.archive import schema
 from scraper.archive.blobs import DEFAULT_FULL_COPY_EVERY, DEFAULT_LEVEL
 from scraper.archive.core import describe_sqlite_error, dumps, translated, unreadable
 from scraper.archive.encode import EncodedPage, encode_page
 from scraper.archive.frontier_store import FrontierStore, enqueue_rows
 from scraper.archive.reads import ArchiveReads
+from scraper.compact_json import compact_json
 from scraper.errors import ArchiveError
 from scraper.models import (
     CrawlStats,
@@ -340,25 +343,35 @@ class Archive(ArchiveReads, FrontierStore):
 
     @staticmethod
     def _update_links(conn: sqlite3.Connection, page_id: int, version: int,
-                      links: tuple[tuple[str, str, str], ...]) -> None:
+                      links_json: str) -> None:
         """Close the intervals of links the new version dropped and open those it added.
-        `links`: the new version's (target, kind, anchor), once each, in page order."""
+        `links_json`: the new version's [target, kind, anchor], once each, in page order
+        (VersionRow.links).
+
+        Each goes in as one statement over json_each, not one per link: sqlite3 lets the GIL
+        go and takes it back for every statement it steps, and the event loop of a crawl
+        waits for the GIL each time this thread takes it.
+        """
         current = {(r[1], r[2], r[3]): r[0] for r in conn.execute(
             "SELECT id, target, kind, anchor FROM links WHERE page_id = ? AND to_version IS NULL",
             (page_id,))}
         if current:
+            links = [(url, kind, anchor) for url, kind, anchor in orjson.loads(links_json)]
             wanted = set(links)
-            dropped = [(version - 1, link_id) for key, link_id in current.items()
-                       if key not in wanted]
+            dropped = compact_json([link_id for key, link_id in current.items()
+                                    if key not in wanted]).decode("utf-8")
             # Ids are unique across both tables: the one that has the row updates it.
-            conn.executemany("UPDATE links_recent SET to_version = ? WHERE id = ?", dropped)
-            conn.executemany("UPDATE links_settled SET to_version = ? WHERE id = ?", dropped)
+            for table in ("links_recent", "links_settled"):
+                conn.execute(f"UPDATE {table} SET to_version = ?"
+                             " WHERE id IN (SELECT value FROM json_each(?))", (version - 1, dropped))
+            links_json = compact_json([link for link in links
+                                       if link not in current]).decode("utf-8")
         # In page order, so that ids follow the page.
-        conn.executemany(
+        conn.execute(
             "INSERT INTO links_recent (page_id, target, kind, anchor, from_version)"
-            " VALUES (?, ?, ?, ?, ?)",
-            [(page_id, url, kind, anchor, version) for url, kind, anchor in links
-             if (url, kind, anchor) not in current])
+            " SELECT ?, json_extract(value, '$[0]'), json_extract(value, '$[1]'),"
+            " json_extract(value, '$[2]'), ? FROM json_each(?) ORDER BY key",
+            (page_id, version, links_json))
 
     @staticmethod
     def _settle_links(conn: sqlite3.Connection) -> None:
