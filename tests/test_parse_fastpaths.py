@@ -320,28 +320,32 @@ def test_text_reaches_is_the_text_length(parts: list[str], size: int, budget: in
 
 _OWN_HEADS = ["./Page#", "/wiki/Page#", "./Page", "./page#", "./Page_#", "./Pages#", "/wiki/Page",
               "./Page#a?b=c", "./Page#x/../y", "./Page#x/./y", "/wiki/Page#\t", "./Other#",
-              "/w/index.php?title=Page#"]
+              "/w/index.php?title=Page#", "https://en.wikipedia.org/wiki/Page#",
+              "https://en.wikipedia.org/wiki/Page#a b\n", "https://en.wikipedia.org/wiki/Page#[",
+              "https://en.wikipedia.org/wiki/Pages#", "http://en.wikipedia.org/wiki/Page#",
+              "https://en.wikipedia.org/wiki/Page#x?y=1"]
 
 
 @PROFILE
 @given(st.lists(st.tuples(st.one_of(st.sampled_from(_OWN_HEADS), _hrefs), _HREF_TAILS),
                 max_size=20),
-       st.sampled_from(["Page", "Other page", "Page_x", ".Page"]),
+       st.sampled_from(["Page", "Page", "Page", "Other page", "Page_x", ".Page"]),
        st.sampled_from(["https://en.wikipedia.org/wiki/Page", "https://en.wikipedia.org/w/x",
                         "file:///tmp/page.html"]),
-       st.integers(min_value=0, max_value=30))
+       st.integers(min_value=0, max_value=30), st.booleans())
 def test_own_sections_filter_drops_only_dropped_links(parts: list[tuple[str, str]], own: str,
-                                                      base: str, limit: int) -> None:
+                                                      base: str, limit: int,
+                                                      absolute: bool) -> None:
     html = "".join(f'<a href="{_escape(head + tail)}">t</a>' for head, tail in parts)
     tree = LexborHTMLParser(f"<body>{html}</body>")
     resolver = Resolver(base)
     hosts = {host for host in (resolver.host, "en.wikipedia.org") if host}
     readers = [LinkReader(resolver, base, hosts, "/wiki/", own) for _ in range(2)]
     readers[0].read(tree.css('a[href]:not([href^="#"])'), "internal", limit)
-    readers[1].read(tree.css('a[href]:not([href^="#"])' + readers[1].own_sections_filter()),
-                    "internal", limit)
+    own_filter = readers[1].own_sections_filter(absolute=absolute)
+    readers[1].read(tree.css('a[href]:not([href^="#"])' + own_filter), "internal", limit)
     assert readers[1].links == readers[0].links
-    assert readers[1].own_sections_filter() or own != "Page" or not resolver.origin
+    assert own_filter or own != "Page" or not resolver.origin
 
 
 # ------------------------------------------------------------------ the tree itself

@@ -393,9 +393,16 @@ def parse_mediawiki(tree: LexborHTMLParser, url: str, *, max_links: int = 5000,
             reader.read([node] if node.tag == "a" else node.css(_ANCHORS), "see_also",
                         max_links)
         # Parsoid and PCS HTML link the page's notes as "./Dog#cite_note-1", hundreds of
-        # them: they are no links, and are left out of the lookup (in a skin's HTML they
-        # are "#cite_note-1", left out already, and the filter would cost for nothing).
-        own = reader.own_sections_filter() if not marks.skinned else ""
+        # them, and saved copies as "https://host/wiki/Dog#cite_note-1": they are no
+        # links, and are left out of the lookup. (In a skin's HTML they are
+        # "#cite_note-1", left out already, and the filter would cost for nothing: saved
+        # copies are told by their first link.)
+        if not marks.skinned:
+            own = reader.own_sections_filter()
+        else:
+            first = root.css_first(_ANCHORS)
+            own = reader.own_sections_filter(absolute=True) if first is not None and \
+                attr(first, "href").startswith(reader.article_base) else ""
         reader.read(root.css(_ANCHORS + own), "internal", max_links)
         for subtitle in marks.subtitles:  # subpage breadcrumbs: "< HE:Kassel"
             reader.read(subtitle.css(_ANCHORS), "internal", max_links)

@@ -58,6 +58,7 @@ _TALK_SUFFIXES = (" talk", " diskussion", "-diskussion", " discussion", " discus
 # A page name whose links are written as it is (MediaWiki percent-encodes the others),
 # with nothing that would make a link to it more than article_base + name.
 _PLAIN_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.,()!-]*")
+_PLAIN_URL = re.compile(r"[!#-\[\]-~]+")  # printable ASCII but '"' and '\\' (CSS string)
 _WEB = ("https://", "http://")
 _NON_VIEW_QUERY = re.compile(r"(?:^|[&;])(?:action|oldid|diff|curid|redlink|printable|veaction|"
                              r"section|useskin|uselang|search|returnto|type)=", re.IGNORECASE)
@@ -136,6 +137,9 @@ class LinkReader:
                                    for scheme in ("https://", "http://") for end in "/?")
         self.prefix = prefix
         self.article_base = resolver.origin + prefix if resolver.origin else "\x00"
+        # Whether an href "/path?query" surely resolves to a URL on one of the hosts, the
+        # name then read from the path and query alone (the origin is scheme://host).
+        self.plain_origin = resolver.origin + "/" in self.host_prefixes
         # The form most article links take in the HTML itself ("/wiki/T", or "./T" when
         # the base is the article path, as in Parsoid), turned into URLs without urljoin.
         self.local_prefixes: tuple[str, ...] = (prefix,) if prefix != "/" else ()
@@ -153,9 +157,10 @@ class LinkReader:
         self._titles: list[str] = []
         self._kinds: list[str] = []
 
-    def own_sections_filter(self) -> str:
+    def own_sections_filter(self, *, absolute: bool = False) -> str:
         """A CSS filter for a[href] that leaves out the page's links to its own sections
-        ("./Dog#cite_note-1"); "" when the page name is not plain.
+        ("./Dog#cite_note-1", or "https://host/wiki/Dog#cite_note-1" with `absolute`);
+        "" when the page name is not plain.
 
         read() would drop each of them: the URL is article_base + the name (the fragment
         cut, whatever follows it), so the title is the page's own, and a title is a
@@ -165,7 +170,12 @@ class LinkReader:
         name = self.own_title.replace(" ", "_")
         if "_" in self.own_title or not self.resolver.origin or not _PLAIN_NAME.fullmatch(name):
             return ""
-        return "".join(f':not([href^="{prefix}{name}#"])' for prefix in self.local_prefixes)
+        prefixes = self.local_prefixes
+        if absolute:
+            if not _PLAIN_URL.fullmatch(self.article_base):
+                return ""
+            prefixes = (self.article_base,)
+        return "".join(f':not([href^="{prefix}{name}#"])' for prefix in prefixes)
 
     @property
     def links(self) -> list[Link]:
@@ -203,6 +213,7 @@ class LinkReader:
         cut = len(article_base)
         local = self.local_prefixes
         prefix = self.prefix
+        plain_origin = self.plain_origin
         cut_local = len(prefix)
         fixed_cut = self.fixed_cut
         dot_safe = self.dot_safe
@@ -239,7 +250,8 @@ class LinkReader:
                 title = (unquote(rest) if "%" in rest else rest).replace("_", " ")
             elif href[0] == "#":
                 continue
-            elif href[0] == "/" and "?" in href and href[1:2] != "/" and href[-1] > " " and \
+            elif plain_origin and href[0] == "/" and "?" in href and href[1:2] != "/" and \
+                    href[-1] > " " and \
                     "/." not in href and "\n" not in href and "\t" not in href and \
                     "\r" not in href and title_from_path(href.split("#", 1)[0], prefix) is None:
                 # A view of this wiki that is no article (edit and red links, history): the
