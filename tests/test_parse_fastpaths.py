@@ -182,7 +182,8 @@ def _escape(value: str) -> str:
 @given(st.lists(_anchor, max_size=25), st.sampled_from(["internal", "see_also"]),
        st.sampled_from(["/wiki/", "/", "/w/"]), st.integers(min_value=0, max_value=30),
        st.sampled_from(["https://en.wikipedia.org/wiki/Page", "https://en.wikipedia.org/w/x",
-                        "https://[::1]/wiki/Page", "file:///tmp/page.html"]))
+                        "https://[::1]/wiki/Page", "file:///tmp/page.html",
+                        "http://127.0.0.1:8000/wiki/Page", "https://u@EN.wikipedia.org/wiki/P"]))
 def test_link_reader_is_the_plain_loop(anchors: list[tuple[str, str, str | None]], kind: str,
                                        prefix: str, limit: int, base: str) -> None:
     html = "".join(f'<a href="{_escape(href)}"'

@@ -159,7 +159,9 @@ def _fallbacks(tree: LexborHTMLParser, marks: Landmarks, config: WikiConfig) -> 
             # The first permalink settles the revision when it gives one, and a lookup
             # that stops there costs a fraction of one through the whole document.
             first = tree.css_first("#t-permalink")
-            if first is not None and _permalink_revision(first) is not None:
+            if first is None:
+                return []
+            if _permalink_revision(first) is not None:
                 return [first]
     return tree.css(", ".join(wanted)) if wanted else []
 

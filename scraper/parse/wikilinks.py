@@ -137,9 +137,10 @@ class LinkReader:
                                    for scheme in ("https://", "http://") for end in "/?")
         self.prefix = prefix
         self.article_base = resolver.origin + prefix if resolver.origin else "\x00"
-        # Whether an href "/path?query" surely resolves to a URL on one of the hosts, the
-        # name then read from the path and query alone (the origin is scheme://host).
-        self.plain_origin = resolver.origin + "/" in self.host_prefixes
+        # Whether an href "/path?query" surely resolves to a URL on one of the hosts (as
+        # read() tells them), the name then read from the path and query alone.
+        self.plain_origin = bool(resolver.origin) and \
+            resolver.host_of(resolver.origin + "/") in self.hosts
         # The form most article links take in the HTML itself ("/wiki/T", or "./T" when
         # the base is the article path, as in Parsoid), turned into URLs without urljoin.
         self.local_prefixes: tuple[str, ...] = (prefix,) if prefix != "/" else ()
