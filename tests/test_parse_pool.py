@@ -127,3 +127,27 @@ def test_a_crawl_on_worker_processes_stores_what_one_on_threads_does(tmp_path: P
     assert len(on_threads) > 20
     assert on_processes == on_threads
     assert pool.in_processes >= len(on_threads)
+
+
+def test_when_its_worker_processes_die_a_pool_parses_on_threads() -> None:
+    requests = [ParseRequest(render_listing(MODEL, slug, 1, markup=MARKUPS[0]),
+                             f"http://t/related/{slug}", f"http://t/related/{slug}", "text/html")
+                for slug in MODEL.slugs]
+
+    async def main(pool: ParsePool) -> None:
+        await pool.parse(requests[0])
+        deadline = time.monotonic() + 60
+        while not pool._processes_ready():
+            assert time.monotonic() < deadline, "worker processes did not start"
+            await asyncio.sleep(0.02)
+        assert pool._pool is not None
+        for process in list(pool._pool._processes.values()):  # type: ignore[attr-defined]
+            process.kill()
+            process.join()
+        parsed = await asyncio.gather(*(pool.parse(r) for r in requests))
+        assert [p.page.url for p in parsed] == [r.url for r in requests]
+        assert [p.page for p in parsed] == [parse_and_encode(r).page for r in requests]
+
+    with ParsePool(processes=1, processes_after=0) as pool:
+        asyncio.run(main(pool))
+    assert pool._broken
