@@ -20,7 +20,7 @@ from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 import scraper.parse
 from scraper.models import Link, page_to_dict
-from scraper.parse import generic, listing, mediawiki, parse_page, wikitext
+from scraper.parse import blocks, generic, listing, mediawiki, parse_page, wikitext
 from scraper.parse.html import decode_body, norm
 from scraper.parse.urls import Resolver
 from scraper.parse.wikilinks import LinkReader, is_namespaced, title_from_path
@@ -457,3 +457,30 @@ def test_first_permalink_gives_the_revision_of_all(parts: list[str], config_cate
         patch.setattr(mediawiki, "_fallbacks", reference_fallbacks)
         plain = page_to_dict(parse_page(html, url, parser="mediawiki"))
     assert fast == plain
+
+
+# ------------------------------------------------------------------ table rows
+
+def reference_row_lines(table: LexborNode) -> list[str]:
+    """row_lines with norm() called on each row."""
+    lines = []
+    for row in table.css("tr"):
+        cells = [cell.text() for cell in row.iter() if cell.tag in ("td", "th")]
+        line = norm(" | ".join(c for c in cells if c and not c.isspace()))
+        if line:
+            lines.append(line)
+    return lines
+
+
+_cell_text = st.text(alphabet=st.sampled_from("ab|" + WHITE[:12] + "é"), max_size=12)
+
+
+@MANY
+@given(st.lists(st.lists(st.tuples(st.sampled_from(["td", "th"]), _cell_text), max_size=4),
+                max_size=5))
+def test_row_lines_is_norm_of_each_row(rows: list[list[tuple[str, str]]]) -> None:
+    html = "".join("<tr>" + "".join(f"<{tag}>{_escape(text)}</{tag}>" for tag, text in row)
+                   + "</tr>" for row in rows)
+    table = LexborHTMLParser(f"<table>{html}</table>").css_first("table")
+    assert table is not None
+    assert blocks.row_lines(table) == reference_row_lines(table)
