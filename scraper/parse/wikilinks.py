@@ -54,12 +54,12 @@ NON_ARTICLE_NAMESPACES = frozenset({
 })
 _TALK_SUFFIXES = (" talk", " diskussion", "-diskussion", " discussion", " discusión",
                   " overleg", "討論", "讨论", " tartışma", " dyskusja")
-# Queries that make a same-wiki link something other than reading an article.
 # A page name whose links are written as it is (MediaWiki percent-encodes the others),
 # with nothing that would make a link to it more than article_base + name.
 _PLAIN_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.,()!-]*")
 _PLAIN_URL = re.compile(r"[!#-\[\]-~]+")  # printable ASCII but '"' and '\\' (CSS string)
 _WEB = ("https://", "http://")
+# Queries that make a same-wiki link something other than reading an article.
 _NON_VIEW_QUERY = re.compile(r"(?:^|[&;])(?:action|oldid|diff|curid|redlink|printable|veaction|"
                              r"section|useskin|uselang|search|returnto|type)=", re.IGNORECASE)
 
