@@ -233,6 +233,21 @@ def _heading_key(text: str) -> str:
     return key.strip(" :：").lower()
 
 
+def headings_under(tree: LexborHTMLParser, root: LexborNode) -> list[LexborNode]:
+    """root.css("h2"): the document's <h2>s (Lexbor's list by tag name costs a third of a
+    CSS lookup through the same nodes) that are root or under it, in document order."""
+    stop = root.mem_id
+    found = []
+    for heading in tree.tags("h2"):
+        node: LexborNode | None = heading
+        while node is not None:
+            if node.mem_id == stop:
+                found.append(heading)
+                break
+            node = node.parent
+    return found
+
+
 def see_also_nodes(headings: list[LexborNode]) -> list[LexborNode]:
     """The nodes of the "See also" section: after its <h2> up to the next h1/h2."""
     for heading in headings:
@@ -391,7 +406,7 @@ def parse_mediawiki(tree: LexborHTMLParser, url: str, *, max_links: int = 5000,
                              article_prefix((canonical or "", url, base),
                                             config.page_name or title, config.article_path),
                              title, relative=not marks.skinned)
-        for node in see_also_nodes(root.css("h2")):
+        for node in see_also_nodes(headings_under(tree, root)):
             reader.read([node] if node.tag == "a" else node.css(_ANCHORS), "see_also",
                         max_links)
         # Parsoid and PCS HTML link the page's notes as "./Dog#cite_note-1", hundreds of
