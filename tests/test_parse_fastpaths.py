@@ -201,10 +201,9 @@ def test_link_reader_is_the_plain_loop(anchors: list[tuple[str, str, str | None]
 # ------------------------------------------------------------------ junk of an article
 
 
-def reference_remove_junk(root: LexborNode, keep: list[LexborNode | None], *, asides: bool = True
+def reference_remove_junk(root: LexborNode, keep: list[LexborNode | None]
                           ) -> tuple[LexborNode | None, list[LexborNode]]:
-    """The junk removed everywhere, then the first infobox (no container emptied first,
-    the infobox looked for by every selector whatever `asides` says)."""
+    """The junk removed everywhere, then the first infobox (no container emptied first)."""
     breaks = []
     for node in root.css(wikitext._JUNK):
         if node.tag == "br":
@@ -490,24 +489,23 @@ def test_row_lines_is_norm_of_each_row(rows: list[list[tuple[str, str]]]) -> Non
 # ------------------------------------------------------------------ headings under the root
 
 _heading_part = st.recursive(
-    st.sampled_from(["<h2>a</h2>", "<H2>b</H2>", "<p>t</p>", "<h3>c</h3>", "<aside>a</aside>",
+    st.sampled_from(["<h2>a</h2>", "<H2>b</H2>", "<p>t</p>", "<h3>c</h3>",
                      "<template><h2>t</h2></template>", "<svg><h2>s</h2></svg>",
                      "<math><h2>m</h2></math>", "<table><h2>x</h2></table>"]),
     lambda inner: st.builds(lambda tag, kids: f"<{tag}>{''.join(kids)}</{tag}>",
-                            st.sampled_from(["div", "section", "h2", "aside"]),
+                            st.sampled_from(["div", "section", "h2"]),
                             st.lists(inner, max_size=3)),
     max_leaves=10)
 
 
 @PROFILE
 @given(st.lists(_heading_part, max_size=4), st.lists(_heading_part, max_size=4),
-       st.lists(_heading_part, max_size=3), st.sampled_from(["div", "h2", "section", "aside"]))
+       st.lists(_heading_part, max_size=3), st.sampled_from(["div", "h2", "section"]))
 def test_headings_under_root_are_its_css_h2(before: list[str], inside: list[str],
                                             after: list[str], root_tag: str) -> None:
     tree = LexborHTMLParser(f"<body>{''.join(before)}<{root_tag} id=\"root\">"
                             f"{''.join(inside)}</{root_tag}>{''.join(after)}</body>")
     root = tree.css_first("#root")
     assert root is not None
-    for tag in ("h2", "aside"):
-        assert [node.mem_id for node in mediawiki.tags_under(tree, root, tag)] == \
-            [node.mem_id for node in root.css(tag)]
+    assert [node.mem_id for node in mediawiki.headings_under(tree, root)] == \
+        [node.mem_id for node in root.css("h2")]

@@ -233,17 +233,16 @@ def _heading_key(text: str) -> str:
     return key.strip(" :：").lower()
 
 
-def tags_under(tree: LexborHTMLParser, root: LexborNode, tag: str) -> list[LexborNode]:
-    """root.css(tag) for a tag that is rare in a page (h2, aside): the document's elements
-    of that name (Lexbor's list by tag name costs a third of a CSS lookup through the same
-    nodes) that are root or under it, in document order."""
+def headings_under(tree: LexborHTMLParser, root: LexborNode) -> list[LexborNode]:
+    """root.css("h2"): the document's <h2>s (Lexbor's list by tag name costs a third of a
+    CSS lookup through the same nodes) that are root or under it, in document order."""
     stop = root.mem_id
     found = []
-    for element in tree.tags(tag):
-        node: LexborNode | None = element
+    for heading in tree.tags("h2"):
+        node: LexborNode | None = heading
         while node is not None:
             if node.mem_id == stop:
-                found.append(element)
+                found.append(heading)
                 break
             node = node.parent
     return found
@@ -407,7 +406,7 @@ def parse_mediawiki(tree: LexborHTMLParser, url: str, *, max_links: int = 5000,
                              article_prefix((canonical or "", url, base),
                                             config.page_name or title, config.article_path),
                              title, relative=not marks.skinned)
-        for node in see_also_nodes(tags_under(tree, root, "h2")):
+        for node in see_also_nodes(headings_under(tree, root)):
             reader.read([node] if node.tag == "a" else node.css(_ANCHORS), "see_also",
                         max_links)
         # Parsoid and PCS HTML link the page's notes as "./Dog#cite_note-1", hundreds of
@@ -425,8 +424,7 @@ def parse_mediawiki(tree: LexborHTMLParser, url: str, *, max_links: int = 5000,
         for subtitle in marks.subtitles:  # subpage breadcrumbs: "< HE:Kassel"
             reader.read(subtitle.css(_ANCHORS), "internal", max_links)
         links = reader.links
-        box, breaks = remove_junk(root, [catlinks],
-                                  asides=bool(tags_under(tree, root, "aside")))
+        box, breaks = remove_junk(root, [catlinks])
         infobox, infobox_image = _infobox(box, resolver)  # (its <br>s split values)
         for br in breaks:  # a line break is a space between words in running text
             br.replace_with("\n")

@@ -55,7 +55,7 @@ def is_wikitable(table: LexborNode) -> bool:
     return "wikitable" in class_tokens(table)
 
 
-def remove_junk(root: LexborNode, keep: list[LexborNode | None], *, asides: bool = True
+def remove_junk(root: LexborNode, keep: list[LexborNode | None]
                 ) -> tuple[LexborNode | None, list[LexborNode]]:
     """Remove the junk under `root` (once its links are read); return the infobox (the
     first under root after the removal) and the <br>s left.
@@ -68,13 +68,8 @@ def remove_junk(root: LexborNode, keep: list[LexborNode | None], *, asides: bool
     and the revision are read from), whose containers are not emptied. The infobox is
     the first one before the removal, when nothing around it can be junk (else the old
     way: remove the junk everywhere, then look).
-
-    With `asides` false (no <aside> under root), the infobox is looked for as .infobox
-    alone: a lookup by a list of selectors walks the tree once for each, to its end for
-    the one that matches nothing.
     """
-    infobox = _INFOBOX if asides else ".infobox"
-    box = root.css_first(infobox)
+    box = root.css_first(_INFOBOX)
     kept: set[int] = set()
     scoped = True
     if box is not None:
@@ -96,7 +91,7 @@ def remove_junk(root: LexborNode, keep: list[LexborNode | None], *, asides: bool
         else:
             node.decompose()
     if not scoped:
-        box = root.css_first(infobox)
+        box = root.css_first(_INFOBOX)
     return box, breaks
 
 
