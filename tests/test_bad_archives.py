@@ -100,6 +100,19 @@ def garbage_in_pages(db: Path) -> None:
             f.write(rng.randbytes(500))
 
 
+def garbage_in_roots(db: Path, tables: tuple[str, ...] = ("pages", "snapshots")) -> None:
+    """The root b-tree pages of `tables` overwritten, an invalid page type first: any read of
+    those tables runs into it, wherever in the file the crawl's timing put them."""
+    with closing(sqlite3.connect(db)) as conn:
+        roots = [conn.execute("SELECT rootpage FROM sqlite_master WHERE name = ?",
+                              (table,)).fetchone()[0] for table in tables]
+    rng = random.Random(8)
+    with open(db, "r+b") as f:
+        for root in roots:
+            f.seek((root - 1) * 4096)
+            f.write(b"\xff" + rng.randbytes(499))
+
+
 def newer_schema(db: Path) -> None:
     with closing(sqlite3.connect(db)) as conn:
         conn.execute("PRAGMA user_version = 99")
@@ -197,7 +210,7 @@ def test_read_commands_refuse_structural_damage(pristine: Pristine, tmp_path: Pa
     """Damage the reads run into is reported, not skipped: export walks every version."""
     db = tmp_path / "a.db"
     shutil.copy(pristine.db, db)
-    garbage_in_pages(db)
+    garbage_in_roots(db)
     code, output = cli("export", "-o", str(tmp_path / "o.jsonl"), "--archive", str(db))
     assert code == 1
     assert "malformed" in output and "damaged" in output, output
