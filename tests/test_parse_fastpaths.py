@@ -8,14 +8,12 @@ reach the edge cases the shortcuts reason about (white space of every kind, the 
 
 from __future__ import annotations
 
-import os
 import re
 from urllib.parse import unquote
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
-from hypothesis.errors import InvalidArgument
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 import scraper.parse
@@ -24,17 +22,8 @@ from scraper.parse import blocks, generic, listing, mediawiki, parse_page, wikit
 from scraper.parse.html import decode_body, norm
 from scraper.parse.urls import Resolver
 from scraper.parse.wikilinks import LinkReader, is_namespaced, title_from_path
+from tests.hypothesis_profiles import PROFILE
 
-for _name, _examples in (("dev", 60), ("ci", 400)):
-    try:
-        settings.get_profile(_name)
-    except InvalidArgument:
-        settings.register_profile(_name, max_examples=_examples, deadline=None)
-PROFILE = settings(
-    settings.get_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev")),
-    deadline=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
-)
 MANY = settings(PROFILE, max_examples=PROFILE.max_examples * 5)  # cheap string checks
 
 # Every character str.split() splits at, and a few that look alike but are not spaces.

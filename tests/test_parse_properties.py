@@ -6,34 +6,19 @@ Profiles: HYPOTHESIS_PROFILE=ci runs more examples than the default "dev".
 from __future__ import annotations
 
 import logging
-import os
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
-from hypothesis.errors import InvalidArgument
 
 from scraper.config import Selectors
 from scraper.models import Page
 from scraper.parse import PARSER_VERSION, parse_page
-
-# tests/conftest.py belongs to another helper: the profiles are registered here when it
-# does not, and applied to this module's tests only.
-for _name, _examples in (("dev", 60), ("ci", 400)):
-    try:
-        settings.get_profile(_name)
-    except InvalidArgument:
-        settings.register_profile(_name, max_examples=_examples, deadline=None)
-PROFILE = settings(
-    settings.get_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev")),
-    deadline=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
-)
-
+from tests.hypothesis_profiles import PROFILE
 from tests.paths import CORPUS
 
 FIXTURES = Path(__file__).parent / "data" / "pages"
