@@ -147,11 +147,9 @@ class FollowRule:
                    config.max_links_per_page, config.scope)
 
 
-def links_to_follow(page: Page, rule: FollowRule | CrawlConfig, depth: int) -> list[FrontierItem]:
+def links_to_follow(page: Page, rule: FollowRule, depth: int) -> list[FrontierItem]:
     """The frontier items a fetched page contributes: followed kinds, in scope, within depth,
     normalised and deduplicated, in page order."""
-    if not isinstance(rule, FollowRule):
-        rule = FollowRule.of(rule)
     seen: set[str] = set()
     items: list[FrontierItem] = []
     for link in page.links[: rule.max_links]:

@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from scraper.config import CrawlConfig, RecrawlRule, Scope
 from scraper.frontier import (
+    FollowRule,
     failure_backoff,
     follow_kinds,
     links_to_follow,
@@ -110,15 +111,16 @@ def test_links_to_follow_respects_kind_scope_depth_and_dedup() -> None:
         Link("https://en.wikipedia.org/wiki/A", "Wikipedia", "search"),
         Link("http://127.0.0.1:8000/private/p", "P", "related"),
     ))
-    items = links_to_follow(page, _config(), depth=0)
+    items = links_to_follow(page, FollowRule.of(_config()), depth=0)
     assert [(i.url, i.depth, i.link_kind) for i in items] == [
         ("http://127.0.0.1:8000/related/A", 1, "related"),
         ("http://127.0.0.1:8000/related/NATO?page=2", 0, "next"),
     ]
-    more = links_to_follow(page, _config(follow=("related", "more_info")), depth=0)
+    more = links_to_follow(page, FollowRule.of(_config(follow=("related", "more_info"))),
+                           depth=0)
     assert "http://127.0.0.1:8000/info/A" in [i.url for i in more]
     # At the depth limit only pagination (same depth) is still taken.
-    at_limit = links_to_follow(page, _config(), depth=2)
+    at_limit = links_to_follow(page, FollowRule.of(_config()), depth=2)
     assert [i.link_kind for i in at_limit] == ["next"]
 
 

@@ -52,7 +52,7 @@ def test_with_a_follow_rule_the_worker_also_finds_the_links_to_follow() -> None:
     rule = FollowRule.of(config)
     parsed = parse_and_encode(ParseRequest(BODY, QUEUED, FINAL, "text/html", follow=rule,
                                            depth=2))
-    expected = links_to_follow(parsed.page, config, 2)
+    expected = links_to_follow(parsed.page, rule, 2)
     assert parsed.discovered == tuple(expected)
     assert expected and all(item.discovered_from == QUEUED and item.url.startswith(
         "http://127.0.0.1:9/related/") for item in expected)
