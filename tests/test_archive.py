@@ -215,6 +215,45 @@ def test_a_run_end_moves_its_links_to_the_settled_table_and_reads_see_both(
     assert archive.conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
 
 
+def test_a_large_move_makes_the_settled_indexes_again_and_a_small_one_keeps_them(
+        archive: Archive) -> None:
+    def indexes() -> list[tuple[str, str]]:
+        return archive.conn.execute(
+            "SELECT name, sql FROM sqlite_master WHERE type = 'index'"
+            " AND tbl_name = 'links_settled' AND sql IS NOT NULL ORDER BY name").fetchall()
+
+    def crawl(url: str, targets: list[str]) -> list[str]:
+        """The index statements the run's end ran."""
+        run = archive.start_run(["wiki"], {}, T0)
+        links = tuple(Link(f"http://wiki.test/wiki/{t}", t, "internal") for t in targets)
+        save(archive, article(url, links=links), url.encode(), T0, run)
+        statements: list[str] = []
+        archive.conn.set_trace_callback(statements.append)
+        try:
+            archive.finish_run(run, CrawlStats(), status="completed", ended_at=T0)
+        finally:
+            archive.conn.set_trace_callback(None)
+        return [s.split(" ON ")[0] for s in statements if "INDEX" in s]
+
+    before = indexes()
+    assert [name for name, _ in before] == ["links_page", "links_target"]
+    # A first crawl: every link is new, and the indexes are made again, as they were.
+    assert sorted(crawl(URL, [f"T{i}" for i in range(30)])) == [
+        'CREATE INDEX links_page', 'CREATE INDEX links_target',
+        'DROP INDEX "links_page"', 'DROP INDEX "links_target"']
+    assert indexes() == before
+    # A few links beside many settled ones go into the indexes as they are.
+    assert crawl("http://wiki.test/wiki/Other", ["T1", "New"]) == []
+    assert indexes() == before
+    assert {r["source"] for r in archive.linking_to("http://wiki.test/wiki/T1")} == {
+        URL, "http://wiki.test/wiki/Other"}
+    assert archive.conn.execute("SELECT count(*) FROM links_settled").fetchone() == (32,)
+    plan = " ".join(str(r) for r in archive.conn.execute(
+        "EXPLAIN QUERY PLAN SELECT * FROM links WHERE target = ? AND to_version IS NULL", ("x",)))
+    assert "USING INDEX links_target" in plan
+    assert archive.conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+
+
 # Round trip
 
 

@@ -16,7 +16,7 @@ from scraper.archive import SCHEMA_VERSION, Archive
 from scraper.archive import schema as archive_schema
 from scraper.archive.blobs import compress_full, sha256_hex
 from scraper.errors import ArchiveError, SchemaVersionError
-from scraper.models import FetchResult, Link, Page, page_to_dict
+from scraper.models import CrawlStats, FetchResult, Link, Page, page_to_dict
 
 T0 = datetime(2026, 3, 1, tzinfo=UTC)
 
@@ -44,7 +44,7 @@ def test_open_creates_the_directory_and_sets_wal_and_schema(tmp_path: Path) -> N
     with Archive.open(str(path), create=False) as archive:
         rows = archive.conn.execute("SELECT version, name FROM schema_migrations").fetchall()
     assert rows == [(1, "tables"), (2, "full_text_search"), (3, "summary_columns"),
-                    (4, "recent_links")]
+                    (4, "recent_links"), (5, "recent_links_unchecked")]
 
 
 def test_missing_file_without_create_is_refused_and_not_created(tmp_path: Path) -> None:
@@ -151,7 +151,7 @@ def test_a_version_1_archive_is_upgraded_in_place(tmp_path: Path) -> None:
         steps = archive.conn.execute(
             "SELECT version, name FROM schema_migrations ORDER BY version").fetchall()
     assert steps == [(1, "tables"), (2, "full_text_search"), (3, "summary_columns"),
-                     (4, "recent_links")]
+                     (4, "recent_links"), (5, "recent_links_unchecked")]
     # Its version stored before the summary columns existed is summarised from its blob.
     with Archive.open(str(path), create=False) as archive:
         [summary] = list(archive.iter_summaries())
@@ -167,6 +167,40 @@ def test_a_version_1_archive_is_upgraded_in_place(tmp_path: Path) -> None:
                      Page("http://t/mule", links=(Link("http://t/horse", "H", "related"),)),
                      next_due=datetime(2025, 3, 1, tzinfo=UTC))
         assert archive.conn.execute("SELECT id FROM links_recent").fetchall() == [(10,)]
+
+
+def test_version_5_keeps_the_recent_links_and_their_sequence_without_a_foreign_key(
+        tmp_path: Path) -> None:
+    path = tmp_path / "v4.db"
+    make_version_1_archive(path)
+    conn = sqlite3.connect(path, isolation_level=None)
+    archive_schema.migrate(Database(conn), str(path), target=4)
+    # A run of release 4 that was killed: its links wait in links_recent, the sequence past
+    # the id of one already moved and closed.
+    conn.execute("INSERT INTO links_recent (id, page_id, target, kind, from_version)"
+                 " VALUES (12, 1, 'http://t/mule', 'related', 1)")
+    assert conn.execute("PRAGMA foreign_key_list(links_recent)").fetchall() != []
+    conn.close()
+    with Archive.open(str(path), create=False) as archive:
+        assert archive.schema_version == SCHEMA_VERSION
+        conn = archive.conn
+        assert conn.execute("PRAGMA foreign_key_list(links_recent)").fetchall() == []
+        assert conn.execute("SELECT id, target FROM links_recent").fetchall() == [
+            (12, "http://t/mule")]
+        assert [r["source"] for r in archive.linking_to("http://t/mule")] == ["http://t/zebra"]
+        archive.save(1, "s", FetchResult("http://t/ass", "http://t/ass", 200, (), b"a",
+                                         datetime(2025, 2, 1, tzinfo=UTC), 0.1),
+                     Page("http://t/ass", links=(Link("http://t/horse", "H", "related"),)),
+                     next_due=datetime(2025, 3, 1, tzinfo=UTC))
+        assert [r[0] for r in conn.execute("SELECT id FROM links_recent ORDER BY id")] == [12, 13]
+        # The run's end moves them where the foreign key is checked.
+        archive.finish_run(1, CrawlStats(), status="completed",
+                           ended_at=datetime(2025, 2, 1, tzinfo=UTC))
+        assert conn.execute("SELECT id FROM links_settled ORDER BY id").fetchall() == [
+            (7,), (9,), (12,), (13,)]
+        assert conn.execute("SELECT count(*) FROM links_recent").fetchone() == (0,)
+        assert conn.execute("PRAGMA foreign_key_check").fetchall() == []
+        assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
 
 
 def test_a_failed_upgrade_changes_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch

