@@ -45,6 +45,11 @@ class Entry:
     related: str | None = None
     search_links: tuple[tuple[str, str], ...] = ()  # (name, url): Wikipedia, Google, Baidu
 
+    def __reduce__(self) -> tuple[type[Entry], tuple[Any, ...]]:
+        # As Link's: a listing page sends dozens from its parse worker.
+        return (Entry, (self.title, self.summary, self.summary_truncated, self.image,
+                        self.more_info, self.related, self.search_links))
+
 
 @dataclass(frozen=True, slots=True)
 class Page:
@@ -284,6 +289,12 @@ class FrontierItem:
     next_due: datetime | None = None
     last_fetched: datetime | None = None
     gone: bool = False
+
+    def __reduce__(self) -> tuple[type[FrontierItem], tuple[Any, ...]]:
+        # As Link's: a parse worker sends the links to follow of each page as these.
+        return (FrontierItem, (self.url, self.site, self.depth, self.discovered_from,
+                               self.link_kind, self.attempts, self.fetch_count, self.next_due,
+                               self.last_fetched, self.gone))
 
 
 @dataclass(frozen=True, slots=True)
