@@ -1,0 +1,64 @@
+"""The shared client's own behaviour, over real HTTP on loopback."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+
+from scraper.config import Network
+from scraper.fetch import AddressPolicy, make_client
+
+
+class CookieHandler(BaseHTTPRequestHandler):
+    def do_GET(self) -> None:
+        self.send_response(200)
+        if self.path == "/set":
+            self.send_header("Set-Cookie", "session=abc; Path=/")
+        self.send_header("Content-Length", "2")
+        self.end_headers()
+        self.wfile.write(b"ok")
+
+    def log_message(self, *args: Any) -> None:
+        return None
+
+
+@pytest.fixture
+def server() -> Iterator[str]:
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), CookieHandler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+
+
+@pytest.mark.parametrize("http2", [False, True], ids=["aiohttp", "httpx"])
+def test_cookies_are_read_only_from_responses_that_set_some(server: str, http2: bool) -> None:
+    network = Network(allow_loopback=True, http2=http2)
+
+    async def main() -> tuple[list[int], str | None]:
+        client = make_client(network, {"127.0.0.1": AddressPolicy.from_network(network)})
+        reads: list[int] = []
+        jar_extract = client.cookies.jar.extract_cookies
+
+        def counted(*args: Any) -> None:
+            reads.append(1)
+            jar_extract(*args)
+
+        client.cookies.jar.extract_cookies = counted  # type: ignore[method-assign,assignment]
+        async with client:
+            await client.get(server + "/plain")
+            reads_after_plain = len(reads)
+            await client.get(server + "/set")
+            return [reads_after_plain, len(reads)], client.cookies.get("session")
+
+    counts, session = asyncio.run(main())
+    assert counts == [0, 1]
+    assert session == "abc"
