@@ -6,6 +6,7 @@ import asyncio
 import json
 import re
 import resource
+import signal
 import socket
 import subprocess
 import sys
@@ -16,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from email.utils import formatdate, parsedate_to_datetime
 from pathlib import Path
+from typing import Any
 
 import brotli
 import httpx
@@ -738,10 +740,20 @@ def test_start_is_quick_and_stop_frees_the_port() -> None:
         _ = site.base_url
 
 
-def test_cli_serves_until_interrupted(tmp_path: Path) -> None:
-    proc = subprocess.Popen([sys.executable, "-m", "scraper", "testsite", "--port", "0",
-                             "--pages", "20", "--markup", "bare"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+@pytest.mark.parametrize(("signum", "sigint_at_start"), [
+    (signal.SIGINT, signal.SIG_DFL),
+    # As a non-interactive shell starts a job in the background (`scraper testsite &`): the
+    # site then ignored Ctrl-C and `kill -INT` for good.
+    (signal.SIGINT, signal.SIG_IGN),
+    (signal.SIGTERM, signal.SIG_DFL),
+], ids=["sigint", "sigint-inherited-ignored", "sigterm"])
+def test_cli_serves_until_interrupted(tmp_path: Path, signum: int, sigint_at_start: Any) -> None:
+    # Set before exec, which keeps an ignored signal ignored and a default one default.
+    launch = (f"import os, signal, sys; signal.signal(signal.SIGINT, {int(sigint_at_start)});"
+              " os.execv(sys.executable, [sys.executable, '-m', 'scraper', 'testsite',"
+              " '--port', '0', '--pages', '20', '--markup', 'bare'])")
+    proc = subprocess.Popen([sys.executable, "-c", launch], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
     try:
         assert proc.stdout is not None
         url = proc.stdout.readline().strip()
@@ -749,9 +761,13 @@ def test_cli_serves_until_interrupted(tmp_path: Path) -> None:
         listing = httpx.get(url + "/related/NATO", timeout=10)
         assert listing.status_code == 200 and b"class=" not in listing.content
     finally:
-        proc.send_signal(2)  # SIGINT, as Ctrl-C
-        # Generous: it stops in milliseconds, but once took over 10 s on a loaded CI machine.
-        _, err = proc.communicate(timeout=60)
+        proc.send_signal(signum)
+        try:
+            _, err = proc.communicate(timeout=60)  # generous: it stops in milliseconds
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.communicate()
+            raise
     assert proc.returncode == 0, err
     assert "Ctrl-C" in err
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import logging
+import signal
 import threading
 from collections.abc import Callable
 from types import TracebackType
@@ -120,14 +121,27 @@ class TestSite:
         thread.join(30)
 
     def serve_forever(self, on_start: Callable[[str], None] | None = None) -> None:
-        """Serve in the calling thread until KeyboardInterrupt (for `scraper testsite`)."""
+        """Serve in the calling thread until SIGINT (Ctrl-C) or SIGTERM (for `scraper
+        testsite`).
+
+        Both are handled here, not left to asyncio.run: a process started in the background
+        by a non-interactive shell (`scraper testsite &` in a script, a CI step) inherits
+        SIGINT ignored, and asyncio.run then leaves it ignored, so `kill -INT` never stopped
+        the site.
+        """
         async def main() -> None:
             url = await self.start_async()
-            if on_start is not None:
-                on_start(url)
+            stop = asyncio.Event()
+            loop = asyncio.get_running_loop()
+            watched = [signum for signum in (signal.SIGINT, signal.SIGTERM)
+                       if _handle(loop, signum, stop.set)]
             try:
-                await asyncio.Event().wait()
+                if on_start is not None:
+                    on_start(url)
+                await stop.wait()
             finally:
+                for signum in watched:
+                    loop.remove_signal_handler(signum)
                 await self.stop_async()
         try:
             asyncio.run(main())
@@ -246,3 +260,12 @@ class TestSite:
     def prerender(self) -> int:
         """Render and cache every listing page and article now (for benchmarks)."""
         return self._call(self.app.prerender)
+
+
+def _handle(loop: asyncio.AbstractEventLoop, signum: int, callback: Callable[[], None]) -> bool:
+    """Whether `callback` now answers `signum` (only the main thread may handle signals)."""
+    try:
+        loop.add_signal_handler(signum, callback)
+    except (ValueError, RuntimeError, NotImplementedError):
+        return False
+    return True
