@@ -242,6 +242,11 @@ CREATE VIEW snapshot_links AS
     JOIN snapshots s ON s.page_id = l.page_id AND s.version >= l.from_version
         AND (l.to_version IS NULL OR s.version <= l.to_version);
 """
+V4_LINKS_UNION = """CREATE VIEW links AS
+    SELECT id, page_id, target, kind, anchor, from_version, to_version FROM links_settled
+    UNION ALL
+    SELECT id, page_id, target, kind, anchor, from_version, to_version FROM links_recent;
+"""
 V4_RECENT_LINKS = """
 DROP VIEW current_links;
 DROP VIEW snapshot_links;
@@ -258,11 +263,7 @@ CREATE TABLE links_recent (
 CREATE INDEX links_recent_page ON links_recent(page_id, to_version);
 INSERT INTO sqlite_sequence (name, seq) SELECT 'links_recent', coalesce(max(id), 0)
     FROM links_settled;
-CREATE VIEW links AS
-    SELECT id, page_id, target, kind, anchor, from_version, to_version FROM links_settled
-    UNION ALL
-    SELECT id, page_id, target, kind, anchor, from_version, to_version FROM links_recent;
-""" + V4_LINKS_VIEWS
+""" + V4_LINKS_UNION + V4_LINKS_VIEWS
 
 
 def _v4_recent_links(db: Database) -> None:
@@ -293,11 +294,7 @@ DELETE FROM sqlite_sequence WHERE name = 'links_recent';
 UPDATE sqlite_sequence SET name = 'links_recent' WHERE name = 'links_recent_v4';
 DROP TABLE links_recent_v4;
 CREATE INDEX links_recent_page ON links_recent(page_id, to_version);
-CREATE VIEW links AS
-    SELECT id, page_id, target, kind, anchor, from_version, to_version FROM links_settled
-    UNION ALL
-    SELECT id, page_id, target, kind, anchor, from_version, to_version FROM links_recent;
-""" + V4_LINKS_VIEWS
+""" + V4_LINKS_UNION + V4_LINKS_VIEWS
 
 
 def _v5_recent_links_unchecked(db: Database) -> None:
