@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 import pytest
 
 from scraper.config import Network
 from scraper.fetch import AddressPolicy, make_client
+from tests.local_http import serve
 
 
 class CookieHandler(BaseHTTPRequestHandler):
@@ -29,14 +29,8 @@ class CookieHandler(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def server() -> Iterator[str]:
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), CookieHandler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{httpd.server_address[1]}"
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
+    with serve(CookieHandler) as url:
+        yield url
 
 
 @pytest.mark.parametrize("http2", [False, True], ids=["aiohttp", "httpx"])

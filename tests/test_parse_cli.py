@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
@@ -15,6 +14,7 @@ from scraper.cli import main
 
 PAGES = Path(__file__).parent / "data" / "pages"
 SEED = PAGES / "listing-seed.html"
+from tests.local_http import serve
 from tests.paths import CORPUS
 
 CORPUS_PAGE = CORPUS / "wikipedia-en-mozilla-vector-2016.html"
@@ -116,15 +116,8 @@ class _Handler(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def server() -> Iterator[str]:
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{httpd.server_address[1]}"
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
-        thread.join(5)
+    with serve(_Handler) as url:
+        yield url
 
 
 def test_fetch_a_url(server: str) -> None:
