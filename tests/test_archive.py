@@ -9,6 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from scraper.archive import SCHEMA_VERSION, Archive, SaveResult
+from scraper.archive import store as archive_store
 from scraper.errors import ArchiveError
 from scraper.models import (
     CrawlStats,
@@ -251,6 +252,35 @@ def test_a_large_move_makes_the_settled_indexes_again_and_a_small_one_keeps_them
     plan = " ".join(str(r) for r in archive.conn.execute(
         "EXPLAIN QUERY PLAN SELECT * FROM links WHERE target = ? AND to_version IS NULL", ("x",)))
     assert "USING INDEX links_target" in plan
+    assert archive.conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+
+
+def test_links_are_moved_during_a_run_once_enough_wait(archive: Archive,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(archive_store, "RECENT_LINKS_MAX", 3)
+    run = archive.start_run(["wiki"], {}, T0)
+
+    def page(name: str, targets: list[str]) -> None:
+        links = tuple(Link(f"http://wiki.test/wiki/{t}", t, "internal") for t in targets)
+        save(archive, article(f"http://wiki.test/wiki/{name}", links=links), name.encode(), T0,
+             run)
+
+    def counts() -> tuple[int, int]:
+        return (archive.conn.execute("SELECT count(*) FROM links_recent").fetchone()[0],
+                archive.conn.execute("SELECT count(*) FROM links_settled").fetchone()[0])
+
+    page("A", ["X", "Y"])
+    assert counts() == (2, 0)
+    page("B", ["X", "Z"])  # four wait: more than three, so they move at once
+    assert counts() == (0, 4)
+    page("C", ["X"])
+    assert counts() == (1, 4)
+    assert sorted(r["source"].rsplit("/", 1)[1]
+                  for r in archive.linking_to("http://wiki.test/wiki/X")) == ["A", "B", "C"]
+    archive.finish_run(run, CrawlStats(), status="completed", ended_at=T0)
+    assert counts() == (0, 5)
+    assert [r[0] for r in archive.conn.execute("SELECT id FROM links_settled ORDER BY id")] == [
+        1, 2, 3, 4, 5]
     assert archive.conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
 
 

@@ -36,6 +36,10 @@ log = logging.getLogger(__name__)
 RUN_STATUSES = ("completed", "max_pages", "max_time", "interrupted", "failed")
 BUSY_TIMEOUT_MS = 10_000
 WAL_CHECKPOINT_FRAMES = 16_384  # 64 MB of 4 KB pages
+# A run moves its links to links_settled when it ends, and also whenever this many wait in
+# links_recent (about 20,000 pages of 100 links): reads by target scan links_recent, and one
+# move at the end of a very long run would hold the write lock for minutes.
+RECENT_LINKS_MAX = 2_000_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -339,6 +343,8 @@ class Archive(ArchiveReads, FrontierStore):
              len(fetch.body), fields_hash, dumps([list(h) for h in fetch.headers]),
              change_gist, int(page.summary_truncated), encoded.row.related))
         self._update_links(conn, page_id, version, encoded.row.links)
+        if self._recent_links(conn) > RECENT_LINKS_MAX:
+            self._settle_links(conn)
         return SaveResult(version, True, new_hash, body_hash, body_added + fields_added), page_id
 
     @staticmethod
@@ -374,6 +380,13 @@ class Archive(ArchiveReads, FrontierStore):
             (page_id, version, links_json))
 
     @staticmethod
+    def _recent_links(conn: sqlite3.Connection) -> int:
+        """About how many links wait in links_recent (ids are dense: one sequence)."""
+        first, last = conn.execute("SELECT (SELECT min(id) FROM links_recent),"
+                                   " (SELECT max(id) FROM links_recent)").fetchone()
+        return 0 if first is None else int(last - first + 1)
+
+    @staticmethod
     def _settle_links(conn: sqlite3.Connection) -> None:
         """Move the links stored since the last move into links_settled, whose index by
         target then takes them in one pass (see schema.V4_RECENT_LINKS).
@@ -383,13 +396,9 @@ class Archive(ArchiveReads, FrontierStore):
         stored definitions: sorting every row once is then cheaper than putting the new rows
         one by one at scattered places (on the crawl benchmark's 417,000 links, 1.6 s against
         2.4 s)."""
-        # Two subqueries: SQLite reads min() and max() off the end of the rowid tree only
-        # when each is alone in its query.
-        first, last = conn.execute("SELECT (SELECT min(id) FROM links_recent),"
-                                   " (SELECT max(id) FROM links_recent)").fetchone()
-        if first is None:
+        moved = Archive._recent_links(conn)
+        if not moved:
             return
-        moved = last - first + 1  # about: both tables share one sequence of ids
         # Counted up to the bound only, so that a large archive is not scanned.
         settled = conn.execute("SELECT count(*) FROM (SELECT 1 FROM links_settled LIMIT ?)",
                                (2 * moved + 1,)).fetchone()[0]
