@@ -9,6 +9,8 @@ reach the edge cases the shortcuts reason about (white space of every kind, the 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
+from typing import Any
 from urllib.parse import unquote
 
 import pytest
@@ -264,16 +266,23 @@ def _article(parts: list[str], see_also: bool) -> bytes:
             '<ul><li><a href="/wiki/Category:C">C</a></li></ul></div></body></html>').encode()
 
 
+def assert_mediawiki_reads_the_same(body: bytes, url: str, name: str,
+                                    reference: Callable[..., Any]) -> None:
+    """The mediawiki parser gives the same page with its function `name` as with the plain
+    `reference` code in its place."""
+    fast = page_to_dict(parse_page(body, url, parser="mediawiki"))
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(mediawiki, name, reference)
+        plain = page_to_dict(parse_page(body, url, parser="mediawiki"))
+    assert fast == plain
+
+
 @PROFILE
 @given(parts=st.lists(st.one_of(_content, _box), max_size=8), see_also=st.booleans())
 def test_scoped_junk_removal_reads_the_same(parts: list[str], see_also: bool) -> None:
     body = _article(parts, see_also)
     url = "https://en.wikipedia.org/wiki/Page"
-    fast = page_to_dict(parse_page(body, url, parser="mediawiki"))
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(mediawiki, "remove_junk", reference_remove_junk)
-        plain = page_to_dict(parse_page(body, url, parser="mediawiki"))
-    assert fast == plain
+    assert_mediawiki_reads_the_same(body, url, "remove_junk", reference_remove_junk)
 
 
 def test_scoped_junk_removal_reads_the_same_on_a_known_page() -> None:
@@ -441,11 +450,7 @@ def test_first_permalink_gives_the_revision_of_all(parts: list[str], config_cate
             '<h1 id="firstHeading">P</h1><div id="mw-content-text"><div class="mw-parser-output">'
             f'<p>Text.</p></div></div>{"".join(parts)}</body></html>').encode()
     url = "https://en.wikipedia.org/wiki/P"
-    fast = page_to_dict(parse_page(html, url, parser="mediawiki"))
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(mediawiki, "_fallbacks", reference_fallbacks)
-        plain = page_to_dict(parse_page(html, url, parser="mediawiki"))
-    assert fast == plain
+    assert_mediawiki_reads_the_same(html, url, "_fallbacks", reference_fallbacks)
 
 
 # ------------------------------------------------------------------ table rows
