@@ -6,6 +6,7 @@ concurrency, and prints pages/s and CPU ms per page. Scrapy comes with the `benc
 (pip install -e '.[bench]').
 
     python tests/bench/bench_crawl.py [--pages 2000] [--latency 0,50] [--concurrency 16,64]
+                                      [--rounds 1] [--skip-scrapy]
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import json
 import os
 import resource
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -159,54 +161,80 @@ def run_scraper(base: str, concurrency: int, workdir: str) -> tuple[float, float
     return wall, cpu, fetched
 
 
+def median(values: list[float]) -> float:
+    return statistics.median(values) if values else 0.0
+
+
+def spread(values: list[float]) -> str:
+    return f"{min(values):.0f}-{max(values):.0f}" if len(values) > 1 else ""
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pages", type=int, default=2000)
     parser.add_argument("--page-kb", type=int, default=60)
     parser.add_argument("--latency", default="0,50")
     parser.add_argument("--concurrency", default="16,64")
+    parser.add_argument("--rounds", type=int, default=1,
+                        help="crawls per contender and setting, taken in turns; the table shows "
+                             "medians and the range (on a shared machine one crawl can take "
+                             "a quarter longer than the next)")
     parser.add_argument("--skip-scrapy", action="store_true")
     args = parser.parse_args()
-    rows = []
+    contenders = ["scraper", "aiohttp loop"] + ([] if args.skip_scrapy else ["scrapy"])
+    # (contender, latency, concurrency) -> [(pages, pages/s, CPU ms per page), ...]
+    runs: dict[tuple[str, int, int], list[tuple[int, float, float]]] = {}
     with tempfile.TemporaryDirectory() as workdir:
+        # From a file: Scrapy reads its callbacks' source, which -c lacks.
+        spider = Path(workdir, "spider.py")
+        spider.write_text(SCRAPY_SPIDER)
         for latency in [int(x) for x in args.latency.split(",")]:
             site, base = start_site(args.pages, latency, args.page_kb)
             try:
                 warm(base)
                 for conc in [int(x) for x in args.concurrency.split(",")]:
-                    wall, cpu, n = run_scraper(base, conc, workdir)
-                    ours = n / wall
-                    rows.append(("scraper", latency, conc, n, ours, 1000 * cpu / max(n, 1)))
-                    wall, cpu, out = run_timed([PYTHON, "-c", AIOHTTP_LOOP, base, str(conc)])
-                    n2 = int(out.split()[-1])
-                    loop_rate = n2 / wall
-                    rows.append(("aiohttp loop", latency, conc, n2, loop_rate,
-                                 1000 * cpu / max(n2, 1)))
-                    scrapy_rate = None
-                    if not args.skip_scrapy:
-                        # From a file: Scrapy reads its callbacks' source, which -c lacks.
-                        spider = Path(workdir, "spider.py")
-                        spider.write_text(SCRAPY_SPIDER)
-                        wall, cpu, out = run_timed([PYTHON, str(spider), base, str(conc)])
-                        n3 = int(out.split()[-1])
-                        scrapy_rate = n3 / wall
-                        rows.append(("scrapy", latency, conc, n3, scrapy_rate,
-                                     1000 * cpu / max(n3, 1)))
-                    vs_scrapy = f"{ours / scrapy_rate:.1f}x scrapy" if scrapy_rate else ""
-                    rows.append(("-> ratio", latency, conc, 0, 0.0, 0.0,
-                                 f"{100 * ours / loop_rate:.0f}% of aiohttp loop  {vs_scrapy}"))
+                    for _ in range(args.rounds):
+                        for name in contenders:
+                            if name == "scraper":
+                                wall, cpu, n = run_scraper(base, conc, workdir)
+                            else:
+                                script = (["-c", AIOHTTP_LOOP] if name == "aiohttp loop"
+                                          else [str(spider)])
+                                wall, cpu, out = run_timed([PYTHON, *script, base, str(conc)])
+                                n = int(out.split()[-1])
+                            runs.setdefault((name, latency, conc), []).append(
+                                (n, n / wall, 1000 * cpu / max(n, 1)))
             finally:
                 site.terminate()
                 site.wait()
+    print_table(runs, contenders, args.rounds)
+
+
+def print_table(runs: dict[tuple[str, int, int], list[tuple[int, float, float]]],
+                contenders: list[str], rounds: int) -> None:
     print(f"{'contender':14} {'latency':>7} {'conc':>4} {'pages':>6} {'pages/s':>8} "
-          f"{'CPU ms/page':>11}")
-    for row in rows:
-        if row[0] == "-> ratio":
-            print(f"{'':14} {row[1]:>7} {row[2]:>4}  {row[6]}")
-            continue
-        name, latency, conc, n, rate, cpu_ms = row[:6]
-        print(f"{name:14} {latency:>7} {conc:>4} {n:>6} {rate:>8.0f} {cpu_ms:>11.2f}")
-    print(f"(machine: {os.cpu_count()} cores; site in its own process)")
+          f"{'range':>9} {'CPU ms/page':>11}")
+    settings = sorted({(latency, conc) for _, latency, conc in runs})
+    for latency, conc in settings:
+        for name in contenders:
+            got = runs[(name, latency, conc)]
+            rates = [rate for _, rate, _ in got]
+            print(f"{name:14} {latency:>7} {conc:>4} {got[-1][0]:>6} {median(rates):>8.0f} "
+                  f"{spread(rates):>9} {median([c for _, _, c in got]):>11.2f}")
+        ours = [rate for _, rate, _ in runs[("scraper", latency, conc)]]
+        # Each round's crawls ran one after the other: a ratio within a round compares two
+        # crawls under the same load from the rest of the machine.
+        vs_loop = [100 * a / b for a, (_, b, _) in zip(ours, runs[("aiohttp loop", latency,
+                                                                    conc)])]
+        line = f"{median(vs_loop):.0f}% of aiohttp loop"
+        if rounds > 1:
+            line += f" (rounds: {', '.join(f'{r:.0f}%' for r in vs_loop)})"
+        if "scrapy" in contenders:
+            vs_scrapy = [a / b for a, (_, b, _) in zip(ours, runs[("scrapy", latency, conc)])]
+            line += f"  {median(vs_scrapy):.1f}x scrapy"
+        print(f"{'-> ratio':14} {latency:>7} {conc:>4}  {line}")
+    print(f"(machine: {os.cpu_count()} cores; site in its own process; medians of {rounds} "
+          f"round(s))")
 
 
 if __name__ == "__main__":
