@@ -161,10 +161,6 @@ def run_scraper(base: str, concurrency: int, workdir: str) -> tuple[float, float
     return wall, cpu, fetched
 
 
-def median(values: list[float]) -> float:
-    return statistics.median(values) if values else 0.0
-
-
 def spread(values: list[float]) -> str:
     return f"{min(values):.0f}-{max(values):.0f}" if len(values) > 1 else ""
 
@@ -181,6 +177,8 @@ def main() -> None:
                              "a quarter longer than the next)")
     parser.add_argument("--skip-scrapy", action="store_true")
     args = parser.parse_args()
+    if args.rounds < 1:
+        parser.error("--rounds must be at least 1")
     contenders = ["scraper", "aiohttp loop"] + ([] if args.skip_scrapy else ["scrapy"])
     # (contender, latency, concurrency) -> [(pages, pages/s, CPU ms per page), ...]
     runs: dict[tuple[str, int, int], list[tuple[int, float, float]]] = {}
@@ -219,19 +217,19 @@ def print_table(runs: dict[tuple[str, int, int], list[tuple[int, float, float]]]
         for name in contenders:
             got = runs[(name, latency, conc)]
             rates = [rate for _, rate, _ in got]
-            print(f"{name:14} {latency:>7} {conc:>4} {got[-1][0]:>6} {median(rates):>8.0f} "
-                  f"{spread(rates):>9} {median([c for _, _, c in got]):>11.2f}")
+            print(f"{name:14} {latency:>7} {conc:>4} {got[-1][0]:>6} {statistics.median(rates):>8.0f} "
+                  f"{spread(rates):>9} {statistics.median([c for _, _, c in got]):>11.2f}")
         ours = [rate for _, rate, _ in runs[("scraper", latency, conc)]]
         # Each round's crawls ran one after the other: a ratio within a round compares two
         # crawls under the same load from the rest of the machine.
         vs_loop = [100 * a / b for a, (_, b, _) in zip(ours, runs[("aiohttp loop", latency,
                                                                     conc)])]
-        line = f"{median(vs_loop):.0f}% of aiohttp loop"
+        line = f"{statistics.median(vs_loop):.0f}% of aiohttp loop"
         if rounds > 1:
             line += f" (rounds: {', '.join(f'{r:.0f}%' for r in vs_loop)})"
         if "scrapy" in contenders:
             vs_scrapy = [a / b for a, (_, b, _) in zip(ours, runs[("scrapy", latency, conc)])]
-            line += f"  {median(vs_scrapy):.1f}x scrapy"
+            line += f"  {statistics.median(vs_scrapy):.1f}x scrapy"
         print(f"{'-> ratio':14} {latency:>7} {conc:>4}  {line}")
     print(f"(machine: {os.cpu_count()} cores; site in its own process; medians of {rounds} "
           f"round(s))")
