@@ -11,12 +11,11 @@ import pytest
 from click.testing import CliRunner
 
 from scraper.cli import main
-
-PAGES = Path(__file__).parent / "data" / "pages"
-SEED = PAGES / "listing-seed.html"
 from tests.local_http import serve
 from tests.paths import CORPUS
 
+PAGES = Path(__file__).parent / "data" / "pages"
+SEED = PAGES / "listing-seed.html"
 CORPUS_PAGE = CORPUS / "wikipedia-en-mozilla-vector-2016.html"
 
 
