@@ -24,7 +24,7 @@ from scraper.errors import (
     HTTPStatusError,
     SkippedContent,
 )
-from scraper.fetch import AddressPolicy, Fetcher, make_client
+from scraper.fetch import Fetcher, make_client
 from scraper.frontier import (
     FollowRule,
     due_after,
@@ -35,6 +35,7 @@ from scraper.frontier import (
     start_items,
 )
 from scraper.models import CrawlStats, FetchResult, FrontierItem, Page, RevisionMeta
+from scraper.netpolicy import AddressPolicy
 from scraper.parse_pool import ParsePool, ParseRequest
 from scraper.timeutil import utcnow
 

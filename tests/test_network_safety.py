@@ -30,9 +30,9 @@ from hostile_helpers import (
 )
 
 from scraper.archive import Archive
-from scraper.fetch import AddressPolicy, PolicyResolver
 from scraper.frontier import normalise_url
 from scraper.models import FrontierItem
+from scraper.netpolicy import AddressPolicy, PolicyResolver
 from scraper.testsite import TestSite
 from scraper.timeutil import utcnow
 
