@@ -10,12 +10,13 @@ import click
 from scraper.archive import Archive
 from scraper.cli.app import (
     archive_option,
-    echo_json,
     format_option,
     handle_errors,
     main,
     resolve_archive_path,
+    stdout_is_terminal,
 )
+from scraper.cli.terminal import safe_json_dumps, terminal_safe
 from scraper.models import Snapshot, page_to_dict
 from scraper.timeutil import iso
 
@@ -35,6 +36,15 @@ def _snapshot_dict(snap: Snapshot) -> dict[str, Any]:
         "content_hash": snap.content_hash, "body_hash": snap.body_hash,
         "body_size": snap.body_size, "change_gist": snap.change_gist,
     }
+
+
+def _echo(text: str) -> None:
+    """Print a line of scraped text with escape sequences and bidi overrides made visible."""
+    click.echo(terminal_safe(text))
+
+
+def _echo_json(data: Any) -> None:
+    click.echo(safe_json_dumps(data))
 
 
 def _when(snap: Snapshot) -> str:
@@ -57,16 +67,16 @@ def history(url: str, archive_path: str | None, output_format: str) -> None:
         snaps = archive.history(url)
         info = archive.page_info(url)
     if output_format == "json":
-        echo_json({"url": url, "page": info, "versions": [_snapshot_dict(s) for s in snaps]})
+        _echo_json({"url": url, "page": info, "versions": [_snapshot_dict(s) for s in snaps]})
         return
-    click.echo(f"{info['url']}  ({info['site']}, {info['kind']}; seen {info['seen_count']} "
+    _echo(f"{info['url']}  ({info['site']}, {info['kind']}; seen {info['seen_count']} "
                f"times, {info['not_modified_count']} not modified"
                f"{'; GONE since ' + info['gone_at'] if info['gone'] else ''})")
-    click.echo(f"{'VER':>4}  {'FETCHED (UTC)':<19}  {'REVISION':>10}  {'STATUS':>6}  CHANGE")
+    _echo(f"{'VER':>4}  {'FETCHED (UTC)':<19}  {'REVISION':>10}  {'STATUS':>6}  CHANGE")
     for snap in snaps:
         revision = "" if snap.revision_id is None else str(snap.revision_id)
         gist = snap.change_gist or ("first version" if snap.version == 1 else "")
-        click.echo(f"{snap.version:>4}  {_when(snap):<19}  {revision:>10}  {snap.status:>6}  "
+        _echo(f"{snap.version:>4}  {_when(snap):<19}  {revision:>10}  {snap.status:>6}  "
                    f"{gist}")
 
 
@@ -74,7 +84,9 @@ def history(url: str, archive_path: str | None, output_format: str) -> None:
 @click.argument("url")
 @click.option("--version", "version", type=click.IntRange(min=1), default=None,
               help="Version number (default: the latest).")
-@click.option("--body", is_flag=True, help="Print the raw body exactly as fetched instead.")
+@click.option("--body", is_flag=True,
+              help="Print the raw body exactly as fetched instead (on a terminal: as text, "
+                   "control characters shown as escapes).")
 @archive_option
 @format_option("text", "json")
 @handle_errors
@@ -91,34 +103,40 @@ def show(url: str, version: int | None, body: bool, archive_path: str | None,
     with _open(archive_path) as archive:
         snap = archive.snapshot(url, version)
         if body:
-            sys.stdout.buffer.write(archive.body(url, snap.version))
+            raw = archive.body(url, snap.version)
+            if stdout_is_terminal():
+                # Exact bytes are for files and pipes; a terminal gets the text with its
+                # escape sequences shown, as everywhere else.
+                click.echo(terminal_safe(raw.decode("utf-8", errors="replace")), nl=False)
+                return
+            sys.stdout.buffer.write(raw)
             sys.stdout.buffer.flush()
             return
         page = archive.page(url, snap.version)
     fields = page_to_dict(page)
     if output_format == "json":
-        echo_json({"snapshot": _snapshot_dict(snap), "page": fields})
+        _echo_json({"snapshot": _snapshot_dict(snap), "page": fields})
         return
-    click.echo(f"{snap.url}  version {snap.version}, fetched {_when(snap)} UTC, "
+    _echo(f"{snap.url}  version {snap.version}, fetched {_when(snap)} UTC, "
                f"HTTP {snap.status}"
                + (f", revision {snap.revision_id}" if snap.revision_id is not None else ""))
     for name in ("title", "kind", "canonical_url", "image", "language", "parser"):
         if fields[name]:
-            click.echo(f"{name + ':':<15}{fields[name]}")
+            _echo(f"{name + ':':<15}{fields[name]}")
     if page.summary:
-        click.echo(f"{'summary:':<15}{page.summary}" + (" [truncated]" if page.summary_truncated
+        _echo(f"{'summary:':<15}{page.summary}" + (" [truncated]" if page.summary_truncated
                                                           else ""))
     if page.categories:
-        click.echo(f"{'categories:':<15}{', '.join(page.categories)}")
+        _echo(f"{'categories:':<15}{', '.join(page.categories)}")
     for key, value in page.infobox:
-        click.echo(f"{'infobox:':<15}{key}: {value}")
+        _echo(f"{'infobox:':<15}{key}: {value}")
     for entry in page.entries:
-        click.echo(f"{'entry:':<15}{entry.title}" + (f" -> {entry.related}" if entry.related
+        _echo(f"{'entry:':<15}{entry.title}" + (f" -> {entry.related}" if entry.related
                                                       else ""))
     for link in page.links:
-        click.echo(f"{'link:':<15}[{link.kind}] {link.title} <{link.url}>")
+        _echo(f"{'link:':<15}[{link.kind}] {link.title} <{link.url}>")
     if page.text:
-        click.echo("\n" + page.text)
+        _echo("\n" + page.text)
 
 
 def _size(count: int) -> str:
@@ -144,7 +162,7 @@ def stats(archive_path: str | None, output_format: str) -> None:
     with _open(archive_path) as archive:
         data = archive.stats()
     if output_format == "json":
-        echo_json(data)
+        _echo_json(data)
         return
     ratio = f"{data['ratio']}x smaller" if data["ratio"] else "n/a"
     bodies = (f"{_size(data['bytes_fetched'])} fetched, {_size(data['bytes_stored'])} stored"
@@ -163,9 +181,9 @@ def stats(archive_path: str | None, output_format: str) -> None:
         ("frontier", f"{data['frontier']} URLs"),
     ]
     for name, value in lines:
-        click.echo(f"{name + ':':<10} {value}")
+        _echo(f"{name + ':':<10} {value}")
     for site, counts in data["sites"].items():
         rates = ", ".join(f"{field} {rate:.0%}" for field, rate in counts["fill_rates"].items())
-        click.echo(f"site {site}: {counts['pages']} pages, {counts['versions']} versions, "
+        _echo(f"site {site}: {counts['pages']} pages, {counts['versions']} versions, "
                    f"{counts['gone']} gone")
-        click.echo(f"  filled: {rates}")
+        _echo(f"  filled: {rates}")

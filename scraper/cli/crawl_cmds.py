@@ -51,12 +51,16 @@ def configure_logging(verbose: int, quiet: bool, log_format: str, progress: bool
     level = logging.DEBUG if verbose else logging.INFO
     if quiet or progress:
         level = logging.WARNING
+    from scraper.cli.terminal import TerminalSafeFormatter
+
     handler = logging.StreamHandler(sys.stderr)
+    # Log lines quote scraped titles and server messages: escape sequences and bidi
+    # overrides in them are shown as \x1b / \u202e, never obeyed by the terminal.
     if log_format == "json":
-        handler.setFormatter(JsonLogFormatter())
+        handler.setFormatter(TerminalSafeFormatter(JsonLogFormatter(), json_lines=True))
     else:
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s",
-                                               "%Y-%m-%d %H:%M:%S"))
+        handler.setFormatter(TerminalSafeFormatter(logging.Formatter(
+            "%(asctime)s %(levelname)s %(message)s", "%Y-%m-%d %H:%M:%S")))
     root = logging.getLogger("scraper")
     root.handlers[:] = [handler]
     root.setLevel(level)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 from datetime import datetime
 from pathlib import Path
@@ -14,12 +13,17 @@ from scraper.changes import changes_report, diff_versions, report_text, report_t
 from scraper.cli.app import (
     When,
     archive_option,
-    echo_json,
     format_option,
     handle_errors,
     main,
     resolve_archive_path,
     stdout_is_terminal,
+)
+from scraper.cli.terminal import (
+    safe_fields,
+    safe_json_dumps,
+    terminal_safe,
+    terminal_safe_styled,
 )
 from scraper.diff import diff_to_json, render_html, render_text, render_unified
 from scraper.timeutil import parse_when
@@ -92,16 +96,23 @@ def diff(url: str, from_: int | datetime | None, to: int | datetime | None, outp
     """
     with _open(archive_path) as archive:
         d = diff_versions(archive, url, from_, to)
+    # Scraped text may hold escape sequences and bidi overrides: every rendering shows them
+    # as visible escapes (`\x1b`, `\u202e`) rather than letting a terminal or browser obey
+    # them; JSON writes them as \u escapes, which decode to the same text.
     if output_format == "json":
-        rendered = json.dumps(diff_to_json(d), ensure_ascii=False, indent=2) + "\n"
+        rendered = safe_json_dumps(diff_to_json(d)) + "\n"
     elif output_format == "html":
-        rendered = render_html(d)
+        rendered = terminal_safe(render_html(d))
     elif output_format == "unified":
-        rendered = render_unified(d, context=context)
+        rendered = terminal_safe(render_unified(d, context=context))
     else:
         use_color = color == "always" or (color == "auto" and not output
                                            and stdout_is_terminal())
-        rendered = render_text(d, color=use_color)
+        if use_color:
+            # The colours are ours: clean the fields before they are styled.
+            rendered = terminal_safe_styled(render_text(safe_fields(d), color=True))
+        else:
+            rendered = terminal_safe(render_text(d, color=False))
     if output:
         Path(output).write_text(rendered, encoding="utf-8")
         click.echo(f"wrote {output}", err=True)
@@ -136,6 +147,6 @@ def changes(since: datetime, until: datetime | None, site: str | None, output_fo
     with _open(archive_path) as archive:
         report = changes_report(archive, since, until, site)
     if output_format == "json":
-        echo_json(report_to_json(report))
+        click.echo(safe_json_dumps(report_to_json(report)))
     else:
-        click.echo(report_text(report), nl=False)
+        click.echo(terminal_safe(report_text(report)), nl=False)

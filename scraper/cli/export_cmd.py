@@ -100,17 +100,25 @@ def _silence_stdout() -> None:
 @click.option("--as-of", "as_of", type=When(), default=None,
               help="For each page the version current at DATE: the archive as it stood then.")
 @click.option("--with-text", is_flag=True, help="Add the pages' full text (pages records).")
+@click.option("--csv-raw-formulas", is_flag=True,
+              help="CSV: write text cells that start with = + - @ (formulas to a "
+                   "spreadsheet) as they are, without the leading ' added by default.")
 @archive_option
 @handle_errors
 def export_command(fmt: str | None, output: str, force: bool, records: str, all_versions: bool,
                    site: str | None, since: datetime | None, until: datetime | None,
-                   as_of: datetime | None, with_text: bool, archive_path: str | None) -> None:
+                   as_of: datetime | None, with_text: bool, csv_raw_formulas: bool,
+                   archive_path: str | None) -> None:
     """Export a dataset from the archive, streamed in constant memory.
 
     A file is complete or absent: it is written under a hidden temporary name
     (.NAME.tmp-PID) in the same folder and renamed at the end. An existing file is kept
     unless --force. With -o - the data goes to standard output; a reader that stops early
     (| head) ends the export quietly with exit code 141.
+
+    In CSV, a text cell that a spreadsheet would run as a formula (it starts with = + - @,
+    a tab or a carriage return) gets a leading ' so that it opens as text;
+    --csv-raw-formulas keeps such cells exactly as scraped.
 
     \b
     Examples:
@@ -123,7 +131,10 @@ def export_command(fmt: str | None, output: str, force: bool, records: str, all_
     """
     fmt = fmt or _format_for(output)
     options = ExportOptions(format=fmt, records=records, site=site, since=since, until=until,
-                            as_of=as_of, all_versions=all_versions, with_text=with_text)
+                            as_of=as_of, all_versions=all_versions, with_text=with_text,
+                            csv_raw_formulas=csv_raw_formulas)
+    if csv_raw_formulas and fmt != "csv":
+        raise click.UsageError(f"--csv-raw-formulas applies to --format csv, not {fmt}")
     to_stdout = output == STDOUT
     if to_stdout and fmt in ("parquet", "warc") and sys.stdout.isatty():
         raise click.UsageError(f"{fmt} is binary: give -o PATH or redirect standard output")

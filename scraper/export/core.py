@@ -59,6 +59,7 @@ class ExportOptions:
     as_of: datetime | None = None
     all_versions: bool = False
     with_text: bool = False
+    csv_raw_formulas: bool = False  # CSV: keep cells starting with = + - @ as they are
 
     def check(self, path: str = STDOUT) -> None:
         """Refuse combinations that make no sense, before anything is opened or written."""
@@ -126,7 +127,7 @@ def _record_writer(stream: BinaryIO, options: ExportOptions, path: str) -> Recor
     if options.format == "jsonl":
         return JsonlWriter(stream, columns)
     if options.format == "csv":
-        return CsvWriter(stream, columns)
+        return CsvWriter(stream, columns, raw_formulas=options.csv_raw_formulas)
     if options.format == "parquet":
         from scraper.export.parquet import ParquetWriter
 

@@ -75,6 +75,29 @@ def csv_cell(value: Any, column: Column) -> str:
     return str(value)
 
 
+# Cells a spreadsheet (Excel, LibreOffice Calc, Google Sheets) would run as a formula: those
+# starting with = + - @, tab or carriage return (OWASP, "CSV Injection"), NUL (OWASP ASVS
+# 1.2.10), or their full-width forms (a precaution: some spreadsheets, with some input
+# settings, take them for the ASCII ones).
+# A formula character after leading spaces or line breaks counts too, as some spreadsheets
+# trim before they look.
+_FORMULA_START = frozenset("=+-@\t\r\0\uff1d\uff0b\uff0d\uff20")
+_FORMULA_AFTER_SPACE = frozenset("=+-@\uff1d\uff0b\uff0d\uff20")
+
+
+def defuse_formula(text: str) -> str:
+    """`text` with a leading single quote when a spreadsheet would read it as a formula; the
+    quote makes the cell text (OWASP's advice). Other text is returned unchanged."""
+    if not text:
+        return text
+    if text[0] in _FORMULA_START:
+        return "'" + text
+    stripped = text.lstrip()
+    if stripped and stripped[0] in _FORMULA_AFTER_SPACE:
+        return "'" + text
+    return text
+
+
 class _Utf8Sink:
     """The text side of a binary stream for the csv module. Not an io.TextIOWrapper: a wrapper
     closes the stream under it when collected, which would close stdout after an error."""
@@ -88,17 +111,26 @@ class _Utf8Sink:
 
 
 class CsvWriter:
-    """RFC 4180 CSV with a header row: UTF-8 without BOM, CRLF line ends, quoting as needed."""
+    """RFC 4180 CSV with a header row: UTF-8 without BOM, CRLF line ends, quoting as needed.
 
-    def __init__(self, stream: BinaryIO, columns: Sequence[Column]) -> None:
+    Text cells that a spreadsheet would run as formulas get a leading `'` (defuse_formula)
+    unless `raw_formulas`; numbers, booleans, times and nested JSON are never changed.
+    """
+
+    def __init__(self, stream: BinaryIO, columns: Sequence[Column], *,
+                 raw_formulas: bool = False) -> None:
         self.stream = stream
         self.columns = list(columns)
         self._csv = csv.writer(_Utf8Sink(stream))
         self._csv.writerow([c.name for c in self.columns])
         self.records = 0
+        # Which cells may need a quote: text ones, unless the caller wants them raw.
+        self._defuse = tuple(c.type == "string" and not raw_formulas for c in self.columns)
 
     def write(self, record: Mapping[str, Any]) -> None:
-        self._csv.writerow([csv_cell(record.get(c.name), c) for c in self.columns])
+        cells = [csv_cell(record.get(c.name), c) for c in self.columns]
+        self._csv.writerow([defuse_formula(cell) if defuse else cell
+                            for cell, defuse in zip(cells, self._defuse, strict=True)])
         self.records += 1
 
     def close(self) -> None:
