@@ -22,6 +22,7 @@ from urllib.parse import urljoin, urlsplit
 
 import aiohttp
 import brotli
+import httpcore
 import httpx
 from httpx_aiohttp import AiohttpTransport
 from protego import Protego
@@ -45,7 +46,7 @@ from scraper.errors import (
 )
 from scraper.frontier import ALLOWED_SCHEMES, normalise_url
 from scraper.models import FetchResult
-from scraper.netpolicy import AddressPolicy, PolicyResolver, check_address
+from scraper.netpolicy import AddressPolicy, PolicyBackend, PolicyConnector, check_address
 
 log = logging.getLogger(__name__)
 
@@ -180,23 +181,47 @@ class SetCookieJar(httpx.Cookies):
 def make_client(network: Network, policies: dict[str, AddressPolicy], *,
                 max_connections: int = 256) -> httpx.AsyncClient:
     """The shared client. Its transport is aiohttp's engine under the httpx API (measured:
-    httpx's own pool slows down past a few dozen connections); HTTP/2 needs httpx's own."""
+    httpx's own pool slows down past a few dozen connections); HTTP/2 needs httpx's own.
+
+    Either way every connection attempt checks the addresses it would use against the
+    policy `policies` holds for the host (see Fetcher.admit), after resolving the name.
+    """
     limits = httpx.Limits(max_connections=max_connections,
                           max_keepalive_connections=max_connections)
     timeout = httpx.Timeout(network.timeout)
     if network.http2:
         return _with_set_cookie_jar(httpx.AsyncClient(
-            http2=True, limits=limits, timeout=timeout, follow_redirects=False,
-            trust_env=False))
+            transport=_http2_transport(policies, limits), limits=limits, timeout=timeout,
+            follow_redirects=False, trust_env=False))
     def session() -> aiohttp.ClientSession:
-        connector = aiohttp.TCPConnector(limit=max_connections, resolver=PolicyResolver(policies),
-                                         ttl_dns_cache=None, use_dns_cache=False)
+        connector = PolicyConnector(policies, limit=max_connections, ttl_dns_cache=None,
+                                    use_dns_cache=False)
         return aiohttp.ClientSession(connector=connector, trust_env=False)
 
     transport = AiohttpTransport(limits=limits, client=session)
     return _with_set_cookie_jar(httpx.AsyncClient(
         transport=transport, limits=limits, timeout=timeout, follow_redirects=False,
         trust_env=False))
+
+
+def _http2_transport(policies: dict[str, AddressPolicy],
+                     limits: httpx.Limits) -> httpx.AsyncHTTPTransport:
+    """httpx's own transport (HTTP/2 and 1.1) whose connection pool connects through
+    PolicyBackend. httpx takes no network backend, so its pool is replaced by one built
+    with the same settings; should a later httpx keep its pool elsewhere, this refuses to
+    build a client rather than build one that checks no address."""
+    transport = httpx.AsyncHTTPTransport(http1=True, http2=True, limits=limits,
+                                         trust_env=False)
+    if not isinstance(getattr(transport, "_pool", None), httpcore.AsyncConnectionPool):
+        raise TypeError("httpx.AsyncHTTPTransport keeps no httpcore pool in `_pool`: "
+                        "cannot apply the address policy to HTTP/2 connections")
+    transport._pool = httpcore.AsyncConnectionPool(
+        ssl_context=httpx.create_ssl_context(trust_env=False),
+        max_connections=limits.max_connections,
+        max_keepalive_connections=limits.max_keepalive_connections,
+        keepalive_expiry=limits.keepalive_expiry, http1=True, http2=True,
+        network_backend=PolicyBackend(policies))
+    return transport
 
 
 def _with_set_cookie_jar(client: httpx.AsyncClient) -> httpx.AsyncClient:

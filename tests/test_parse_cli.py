@@ -6,9 +6,11 @@ import json
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 from click.testing import CliRunner
+from hostile_helpers import connect_spy
 
 from scraper.cli import main
 from tests.local_http import serve
@@ -88,7 +90,10 @@ def test_usage_errors() -> None:
 
 
 class _Handler(BaseHTTPRequestHandler):
+    seen: ClassVar[list[str]] = []  # request paths, for the test that runs the server
+
     def do_GET(self) -> None:
+        self.seen.append(self.path)
         if self.path == "/moved":
             self.send_response(301)
             self.send_header("Location", "/related/NATO")
@@ -97,6 +102,11 @@ class _Handler(BaseHTTPRequestHandler):
         if self.path == "/away":
             self.send_response(302)
             self.send_header("Location", "http://elsewhere.invalid/x")
+            self.end_headers()
+            return
+        if self.path == "/to-private":
+            self.send_response(302)
+            self.send_header("Location", "http://169.254.169.254/latest/meta-data/")
             self.end_headers()
             return
         if self.path != "/related/NATO":
@@ -115,23 +125,75 @@ class _Handler(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def server() -> Iterator[str]:
+    _Handler.seen = []
     with serve(_Handler) as url:
         yield url
 
 
 def test_fetch_a_url(server: str) -> None:
-    code, output = run(f"{server}/moved", "--format", "json")
+    code, output = run(f"{server}/moved", "--allow-loopback", "--format", "json")
     assert code == 0, output
     data = json.loads(output)
     assert data["url"] == f"{server}/related/NATO"  # same-host redirect followed
     assert [entry["title"] for entry in data["entries"]] == ["Russia–NATO Relations", "NATO"]
     assert data["links"][0] == {"url": f"{server}/", "title": "HOME", "kind": "home"}
+    # One page asked for by a person: robots.txt is not read (a crawl reads it).
+    assert _Handler.seen == ["/moved", "/related/NATO"]
 
 
 def test_fetch_errors(server: str) -> None:
-    code, output = run(f"{server}/missing")
+    code, output = run(f"{server}/missing", "--allow-loopback")
     assert code == 1
-    assert "HTTP 404" in output
-    code, output = run(f"{server}/away")
+    assert f"{server}/missing: HTTP 404" in output
+    code, output = run(f"{server}/away", "--allow-loopback")
     assert code == 1
-    assert "redirected to another host" in output
+    assert (f"{server}/away: redirected out of scope to http://elsewhere.invalid/x: another "
+            "host (run `scraper parse http://elsewhere.invalid/x` to read it)") in output
+
+
+def test_a_loopback_url_is_refused_unless_allowed(server: str) -> None:
+    """The crawl's address policy: loopback is refused by default, before any connection."""
+    code, output = run(f"{server}/related/NATO")
+    assert code == 1
+    assert (f"{server}/related/NATO: refused: 127.0.0.1 resolves to loopback address "
+            "127.0.0.1 (network.allow_loopback is off)") in output
+    assert _Handler.seen == []
+
+
+def test_private_addresses_are_refused_even_after_a_redirect(server: str,
+                                                              tmp_path: Path) -> None:
+    """A redirect the config's scope allows, to the cloud metadata address: refused by the
+    address policy before any connection to it."""
+    config = tmp_path / "site.yaml"
+    config.write_text(f"name: local\nstart_urls: [{server}/related/NATO]\n"
+                      "network: {allow_loopback: true}\n"
+                      "scope: {domains: [127.0.0.1, 169.254.169.254]}\n")
+    with connect_spy() as spy:
+        code, output = run(f"{server}/to-private", "--config", str(config))
+    assert spy.non_loopback() == []
+    assert code == 1
+    assert "refused: 169.254.169.254 resolves to link-local address 169.254.169.254 " \
+           "(network.allow_private is off)" in output
+    assert _Handler.seen == ["/to-private"]
+
+
+def test_the_config_network_settings_and_caps_apply(server: str, tmp_path: Path) -> None:
+    """With --config, the config's network settings are the crawl's: its address policy
+    (loopback allowed there) and its body cap."""
+    config = tmp_path / "site.yaml"
+    config.write_text(f"name: local\nstart_urls: [{server}/related/NATO]\n"
+                      "network: {allow_loopback: true}\n")
+    code, output = run(f"{server}/related/NATO", "--config", str(config), "--format", "json")
+    assert code == 0, output
+    assert json.loads(output)["title"] == "Russia–NATO Relations"
+    config.write_text(f"name: local\nstart_urls: [{server}/related/NATO]\n"
+                      "network: {allow_loopback: true, max_body_bytes: 1000}\n")
+    code, output = run(f"{server}/related/NATO", "--config", str(config))
+    assert code == 1
+    assert "over the cap of 1,000 bytes (network.max_body_bytes)" in output
+    # A config that does not allow loopback, and the flag that does (flags come last).
+    config.write_text("name: local\nstart_urls: [https://example.org/]\n")
+    code, output = run(f"{server}/related/NATO", "--config", str(config))
+    assert code == 1 and "(network.allow_loopback is off)" in output
+    code, output = run(f"{server}/related/NATO", "--config", str(config), "--allow-loopback")
+    assert code == 0, output

@@ -2,50 +2,58 @@
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 from pathlib import Path
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urlsplit
 
 import click
-import httpx
 
 from scraper.cli.app import echo_json, format_option, handle_errors, main
-from scraper.config import DEFAULT_USER_AGENT, Selectors, load_config
-from scraper.errors import FetchError, HTTPStatusError
-from scraper.models import Page, page_to_dict
+from scraper.config import Network, Politeness, Selectors, load_config
+from scraper.fetch import Fetcher, ScopeCheck, make_client
+from scraper.frontier import out_of_scope_reason
+from scraper.models import FetchResult, Page, page_to_dict
+from scraper.netpolicy import AddressPolicy
 from scraper.parse import PARSERS, parse_page
 
 # The kinds a crawl follows, listed one per line in the text output; the others are counted.
 FOLLOWED_KINDS = ("see_also", "related", "more_info", "next", "home")
-MAX_BODY = 50 * 1024 * 1024
 SHOWN = 15  # links and entries shown per kind without --all
 
 
-def fetch_once(url: str, user_agent: str, timeout: float = 30.0) -> tuple[bytes, str | None, str]:
-    """GET one page (redirects followed only on the host the user named).
-
-    Returns the body, its Content-Type and the final URL.
-    """
+def same_host(url: str) -> ScopeCheck:
+    """A redirect check that follows redirects on `url`'s host only."""
     host = urlsplit(url).hostname
-    headers = {"User-Agent": user_agent, "Accept": "text/html,application/xhtml+xml,*/*;q=0.5"}
-    try:
-        with httpx.Client(timeout=timeout, follow_redirects=False, headers=headers) as client:
-            for _ in range(6):
-                response = client.get(url)
-                if response.is_redirect and "location" in response.headers:
-                    target = urljoin(url, response.headers["location"])
-                    if urlsplit(target).hostname != host:
-                        raise FetchError(url, f"redirected to another host: {target} "
-                                              f"(run `scraper parse {target}` to read it)")
-                    url = target
-                    continue
-                if response.status_code >= 400:
-                    raise HTTPStatusError(url, response.status_code)
-                if len(response.content) > MAX_BODY:
-                    raise FetchError(url, f"body larger than {MAX_BODY} bytes")
-                return response.content, response.headers.get("content-type"), url
-    except httpx.HTTPError as exc:
-        raise FetchError(url, f"{type(exc).__name__}: {exc}") from exc
-    raise FetchError(url, "too many redirects")
+
+    def check(target: str) -> str | None:
+        if urlsplit(target).hostname == host:
+            return None
+        return f"another host (run `scraper parse {target}` to read it)"
+
+    return check
+
+
+def fetch_once(url: str, *, politeness: Politeness, network: Network,
+               scope_check: ScopeCheck | None = None) -> FetchResult:
+    """GET one page as a crawl fetches it: the crawl's Fetcher, so the address policy, the
+    body and decompression caps, the timeouts, retries and redirect limit are the crawl's
+    (`network`). Redirects are followed while `scope_check` allows them (default: on the
+    host of `url` only).
+
+    robots.txt is not read: one page asked for by a person, once, is not a crawl (a crawl
+    of the same URL honours it). Raises a FetchError naming the URL when it cannot be read.
+    """
+    one_off = dataclasses.replace(politeness, robots_txt=False, delay=0.0)
+
+    async def run() -> FetchResult:
+        policies: dict[str, AddressPolicy] = {}
+        async with make_client(network, policies, max_connections=4) as client:
+            fetcher = Fetcher(client, policies=policies)
+            return await fetcher.fetch(url, politeness=one_off, network=network,
+                                       scope_check=scope_check or same_host(url))
+
+    return asyncio.run(run())
 
 
 @main.command("parse")
@@ -55,21 +63,35 @@ def fetch_once(url: str, user_agent: str, timeout: float = 30.0) -> tuple[bytes,
 @click.option("--parser", type=click.Choice(("auto", *PARSERS)), default=None,
               help="The parser to use (default: auto-detect).")
 @click.option("--config", "config_path", type=click.Path(exists=True, dir_okay=False),
-              help="Use a crawl config's parser and selectors (see `selectors:`).")
+              help="Use a crawl config's parser and selectors (see `selectors:`), and its "
+                   "network and user_agent settings for a URL.")
+@click.option("--allow-loopback", is_flag=True,
+              help="Fetch a URL on a loopback address (127.0.0.0/8, ::1, localhost), as "
+                   "network.allow_loopback does.")
+@click.option("--allow-private", is_flag=True,
+              help="Fetch a URL on a private or link-local address, as network.allow_private "
+                   "does.")
 @format_option("text", "json")
 @click.option("--all", "show_all", is_flag=True, help="List every link and entry.")
 @handle_errors
 def parse_command(source: str, page_url: str | None, parser: str | None,
-                  config_path: str | None, output_format: str, show_all: bool) -> None:
+                  config_path: str | None, allow_loopback: bool, allow_private: bool,
+                  output_format: str, show_all: bool) -> None:
     """Print what a parser extracts from one page: the tool to write and check selectors.
 
-    URL-or-FILE is a URL (fetched with one GET; redirects are followed on that host only)
-    or a saved HTML file (give its address with --url so that its links resolve). Selectors
-    that match nothing on the page are listed under "missing selectors".
+    URL-or-FILE is a URL or a saved HTML file (give its address with --url so that its
+    links resolve). A URL is fetched as a crawl fetches it, with the same address policy,
+    size caps, timeouts, retries and redirect limit (the config's `network:` settings with
+    --config, else the defaults); redirects are followed on that host only (within the
+    config's scope with --config); robots.txt is not read for this one page. Loopback and
+    private addresses are refused unless --allow-loopback / --allow-private (or the config)
+    allow them. Selectors that match nothing on the page are listed under "missing
+    selectors".
 
     \b
     Examples:
-        scraper parse http://127.0.0.1:8000/related/NATO
+        scraper parse https://en.wikipedia.org/wiki/Mozilla
+        scraper parse http://127.0.0.1:8000/related/NATO --allow-loopback
         scraper parse saved.html --url https://en.wikipedia.org/wiki/Mozilla
         scraper parse page.html --config config/mirror.yaml --format json
     """
@@ -77,17 +99,27 @@ def parse_command(source: str, page_url: str | None, parser: str | None,
         raise click.UsageError("give either --parser or --config, not both")
     selectors: Selectors | None = None
     max_links = 5000
-    user_agent = DEFAULT_USER_AGENT
+    politeness, network = Politeness(), Network()
+    scope_check: ScopeCheck | None = None
     if config_path is not None:
         cfg = load_config(config_path)
         parser, selectors, max_links = cfg.parser, cfg.selectors, cfg.max_links_per_page
-        user_agent = cfg.politeness.user_agent
+        politeness, network = cfg.politeness, cfg.network
+
+        def scope_check(target: str) -> str | None:
+            return out_of_scope_reason(target, cfg.scope)
+
+    # Command-line flags come last: defaults < config file < flags.
+    network = dataclasses.replace(network, allow_loopback=network.allow_loopback or allow_loopback,
+                                  allow_private=network.allow_private or allow_private)
     parser = parser or "auto"
 
     content_type: str | None = None
     if source.startswith(("http://", "https://")):
-        body, content_type, url = fetch_once(source, user_agent)
-        url = page_url or url
+        result = fetch_once(source, politeness=politeness, network=network,
+                            scope_check=scope_check)
+        body, content_type = result.body, result.header("content-type")
+        url = page_url or result.final_url
     else:
         path = Path(source)
         if not path.is_file():

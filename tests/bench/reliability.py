@@ -196,7 +196,10 @@ def bad_archives(tmp: Path) -> tuple[Lines, int, int]:
 
 
 def network_safety(tmp: Path) -> tuple[Lines, int]:
+    from test_network_policy import NON_LOOPBACK_SPELLINGS, SPELLINGS, crawl_spellings
     from test_network_safety import EVERY_HOST, PRIVATE
+
+    from scraper.frontier import normalise_url
 
     with TestSite(pages=10) as site, H.ConnectionCounter("::1") as counter:
         config = H.make_config([site.url(f"/fault/private-links?port={counter.port}")],
@@ -206,14 +209,33 @@ def network_safety(tmp: Path) -> tuple[Lines, int]:
         with H.connect_spy() as spy, H.offline_resolver():
             H.run_crawl(config, db)
     got = H.outcomes(db, full_urls=True)
-    refused = sum(1 for url in PRIVATE if got.skipped.get(url, "").startswith("refused: "))
-    lines = [(f"{refused} of {len(PRIVATE)} private and link-local link targets (10.0.0.1, "
-             "169.254.169.254, 192.168.1.1, 172.16.0.1, 0.0.0.0) refused before any "
+    links_refused = sum(1 for url in PRIVATE
+                        if got.skipped.get(url, "").startswith("refused: "))
+    with H.ConnectionCounter("127.0.0.1") as counter4:
+        urls, skipped, connects = crawl_spellings(tmp / "spellings.db", counter4.port)
+    by_spelling = dict(zip(SPELLINGS, urls, strict=True))
+    spellings_refused = sum(1 for url in NON_LOOPBACK_SPELLINGS
+                            if skipped.get(normalise_url(by_spelling[url]), "")
+                            .startswith("refused: "))
+    loopback_refused = sum(1 for url in set(SPELLINGS) - set(NON_LOOPBACK_SPELLINGS)
+                           if skipped.get(normalise_url(by_spelling[url]), "")
+                           .startswith("refused: "))
+    refused = links_refused + spellings_refused
+    lines = [(f"{links_refused} of {len(PRIVATE)} private and link-local link targets "
+             "(10.0.0.1, 169.254.169.254, 192.168.1.1, 172.16.0.1, 0.0.0.0) refused before any "
              f"connection ({len(spy.non_loopback())} connection attempts left loopback); "
-             "file:, ftp:, javascript:, data: and mailto: links never queued. With "
-             "network.allow_loopback off, every spelling of loopback (127.1, 2130706433, "
-             "0x7f.0.0.1, [::1], localhost, ::ffff:127.0.0.1) is refused before connecting "
-             "(tests/test_network_safety.py).")]
+             "file:, ftp:, javascript:, data: and mailto: links never queued. "
+             f"{spellings_refused} of {len(NON_LOOPBACK_SPELLINGS)} other non-global targets "
+             "crawled in every spelling (0, [::], 100.64.0.1, 169.254.169.254, "
+             "[fe80::1%25lo], [fd00::1], 224.0.0.1, 255.255.255.255, 198.18.0.1, NAT64, 6to4, "
+             "IPv4-compatible and Teredo forms, ...) refused before connecting, and with "
+             f"network.allow_loopback off {loopback_refused} of "
+             f"{len(SPELLINGS) - len(NON_LOOPBACK_SPELLINGS)} spellings of loopback (127.1, "
+             "2130706433, 0x7f.1, 0177.0.0.1, [::ffff:7f00:1], ...); "
+             f"{len(connects)} connection attempts in that crawl. The check is made again on "
+             "every connection, on both transports, so a name that resolves to an allowed "
+             "address and later to a refused one is refused on the second connect "
+             "(tests/test_network_safety.py, tests/test_network_policy.py).")]
     return lines, refused
 
 
