@@ -19,9 +19,14 @@ from scraper.archive_gate import ArchiveGate
 from scraper.config import CrawlConfig, config_to_dict
 from scraper.diff import diff_pages
 from scraper.errors import (
+    ArchiveError,
     BlockedURL,
     FetchError,
+    HostUnreachable,
     HTTPStatusError,
+    PageFailure,
+    ParseError,
+    RobotsDisallowed,
     SkippedContent,
 )
 from scraper.fetch import Fetcher, make_client
@@ -83,6 +88,9 @@ class _Counts:
     retried: int = 0
     started: int = 0
     failures: list[str] = field(default_factory=list)
+    unreachable: dict[str, int] = field(default_factory=dict)  # host -> URLs failed
+    retry_from: datetime | None = None  # the earliest retry of a failed URL
+    start_skips: list[str] = field(default_factory=list)  # start URLs refused, and why
 
 
 @dataclass(frozen=True, slots=True)
@@ -249,19 +257,14 @@ class SiteCrawl:
                 last_modified=last_modified,
                 scope_check=lambda url: out_of_scope_reason(url, cfg.scope))
         except (BlockedURL, SkippedContent) as exc:
-            self._retried(exc.attempts)
-            self.counts.skipped += 1
-            now = self.clock()
-            await self.db.run(self.archive.record_skipped, run_id, cfg.name, item.url,
-                              reason=exc.reason, now=now,
-                              next_due=due_after(now, recrawl_interval(item.url, cfg)))
-            log.warning("%s: skipped: %s", item.url, exc.reason)
-            self.emit("skipped", item.url, detail=exc.reason)
+            await self._skip(run_id, item, exc)
             return
         except FetchError as exc:
-            error = exc
-            await self._write(lambda _: self._count_failure(item, error),
-                              self._record_failure, run_id, item, error)
+            await self._fail(run_id, item, exc)
+            return
+        except Exception as exc:  # noqa: BLE001 - a URL's failure, whatever raised it
+            await self._fail(run_id, item, FetchError(
+                item.url, f"the fetch failed unexpectedly ({type(exc).__name__}: {exc})"))
             return
         self._retried(result.attempts)
         now = self.clock()
@@ -273,13 +276,51 @@ class SiteCrawl:
             log.info("%s: not modified", item.url)
             self.emit("not_modified", item.url, status=304)
             return
-        parsed = await self.parsers.parse(ParseRequest(
-            result.body, item.url, result.final_url, result.header("content-type"),
-            cfg.parser, cfg.selectors, cfg.max_links_per_page,
-            first_version=item.fetch_count == 0, follow=self.follow_rule, depth=item.depth))
-        await self._write(lambda done: self._count_saved(item, result, *done),
-                          self._save, run_id, item, result, parsed.page, next_due=next_due,
-                          discovered=parsed.discovered, encoded=parsed.encoded)
+        try:
+            parsed = await self.parsers.parse(ParseRequest(
+                result.body, item.url, result.final_url, result.header("content-type"),
+                cfg.parser, cfg.selectors, cfg.max_links_per_page,
+                first_version=item.fetch_count == 0, follow=self.follow_rule,
+                depth=item.depth))
+        except ParseError as exc:
+            await self._fail(run_id, item, exc)
+            return
+        except Exception as exc:  # noqa: BLE001 - the parser's failure on this page only
+            await self._fail(run_id, item, ParseError(
+                item.url, f"the page could not be parsed ({type(exc).__name__}: {exc})"))
+            return
+        try:
+            await self._write(lambda done: self._count_saved(item, result, *done),
+                              self._save, run_id, item, result, parsed.page, next_due=next_due,
+                              discovered=parsed.discovered, encoded=parsed.encoded)
+        except (ArchiveError, asyncio.CancelledError):
+            raise  # the archive cannot be written: the run ends (see _loop)
+        except Exception as exc:  # noqa: BLE001 - its savepoint was undone: nothing kept
+            await self._fail(run_id, item, ParseError(
+                item.url, f"the page could not be stored ({type(exc).__name__}: {exc})"))
+
+    async def _skip(self, run_id: int, item: FrontierItem, exc: FetchError) -> None:
+        cfg = self.config
+        self._retried(exc.attempts)
+        self.counts.skipped += 1
+        now = self.clock()
+        if isinstance(exc, (RobotsDisallowed, SkippedContent)):
+            # The site's own choice: asked again at the page's next recrawl.
+            wait = recrawl_interval(item.url, cfg)
+        else:
+            # Scope, address or scheme: the config's refusal. A fixed config must not wait
+            # for recrawl_after, so the URL is tried again on the failure back-off.
+            wait = failure_backoff(item.attempts + 1)
+            if item.depth == 0:
+                self.counts.start_skips.append(f"{item.url}: {exc.reason}")
+        await self.db.run(self.archive.record_skipped, run_id, cfg.name, item.url,
+                          reason=exc.reason, now=now, next_due=due_after(now, wait))
+        log.warning("%s: skipped: %s", item.url, exc.reason)
+        self.emit("skipped", item.url, detail=exc.reason)
+
+    async def _fail(self, run_id: int, item: FrontierItem, exc: PageFailure) -> None:
+        await self._write(lambda next_due: self._count_failure(item, exc, next_due),
+                          self._record_failure, run_id, item, exc)
 
     async def _write(self, then: Callable[[R], None], func: Callable[P, R], *args: P.args,
                      **kwargs: P.kwargs) -> None:
@@ -341,26 +382,34 @@ class SiteCrawl:
         self.monitor.observe(stored, page)
         return diff_pages(stored, page).gist()
 
-    def record_failure(self, run_id: int, item: FrontierItem, exc: FetchError) -> None:
+    def record_failure(self, run_id: int, item: FrontierItem, exc: PageFailure) -> None:
         """Record a URL that could not be fetched, count it and report it."""
-        self.db.call(self._record_failure, run_id, item, exc)
-        self._count_failure(item, exc)
+        next_due = self.db.call(self._record_failure, run_id, item, exc)
+        self._count_failure(item, exc, next_due)
 
-    def _record_failure(self, run_id: int, item: FrontierItem, exc: FetchError) -> None:
+    def _record_failure(self, run_id: int, item: FrontierItem, exc: PageFailure) -> datetime:
         cfg = self.config
         now = self.clock()
         status = exc.status if isinstance(exc, HTTPStatusError) else None
         attempts = item.attempts + 1
         gone = status in (404, 410) and attempts >= cfg.gone_after
         wait = gone_recheck_interval(cfg) if gone else failure_backoff(attempts)
+        next_due = due_after(now, wait)
         self.archive.record_failure(run_id, cfg.name, item.url, reason=exc.reason,
                                     attempts=exc.attempts, status=status, now=now,
-                                    next_due=due_after(now, wait), gone=gone)
+                                    next_due=next_due, gone=gone)
+        return next_due
 
-    def _count_failure(self, item: FrontierItem, exc: FetchError) -> None:
+    def _count_failure(self, item: FrontierItem, exc: PageFailure,
+                       next_due: datetime | None = None) -> None:
         self._retried(exc.attempts)
         status = exc.status if isinstance(exc, HTTPStatusError) else None
         self.counts.failed += 1
+        if isinstance(exc, HostUnreachable):
+            self.counts.unreachable[exc.host] = self.counts.unreachable.get(exc.host, 0) + 1
+        if next_due is not None and (self.counts.retry_from is None
+                                     or next_due < self.counts.retry_from):
+            self.counts.retry_from = next_due
         log.warning("%s: failed after %d attempt(s): %s", item.url, exc.attempts, exc.reason)
         self.emit("failed", item.url, status=status, detail=exc.reason)
 
@@ -379,7 +428,25 @@ class SiteCrawl:
             not_modified=c.not_modified, failed=c.failed, skipped=c.skipped, retried=c.retried,
             queued=self.archive.pending_count(self.config.name, ended),
             elapsed_s=(ended - started).total_seconds(),
+            extra=self._outcome_notes(ended),
         )
+
+    def _outcome_notes(self, ended: datetime) -> dict[str, Any]:
+        """What the summary tells beyond the counts: hosts that could not be reached, when
+        failed URLs are tried again, start URLs that were refused."""
+        c = self.counts
+        notes: dict[str, Any] = {}
+        waiting, first_retry = self.archive.waiting_retries(self.config.name, ended)
+        if waiting:
+            notes["waiting_retries"] = waiting
+            notes["next_retry"] = first_retry.isoformat() if first_retry else None
+        if c.unreachable:
+            notes["unreachable"] = dict(c.unreachable)
+        if c.retry_from is not None:
+            notes["retry_from"] = c.retry_from.isoformat()
+        if c.start_skips:
+            notes["start_skips"] = list(c.start_skips)
+        return notes
 
     def _breakage_alerts(self, run_id: int) -> list[dict[str, Any]]:
         alerts = self.monitor.alerts()

@@ -4,16 +4,21 @@
     ├── ConfigError            a config file is refused (path, line, key)
     ├── FetchError             one URL could not be fetched (url)
     │   ├── FetchTimeout
+    │   ├── HostUnreachable    no connection to the host (refused, no such name, robots.txt)
     │   ├── HTTPStatusError    an answer whose status is an error (status)
     │   ├── BodyTooLarge       body or decompressed size over the cap
     │   ├── RedirectError      too many redirects, or a loop
     │   ├── BlockedURL         scheme, address, robots.txt or scope refuses it
+    │   │   └── RobotsDisallowed   robots.txt disallows it
     │   └── SkippedContent     a content type the crawl does not archive
     ├── ParseError             a page could not be parsed (url, selector)
     ├── ArchiveError           the archive database is unusable (db_path)
     │   ├── ArchiveLocked      another run holds the archive
     │   └── SchemaVersionError the archive was made by another schema version
     └── ExportError            an export could not be written (path)
+
+A URL's failure is a FetchError or a ParseError (`PageFailure`): both carry the URL, a
+`reason` a person understands and the attempts made.
 
 The library raises these and never prints or exits; `scraper.cli` turns them into
 messages and exit codes.
@@ -58,6 +63,16 @@ class FetchTimeout(FetchError):
     """Connect, read or total time ran out."""
 
 
+class HostUnreachable(FetchError):
+    """The host could not be reached at all: connection refused, a name that does not
+    resolve, a connect timeout, or a robots.txt that could not be read. Retried on the
+    failure back-off, never postponed to the next recrawl."""
+
+    def __init__(self, url: str, reason: str, *, host: str, attempts: int = 1) -> None:
+        self.host = host
+        super().__init__(url, reason, attempts=attempts)
+
+
 class HTTPStatusError(FetchError):
     """The server answered with an error status."""
 
@@ -79,6 +94,11 @@ class BlockedURL(FetchError):
     """Refused before any connection: scheme, address, robots.txt or scope."""
 
 
+class RobotsDisallowed(BlockedURL):
+    """robots.txt disallows the URL: the site's wish, checked again at the next recrawl
+    (the other refusals are the config's, and a fixed config must not wait that long)."""
+
+
 class SkippedContent(FetchError):
     """A content type (or a body) that the crawl records but does not archive."""
 
@@ -86,8 +106,11 @@ class SkippedContent(FetchError):
 class ParseError(ScraperError):
     """A page could not be parsed at all."""
 
+    attempts = 1  # read with a FetchError's when recorded as the URL's failure
+
     def __init__(self, url: str, reason: str, *, selector: str | None = None) -> None:
         self.url = url
+        self.reason = reason
         self.selector = selector
         super().__init__(f"{url}: {reason}" + (f" (selector {selector!r})" if selector else ""))
 
@@ -116,3 +139,6 @@ class ExportError(ScraperError):
         self.path = path
         self.reason = reason
         super().__init__(f"{path}: {reason}")
+
+
+PageFailure = FetchError | ParseError

@@ -17,6 +17,7 @@ import zlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from http.cookiejar import Cookie
 from typing import Any, Self
 from urllib.parse import urljoin, urlsplit
 
@@ -40,19 +41,30 @@ from scraper.errors import (
     BodyTooLarge,
     FetchError,
     FetchTimeout,
+    HostUnreachable,
     HTTPStatusError,
     RedirectError,
+    RobotsDisallowed,
     SkippedContent,
 )
 from scraper.frontier import ALLOWED_SCHEMES, normalise_url
 from scraper.models import FetchResult
-from scraper.netpolicy import AddressPolicy, PolicyBackend, PolicyConnector, check_address
+from scraper.netpolicy import (
+    AddressPolicy,
+    AddressRefused,
+    PolicyBackend,
+    PolicyConnector,
+    check_address,
+)
 
 log = logging.getLogger(__name__)
 
 HTML_TYPES = frozenset({"text/html", "application/xhtml+xml", ""})
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 _SLICE = 1024 * 1024  # decompressed bytes produced per decoder call
+# Google reads the first 500 KiB of a robots.txt and ignores the rest; RFC 9309 asks parsers
+# to read at least that much.
+ROBOTS_MAX_BYTES = 500 * 1024
 
 ScopeCheck = Callable[[str], "str | None"]
 
@@ -176,6 +188,32 @@ class SetCookieJar(httpx.Cookies):
     def extract_cookies(self, response: httpx.Response) -> None:
         if "set-cookie" in response.headers:
             super().extract_cookies(response)
+            self._cap()
+
+    def _cap(self) -> None:
+        """Hold the jar to RFC 6265's figures (4096 bytes a cookie, 50 a domain, 3000 in
+        all), so that a site cannot grow the Cookie header of every request, or the crawl's
+        memory, without bound: the largest are dropped first."""
+        per_domain: dict[str, int] = {}
+        total = 0
+        for cookie in sorted(self.jar, key=_cookie_size):
+            size = _cookie_size(cookie)
+            count = per_domain.get(cookie.domain, 0)
+            if size > MAX_COOKIE_BYTES or count >= MAX_COOKIES_PER_DOMAIN or \
+                    total >= MAX_COOKIES:
+                self.jar.clear(cookie.domain, cookie.path, cookie.name)
+                continue
+            per_domain[cookie.domain] = count + 1
+            total += 1
+
+
+MAX_COOKIE_BYTES = 4096
+MAX_COOKIES_PER_DOMAIN = 50
+MAX_COOKIES = 3000
+
+
+def _cookie_size(cookie: Cookie) -> int:
+    return len(cookie.name) + len(cookie.value or "")
 
 
 def make_client(network: Network, policies: dict[str, AddressPolicy], *,
@@ -196,7 +234,10 @@ def make_client(network: Network, policies: dict[str, AddressPolicy], *,
     def session() -> aiohttp.ClientSession:
         connector = PolicyConnector(policies, limit=max_connections, ttl_dns_cache=None,
                                     use_dns_cache=False)
-        return aiohttp.ClientSession(connector=connector, trust_env=False)
+        # Cookies are httpx's to keep (SetCookieJar, capped); aiohttp's own jar would hold
+        # a second, uncapped copy for named hosts.
+        return aiohttp.ClientSession(connector=connector, trust_env=False,
+                                     cookie_jar=aiohttp.DummyCookieJar())
 
     transport = AiohttpTransport(limits=limits, client=session)
     return _with_set_cookie_jar(httpx.AsyncClient(
@@ -247,6 +288,7 @@ class Fetcher:
         self._robots_locks: dict[str, asyncio.Lock] = {}
         self._policies = policies if policies is not None else {}
         self._checked: set[tuple[str, AddressPolicy]] = set()
+        self._down: dict[str, str] = {}  # host:port that could not be reached -> why
         self.stats = FetcherStats()
 
     async def admit(self, url: str, network: Network) -> None:
@@ -273,20 +315,38 @@ class Fetcher:
                     etag: str | None = None, last_modified: str | None = None,
                     scope_check: ScopeCheck | None = None,
                     accept: frozenset[str] = HTML_TYPES,
-                    headers: dict[str, str] | None = None) -> FetchResult:
+                    headers: dict[str, str] | None = None,
+                    truncate_at: int | None = None) -> FetchResult:
         """GET `url` politely. Returns the answer (200 or 304); raises a FetchError subclass
-        for anything else, after the configured retries for transient failures."""
+        for anything else, after the configured retries for transient failures.
+
+        :param truncate_at: keep the first this many bytes of the (decoded) body and stop
+            reading, instead of failing on a body over the caps (robots.txt).
+        """
         started = time.perf_counter()
+        down = self._down.get(urlsplit(url).netloc)
+        if down is not None:
+            # Every URL of a host that could not be reached is a failure of its own, at once:
+            # a site that is down costs one round of connection attempts per run.
+            raise HostUnreachable(url, f"{down} (host unreachable earlier in this run)",
+                                  host=urlsplit(url).netloc, attempts=0)
         attempt = functools.partial(self._attempt, url, politeness, network, etag,
-                                    last_modified, scope_check, accept, headers or {})
+                                    last_modified, scope_check, accept, headers or {},
+                                    truncate_at)
         try:
             # Most fetches succeed at once: that one attempt goes through none of tenacity's
             # machinery, about a tenth of the event loop's work per page.
             result, attempts = await attempt(), 1
         except _Retryable as exc:
-            result, attempts = await self._retry(url, network, attempt, exc)
+            try:
+                result, attempts = await self._retry(url, network, attempt, exc)
+            except HostUnreachable as final:
+                self._down.setdefault(final.host, final.reason)
+                raise
         except FetchError as exc:
             exc.attempts = 1
+            if isinstance(exc, HostUnreachable):
+                self._down.setdefault(exc.host, exc.reason)
             raise
         return FetchResult(
             url=result.url, final_url=result.final_url, status=result.status,
@@ -333,7 +393,7 @@ class Fetcher:
     async def _attempt(self, url: str, politeness: Politeness, network: Network,
                        etag: str | None, last_modified: str | None,
                        scope_check: ScopeCheck | None, accept: frozenset[str],
-                       extra_headers: dict[str, str]) -> FetchResult:
+                       extra_headers: dict[str, str], truncate_at: int | None) -> FetchResult:
         seen: list[str] = []
         current = url
         while True:
@@ -356,7 +416,8 @@ class Fetcher:
                     headers["If-None-Match"] = etag
                 if last_modified:
                     headers["If-Modified-Since"] = last_modified
-            result = await self._request(url, current, headers, politeness, network, accept)
+            result = await self._request(url, current, headers, politeness, network, accept,
+                                         truncate_at)
             if result.status in REDIRECT_STATUSES:
                 location = result.header("location")
                 if not location:
@@ -371,7 +432,7 @@ class Fetcher:
 
     async def _request(self, url: str, current: str, headers: dict[str, str],
                        politeness: Politeness, network: Network,
-                       accept: frozenset[str]) -> FetchResult:
+                       accept: frozenset[str], truncate_at: int | None) -> FetchResult:
         host = urlsplit(current).netloc
         gate = self.gate(host, politeness)
         fetched_at = datetime.now(UTC)
@@ -382,21 +443,25 @@ class Fetcher:
                 async with asyncio.timeout(network.total_timeout):
                     async with self.client.stream("GET", current, headers=headers) as response:
                         return await self._read(url, current, response, network, accept,
-                                                fetched_at)
+                                                fetched_at, truncate_at)
             except TimeoutError:
                 raise _Retryable(FetchTimeout(
                     url, f"no complete answer within {network.total_timeout:g} s "
                          "(network.total_timeout)")) from None
-            except httpx.TimeoutException as exc:
-                if not _is_timeout(exc):
-                    raise _Retryable(FetchError(url, _transport_reason(current, exc))) from None
-                raise _Retryable(FetchTimeout(url, f"timed out ({type(exc).__name__}: "
-                                                   f"no data for {network.timeout:g} s)")) from None
             except httpx.TransportError as exc:
-                raise _Retryable(FetchError(url, _transport_reason(current, exc))) from None
+                raise _transport_failure(url, current, exc, network) from None
+            except (FetchError, _Retryable):
+                raise
+            except Exception as exc:
+                # The seam where one URL's answer meets the HTTP libraries: whatever they
+                # raise on a malformed answer (aiohttp's parser errors, httpx's URL checks on
+                # a Location it cannot read, a ValueError for credentials in a URL, ...) is
+                # this URL's failure, never the run's.
+                raise FetchError(url, unreadable_answer_reason(current, exc)) from exc
 
     async def _read(self, url: str, current: str, response: httpx.Response, network: Network,
-                    accept: frozenset[str], fetched_at: datetime) -> FetchResult:
+                    accept: frozenset[str], fetched_at: datetime,
+                    truncate_at: int | None = None) -> FetchResult:
         status = response.status_code
         raw_headers = tuple((k.decode("latin-1"), v.decode("latin-1"))
                             for k, v in response.headers.raw)
@@ -420,6 +485,9 @@ class Fetcher:
         if content_type not in accept:
             raise SkippedContent(url, f"content type {content_type!r} is not archived")
         declared = fields.get("content-length")
+        if truncate_at is not None:
+            return await self._read_head(url, response, network, fields, result_base,
+                                         truncate_at)
         if declared and declared.isdigit() and int(declared) > network.max_body_bytes:
             raise BodyTooLarge(url, f"Content-Length {int(declared):,} is over the cap of "
                                     f"{network.max_body_bytes:,} bytes (network.max_body_bytes)")
@@ -440,6 +508,27 @@ class Fetcher:
                     from None
         return FetchResult(body=b"".join(chunks), **result_base)
 
+    async def _read_head(self, url: str, response: httpx.Response, network: Network,
+                         fields: dict[str, str], result_base: dict[str, Any],
+                         size: int) -> FetchResult:
+        """The first `size` decoded bytes of the body; the rest is never read."""
+        decoder = _Decoder(fields.get("content-encoding", "").strip().lower(), url,
+                           network.max_decompressed_bytes)
+        chunks: list[bytes] = []
+        kept = 0
+        async for raw in response.aiter_raw():
+            try:
+                pieces = decoder.feed(raw)
+            except (zlib.error, brotli.error) as exc:
+                raise FetchError(url, f"body does not decode as {decoder.encoding}: {exc}") \
+                    from None
+            for piece in pieces:
+                chunks.append(piece[: size - kept])
+                kept += len(chunks[-1])
+            if kept >= size:
+                break
+        return FetchResult(body=b"".join(chunks), **result_base)
+
     async def _check_robots(self, url: str, politeness: Politeness, network: Network) -> None:
         parts = urlsplit(url)
         origin = f"{parts.scheme}://{parts.netloc}"
@@ -456,9 +545,12 @@ class Fetcher:
                     if delay:
                         self.gate(parts.netloc, politeness).crawl_delay = float(delay)
         if robots.disallow_all_reason:
-            raise BlockedURL(url, robots.disallow_all_reason)
+            # RFC 9309: a robots.txt that cannot be read (5xx, no connection) means the host
+            # may not be crawled for now. That is the host's failure, retried on the failure
+            # back-off, not a skip postponed to the next recrawl.
+            raise HostUnreachable(url, robots.disallow_all_reason, host=parts.netloc)
         if robots.parser is not None and not robots.parser.can_fetch(url, politeness.user_agent):
-            raise BlockedURL(url, "disallowed by robots.txt")
+            raise RobotsDisallowed(url, "disallowed by robots.txt")
 
     async def _load_robots(self, origin: str, politeness: Politeness,
                            network: Network) -> _Robots:
@@ -468,15 +560,18 @@ class Fetcher:
                                politeness.user_agent)
         try:
             result = await self.fetch(robots_url, politeness=no_robots, network=network,
-                                      accept=frozenset({"text/plain", ""}) | HTML_TYPES)
+                                      accept=frozenset({"text/plain", ""}) | HTML_TYPES,
+                                      truncate_at=ROBOTS_MAX_BYTES)
         except HTTPStatusError as exc:
-            if 400 <= exc.status < 500:
-                return _Robots(None)  # no robots.txt: everything allowed
-            return _Robots(None, f"robots.txt unavailable ({exc.reason}): host skipped this run")
+            if 400 <= exc.status < 500 and exc.status != 429:
+                return _Robots(None)  # RFC 9309 "unavailable": everything allowed
+            return _Robots(None, f"robots.txt unreachable ({exc.reason}); the host's pages "
+                                 "wait until it can be read")
         except SkippedContent:
             return _Robots(None)
         except FetchError as exc:
-            return _Robots(None, f"robots.txt unavailable ({exc.reason}): host skipped this run")
+            return _Robots(None, f"robots.txt unreachable ({exc.reason}); the host's pages "
+                                 "wait until it can be read")
         text = result.body.decode("utf-8", errors="replace")
         return _Robots(Protego.parse(text))
 
@@ -502,6 +597,36 @@ def _status_reason(status: int, url: str) -> str:
              429: "too many requests", 500: "server error", 502: "bad gateway",
              503: "service unavailable", 504: "gateway timeout"}
     return f"HTTP {status} {names.get(status, '')}".rstrip()
+
+
+def _transport_failure(url: str, current: str, exc: httpx.TransportError,
+                       network: Network) -> FetchError | _Retryable:
+    """What a transport error means for the URL: a refused address (not retried), a host
+    that cannot be reached, a timeout or another broken exchange (retried)."""
+    host = urlsplit(current).netloc
+    chain: list[BaseException] = []
+    link: BaseException | None = exc
+    while link is not None and len(chain) < 8:
+        chain.append(link)
+        os_error = getattr(link, "os_error", None)  # aiohttp's connector errors keep it here
+        link = os_error if isinstance(os_error, BaseException) and os_error is not link \
+            else link.__cause__ or link.__context__
+    for link in chain:
+        if isinstance(link, AddressRefused):
+            return BlockedURL(url, f"refused: {link}")
+    if isinstance(exc, httpx.TimeoutException) and _is_timeout(exc):
+        if isinstance(exc, httpx.ConnectTimeout):
+            return _Retryable(HostUnreachable(
+                url, f"cannot connect to {host}: no answer within {network.timeout:g} s",
+                host=host))
+        return _Retryable(FetchTimeout(url, f"timed out ({type(exc).__name__}: "
+                                            f"no data for {network.timeout:g} s)"))
+    connect_failed = isinstance(exc.__cause__, aiohttp.ClientConnectorError) or (
+        isinstance(exc, httpx.ConnectError) and not isinstance(
+            exc.__cause__, aiohttp.ClientConnectionError))
+    if connect_failed:
+        return _Retryable(HostUnreachable(url, _transport_reason(current, exc), host=host))
+    return _Retryable(FetchError(url, _transport_reason(current, exc)))
 
 
 def _is_timeout(exc: httpx.TimeoutException) -> bool:
@@ -532,3 +657,16 @@ def _transport_reason(url: str, exc: httpx.TransportError) -> str:
     if "closed" in lowered:
         return f"connection closed mid-answer: {text}"
     return f"{type(exc).__name__}: {text}"
+
+
+def unreadable_answer_reason(url: str, exc: BaseException) -> str:
+    """A sentence for an exception that an HTTP library raised on one URL's answer."""
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    if len(text) > 300:
+        text = text[:300] + "..."
+    if isinstance(exc, aiohttp.ClientResponseError):
+        return f"malformed HTTP answer ({text})"
+    if isinstance(exc, httpx.InvalidURL):
+        return f"the answer names a URL that cannot be used ({text})"
+    return f"the answer could not be read ({type(exc).__name__}: {text})"
+

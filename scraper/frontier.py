@@ -25,7 +25,7 @@ def normalise_url(url: str, base: str | None = None) -> str:
     Lowercases scheme and host, drops default ports, the fragment, dot segments and an empty
     query, normalises percent-escapes, makes an empty path "/" and sorts a plain key=value
     query by key (stable, so repeated keys keep their order). Raises ValueError for URLs
-    that are not http(s) or have no host.
+    that are not http(s), have no host or carry credentials.
     """
     if base is not None:
         url = urljoin(base, url)
@@ -47,11 +47,10 @@ def normalise_url(url: str, base: str | None = None) -> str:
     except ValueError:
         raise ValueError(f"bad port in {url!r}") from None
     netloc = host if port in (None, DEFAULT_PORTS[scheme]) else f"{host}:{port}"
-    if parts.username or parts.password:
-        userinfo = parts.username or ""
-        if parts.password:
-            userinfo += f":{parts.password}"
-        netloc = f"{userinfo}@{netloc}"
+    if "@" in parts.netloc:
+        # A crawler never sends credentials that a page or a redirect put in a link (and
+        # aiohttp refuses such URLs beside its own auth): they are not fetched.
+        raise ValueError(f"URL carries credentials (user name or password): {url!r}")
     path = _normalise_path(parts.path)
     query = _normalise_query(parts.query)
     return urlunsplit((scheme, netloc, path, query, ""))

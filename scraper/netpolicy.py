@@ -28,7 +28,7 @@ from aiohttp.abc import AbstractResolver, ResolveResult
 from aiohttp.tracing import Trace
 
 from scraper.config import Network
-from scraper.errors import BlockedURL, FetchError
+from scraper.errors import BlockedURL, HostUnreachable
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 AddrInfo = tuple[socket.AddressFamily, socket.SocketKind, int, str, tuple[Any, ...]]
@@ -320,7 +320,8 @@ async def check_address(url: str, policy: AddressPolicy) -> None:
             unquote(host), parts.port or (443 if parts.scheme == "https" else 80),
             type=socket.SOCK_STREAM)
     except OSError as exc:
-        raise FetchError(url, f"cannot resolve host {host!r}: {exc.strerror or exc}") from exc
+        raise HostUnreachable(url, f"cannot resolve host {host!r}: {exc.strerror or exc}",
+                              host=parts.netloc) from exc
     for *_, sockaddr in infos:
         reason = policy.refusal(str(sockaddr[0]))
         if reason is not None:

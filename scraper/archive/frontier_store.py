@@ -114,6 +114,15 @@ class FrontierStore(ArchiveCore):
         return int(row[0])
 
     @translated
+    def waiting_retries(self, site: str, now: datetime) -> tuple[int, datetime | None]:
+        """How many failed URLs of `site` wait for their retry after `now`, and the
+        earliest retry."""
+        count, first = self.conn.execute(
+            "SELECT count(*), min(next_due) FROM frontier WHERE site = ? AND attempts > 0"
+            " AND next_due > ?", (site, iso(now))).fetchone()
+        return int(count), (datetime.fromisoformat(first) if first else None)
+
+    @translated
     def frontier_count(self, site: str | None = None) -> int:
         """How many URLs the frontier holds (due or not)."""
         if site is None:

@@ -20,6 +20,7 @@ EXIT_OK = 0
 EXIT_ERROR = 1
 EXIT_USAGE = 2  # a usage or config error
 EXIT_LOCKED = 3  # another run holds the archive
+EXIT_ALL_FAILED = 4  # a crawl in which every fetch failed (a site down): cron mails it
 
 DEFAULT_ARCHIVE = "archive/archive.db"
 

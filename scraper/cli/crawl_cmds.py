@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 import sys
+import threading
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -14,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from scraper.cli.app import (
+    EXIT_ALL_FAILED,
     EXIT_ERROR,
     archive_option,
     handle_errors,
@@ -127,6 +130,24 @@ def _progress(enabled: bool) -> Iterator[ProgressView | None]:
         yield view
 
 
+def _clock_time(stamp: str | None) -> str:
+    """An ISO time as the local HH:MM a cron mail's reader wants (with the date when it is
+    not today)."""
+    from datetime import datetime
+
+    if not stamp:
+        return "the next run"
+    when = datetime.fromisoformat(stamp).astimezone()
+    today = datetime.now().astimezone().date()
+    return when.strftime("%H:%M" if when.date() == today else "%Y-%m-%d %H:%M")
+
+
+def all_fetches_failed(results: Sequence[RunResult]) -> bool:
+    """A run in which something was tried and nothing was fetched: a site that is down."""
+    return (sum(r.stats.failed for r in results) > 0
+            and sum(r.stats.fetched + r.stats.not_modified for r in results) == 0)
+
+
 def summary_lines(results: Sequence[RunResult], archive_path: str) -> list[str]:
     lines = []
     for r in results:
@@ -135,8 +156,27 @@ def summary_lines(results: Sequence[RunResult], archive_path: str) -> list[str]:
         lines.append(f"  fetched {s.fetched} (new versions {s.new_versions}, unchanged "
                      f"{s.unchanged}), not modified {s.not_modified}, failed {s.failed}, "
                      f"skipped {s.skipped}, retries {s.retried}")
-        if s.fetched == 0 and s.not_modified == 0 and s.failed == 0:
-            lines.append("  nothing was due: every page was fetched within its recrawl_after")
+        notes = s.extra or {}
+        retry_from = _clock_time(notes.get("retry_from"))
+        unreachable = notes.get("unreachable") or {}
+        if unreachable:
+            count = sum(unreachable.values())
+            hosts = ", ".join(sorted(unreachable))
+            lines.append(f"  host unreachable: {count} URL{'s' if count != 1 else ''} "
+                         f"({hosts}), retried from {retry_from}")
+        elif s.failed:
+            lines.append(f"  failed URLs are retried from {retry_from}")
+        for refused in notes.get("start_skips") or ():
+            lines.append(f"  start URL refused: {refused}")
+        if r.status == "completed" and s.fetched == 0 and s.not_modified == 0 \
+                and s.failed == 0 and s.skipped == 0:
+            waiting = notes.get("waiting_retries") or 0
+            if waiting:
+                lines.append(f"  nothing was due: {waiting} failed URL{'s' if waiting != 1 else ''}"
+                             f" wait for a retry from {_clock_time(notes.get('next_retry'))}")
+            else:
+                lines.append("  nothing was due: every page was fetched within its "
+                             "recrawl_after")
         lines.append(f"  queued for the next run: {s.queued}")
         for alert in r.alerts:
             lines.append(f"  WARNING parser breakage: {alert.get('message', alert)}")
@@ -202,7 +242,8 @@ def crawl_command(config_paths: tuple[str, ...], archive_path: str | None,
     _check_same_archive(configs, archive_path, path)
     show_progress = stdout_is_terminal() if progress is None else progress
     configure_logging(verbose, quiet, log_format, show_progress)
-    with (ArchiveLock(path),
+    with (_max_time_watchdog(limit_seconds),
+          ArchiveLock(path),
           Archive.open(path, full_copy_every=configs[0].full_copy_every) as archive,
           # Worker processes for big runs: this command's __main__ is guarded (ParsePool).
           ParsePool() as parse_pool,
@@ -230,6 +271,41 @@ def crawl_command(config_paths: tuple[str, ...], archive_path: str | None,
         # A run that could not do its job (a wiki whose API is unusable) is not a success
         # for cron, though failed URLs alone never make one.
         raise SystemExit(EXIT_ERROR)
+    if all_fetches_failed(results):
+        # Every fetch failed: the site is down or the network is. Its URLs are retried on
+        # the failure back-off; the distinct code lets cron (and scripts) tell.
+        raise SystemExit(EXIT_ALL_FAILED)
+
+
+# How long past --max-time a run may take to end before the process ends itself.
+MAX_TIME_GRACE = 10.0
+
+
+@contextmanager
+def _max_time_watchdog(limit_seconds: float | None) -> Iterator[None]:
+    """--max-time ends the process whatever the run waits for. The run ends itself at the
+    limit (in-flight fetches cancelled, its row finished); what cannot be cancelled (a DNS
+    lookup the resolver holds, a write on a stalled disk) is cut off MAX_TIME_GRACE later."""
+
+    def expire() -> None:
+        log = logging.getLogger("scraper")
+        log.error("the run did not end within %g s of --max-time; the process exits now "
+                  "(what was not written is fetched again by the next run)", MAX_TIME_GRACE)
+        for handler in log.handlers:
+            handler.flush()
+        sys.stdout.flush()
+        os._exit(EXIT_ERROR)
+
+    if limit_seconds is None:
+        yield
+        return
+    timer = threading.Timer(limit_seconds + MAX_TIME_GRACE, expire)
+    timer.daemon = True
+    timer.start()
+    try:
+        yield
+    finally:
+        timer.cancel()
 
 
 def _check_same_archive(configs: Sequence[CrawlConfig], flag: str | None, path: str) -> None:
