@@ -26,6 +26,7 @@ from scraper.mediawiki.records import (
     title_to_path,
 )
 from scraper.models import Page, RevisionMeta
+from scraper.parse.bounds import check_markup_bounds
 
 __all__ = [
     "find_api_url",
@@ -101,7 +102,9 @@ def find_api_url(body: bytes | str, base_url: str) -> str | None:
     Reads `<link rel="EditURI" href=".../api.php?action=rsd">` (every MediaWiki since 1.13);
     failing that, the `<link rel="alternate" type="application/x-wiki">` edit link's index.php.
     """
-    tree = LexborHTMLParser(body if isinstance(body, str) else body.decode("utf-8", "replace"))
+    text = body if isinstance(body, str) else body.decode("utf-8", "replace")
+    check_markup_bounds(text, base_url)
+    tree = LexborHTMLParser(text)
     for link in tree.css("link[rel][href]"):
         rels = (link.attributes.get("rel") or "").lower().split()
         href = link.attributes.get("href") or ""
@@ -291,6 +294,7 @@ def read_diff_rows(diff_html: str) -> tuple[DiffLine, ...]:
     Context rows are skipped. A changed line lists its inline <del>/<ins> fragments; a
     whole line added or removed is its own fragment.
     """
+    check_markup_bounds(diff_html, "action=compare")
     tree = LexborHTMLParser(f"<table>{diff_html}</table>")
     lines = []
     for row in tree.css("tr"):

@@ -54,7 +54,7 @@ def _detect(tree: LexborHTMLParser, head: Head) -> str:
 def detect_parser(body: bytes, url: str) -> str:
     """Which built-in parser suits a page: "mediawiki", "listing" or "generic"."""
     try:
-        tree = make_tree(body)
+        tree = make_tree(body, url=url)
         return _detect(tree, read_head(tree, scripts=True))
     except RecursionError:
         return "generic"
@@ -98,7 +98,7 @@ def parse_page(body: bytes, url: str, *, parser: str = "auto",
 
 def _parse(body: bytes, url: str, parser: str, selectors: Selectors | None,
            content_type: str | None, max_links: int) -> Page:
-    tree = make_tree(body, content_type)
+    tree = make_tree(body, content_type, url=url)
     head = read_head(tree, scripts=True)
     if parser == "auto":
         parser = _detect(tree, head)

@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 
 from selectolax.lexbor import LexborDocumentOptions, LexborHTMLParser, LexborNode
 
+from scraper.parse.bounds import check_markup_bounds
+
 # The byte-order marks the HTML standard honours (UTF-32 is not among them).
 _BOMS: tuple[tuple[bytes, str], ...] = (
     (b"\xef\xbb\xbf", "utf-8"), (b"\xff\xfe", "utf-16-le"), (b"\xfe\xff", "utf-16-be"),
@@ -117,8 +119,12 @@ def decode_body(body: bytes, content_type: str | None = None) -> tuple[HtmlInput
     return text, encoding
 
 
-def make_tree(body: bytes, content_type: str | None = None) -> LexborHTMLParser:
+def make_tree(body: bytes, content_type: str | None = None, *,
+              url: str = "") -> LexborHTMLParser:
+    """The page's tree. Raises ParseError for markup whose tree would take unbounded time
+    to build (scraper.parse.bounds)."""
     data, _ = decode_body(body, content_type)
+    check_markup_bounds(data, url)
     # scripting=True: a <noscript> in <head> stays one text node instead of closing <head>.
     # WO_EVENTS: no DOM mutation callbacks while the tree is built (4% of the parse); they
     # only copy a selected <option> into a <selectedcontent>, which no parser reads.
