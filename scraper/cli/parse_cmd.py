@@ -9,7 +9,8 @@ from urllib.parse import urlsplit
 
 import click
 
-from scraper.cli.app import echo_json, format_option, handle_errors, main
+from scraper.cli.app import format_option, handle_errors, main
+from scraper.cli.terminal import safe_json_dumps, terminal_safe
 from scraper.config import Network, Politeness, Selectors, load_config
 from scraper.fetch import Fetcher, ScopeCheck, make_client
 from scraper.frontier import out_of_scope_reason
@@ -131,12 +132,12 @@ def parse_command(source: str, page_url: str | None, parser: str | None,
     page = parse_page(body, url, parser=parser, selectors=selectors,
                       content_type=content_type, max_links=max_links)
     if output_format == "json":
-        echo_json(page_to_dict(page))
+        click.echo(safe_json_dumps(page_to_dict(page)))
         return
     detected = " (auto-detected)" if parser == "auto" else ""
     for line in describe(page, detected=detected, show_all=show_all,
                          selectors=selectors):
-        click.echo(line)
+        click.echo(terminal_safe(line))
 
 
 def _cut(text: str, width: int = 300) -> str:

@@ -44,6 +44,9 @@ def test_mediawiki_is_installed_here() -> None:
 def test_missing_mediawiki_skips_locally_with_the_install_command(
         monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setattr(harness, "MW_DIR", tmp_path / "nowhere")
+    # As if PHP were installed, so that the missing MediaWiki is what is reported whether or
+    # not this machine has PHP (a fresh one has not).
+    monkeypatch.setattr(harness.shutil, "which", lambda name: f"/usr/bin/{name}")
     monkeypatch.delenv("CI", raising=False)
     monkeypatch.delenv("SCRAPER_MW_INSTALL", raising=False)
     reason = harness.missing_reason()
@@ -57,6 +60,7 @@ def test_missing_mediawiki_skips_locally_with_the_install_command(
 def test_missing_mediawiki_fails_in_ci_after_trying_to_install(
         monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setattr(harness, "MW_DIR", tmp_path / "nowhere")
+    monkeypatch.setattr(harness.shutil, "which", lambda name: f"/usr/bin/{name}")
     monkeypatch.setenv("CI", "true")
     installs: list[int] = []
     monkeypatch.setattr(harness, "install_mediawiki", lambda: installs.append(1))
