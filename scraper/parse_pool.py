@@ -10,10 +10,15 @@ the CPU time of a page.
 from __future__ import annotations
 
 import asyncio
+import ctypes
 import dataclasses
 import logging
 import multiprocessing
 import os
+import signal
+import sys
+import threading
+import time
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
@@ -79,6 +84,45 @@ def _ready() -> int:
     return os.getpid()
 
 
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
+
+
+def die_with_parent(parent: int) -> None:
+    """A worker process's initializer: end this process when `parent` (the crawl) dies, even
+    by SIGKILL, which runs no cleanup in the parent and would leave the workers waiting on
+    their queue for ever.
+
+    On Linux the kernel sends SIGKILL when the parent dies (PR_SET_PDEATHSIG). It is sent when
+    the *thread* that started this process ends: the pool starts its workers from the thread
+    that submits work to it, the crawl's event loop, which lives as long as the crawl.
+    The parent may have died before the call took effect, hence the check after it. Elsewhere
+    a daemon thread looks every second whether the parent is still this process's parent.
+    """
+    if not _set_parent_death_signal():
+        threading.Thread(target=watch_parent, args=(parent,), name="watch-parent",
+                         daemon=True).start()
+    if os.getppid() != parent:
+        os._exit(1)
+
+
+def _set_parent_death_signal() -> bool:
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        return bool(libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) == 0)
+    except (OSError, AttributeError):
+        return False
+
+
+def watch_parent(parent: int, interval: float = 1.0) -> None:
+    """Exit this process once `parent` is no longer its parent (it died: the orphan was
+    given to init or a subreaper). Runs for ever otherwise."""
+    while os.getppid() == parent:
+        time.sleep(interval)
+    os._exit(1)
+
+
 def default_processes() -> int:
     """One worker per core; none on a single core, where they would only add copying."""
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
@@ -96,12 +140,14 @@ class ParsePool:
 
     A worker process that dies (a crash in the C parser, the OOM killer) breaks the process
     pool: the pages it had are parsed again on the threads, and so is the rest of the run.
+    The workers end by themselves when the crawl process dies (die_with_parent).
     """
 
     def __init__(self, *, processes: int | None = None,
-                 processes_after: int = PROCESSES_AFTER) -> None:
+                 processes_after: int | None = None) -> None:
         self.processes = default_processes() if processes is None else processes
-        self.processes_after = processes_after
+        # Read here, not bound as a default: a test sets the module's value in a crawl process.
+        self.processes_after = PROCESSES_AFTER if processes_after is None else processes_after
         self.parsed = 0
         self.in_processes = 0  # pages parsed by worker processes
         self._threads = ThreadPoolExecutor(max_workers=PARSE_THREADS, thread_name_prefix="parse")
@@ -139,7 +185,8 @@ class ParsePool:
             # spawn, not fork: this process has threads (the archive's, the parsers'), and a
             # child forked while one of them holds a lock inherits it locked.
             self._pool = ProcessPoolExecutor(
-                max_workers=self.processes, mp_context=multiprocessing.get_context("spawn"))
+                max_workers=self.processes, mp_context=multiprocessing.get_context("spawn"),
+                initializer=die_with_parent, initargs=(os.getpid(),))
             self._started = self._pool.submit(_ready)
             return False
         assert self._started is not None

@@ -23,7 +23,7 @@ import pytest
 from click.testing import CliRunner
 from hostile_helpers import config_yaml, key_of, make_config, query, run_crawl, sha256
 
-from scraper.archive import Archive
+from scraper.archive import SCHEMA_VERSION, Archive
 from scraper.archive.blobs import sha256_hex
 from scraper.cli import main
 from scraper.testsite import TestSite
@@ -135,6 +135,79 @@ def read_only_directory(db: Path) -> None:
     db.parent.chmod(0o555)
 
 
+# Schema damage: the file is sound SQLite, its tables are not what the code expects.
+
+def _sql(db: Path, *statements: str, writable_schema: bool = False) -> None:
+    with closing(sqlite3.connect(db, isolation_level=None)) as conn:
+        if writable_schema:
+            conn.execute("PRAGMA writable_schema = ON")
+        for statement in statements:
+            conn.execute(statement)
+
+
+def table_dropped(db: Path) -> None:
+    _sql(db, "DROP TABLE skips")
+
+
+def column_renamed(db: Path) -> None:
+    _sql(db, "ALTER TABLE pages RENAME COLUMN title TO heading")
+
+
+def column_dropped(db: Path) -> None:
+    _sql(db, "ALTER TABLE snapshots DROP COLUMN related")
+
+
+def view_replaced_by_table(db: Path) -> None:
+    _sql(db, "DROP VIEW page_versions", "CREATE TABLE page_versions (url TEXT, version INTEGER)")
+
+
+def table_replaced_by_view(db: Path) -> None:
+    _sql(db, "DROP TABLE failures",
+         "CREATE VIEW failures AS SELECT id, NULL AS run_id, site, url, '' AS reason,"
+         " 1 AS attempts, NULL AS status, 0 AS gone, first_seen AS at FROM pages")
+
+
+def view_redefined(db: Path) -> None:
+    _sql(db, "DROP VIEW current_links",
+         "CREATE VIEW current_links AS SELECT url AS source, site FROM pages")
+
+
+def index_missing(db: Path) -> None:
+    _sql(db, "DROP INDEX frontier_due")
+
+
+def trigger_missing(db: Path) -> None:
+    _sql(db, "DROP TRIGGER pages_fts_au")
+
+
+def schema_entry_broken(db: Path) -> None:
+    """A table's entry in sqlite_master rewritten into SQL that does not parse."""
+    _sql(db, "UPDATE sqlite_master SET sql = 'CREATE TABLE skips (id INTEGER PRIMARY KEY,'"
+             " WHERE name = 'skips'", writable_schema=True)
+
+
+def schema_entry_deleted(db: Path) -> None:
+    """A table's entry deleted from sqlite_master: its pages are still in the file, SQLite no
+    longer knows them."""
+    _sql(db, "DELETE FROM sqlite_master WHERE name IN ('links_recent', 'links_recent_page')",
+         writable_schema=True)
+
+
+def version_right_tables_wrong(db: Path) -> None:
+    """The current user_version on a database whose tables are someone else's `pages`."""
+    db.unlink()
+    _sql(db, "CREATE TABLE pages (id INTEGER PRIMARY KEY, url TEXT, body BLOB)",
+         "INSERT INTO pages (url) VALUES ('http://example.org/')",
+         f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+
+SCHEMA_DAMAGE = (f"the archive is damaged: its schema is not what schema version "
+                 f"{SCHEMA_VERSION} has")
+# The kinds of damage above that leave the file sound SQLite with the wrong tables.
+SCHEMA_CASES = ("table-dropped", "column-renamed", "column-dropped", "view-replaced-by-table",
+                "table-replaced-by-view", "view-redefined", "index-missing", "trigger-missing",
+                "schema-entry-broken", "schema-entry-deleted", "version-right-tables-wrong")
+
 # (damage, the message a command that refuses must give)
 DAMAGE: dict[str, tuple[Callable[[Path], None], str]] = {
     "not-sqlite": (not_sqlite, "not an SQLite database (wrong file header)"),
@@ -146,6 +219,22 @@ DAMAGE: dict[str, tuple[Callable[[Path], None], str]] = {
     "foreign-database": (foreign_database, "an SQLite database but not a scraper archive"),
     "read-only-file": (read_only_file, "the archive file is read-only"),
     "read-only-directory": (read_only_directory, "its directory is read-only"),
+    "table-dropped": (table_dropped, f"{SCHEMA_DAMAGE} (table skips is missing)"),
+    "column-renamed": (column_renamed, f"{SCHEMA_DAMAGE} (table pages has no column title)"),
+    "column-dropped": (column_dropped, f"{SCHEMA_DAMAGE} (table snapshots has no column related)"),
+    "view-replaced-by-table": (view_replaced_by_table,
+                               f"{SCHEMA_DAMAGE} (page_versions is a table, not a view)"),
+    "table-replaced-by-view": (table_replaced_by_view,
+                               f"{SCHEMA_DAMAGE} (failures is a view, not a table)"),
+    "view-redefined": (view_redefined,
+                       f"{SCHEMA_DAMAGE} (view current_links has no column target, kind, anchor"),
+    "index-missing": (index_missing, f"{SCHEMA_DAMAGE} (index frontier_due is missing)"),
+    "trigger-missing": (trigger_missing, f"{SCHEMA_DAMAGE} (trigger pages_fts_au is missing)"),
+    "schema-entry-broken": (schema_entry_broken, "malformed database schema (skips)"),
+    "schema-entry-deleted": (schema_entry_deleted,
+                             f"{SCHEMA_DAMAGE} (table links_recent is missing;"),
+    "version-right-tables-wrong": (version_right_tables_wrong,
+                                   f"{SCHEMA_DAMAGE} (table runs is missing;"),
 }
 
 
@@ -204,6 +293,27 @@ def test_read_commands_answer_right_or_refuse_clearly(
         assert not out.exists()  # no partial export
         assert [p.name for p in out.parent.iterdir() if p.name.startswith(".out")] == []
     assert files_of(damaged) == before
+
+
+@pytest.mark.parametrize("damaged", SCHEMA_CASES, indirect=True)
+def test_every_command_refuses_a_damaged_schema_naming_the_file_and_what_is_wrong(
+        pristine: Pristine, damaged: Path, request: pytest.FixtureRequest) -> None:
+    message = DAMAGE[request.node.callspec.params["damaged"]][1]
+    before = files_of(damaged)
+    archive = ["--archive", str(damaged)]
+    out = damaged.parent.parent / "out.jsonl"
+    pristine.site.reset_stats()
+    for args in (["crawl", str(pristine.config), "-q"], ["history", pristine.url],
+                 ["show", pristine.url], ["diff", pristine.url], ["changes"],
+                 ["export", "-o", str(out)], ["stats"]):
+        code, output = cli(*args, *archive)
+        assert code == 1, (args, output)
+        assert message in output and "damaged" in output and str(damaged) in output, (
+            args, output)
+        assert "Traceback" not in output
+    assert not out.exists()
+    assert files_of(damaged) == before
+    assert pristine.site.stats().requests == 0
 
 
 def test_read_commands_refuse_structural_damage(pristine: Pristine, tmp_path: Path) -> None:

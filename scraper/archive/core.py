@@ -72,7 +72,10 @@ def unreadable(path: str, exc: sqlite3.Error) -> ArchiveError:
     OperationalError, such as a full disk or a missing -shm, says nothing about the file)."""
     if isinstance(exc, sqlite3.OperationalError):
         return ArchiveError(path, f"cannot read the archive: {describe_sqlite_error(exc)}")
-    return ArchiveError(path, f"corrupt or not an archive: {exc}")
+    text = describe_sqlite_error(exc)
+    if "damaged" not in text:
+        text += " (the archive is damaged; `sqlite3 FILE .recover` may save its contents)"
+    return ArchiveError(path, f"corrupt or not an archive: {text}")
 
 
 def dumps(data: Any) -> str:

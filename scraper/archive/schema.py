@@ -318,6 +318,123 @@ MIGRATIONS: tuple[Migration, ...] = (
 SCHEMA_VERSION = MIGRATIONS[-1].version
 
 
+# What this release's code reads and writes, as the migrations above leave it at
+# SCHEMA_VERSION: checked on every open of an archive at that version (check_schema), so that
+# a table dropped, a column renamed or a view replaced by hand is refused up front, with a
+# message saying what is missing, rather than met halfway through a command as an SQL error.
+# tests/test_file_safety.py checks it against a freshly made archive: a new migration must
+# update it.
+EXPECTED_TABLES: dict[str, tuple[str, ...]] = {
+    "runs": ("id", "started_at", "ended_at", "status", "sites", "config", "fetched",
+             "new_versions", "unchanged", "not_modified", "failed", "skipped", "retried",
+             "queued", "elapsed_s", "alerts", "extra"),
+    "blobs": ("id", "hash", "kind", "size", "stored_size", "base", "depth", "keyframe",
+              "created_at", "data"),
+    "pages": ("id", "url", "site", "kind", "title", "summary", "text", "first_seen",
+              "last_fetched", "last_changed", "current_version", "seen_count",
+              "not_modified_count", "gone", "gone_at"),
+    "snapshots": ("id", "page_id", "version", "run_id", "fetched_at", "last_seen", "seen_count",
+                  "status", "final_url", "etag", "last_modified", "revision_id",
+                  "revision_timestamp", "revision_user", "revision_comment", "kind", "title",
+                  "summary", "image", "categories", "infobox", "text_length", "link_count",
+                  "entry_count", "parser", "parser_version", "content_hash", "body_hash",
+                  "body_size", "fields_hash", "headers", "change_gist", "summary_truncated",
+                  "related"),
+    "links_settled": ("id", "page_id", "target", "kind", "anchor", "from_version", "to_version"),
+    "links_recent": ("id", "page_id", "target", "kind", "anchor", "from_version", "to_version"),
+    "failures": ("id", "run_id", "site", "url", "reason", "attempts", "status", "gone", "at"),
+    "skips": ("id", "run_id", "site", "url", "reason", "at"),
+    "frontier": ("url", "site", "depth", "discovered_from", "link_kind", "added_at", "next_due",
+                 "attempts", "fetch_count", "last_fetched", "last_status", "etag",
+                 "last_modified", "page_id", "gone"),
+    "schema_migrations": ("version", "name", "applied_at"),
+}
+EXPECTED_VIEWS: dict[str, tuple[str, ...]] = {
+    "links": ("id", "page_id", "target", "kind", "anchor", "from_version", "to_version"),
+    "page_versions": ("url", "site", "version", "fetched_at", "last_seen", "seen_count",
+                      "status", "revision_id", "revision_timestamp", "revision_user",
+                      "revision_comment", "title", "summary", "change_gist", "content_hash",
+                      "body_hash", "body_size", "run_id", "snapshot_id"),
+    "current_links": ("source", "site", "target", "kind", "anchor", "since_version"),
+    "snapshot_links": ("snapshot_id", "source", "version", "target", "kind", "anchor"),
+}
+# The full-text index: its virtual table and the shadow tables FTS5 keeps it in. Only their
+# presence is checked: reading them needs the fts5 module, which opening must not.
+EXPECTED_FTS = ("pages_fts", "pages_fts_data", "pages_fts_idx", "pages_fts_docsize",
+                "pages_fts_config")
+# name: table. The sqlite_autoindex_* ones are the UNIQUE and TEXT PRIMARY KEY constraints.
+EXPECTED_INDEXES: dict[str, str] = {
+    "pages_site_url": "pages", "pages_first_seen": "pages",
+    "snapshots_fetched_at": "snapshots", "snapshots_run": "snapshots",
+    "snapshots_revision": "snapshots", "links_target": "links_settled",
+    "links_page": "links_settled", "links_recent_page": "links_recent",
+    "failures_url": "failures", "failures_run": "failures", "skips_run": "skips",
+    "frontier_due": "frontier", "sqlite_autoindex_blobs_1": "blobs",
+    "sqlite_autoindex_frontier_1": "frontier", "sqlite_autoindex_pages_1": "pages",
+    "sqlite_autoindex_snapshots_1": "snapshots",
+}
+EXPECTED_TRIGGERS: dict[str, str] = {
+    "pages_fts_ai": "pages", "pages_fts_ad": "pages", "pages_fts_au": "pages",
+}
+
+
+def schema_problems(conn: sqlite3.Connection) -> list[str]:
+    """What of EXPECTED_* the opened file lacks or has in another form; [] when it matches.
+
+    One read of sqlite_master and a PRAGMA table_info per table and view: well under a
+    millisecond. Extra tables, columns and indexes are no problem (a user's own index, say).
+    """
+    objects = {name: (kind, table) for kind, name, table in conn.execute(
+        "SELECT type, name, tbl_name FROM sqlite_master")}
+    problems: list[str] = []
+    absent: set[str] = set()  # reported already: their indexes and triggers are not
+
+    def present(name: str, kind: str) -> bool:
+        found = objects.get(name)
+        if found is None:
+            problems.append(f"{kind} {name} is missing")
+        elif found[0] != kind:
+            problems.append(f"{name} is a {found[0]}, not a {kind}")
+        else:
+            return True
+        absent.add(name)
+        return False
+
+    for expected, kind in ((EXPECTED_TABLES, "table"), (EXPECTED_VIEWS, "view")):
+        for name, columns in expected.items():
+            if not present(name, kind):
+                continue
+            try:
+                have = {row[1] for row in conn.execute(f'PRAGMA table_info("{name}")')}
+            except sqlite3.OperationalError as exc:  # a view naming what is gone
+                problems.append(f"view {name} does not work ({exc})")
+                continue
+            missing = [column for column in columns if column not in have]
+            if missing:
+                problems.append(f"{kind} {name} has no column {', '.join(missing)}")
+    for name in EXPECTED_FTS:
+        present(name, "table")
+    for names, kind in ((EXPECTED_INDEXES, "index"), (EXPECTED_TRIGGERS, "trigger")):
+        for name, table in names.items():
+            if table in absent:
+                continue
+            if present(name, kind) and objects[name][1] != table:
+                problems.append(f"{kind} {name} is on table {objects[name][1]}, not {table}")
+    return problems
+
+
+def check_schema(conn: sqlite3.Connection, path: str) -> None:
+    """Refuse an archive at SCHEMA_VERSION whose tables are not what that version has."""
+    problems = schema_problems(conn)
+    if problems:
+        shown = "; ".join(problems[:6]) + (f"; and {len(problems) - 6} more"
+                                           if len(problems) > 6 else "")
+        raise ArchiveError(path, f"the archive is damaged: its schema is not what schema "
+                                 f"version {SCHEMA_VERSION} has ({shown}); nothing was changed. "
+                                 "Restore it from a backup, or copy what it holds out with "
+                                 "the sqlite3 shell")
+
+
 def user_version(conn: sqlite3.Connection) -> int:
     return int(conn.execute("PRAGMA user_version").fetchone()[0])
 
@@ -354,6 +471,11 @@ def migrate(db: Database, path: str, *, target: int = SCHEMA_VERSION) -> list[st
                 done.append(f"{step.version:03d}_{step.name}")
         if done:
             conn.execute(f"PRAGMA user_version = {int(target)}")
+            if target == SCHEMA_VERSION:
+                # Steps leave alone what they do not change: an older archive with a table
+                # missing would otherwise come out upgraded yet unusable. Refused here, the
+                # upgrade is rolled back and the file stays as it was.
+                check_schema(conn, path)
         conn.execute("COMMIT")
     except BaseException:
         if conn.in_transaction:
@@ -391,8 +513,27 @@ def release(key: tuple[int, int] | None) -> None:
     if key is not None:
         with _held_lock:
             _held[key] -= 1
-            if _held[key] <= 0:
-                del _held[key]
+            if _held[key] > 0:
+                return
+            del _held[key]
+            parked = _parked.pop(key, [])
+        for fd in parked:
+            os.close(fd)
+
+
+# Raw descriptors of archive files (the crawl lock's) whose closing waits for the last SQLite
+# connection of this process to that file to close: closing them earlier would drop its locks.
+_parked: dict[tuple[int, int], list[int]] = {}
+
+
+def close_when_unused(key: tuple[int, int], fd: int) -> None:
+    """Close `fd`, a raw descriptor of the archive file `key`, now if no connection of this
+    process has that file open, else once the last one is closed (see _held)."""
+    with _held_lock:
+        if _held[key] > 0:
+            _parked.setdefault(key, []).append(fd)
+            return
+    os.close(fd)
 
 
 def check_header(path: str) -> None:

@@ -22,6 +22,7 @@ from scraper.archive.frontier_store import FrontierStore, enqueue_rows
 from scraper.archive.reads import ArchiveReads
 from scraper.compact_json import compact_json
 from scraper.errors import ArchiveError
+from scraper.lock import holds as holds_crawl_lock
 from scraper.models import (
     CrawlStats,
     FetchResult,
@@ -29,11 +30,17 @@ from scraper.models import (
     Page,
     RevisionMeta,
 )
-from scraper.timeutil import iso
+from scraper.timeutil import from_iso, iso
 
 log = logging.getLogger(__name__)
 
+# Runs started in this process and not finished yet, by archive file (st_dev, st_ino): the
+# `running` rows that start_run must not take for a killed run's.
+_runs_here: dict[tuple[int, int], set[int]] = {}
+
 RUN_STATUSES = ("completed", "max_pages", "max_time", "interrupted", "failed")
+# The status the next crawl gives a run that never recorded its end (start_run).
+KILLED = "killed"
 BUSY_TIMEOUT_MS = 10_000
 WAL_CHECKPOINT_FRAMES = 16_384  # 64 MB of 4 KB pages
 # A run moves its links to links_settled when it ends, and also whenever this many wait in
@@ -149,6 +156,8 @@ class Archive(ArchiveReads, FrontierStore):
             raise ArchiveError(path, f"cannot open: {describe_sqlite_error(exc)}") from exc
         try:
             version = schema.describe_existing(probe, path)
+            if version == schema.SCHEMA_VERSION:
+                schema.check_schema(probe, path)
             if version:
                 # Touch every table's root page so truncation inside the file shows up now.
                 for (name,) in probe.execute(
@@ -167,8 +176,12 @@ class Archive(ArchiveReads, FrontierStore):
             steps = [] if schema.up_to_date(self.conn) else schema.migrate(self.db, self.path)
         except sqlite3.Error as exc:
             self.conn.close()
+            text = describe_sqlite_error(exc)
+            if "no such" in text or "malformed" in text:
+                # A step met something missing that the version it upgrades from had.
+                text = f"the archive is damaged: {text}"
             raise ArchiveError(self.path, f"schema upgrade from version {version} failed, "
-                                          f"nothing changed: {describe_sqlite_error(exc)}") from exc
+                                          f"nothing changed: {text}") from exc
         except BaseException:
             self.conn.close()
             raise
@@ -204,11 +217,61 @@ class Archive(ArchiveReads, FrontierStore):
     @translated
     def start_run(self, sites: Sequence[str], config: Mapping[str, Any],
                   started_at: datetime) -> int:
+        """A new run row, `running` until finish_run.
+
+        When this process holds the crawl lock on the file (scraper.lock.ArchiveLock, as
+        `scraper crawl` does), no other crawl can be running on it: a row still `running`
+        that this process did not start belongs to a run that was killed (SIGKILL, the OOM
+        killer, a power cut) or could not record its end (a full disk). It is marked
+        `killed` in the same transaction (see _close_killed_runs). Without the lock nothing
+        is marked: another process may be crawling.
+        """
         with self._write() as conn:
             cursor = conn.execute(
                 "INSERT INTO runs (started_at, status, sites, config) VALUES (?, 'running', ?, ?)",
                 (iso(started_at), dumps(list(sites)), dumps(dict(config))))
-            return int(cursor.lastrowid or 0)
+            run_id = int(cursor.lastrowid or 0)
+            key = self._held_key
+            if key is not None and holds_crawl_lock(self.path):
+                self._close_killed_runs(conn, run_id, _runs_here.get(key, set()))
+        if key is not None:
+            _runs_here.setdefault(key, set()).add(run_id)
+        return run_id
+
+    @staticmethod
+    def _close_killed_runs(conn: sqlite3.Connection, run_id: int, ours: set[int]) -> None:
+        """Mark `killed` the runs left `running` by a process that died, other than `run_id`
+        and the runs this process started (several configs crawled at once each have one).
+
+        Their end time is their last recorded write (a version, a failure or a skip; else
+        their start), and the counts that their rows show are filled in: `new_versions`,
+        `failed` and `skipped`. The other counts were only known to the dead process and
+        stay 0. `extra.closed_by_run` names the run that found them."""
+        stale = conn.execute("SELECT id, started_at FROM runs WHERE status = 'running'"
+                             " AND id != ?", (run_id,)).fetchall()
+        for stale_id, started in stale:
+            if stale_id in ours:
+                continue
+            versions, last_version = conn.execute(
+                "SELECT count(*), max(fetched_at) FROM snapshots WHERE run_id = ?",
+                (stale_id,)).fetchone()
+            failed, last_failure = conn.execute(
+                "SELECT count(*), max(at) FROM failures WHERE run_id = ?", (stale_id,)).fetchone()
+            skipped, last_skip = conn.execute(
+                "SELECT count(*), max(at) FROM skips WHERE run_id = ?", (stale_id,)).fetchone()
+            ended = max([t for t in (last_version, last_failure, last_skip) if t] or [started])
+            try:
+                elapsed = max(0.0, (from_iso(ended) - from_iso(started)).total_seconds())
+            except ValueError:
+                elapsed = 0.0
+            conn.execute(
+                "UPDATE runs SET status = ?, ended_at = ?, new_versions = ?, failed = ?,"
+                " skipped = ?, elapsed_s = ?,"
+                " extra = json_set(CASE WHEN json_valid(extra) THEN extra ELSE '{}' END,"
+                " '$.closed_by_run', ?) WHERE id = ?",
+                (KILLED, ended, versions, failed, skipped, elapsed, run_id, stale_id))
+            log.warning("run %d never recorded its end (the process was killed, or could not "
+                        "write); marked %s", stale_id, KILLED)
 
     @translated
     def finish_run(self, run_id: int, stats: CrawlStats, *, status: str, ended_at: datetime,
@@ -227,6 +290,15 @@ class Archive(ArchiveReads, FrontierStore):
             if cursor.rowcount != 1:
                 raise ArchiveError(self.path, f"no run {run_id} to finish")
             self._settle_links(conn)
+        if self._held_key is not None:
+            _runs_here.get(self._held_key, set()).discard(run_id)
+
+    @translated
+    def run_statuses(self) -> dict[str, int]:
+        """How many runs ended with each status (`running`: in progress, or killed and not
+        yet found by the next crawl), most frequent first."""
+        return {status: count for status, count in self.conn.execute(
+            "SELECT status, count(*) FROM runs GROUP BY status ORDER BY count(*) DESC, status")}
 
     @translated
     def last_run(self, site: str | None = None, *, status: str | None = None,

@@ -2,7 +2,8 @@
 
 The temporary file is `.<name>.tmp-<pid>` in the target's folder (same filesystem, so the
 rename is atomic). It is removed on any error or interruption that Python sees (exceptions,
-KeyboardInterrupt, SystemExit). SIGKILL runs no cleanup: the temporary file then stays behind
+a full disk whose last buffered write fails again on close included, KeyboardInterrupt,
+SystemExit). SIGKILL runs no cleanup: the temporary file then stays behind
 under its hidden name, never under the target name, and can be deleted by hand.
 
 A symlink is written through (its target is replaced, the link stays); a special file such as
@@ -80,15 +81,22 @@ def atomic_output(path: str, *, force: bool = False) -> Iterator[BinaryIO]:
         return
     target = resolved_target(path)
     tmp = temp_path_for(target)
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL  # never through a link planted at the name
     try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-    except FileExistsError:
-        # Our own pid on a leftover name: a killed earlier process that had this pid.
-        os.unlink(tmp)
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+        try:
+            fd = os.open(tmp, flags, 0o666)
+        except FileExistsError:
+            # Our own pid on a leftover name: a killed earlier process that had this pid.
+            os.unlink(tmp)
+            fd = os.open(tmp, flags, 0o666)
     except OSError as exc:
         raise ExportError(path, f"cannot create {tmp!r}: {exc.strerror or exc}") from exc
-    stream = os.fdopen(fd, "wb", buffering=BUFFER_SIZE)
+    try:
+        stream = os.fdopen(fd, "wb", buffering=BUFFER_SIZE)
+    except BaseException:
+        os.close(fd)
+        _remove(tmp)
+        raise
     try:
         yield stream
         stream.flush()
@@ -96,13 +104,25 @@ def atomic_output(path: str, *, force: bool = False) -> Iterator[BinaryIO]:
         stream.close()
         _commit(tmp, target, force=force, shown=path)
     except BaseException:
-        stream.close()
+        # Closing flushes what is buffered, which fails again on a full disk: the file must
+        # go all the same, and the error the caller sees is the first one.
         try:
-            os.unlink(tmp)
-        except FileNotFoundError:
+            stream.close()
+        except OSError:
             pass
+        _remove(tmp)
         raise
     _fsync_folder(os.path.dirname(target) or ".")
+
+
+def _remove(tmp: str) -> None:
+    """Remove the temporary file; removing a file needs no free space."""
+    try:
+        os.unlink(tmp)
+    except FileNotFoundError:
+        pass
+    except OSError as exc:
+        log.warning("%s: could not remove the temporary file: %s", tmp, exc.strerror or exc)
 
 
 def _commit(tmp: str, target: str, *, force: bool, shown: str) -> None:
