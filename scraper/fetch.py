@@ -661,12 +661,14 @@ def _transport_reason(url: str, exc: httpx.TransportError) -> str:
 
 def unreadable_answer_reason(url: str, exc: BaseException) -> str:
     """A sentence for an exception that an HTTP library raised on one URL's answer."""
-    text = " ".join(str(exc).split()) or type(exc).__name__
+    detail = exc.message if isinstance(exc, aiohttp.ClientResponseError) else str(exc)
+    text = " ".join(w for w in str(detail).split() if w != "^") or type(exc).__name__
     if len(text) > 300:
         text = text[:300] + "..."
     if isinstance(exc, aiohttp.ClientResponseError):
-        return f"malformed HTTP answer ({text})"
+        return f"malformed HTTP answer: {text}"
     if isinstance(exc, httpx.InvalidURL):
-        return f"the answer names a URL that cannot be used ({text})"
+        # httpx reads a redirect's Location before handing the answer over.
+        return f"redirect to a URL that is never fetched (the Location is refused: {text})"
     return f"the answer could not be read ({type(exc).__name__}: {text})"
 

@@ -367,3 +367,71 @@ class FuzzServer:
             return False
         conn.sendall(raw)
         return True
+
+
+# -- named malformed answers (the cases that once ended a run) --------------------------------
+
+_HTML = b"Content-Type: text/html\r\n"
+MALFORMED_ANSWERS: dict[str, bytes] = {
+    "status line that is not one": b"HTTP/1.1 abc Weird\r\n\r\nhello",
+    "HTTP/0.9 bytes (no status line)": b"<html><body>hello</body></html>",
+    "redirect to about:blank": b"HTTP/1.1 302 Found\r\nLocation: about:blank\r\n"
+                               b"Content-Length: 0\r\n\r\n",
+    "redirect to mailto:": b"HTTP/1.1 302 Found\r\nLocation: mailto:x@example.org\r\n"
+                           b"Content-Length: 0\r\n\r\n",
+    "redirect to data:": b"HTTP/1.1 301 Moved\r\nLocation: data:text/html,hi\r\n"
+                         b"Content-Length: 0\r\n\r\n",
+    "redirect without //": b"HTTP/1.1 302 Found\r\nLocation: http:elsewhere\r\n"
+                           b"Content-Length: 0\r\n\r\n",
+    "redirect with credentials": b"HTTP/1.1 302 Found\r\nLocation: http://user:pw@127.0.0.1/x"
+                                 b"\r\nContent-Length: 0\r\n\r\n",
+    "negative Content-Length": b"HTTP/1.1 200 OK\r\n" + _HTML + b"Content-Length: -5\r\n\r\nhello",
+    "conflicting Content-Lengths": b"HTTP/1.1 200 OK\r\n" + _HTML +
+                                   b"Content-Length: 5\r\nContent-Length: 7\r\n\r\nhello",
+    "bad chunk size": b"HTTP/1.1 200 OK\r\n" + _HTML + b"Transfer-Encoding: chunked\r\n\r\n"
+                      b"zz\r\nhello\r\n0\r\n\r\n",
+    "header line over 8 KiB": b"HTTP/1.1 200 OK\r\n" + _HTML + b"X-Big: " + b"a" * 100_000 +
+                              b"\r\nContent-Length: 5\r\n\r\nhello",
+    "200 headers": b"HTTP/1.1 200 OK\r\n" + _HTML +
+                   b"".join(b"X-H%d: v\r\n" % i for i in range(200)) +
+                   b"Content-Length: 5\r\n\r\nhello",
+    "gzip that is not": b"HTTP/1.1 200 OK\r\n" + _HTML + b"Content-Encoding: gzip\r\n"
+                        b"Content-Length: 9\r\n\r\nnot gzip!",
+    "400,000 nested <div>s": b"HTTP/1.1 200 OK\r\n" + _HTML + b"Content-Length: %d\r\n\r\n"
+                             % (12 + 5 * 400_000) + b"<html><body>" + b"<div>" * 400_000,
+    "one tag with 200,000 attributes": (lambda body: b"HTTP/1.1 200 OK\r\n" + _HTML +
+                                        b"Content-Length: %d\r\n\r\n" % len(body) + body)(
+        b"<html><div " + b" ".join(b"a%d=1" % i for i in range(200_000)) + b">x</div>"),
+}
+
+
+class MalformedServer(FuzzServer):
+    """Answers `/m/<i>` with the i-th of MALFORMED_ANSWERS, as raw bytes, then closes."""
+
+    def __init__(self) -> None:
+        super().__init__(seed=0, pages=0)
+        self.cases = list(MALFORMED_ANSWERS.items())
+
+    def url(self, index: int) -> str:
+        return f"{self.base()}/m/{index}"
+
+    def _serve(self, index: int, conn: socket.socket) -> None:
+        conn.settimeout(5)
+        try:
+            data = b""
+            while b"\r\n\r\n" not in data:
+                chunk = conn.recv(65536)
+                if not chunk:
+                    return
+                data += chunk
+            path = data.split(b" ")[1].decode("latin-1")
+            with self._lock:
+                self.requests.append((index, path))
+            number = path.removeprefix("/m/")
+            raw = self.cases[int(number)][1] if number.isdigit() and \
+                int(number) < len(self.cases) else b"HTTP/1.1 404 Not Found\r\n\r\n"
+            conn.sendall(raw)
+        except OSError:
+            return
+        finally:
+            conn.close()

@@ -12,7 +12,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from fuzz_http import FuzzServer, answer_for
+from fuzz_http import FuzzServer, MalformedServer, answer_for
 from hostile_helpers import config_yaml, outcomes, query, run_measured, scraper_cmd
 
 # A few thousand requests in CI and with SCRAPER_SLOW_TESTS=1; a quicker sample otherwise.
@@ -103,3 +103,24 @@ def test_mutated_robots_txt_never_ends_the_run(tmp_path: Path) -> None:
 @pytest.mark.parametrize("n", range(40))
 def test_answers_are_deterministic(n: int) -> None:
     assert answer_for(16, n).render() == answer_for(16, n).render()
+
+
+def malformed_outcomes(tmp_path: Path) -> tuple[list[tuple[str, str, str]], dict[str, object]]:
+    """Each named malformed answer crawled once: (case, outcome, reason), and the summary."""
+    with MalformedServer() as server:
+        urls = [server.url(i) for i in range(len(server.cases))]
+        # Every fetch fails: the run says so with exit 4, and ends normally.
+        db, summary = _crawl(tmp_path, urls, robots=False, exit_codes=(4,))
+        seen = outcomes(db, full_urls=True)
+        rows = [(name, seen.of(url), seen.reason(url))
+                for (name, _), url in zip(server.cases, urls, strict=True)]
+    return rows, summary
+
+
+def test_each_answer_that_once_ended_a_run_is_its_urls_failure(tmp_path: Path) -> None:
+    rows, summary = malformed_outcomes(tmp_path)
+    assert summary["failed"] + summary["skipped"] == len(rows)
+    for name, outcome, reason in rows:
+        assert outcome in ("failed", "skipped"), (name, outcome)
+        assert reason and "Traceback" not in reason, (name, reason)
+        print(f"{name}: {outcome}: {reason}")

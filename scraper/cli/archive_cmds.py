@@ -161,6 +161,7 @@ def stats(archive_path: str | None, output_format: str) -> None:
     """
     with _open(archive_path) as archive:
         data = archive.stats()
+        data["run_statuses"] = archive.run_statuses()
     if output_format == "json":
         _echo_json(data)
         return
@@ -176,7 +177,9 @@ def stats(archive_path: str | None, output_format: str) -> None:
         ("blobs", f"{data['blobs']} bodies ({data['delta_blobs']} stored as deltas)"),
         ("bodies", bodies),
         ("fields", fields),
-        ("runs", str(data["runs"])),
+        ("runs", str(data["runs"]) + (" (" + ", ".join(
+            f"{count} {status}" for status, count in data["run_statuses"].items()) + ")"
+            if data["run_statuses"] else "")),
         ("failures", f"{data['failures']} ({data['skipped']} skipped)"),
         ("frontier", f"{data['frontier']} URLs"),
     ]

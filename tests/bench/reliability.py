@@ -239,6 +239,56 @@ def network_safety(tmp: Path) -> tuple[Lines, int]:
     return lines, refused
 
 
+# -- malformed and fuzzed answers ------------------------------------------------------------
+
+def malformed_answers(tmp: Path) -> tuple[Lines, int, int]:
+    from test_fuzz_answers import malformed_outcomes
+
+    rows, summary = malformed_outcomes(tmp)
+    table = ["| answer | ends | reason recorded |", "| --- | --- | --- |"]
+    survived = 0
+    for name, outcome, reason in rows:
+        good = outcome in ("failed", "skipped") and bool(reason)
+        survived += good
+        shown = (reason[:90] + " …") if len(reason) > 92 else reason
+        table.append(f"| {name} | {outcome}{'' if good else ' (UNEXPECTED)'} | "
+                     f"{shown.replace('|', '/')} |")
+    lines = [(f"{survived} of {len(rows)} answers that an HTTP library, a URL library or the "
+              "tree builder cannot take (each of which once ended a whole run with a traceback, "
+              "or would hold a parser for hours) recorded as that URL's failure, in one crawl "
+              f"that ended normally (status {summary['status']}; exit 4, as every fetch "
+              "failed)."), "", *table]
+    return lines, survived, len(rows)
+
+
+def fuzzed_answers(tmp: Path, pages: int, seeds: tuple[int, ...]) -> tuple[Lines, int, int]:
+    from collections import Counter
+
+    from fuzz_http import FuzzServer
+    from test_fuzz_answers import _accounted, _crawl
+
+    requests = 0
+    urls = 0
+    totals: Counter[str] = Counter()
+    for seed in seeds:
+        folder = tmp / f"seed-{seed}"
+        folder.mkdir()
+        with FuzzServer(seed=seed, pages=pages) as server:
+            db, summary = _crawl(folder, [server.base() + "/"], robots=False)
+            requests += len(server.requests)
+        kinds = _accounted(db, summary)
+        totals.update(kinds)
+        urls += sum(kinds.values())
+    accounted = totals["fetched"] + totals["failed"] + totals["skipped"]
+    lines = [(f"{len(seeds)} crawls of a loopback server that answers every page with a "
+              "randomly mutated response (status lines, headers, lengths, chunking, "
+              "encodings, Location values, bodies, resets and stalls; tests/fuzz_http.py), "
+              f"{requests:,} requests in all: each crawl exited 0, every one of the {urls:,} "
+              f"URLs queued ends fetched ({totals['fetched']:,}), failed ({totals['failed']:,}) "
+              f"or skipped ({totals['skipped']:,}), and each archive passes integrity_check.")]
+    return lines, accounted, requests
+
+
 # -- durability and soak -------------------------------------------------------------------
 
 def durability(tmp: Path, kills: int) -> tuple[Lines, int]:
@@ -308,7 +358,7 @@ def main_() -> None:
     with tempfile.TemporaryDirectory(prefix="reliability-") as base:
         tmp = Path(base)
         dirs = {name: tmp / name for name in ("faults", "bodies", "configs", "archives", "net",
-                                              "kills", "soak")}
+                                              "malformed", "fuzz", "kills", "soak")}
         for folder in dirs.values():
             folder.mkdir()
         faults, faults_ok, faults_n = measure("server faults", server_faults, dirs["faults"])
@@ -318,6 +368,11 @@ def main_() -> None:
         archives, archives_ok, archives_n = measure("bad archives", bad_archives,
                                                     dirs["archives"])
         net, refused = measure("network safety", network_safety, dirs["net"])
+        malformed, malformed_ok, malformed_n = measure("malformed answers", malformed_answers,
+                                                       dirs["malformed"])
+        fuzzed, fuzzed_ok, fuzzed_requests = measure(
+            "fuzzed answers", fuzzed_answers, dirs["fuzz"], 500 if args.quick else 2500,
+            (16,) if args.quick else (16, 17, 18))
         kill_lines, killed = measure("SIGKILLs", durability, dirs["kills"], kills)
         soak_lines, soak_report = measure("soak", soak, dirs["soak"], soak_pages)
     today = datetime.date.today().isoformat()
@@ -329,6 +384,9 @@ def main_() -> None:
         (f"| bad-archive cases handled (refused clearly or answered right), file untouched | "
         f"{archives_ok} of {archives_n} |"),
         f"| private and link-local targets refused before connecting | {refused} |",
+        f"| malformed answers survived (each its URL's failure) | {malformed_ok} of {malformed_n} |",
+        (f"| fuzzed responses: requests / URLs accounted for as fetched or failed | "
+         f"{fuzzed_requests:,} / {fuzzed_ok:,} |"),
         f"| SIGKILLs survived with nothing lost | {killed} |",
         (f"| soak: {soak_pages:,}-topic site × 3 runs, faults injected / retries + failures | "
         f"{sum(r.server_faults for r in soak_report.runs):,} / "
@@ -348,6 +406,8 @@ def main_() -> None:
         *section("Broken configs", configs),
         *section("Bad archives", archives),
         *section("Network safety", net),
+        *section("Malformed answers", malformed),
+        *section("Fuzzed answers", fuzzed),
         *section("Killed at random", kill_lines),
         *section("Soak", soak_lines),
     ]
