@@ -24,6 +24,7 @@ from scraper.cli.app import (
     resolve_archive_path,
     stdout_is_terminal,
 )
+from scraper.cli.terminal import terminal_safe
 from scraper.config import CrawlConfig
 from scraper.errors import ConfigError
 from scraper.lock import ArchiveLock
@@ -128,6 +129,10 @@ def _progress(enabled: bool) -> Iterator[ProgressView | None]:
     view = ProgressView()
     with view.progress:
         yield view
+
+
+# What a run's stats.extra says beyond the counts (scraper.crawl), given in --format json.
+_OUTCOME_NOTES = ("unreachable", "retry_from", "start_skips", "waiting_retries", "next_retry")
 
 
 def _clock_time(stamp: str | None) -> str:
@@ -264,9 +269,12 @@ def crawl_command(config_paths: tuple[str, ...], archive_path: str | None,
             "unchanged": r.stats.unchanged, "not_modified": r.stats.not_modified,
             "failed": r.stats.failed, "skipped": r.stats.skipped, "retried": r.stats.retried,
             "queued": r.stats.queued, "elapsed_s": round(r.stats.elapsed_s, 3),
-            "alerts": list(r.alerts)} for r in results], indent=2))
+            "alerts": list(r.alerts),
+            **{key: r.stats.extra[key] for key in _OUTCOME_NOTES if key in r.stats.extra},
+        } for r in results], indent=2))
     else:
-        click.echo("\n".join(summary_lines(results, path)))
+        # Alerts and refusals quote scraped text and server answers.
+        click.echo(terminal_safe("\n".join(summary_lines(results, path))))
     if any(r.status == "failed" for r in results):
         # A run that could not do its job (a wiki whose API is unusable) is not a success
         # for cron, though failed URLs alone never make one.
