@@ -130,18 +130,22 @@ def warm(base: str) -> None:
                    stdout=subprocess.DEVNULL)
 
 
-def run_timed(cmd: list[str], cwd: str | None = None) -> tuple[float, float, str]:
+def run_timed(cmd: list[str], cwd: str | None = None,
+              env: dict[str, str] | None = None) -> tuple[float, float, str]:
     """Wall seconds, CPU seconds of the child, its stdout."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
-    out = subprocess.run(cmd, check=True, capture_output=True, text=True, cwd=cwd)
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True, cwd=cwd, env=env)
     wall = time.perf_counter() - start
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     return wall, cpu, out.stdout
 
 
-def run_scraper(base: str, concurrency: int, workdir: str) -> tuple[float, float, int]:
+def run_scraper(base: str, concurrency: int, workdir: str,
+                source: str | None = None) -> tuple[float, float, int]:
+    """One crawl by this checkout's scraper, or with `source` by the one in that folder (a
+    checkout of another commit, put first on PYTHONPATH)."""
     port = base.rsplit(":", 1)[1]
     config = Path(workdir, f"bench-{concurrency}.yaml")
     archive = Path(workdir, f"bench-{concurrency}-{time.monotonic_ns()}.db")
@@ -155,8 +159,10 @@ def run_scraper(base: str, concurrency: int, workdir: str) -> tuple[float, float
         politeness: {{concurrency: {concurrency}, delay: 0, robots_txt: true}}
         network: {{allow_loopback: true}}
         """))
+    env = None if source is None else {**os.environ, "PYTHONPATH": source}
     wall, cpu, out = run_timed([PYTHON, "-m", "scraper", "crawl", str(config), "--archive",
-                                str(archive), "-q", "--format", "json", "--no-progress"])
+                                str(archive), "-q", "--format", "json", "--no-progress"],
+                               env=env)
     fetched = sum(r["fetched"] + r["not_modified"] for r in json.loads(out))
     return wall, cpu, fetched
 
@@ -176,10 +182,15 @@ def main() -> None:
                              "medians and the range (on a shared machine one crawl can take "
                              "a quarter longer than the next)")
     parser.add_argument("--skip-scrapy", action="store_true")
+    parser.add_argument("--baseline", metavar="DIR", default=None,
+                        help="also crawl with the scraper package of this folder (e.g. a "
+                             "`git worktree` of an older commit), in the same rounds, and "
+                             "print this checkout's pages/s as a share of it")
     args = parser.parse_args()
     if args.rounds < 1:
         parser.error("--rounds must be at least 1")
-    contenders = ["scraper", "aiohttp loop"] + ([] if args.skip_scrapy else ["scrapy"])
+    contenders = (["scraper"] + (["baseline"] if args.baseline else []) + ["aiohttp loop"]
+                  + ([] if args.skip_scrapy else ["scrapy"]))
     # (contender, latency, concurrency) -> [(pages, pages/s, CPU ms per page), ...]
     runs: dict[tuple[str, int, int], list[tuple[int, float, float]]] = {}
     with tempfile.TemporaryDirectory() as workdir:
@@ -193,8 +204,10 @@ def main() -> None:
                 for conc in [int(x) for x in args.concurrency.split(",")]:
                     for _ in range(args.rounds):
                         for name in contenders:
-                            if name == "scraper":
-                                wall, cpu, n = run_scraper(base, conc, workdir)
+                            if name in ("scraper", "baseline"):
+                                wall, cpu, n = run_scraper(
+                                    base, conc, workdir,
+                                    args.baseline if name == "baseline" else None)
                             else:
                                 script = (["-c", AIOHTTP_LOOP] if name == "aiohttp loop"
                                           else [str(spider)])
@@ -227,6 +240,12 @@ def print_table(runs: dict[tuple[str, int, int], list[tuple[int, float, float]]]
         line = f"{statistics.median(vs_loop):.0f}% of aiohttp loop"
         if rounds > 1:
             line += f" (rounds: {', '.join(f'{r:.0f}%' for r in vs_loop)})"
+        if "baseline" in contenders:
+            vs_base = [100 * a / b for a, (_, b, _) in zip(ours, runs[("baseline", latency,
+                                                                        conc)])]
+            line += f"  {statistics.median(vs_base):.0f}% of baseline"
+            if rounds > 1:
+                line += f" (rounds: {', '.join(f'{r:.0f}%' for r in vs_base)})"
         if "scrapy" in contenders:
             vs_scrapy = [a / b for a, (_, b, _) in zip(ours, runs[("scrapy", latency, conc)])]
             line += f"  {statistics.median(vs_scrapy):.1f}x scrapy"
