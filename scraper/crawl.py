@@ -304,15 +304,16 @@ class SiteCrawl:
         self._retried(exc.attempts)
         self.counts.skipped += 1
         now = self.clock()
-        if isinstance(exc, (RobotsDisallowed, SkippedContent)):
-            # The site's own choice: asked again at the page's next recrawl.
-            wait = recrawl_interval(item.url, cfg)
-        else:
-            # Scope, address or scheme: the config's refusal. A fixed config must not wait
-            # for recrawl_after, so the URL is tried again on the failure back-off.
+        if item.depth == 0 and not isinstance(exc, (RobotsDisallowed, SkippedContent)):
+            # A start URL that the config refuses (a redirect out of scope, an address): the
+            # user must hear of it now, and a fixed config must not wait for recrawl_after,
+            # so it is tried again on the failure back-off.
             wait = failure_backoff(item.attempts + 1)
-            if item.depth == 0:
-                self.counts.start_skips.append(f"{item.url}: {exc.reason}")
+            self.counts.start_skips.append(f"{item.url}: {exc.reason}")
+        else:
+            # The site's own choice (robots.txt, a content type), or a link the config does
+            # not let the crawl follow: asked again at the page's next recrawl.
+            wait = recrawl_interval(item.url, cfg)
         await self.db.run(self.archive.record_skipped, run_id, cfg.name, item.url,
                           reason=exc.reason, now=now, next_due=due_after(now, wait))
         log.warning("%s: skipped: %s", item.url, exc.reason)

@@ -103,7 +103,10 @@ def find_api_url(body: bytes | str, base_url: str) -> str | None:
     failing that, the `<link rel="alternate" type="application/x-wiki">` edit link's index.php.
     """
     text = body if isinstance(body, str) else body.decode("utf-8", "replace")
-    check_markup_bounds(text, base_url)
+    try:
+        check_markup_bounds(text, base_url)
+    except ParseError:
+        return None  # a page the parser would not finish advertises nothing readable
     tree = LexborHTMLParser(text)
     for link in tree.css("link[rel][href]"):
         rels = (link.attributes.get("rel") or "").lower().split()
@@ -320,13 +323,17 @@ def read_compare(data: JSON, url: str = "") -> Comparison:
     """action=compare&fromrev=A&torev=B&prop=diff|ids|title|user|comment|timestamp."""
     comp = _need(data, "compare", url, "action=compare")
     body = comp.get("body", comp.get("*", ""))
+    try:
+        lines = read_diff_rows(str(body))
+    except ParseError as exc:
+        raise BadAnswer(url, f"action=compare: {exc.reason}") from None
     return Comparison(
         from_revid=int(_need(comp, "fromrevid", url, "action=compare")),
         to_revid=int(_need(comp, "torevid", url, "action=compare")),
         from_title=str(comp.get("fromtitle", "")),
         to_title=str(comp.get("totitle", "")),
         diff_html=str(body),
-        lines=read_diff_rows(str(body)),
+        lines=lines,
         from_timestamp=_opt_str(comp.get("fromtimestamp")),
         to_timestamp=_opt_str(comp.get("totimestamp")),
         from_user=_opt_str(comp.get("fromuser")),

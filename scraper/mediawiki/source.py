@@ -30,7 +30,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from scraper.config import MediaWikiSource
-from scraper.errors import BlockedURL, FetchError, HTTPStatusError, SkippedContent
+from scraper.errors import BlockedURL, FetchError, HTTPStatusError, ParseError, SkippedContent
 from scraper.frontier import (
     due_after,
     gone_recheck_interval,
@@ -384,10 +384,15 @@ class WikiRun:
         ctx.counts.retried += max(0, result.attempts - 1)
         now = ctx.clock()
         # On the crawl's parser threads: a pathological page must not stall the event loop.
-        page = await asyncio.get_running_loop().run_in_executor(
-            ctx.parsers.threads, functools.partial(
-                parse_page, result.body, result.final_url, parser="mediawiki",
-                content_type=result.header("content-type"), max_links=cfg.max_links_per_page))
+        try:
+            page = await asyncio.get_running_loop().run_in_executor(
+                ctx.parsers.threads, functools.partial(
+                    parse_page, result.body, result.final_url, parser="mediawiki",
+                    content_type=result.header("content-type"),
+                    max_links=cfg.max_links_per_page))
+        except ParseError as exc:  # markup past the parser's bounds: this page's failure
+            ctx.record_failure(self.run_id, item, exc)
+            return
         if page.revision_id is not None and page.revision_id != revision.revision_id:
             log.warning("%s: asked for revision %d, the page shows %d", url,
                         revision.revision_id, page.revision_id)
