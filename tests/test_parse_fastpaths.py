@@ -358,7 +358,7 @@ def test_tree_without_mutation_events_reads_the_same(parts: list[str], see_also:
     fast = [page_to_dict(parse_page(body, url, parser=name)) for name in ("auto", "generic")]
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(scraper.parse, "make_tree",
-                      lambda data, content_type=None: LexborHTMLParser(
+                      lambda data, content_type=None, url="": LexborHTMLParser(
                           decode_body(data, content_type)[0], scripting=True))
         plain = [page_to_dict(parse_page(body, url, parser=name)) for name in ("auto", "generic")]
     assert fast == plain
