@@ -90,6 +90,34 @@ BAD: list[tuple[str, str, int, str | None, str]] = [
      "is not allowed"),
     ("python-object-top-level", "!!python/object:os.PathLike {{name: t}}\n", 1, None,
      "is not allowed"),
+    # values that would crash or hang the crawl later (issue 16; more in test_config_hostile)
+    ("user-agent-header-injection", BASE + 'politeness:\n  user_agent: "bot\\r\\nX-Evil: 1"\n',
+     7, "politeness.user_agent", "control characters"),
+    ("user-agent-non-ascii", BASE + 'politeness:\n  user_agent: "bott\\u00e9/1.0"\n', 7,
+     "politeness.user_agent", "non-ASCII"),
+    ("archive-nul", BASE + 'archive: "a\\0b.db"\n', 6, "archive", "NUL"),
+    ("yaml-nested-100000-deep", BASE + "max_depth: " + "[" * 100_000 + "]" * 100_000 + "\n", 6,
+     "max_depth", "nested deeper than 50 levels"),
+    ("yaml-alias-bomb", BASE + "\n".join(
+        ["a0: &a0 [x, x, x, x, x, x, x, x, x, x]"]
+        + [f"a{i}: &a{i} [" + ", ".join([f"*a{i - 1}"] * 10) + "]" for i in range(1, 10)])
+     + "\n", 11, "a5[", "aliases expand"),
+    ("yaml-alias-cycle", BASE + "scope: &s\n  include: *s\n", 7, "scope.include",
+     "inside its own anchor"),
+    ("include-nested-quantifier", BASE + "scope:\n  include: ['^/related/(\\w+_?)+$']\n", 7,
+     "scope.include[0]", "nested quantifier: can take exponential time"),
+    ("exclude-overlapping-alternatives", BASE + "scope:\n  exclude: ['^/(a|ab)*$']\n", 7,
+     "scope.exclude[0]", "alternatives under a repeat"),
+    ("recrawl-cubic-pattern", BASE + "recrawl:\n  - {{pattern: 'a.*a.*b', after: 1h}}\n", 7,
+     "recrawl[0].pattern", "n**3"),
+    ("start-url-credentials", BASE.replace('"{url}"', '"http://user:pw@127.0.0.1/x"'), 3,
+     "start_urls[0]", "user name or password"),
+    ("start-url-empty-host-label", BASE.replace('"{url}"', '"http://a..b/x"'), 3,
+     "start_urls[0]", "not a valid host name"),
+    ("concurrency-huge", BASE + "politeness:\n  concurrency: 1000000000\n", 7,
+     "politeness.concurrency", "at most 1000"),
+    ("recrawl-after-huge", BASE + "recrawl_after: 100000000000\n", 6, "recrawl_after",
+     "at most 3650 days"),
 ]
 
 

@@ -34,7 +34,7 @@ from scraper.config._model import (
     Selectors,
 )
 from scraper.config._schema import FIELD_OF_KEY, build_config, set_override
-from scraper.config._yaml import read_config_file, read_yaml
+from scraper.config._yaml import check_shape, read_config_file, read_yaml
 from scraper.errors import ConfigError
 
 __all__ = [
@@ -105,6 +105,8 @@ def parse_overrides(items: Iterable[str]) -> dict[str, Any]:
         if not sep or not key.strip():
             raise ConfigError(f"expected KEY=VALUE, got {item!r}", key="--set")
         try:
+            if text.strip():
+                check_shape(text, None, key.strip())
             out[key.strip()] = yaml.safe_load(text) if text.strip() else ""
         except yaml.YAMLError as exc:
             raise ConfigError(f"cannot read the value {text!r}: {exc}", key=key.strip()) from exc

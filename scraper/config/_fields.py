@@ -12,6 +12,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from scraper.config._model import Scope
+from scraper.config._regex import regex_problem
 from scraper.errors import ConfigError
 from scraper.timeutil import parse_duration
 
@@ -44,6 +45,12 @@ class _Ctx:
 
 
 _Field = Callable[[_Ctx, str, Any], Any]
+
+# Upper bounds for numbers that have no natural one, so that a typo such as 10**20 is refused
+# here rather than overflowing later (SQLite integers are 64-bit; datetime ends in year 9999).
+MAX_INT = 2**31 - 1
+MAX_SECONDS = 3650 * 86400.0  # ten years
+MAX_SIZE = 2**40  # 1 TiB
 
 
 def _describe(value: Any) -> str:
@@ -86,21 +93,48 @@ def _text(ctx: _Ctx, key: str, value: Any, *, optional: bool = False) -> str | N
     return value
 
 
-def _line_text(ctx: _Ctx, key: str, value: Any) -> str:
+def _header_text(ctx: _Ctx, key: str, value: Any) -> str:
+    """Text sent as an HTTP header value. httpx encodes header values as ASCII and h11
+    refuses leading or trailing blanks, so a value that would fail at the first request is
+    refused here: printable ASCII only. Blanks around it are dropped (as YAML does for an
+    unquoted value)."""
     text = _text(ctx, key, value)
     assert text is not None
-    if any(ord(c) < 32 for c in text):  # it goes into an HTTP header
+    text = text.strip(" \t")
+    bad = next((c for c in text if not " " <= c <= "~"), None)
+    if bad is not None:
+        kind = "control characters" if bad < " " or bad == "\x7f" else "non-ASCII characters"
+        raise ctx.error(key, f"must be one line of printable ASCII (it is sent as an HTTP "
+                             f"header); {kind} such as {bad!r} are refused, got {text!r}")
+    return text
+
+
+def _path(ctx: _Ctx, key: str, value: Any, *, optional: bool = False) -> str | None:
+    """A file path: text without NUL, which no file system allows (sqlite3 and open() raise
+    ValueError on it)."""
+    text = _text(ctx, key, value, optional=optional)
+    if text is not None and "\0" in text:
+        raise ctx.error(key, f"a path cannot contain a NUL character, got {text!r}")
+    return text
+
+
+def _plain_text(ctx: _Ctx, key: str, value: Any, *, optional: bool = False) -> str | None:
+    """Text without control characters (page titles and such, sent in API queries)."""
+    text = _text(ctx, key, value, optional=optional)
+    if text is not None and any(ord(c) < 32 or ord(c) == 127 for c in text):
         raise ctx.error(key, f"must be one line without control characters, got {text!r}")
     return text
 
 
-def _integer(ctx: _Ctx, key: str, value: Any, *, minimum: int,
+def _integer(ctx: _Ctx, key: str, value: Any, *, minimum: int, maximum: int = MAX_INT,
              optional: bool = False) -> int | None:
     if value is None and optional:
         return None
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
         more = " or null" if optional else ""
         raise ctx.error(key, f"must be an integer >= {minimum}{more}, got {_describe(value)}")
+    if value > maximum:
+        raise ctx.error(key, f"must be at most {maximum}, got {_describe(value)}")
     return value
 
 
@@ -110,7 +144,8 @@ def _flag(ctx: _Ctx, key: str, value: Any) -> bool:
     return value
 
 
-def _seconds(ctx: _Ctx, key: str, value: Any, *, positive: bool = False) -> float:
+def _seconds(ctx: _Ctx, key: str, value: Any, *, positive: bool = False,
+             maximum: float = MAX_SECONDS) -> float:
     seconds = -1.0
     if isinstance(value, (str, int, float)) and not isinstance(value, bool):
         try:
@@ -121,7 +156,14 @@ def _seconds(ctx: _Ctx, key: str, value: Any, *, positive: bool = False) -> floa
         bound = "> 0" if positive else ">= 0"
         raise ctx.error(key, f"must be a number {bound} or a duration such as 250ms, 30s, 5m, "
                              f"2h or 1d, got {_describe(value)}")
+    if seconds > maximum:
+        raise ctx.error(key, f"must be at most {_span(maximum)}, got {_describe(value)}")
     return seconds
+
+
+def _span(seconds: float) -> str:
+    days = seconds / 86400
+    return f"{days:g} days" if days >= 1 else f"{seconds:g} seconds"
 
 
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([a-z]*)\s*$", re.IGNORECASE)
@@ -162,6 +204,8 @@ def _size(ctx: _Ctx, key: str, value: Any) -> int:
     if size < 1:
         raise ctx.error(key, f"must be a number of bytes >= 1 or a size such as 512KiB or 10MB, "
                              f"got {_describe(value)}")
+    if size > MAX_SIZE:
+        raise ctx.error(key, f"must be at most {MAX_SIZE} bytes (1TiB), got {_describe(value)}")
     return size
 
 
@@ -187,10 +231,17 @@ def _regex(ctx: _Ctx, key: str, value: Any) -> re.Pattern[str]:
     text = _text(ctx, key, value)
     assert text is not None
     try:
-        return re.compile(text)
+        compiled = re.compile(text)
     except re.error as exc:
         raise ctx.error(key, f"not a valid regular expression: {exc.msg} at position {exc.pos} "
                              f"in {text!r}") from exc
+    except RecursionError as exc:  # re's parser recurses once per group
+        raise ctx.error(key, f"not a usable regular expression: nested too deeply in "
+                             f"{_describe(text)}") from exc
+    problem = regex_problem(text)
+    if problem:
+        raise ctx.error(key, f"refused regular expression {_describe(text)}: {problem}")
+    return compiled
 
 
 def _css(ctx: _Ctx, key: str, value: Any) -> str | None:
@@ -213,6 +264,8 @@ def _http_url(ctx: _Ctx, key: str, value: Any) -> str:
     url = text.strip()
     if any(c.isspace() for c in url):
         raise ctx.error(key, f"must be a URL without spaces, got {url!r}")
+    if any(ord(c) < 32 or ord(c) == 127 for c in url):
+        raise ctx.error(key, f"must be a URL without control characters, got {url!r}")
     try:
         parts = urlsplit(url)
         host, _port = parts.hostname, parts.port
@@ -226,7 +279,30 @@ def _http_url(ctx: _Ctx, key: str, value: Any) -> str:
         raise ctx.error(key, f"must be an http or https URL, got {url!r}{hint}")
     if not host:
         raise ctx.error(key, f"has no host: {url!r}")
+    if "@" in parts.netloc:
+        # The crawl refuses such URLs (frontier.normalise_url); a password does not belong
+        # in a config that is stored with every run.
+        raise ctx.error(key, f"must not carry a user name or password: {url!r}")
+    if _port == 0:
+        raise ctx.error(key, f"port 0 cannot be connected to: {url!r}")
+    if not _valid_host(host.rstrip(".")):
+        raise ctx.error(key, f"not a valid host name in {url!r}")
     return url
+
+
+def _valid_host(host: str) -> bool:
+    """An IP address, or a name whose labels are 1 to 63 characters once IDNA-encoded (the
+    encoding httpx applies when it connects; an empty label makes it raise)."""
+    try:
+        ipaddress.ip_address(host)
+        return True
+    except ValueError:
+        pass
+    try:
+        ascii_host = host.encode("idna").decode("ascii")
+    except UnicodeError:
+        return False
+    return bool(ascii_host) and all(0 < len(label) < 64 for label in ascii_host.split("."))
 
 
 _HOSTNAME = re.compile(r"^[a-z0-9_-]+(\.[a-z0-9_-]+)*$")

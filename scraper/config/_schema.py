@@ -17,11 +17,13 @@ from scraper.config._fields import (
     _describe,
     _Field,
     _flag,
+    _header_text,
     _host,
     _http_url,
     _integer,
-    _line_text,
     _list,
+    _path,
+    _plain_text,
     _regex,
     _scope_problem,
     _seconds,
@@ -61,7 +63,7 @@ def _optional_block(cls: type[Any], spec: Mapping[str, _Field]) -> _Field:
 
 
 def _texts(ctx: _Ctx, key: str, value: Any) -> tuple[str, ...]:
-    return _unique(_list(ctx, key, value, _text))
+    return _unique(_list(ctx, key, value, _plain_text))
 
 
 def _name(ctx: _Ctx, key: str, value: Any) -> str:
@@ -76,6 +78,16 @@ def _start_urls(ctx: _Ctx, key: str, value: Any) -> tuple[str, ...]:
     urls = _list(ctx, key, value, _http_url)
     if not urls:
         raise ctx.error(key, "must list at least one http or https URL")
+    # The crawl queues each start URL in its normal form; one it cannot normalise would stop
+    # the run after the archive is opened, so it is refused here. (Imported here: the
+    # frontier imports this package.)
+    from scraper.frontier import normalise_url
+
+    for i, url in enumerate(urls):
+        try:
+            normalise_url(url)
+        except ValueError as exc:
+            raise ctx.error(f"{key}[{i}]", f"cannot be crawled: {exc}") from exc
     return _unique(urls)
 
 
@@ -91,29 +103,30 @@ def _recrawl_rule(ctx: _Ctx, key: str, value: Any) -> RecrawlRule:
                        _seconds(ctx, f"{key}.after", value["after"]))
 
 
+_DAY = 86400.0  # the cap on waits and timeouts: a longer one is a typo, not a plan
 _SCOPE: dict[str, _Field] = {
     "domains": lambda ctx, key, value: _unique(_list(ctx, key, value, _host)),
     "include": lambda ctx, key, value: _list(ctx, key, value, _regex),
     "exclude": lambda ctx, key, value: _list(ctx, key, value, _regex),
 }
 _POLITENESS: dict[str, _Field] = {
-    "concurrency": partial(_integer, minimum=1),
-    "delay": _seconds,
+    "concurrency": partial(_integer, minimum=1, maximum=1000),
+    "delay": partial(_seconds, maximum=_DAY),
     "robots_txt": _flag,
-    "user_agent": _line_text,
+    "user_agent": _header_text,
 }
 _NETWORK: dict[str, _Field] = {
     "allow_loopback": _flag,
     "allow_private": _flag,
-    "timeout": partial(_seconds, positive=True),
-    "total_timeout": partial(_seconds, positive=True),
+    "timeout": partial(_seconds, positive=True, maximum=_DAY),
+    "total_timeout": partial(_seconds, positive=True, maximum=_DAY),
     "max_body_bytes": _size,
     "max_decompressed_bytes": _size,
-    "max_redirects": partial(_integer, minimum=0),
-    "attempts": partial(_integer, minimum=1),
-    "backoff_base": _seconds,
-    "backoff_max": _seconds,
-    "retry_after_max": _seconds,
+    "max_redirects": partial(_integer, minimum=0, maximum=100),
+    "attempts": partial(_integer, minimum=1, maximum=100),
+    "backoff_base": partial(_seconds, maximum=_DAY),
+    "backoff_max": partial(_seconds, maximum=_DAY),
+    "retry_after_max": partial(_seconds, maximum=_DAY),
     "http2": _flag,
 }
 _SELECTORS: dict[str, _Field] = {f.name: _css for f in dataclasses.fields(Selectors)}
@@ -121,12 +134,12 @@ _MEDIAWIKI: dict[str, _Field] = {
     "api": lambda ctx, key, value: None if value is None else _http_url(ctx, key, value),
     "titles": _texts,
     "categories": _texts,
-    "category_depth": partial(_integer, minimum=0),
-    "allpages_prefix": partial(_text, optional=True),
+    "category_depth": partial(_integer, minimum=0, maximum=1000),
+    "allpages_prefix": partial(_plain_text, optional=True),
     "allpages_namespace": partial(_integer, minimum=0, optional=True),
     "follow_links": _flag,
     "backfill": partial(_integer, minimum=0),
-    "maxlag": partial(_integer, minimum=1),
+    "maxlag": partial(_integer, minimum=1, maximum=86400),
     "use_textextracts": _flag,
 }
 # File keys in file order; `recrawl` fills CrawlConfig.recrawl_rules.
@@ -143,7 +156,7 @@ _TOP: dict[str, _Field] = {
     "recrawl": lambda ctx, key, value: _list(ctx, key, value, _recrawl_rule),
     "politeness": lambda ctx, key, value: _block(ctx, key, value, Politeness, _POLITENESS),
     "network": lambda ctx, key, value: _block(ctx, key, value, Network, _NETWORK),
-    "archive": partial(_text, optional=True),
+    "archive": partial(_path, optional=True),
     "selectors": _optional_block(Selectors, _SELECTORS),
     "source": partial(_choice, choices=SOURCES),
     "mediawiki": _optional_block(MediaWikiSource, _MEDIAWIKI),

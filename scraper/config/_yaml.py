@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import stat
 from typing import Any
 
 import yaml
@@ -9,19 +11,48 @@ import yaml
 from scraper.config._fields import _describe
 from scraper.errors import ConfigError
 
-MAX_CONFIG_BYTES = 4 * 1024 * 1024  # a config is a page of YAML; a bigger file is a wrong path
+MAX_CONFIG_BYTES = 1024 * 1024  # a config is a page of YAML; a bigger file is a wrong path
+MAX_DEPTH = 50  # a config nests 4 levels; PyYAML's composer recurses once per level
+# Values after alias expansion. A 1 MiB file without aliases holds fewer; a "billion laughs"
+# (aliases of aliases of big lists) holds many more.
+MAX_NODES = 1_000_000
 _TAG = "tag:yaml.org,2002:"
 # Only plain data. Anything else (!!python/..., !!binary, local tags) is refused unbuilt.
 _SCALAR_TAGS = frozenset(_TAG + t for t in ("str", "int", "float", "bool", "null", "timestamp"))
+_KINDS = ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a named pipe (FIFO)"),
+          (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
+          (stat.S_ISSOCK, "a socket"))
+
+
+def _regular_file_problem(st: os.stat_result) -> str | None:
+    if stat.S_ISREG(st.st_mode):
+        if st.st_size > MAX_CONFIG_BYTES:
+            return f"{st.st_size} bytes, over {MAX_CONFIG_BYTES}: not a config file?"
+        return None
+    kind = next((name for test, name in _KINDS if test(st.st_mode)), "not a file")
+    return f"not a regular file but {kind}; a config is a YAML file"
 
 
 def read_config_file(path: str) -> str:
-    """The text of the config file at `path`, or a ConfigError naming it."""
+    """The text of the config file at `path`, or a ConfigError naming it.
+
+    Only a regular file of at most MAX_CONFIG_BYTES is read: a directory, a FIFO (reading
+    it would wait for a writer forever), a device such as /dev/zero (never ends) or a huge
+    file is refused. It is checked before opening and again on the open descriptor, which is
+    opened non-blocking in case a FIFO took the file's place in between."""
     try:
-        with open(path, "rb") as fh:
+        problem = _regular_file_problem(os.stat(path))
+        if problem:
+            raise ConfigError(problem, path=path)
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0))
+        with open(fd, "rb") as fh:
+            problem = _regular_file_problem(os.fstat(fd))
+            if problem:
+                raise ConfigError(problem, path=path)
             data = fh.read(MAX_CONFIG_BYTES + 1)
-    except OSError as exc:
-        raise ConfigError(f"cannot read the config: {exc.strerror or exc}", path=path) from exc
+    except (OSError, ValueError) as exc:  # ValueError: a NUL in the path
+        reason = getattr(exc, "strerror", None) or str(exc)
+        raise ConfigError(f"cannot read the config: {reason}", path=path) from exc
     if len(data) > MAX_CONFIG_BYTES:
         raise ConfigError(f"over {MAX_CONFIG_BYTES} bytes: not a config file?", path=path)
     try:
@@ -31,8 +62,86 @@ def read_config_file(path: str) -> str:
         raise ConfigError("not UTF-8 text", path=path, line=line) from exc
 
 
+def check_shape(text: str, path: str | None, key: str | None = None) -> None:
+    """Refuse YAML nested deeper than MAX_DEPTH or whose aliases expand to more than
+    MAX_NODES values, or that has an alias inside its own anchor (a cycle), reading only
+    the event stream: PyYAML's parser is a loop, its composer recurses once per level, so
+    this must come first. Raises ConfigError at the offending node's line; YAML syntax
+    errors are left to the composer's message (it raises them as MarkedYAMLError).
+
+    :param key: put before the key paths in messages (an override's key)."""
+    depth = total = 0
+    sizes: dict[str, int] = {}  # finished anchors: values in them, expanded
+    frames: list[_Frame] = []
+    for event in yaml.parse(text, Loader=yaml.SafeLoader):
+        if isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
+            frame = frames.pop()
+            depth -= 1
+            if frame.anchor is not None:
+                sizes[frame.anchor] = total - frame.start
+            continue
+        if not isinstance(event, yaml.NodeEvent):
+            continue
+        where = frames[-1].place(event) if frames else ""
+        if where is None:  # a mapping's key: named after the mapping
+            where = frames[-1].path
+        line = event.start_mark.line + 1 if event.start_mark is not None else None
+        name = _short_key(key or "", where)
+        if isinstance(event, yaml.AliasEvent):
+            if event.anchor is not None and any(f.anchor == event.anchor for f in frames):
+                raise ConfigError(f"the alias *{event.anchor} is inside its own anchor "
+                                  f"&{event.anchor}: a value cannot contain itself",
+                                  path=path, line=line, key=name)
+            total += sizes.get(event.anchor or "", 1)  # undefined: the composer says so
+        else:
+            total += 1
+            if isinstance(event, yaml.CollectionStartEvent):
+                depth += 1
+                if depth > MAX_DEPTH:
+                    raise ConfigError(f"nested deeper than {MAX_DEPTH} levels",
+                                      path=path, line=line, key=name)
+                frames.append(_Frame(where, isinstance(event, yaml.MappingStartEvent),
+                                     event.anchor, total - 1))
+            elif event.anchor is not None:
+                sizes[event.anchor] = 1
+        if total > MAX_NODES:
+            raise ConfigError(f"aliases expand to more than {MAX_NODES} values",
+                              path=path, line=line, key=name)
+
+
+def _short_key(prefix: str, where: str) -> str | None:
+    """`prefix` and `where` joined as a key path, cut after four steps (a node 10,000 levels
+    down is still named in one short line)."""
+    if prefix and where and not where.startswith("["):
+        where = "." + where
+    full = prefix + where
+    steps = [i for i, c in enumerate(full) if c in ".["]
+    return (full[: steps[3]] + "..." if len(steps) > 3 else full) or None
+
+
+class _Frame:
+    """An open mapping or sequence in check_shape: where it is and what comes next in it."""
+
+    def __init__(self, path: str, mapping: bool, anchor: str | None, start: int) -> None:
+        self.path, self.mapping, self.anchor, self.start = path, mapping, anchor, start
+        self.index = 0
+        self.key: str | None = None  # in a mapping: the key just read, awaiting its value
+
+    def place(self, event: yaml.NodeEvent) -> str | None:
+        """The key path of the node `event` starts, or None when it is a mapping's key."""
+        if not self.mapping:
+            self.index += 1
+            return f"{self.path}[{self.index - 1}]"
+        if self.key is None:
+            self.key = event.value if isinstance(event, yaml.ScalarEvent) else "?"
+            return None
+        name, self.key = self.key, None
+        return f"{self.path}.{name}" if self.path else name
+
+
 def read_yaml(text: str, path: str) -> tuple[dict[str, Any], dict[str, int]]:
     try:
+        check_shape(text, path)
         # compose() only builds nodes: no constructor runs, so no tag can make an object.
         node = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.MarkedYAMLError as exc:
