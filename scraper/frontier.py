@@ -13,6 +13,9 @@ from scraper.models import FrontierItem, Page
 
 DEFAULT_PORTS = {"http": 80, "https": 443}
 ALLOWED_SCHEMES = ("http", "https")
+# Longer URLs are not queued: servers refuse them (8 KiB is a common request-line cap), and
+# the scope and recrawl regexes run on every queued URL, so its length bounds their time.
+MAX_URL_CHARS = 8192
 # Query keys whose order matters to some servers (form posts to MediaWiki's index.php read
 # `title` first is a myth, but `action=raw` & co. are order-free); sorting is safe for
 # the key/value form only, so a query that is not plain key=value pairs is left as it is.
@@ -25,10 +28,13 @@ def normalise_url(url: str, base: str | None = None) -> str:
     Lowercases scheme and host, drops default ports, the fragment, dot segments and an empty
     query, normalises percent-escapes, makes an empty path "/" and sorts a plain key=value
     query by key (stable, so repeated keys keep their order). Raises ValueError for URLs
-    that are not http(s), have no host or carry credentials.
+    that are not http(s), have no host, carry credentials or are longer than
+    MAX_URL_CHARS.
     """
     if base is not None:
         url = urljoin(base, url)
+    if len(url) > MAX_URL_CHARS:
+        raise ValueError(f"URL longer than {MAX_URL_CHARS:,} characters: {url[:80]!r}...")
     parts = urlsplit(url.strip())
     scheme = parts.scheme.lower()
     if scheme not in ALLOWED_SCHEMES:

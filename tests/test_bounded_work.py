@@ -14,6 +14,7 @@ import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 from hostile_helpers import config_yaml, make_config, outcomes, query, run_crawl, run_measured
@@ -37,9 +38,9 @@ BODIES = {"/normal": NORMAL, "/deep": DEEP, "/attributes": ATTRIBUTES, "/valuele
 
 
 class _Pages(BaseHTTPRequestHandler):
-    cookies_sent: list[str | None] = []
+    cookies_sent: ClassVar[list[str | None]] = []
 
-    def do_GET(self) -> None:  # noqa: N802 - http.server's name
+    def do_GET(self) -> None:
         self.cookies_sent.append(self.headers.get("Cookie"))
         body = BODIES.get(self.path.split("?")[0], NORMAL)
         self.send_response(200)
@@ -105,7 +106,7 @@ def test_robots_txt_is_read_up_to_500_kib(tmp_path: Path) -> None:
     robots = b"User-agent: *\nDisallow: /before\n" + padding + b"Disallow: /after\n"
 
     class Robots(_Pages):
-        def do_GET(self) -> None:  # noqa: N802
+        def do_GET(self) -> None:
             if self.path == "/robots.txt":
                 self.send_response(200)
                 self.send_header("Content-Type", "text/plain")
@@ -216,3 +217,21 @@ def test_max_time_ends_the_process_when_a_lookup_never_returns(tmp_path: Path) -
     elapsed, code = _max_time_run(tmp_path, ["http://wiki.stuck/a"], prelude=hang)
     assert code == 1
     assert elapsed < 3 + MAX_TIME_GRACE + 5
+
+
+def test_urls_longer_than_the_cap_are_not_queued(site: str, tmp_path: Path) -> None:
+    from scraper.frontier import MAX_URL_CHARS, normalise_url
+
+    long_path = "/x" + "a" * MAX_URL_CHARS
+    with pytest.raises(ValueError, match="longer than"):
+        normalise_url(site + long_path)
+    BODIES["/links"] = (b'<html><body><p>Links.</p><a href="%s">long</a><a href="/normal">ok</a>'
+                        b"</body></html>" % long_path.encode())
+    try:
+        config = make_config([f"{site}/links"], follow=["internal"])
+        (result,) = run_crawl(config, tmp_path / "a.db")
+    finally:
+        del BODIES["/links"]
+    queued = [u for (u,) in query(tmp_path / "a.db", "SELECT url FROM frontier")]
+    assert sorted(queued) == [f"{site}/links", f"{site}/normal"]
+    assert result.stats.failed == 0

@@ -38,7 +38,7 @@ class _Site(BaseHTTPRequestHandler):
     redirect_to: str | None = None
     seen: list[str]
 
-    def do_GET(self) -> None:  # noqa: N802 - http.server's name
+    def do_GET(self) -> None:
         self.seen.append(self.path)
         if self.path == "/robots.txt":
             self.send_response(self.robots_status)
@@ -191,10 +191,11 @@ def test_robots_txt_that_answers_5xx_is_a_failure_not_a_skip(tmp_path: Path) -> 
 
 
 def test_a_name_that_does_not_resolve_is_an_unreachable_host(tmp_path: Path) -> None:
-    from scraper.config import load_config_text
-    from scraper.archive import Archive
-    from scraper.crawl import crawl
     import asyncio
+
+    from scraper.archive import Archive
+    from scraper.config import load_config_text
+    from scraper.crawl import crawl
 
     config = load_config_text(config_yaml(["http://wiki.invalid/a"], name="site",
                                           network={"attempts": 1}), "site.yaml")
