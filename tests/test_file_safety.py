@@ -302,6 +302,30 @@ def test_an_interrupted_export_leaves_nothing(export_archive: Path, tmp_path: Pa
     assert list(tmp_path.iterdir()) == []
 
 
+def test_a_sigkilled_exports_leftover_is_removed_by_the_next_export(export_archive: Path,
+                                                                    tmp_path: Path) -> None:
+    target = tmp_path / "out.jsonl"
+    proc = subprocess.Popen(scraper_cmd("export", "--all-versions", "--with-text", "-o",
+                                        str(target), "--archive", str(export_archive)),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    leftover = tmp_path / f".out.jsonl.tmp-{proc.pid}"
+    deadline = time.monotonic() + 60
+    while not (leftover.exists() and leftover.stat().st_size > 0):
+        assert proc.poll() is None, "the export ended before it could be killed"
+        assert time.monotonic() < deadline
+        time.sleep(0.002)
+    proc.kill()  # SIGKILL: no cleanup runs
+    proc.wait(timeout=60)
+    assert leftover.exists() and not target.exists()
+    live = tmp_path / f".out.jsonl.tmp-{os.getpid()}"  # a live process's: left alone
+    live.write_bytes(b"in progress")
+    done = subprocess.run(scraper_cmd("export", "-o", str(target), "--archive",
+                                      str(export_archive), "--force"),
+                          capture_output=True, timeout=300)
+    assert done.returncode == 0, done.stderr.decode()[-2000:]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [live.name, "out.jsonl"]
+
+
 # -- 4. a killed run is marked so by the next crawl ---------------------------------------------
 
 def test_a_killed_run_is_marked_killed_by_the_next_crawl(site: TestSite, tmp_path: Path) -> None:

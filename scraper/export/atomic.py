@@ -3,8 +3,9 @@
 The temporary file is `.<name>.tmp-<pid>` in the target's folder (same filesystem, so the
 rename is atomic). It is removed on any error or interruption that Python sees (exceptions,
 a full disk whose last buffered write fails again on close included, KeyboardInterrupt,
-SystemExit). SIGKILL runs no cleanup: the temporary file then stays behind
-under its hidden name, never under the target name, and can be deleted by hand.
+SystemExit). SIGKILL runs no cleanup: the temporary file then stays behind under its hidden
+name, never under the target name, until the next export to the same target removes it (its
+process is gone).
 
 A symlink is written through (its target is replaced, the link stays); a special file such as
 /dev/null, /dev/stdout or a named pipe is written directly, with no temporary file and no
@@ -81,6 +82,7 @@ def atomic_output(path: str, *, force: bool = False) -> Iterator[BinaryIO]:
         return
     target = resolved_target(path)
     tmp = temp_path_for(target)
+    _remove_orphans(target)
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL  # never through a link planted at the name
     try:
         try:
@@ -113,6 +115,27 @@ def atomic_output(path: str, *, force: bool = False) -> Iterator[BinaryIO]:
         _remove(tmp)
         raise
     _fsync_folder(os.path.dirname(target) or ".")
+
+
+def _remove_orphans(target: str) -> None:
+    """Remove temporary files of `target` left by killed exports: those whose process is
+    gone. One of a live process (a concurrent export to the same name) is left alone."""
+    folder, name = os.path.split(target)
+    prefix = f".{name}.tmp-"
+    try:
+        names = [n for n in os.listdir(folder or ".") if n.startswith(prefix)]
+    except OSError:
+        return
+    for leftover in names:
+        pid = leftover[len(prefix):]
+        if not pid.isdigit() or int(pid) == os.getpid():
+            continue
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            _remove(os.path.join(folder, leftover))
+        except OSError:
+            continue  # alive, another user's
 
 
 def _remove(tmp: str) -> None:
