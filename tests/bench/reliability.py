@@ -195,7 +195,7 @@ def bad_archives(tmp: Path) -> tuple[Lines, int, int]:
     return lines, handled, tried
 
 
-def network_safety(tmp: Path) -> tuple[Lines, int]:
+def network_safety(tmp: Path) -> tuple[Lines, int, str]:
     from test_network_policy import NON_LOOPBACK_SPELLINGS, SPELLINGS, crawl_spellings
     from test_network_safety import EVERY_HOST, PRIVATE
 
@@ -221,6 +221,8 @@ def network_safety(tmp: Path) -> tuple[Lines, int]:
                            if skipped.get(normalise_url(by_spelling[url]), "")
                            .startswith("refused: "))
     refused = links_refused + spellings_refused
+    spellings = (f"{spellings_refused + loopback_refused} of {len(SPELLINGS)}, "
+                 f"{len(connects)} connects")
     lines = [(f"{links_refused} of {len(PRIVATE)} private and link-local link targets "
              "(10.0.0.1, 169.254.169.254, 192.168.1.1, 172.16.0.1, 0.0.0.0) refused before any "
              f"connection ({len(spy.non_loopback())} connection attempts left loopback); "
@@ -236,7 +238,7 @@ def network_safety(tmp: Path) -> tuple[Lines, int]:
              "every connection, on both transports, so a name that resolves to an allowed "
              "address and later to a refused one is refused on the second connect "
              "(tests/test_network_safety.py, tests/test_network_policy.py).")]
-    return lines, refused
+    return lines, refused, spellings
 
 
 # -- malformed and fuzzed answers ------------------------------------------------------------
@@ -367,7 +369,7 @@ def main_() -> None:
         configs, configs_ok, configs_n = measure("bad configs", bad_configs, dirs["configs"])
         archives, archives_ok, archives_n = measure("bad archives", bad_archives,
                                                     dirs["archives"])
-        net, refused = measure("network safety", network_safety, dirs["net"])
+        net, refused, spellings = measure("network safety", network_safety, dirs["net"])
         malformed, malformed_ok, malformed_n = measure("malformed answers", malformed_answers,
                                                        dirs["malformed"])
         fuzzed, fuzzed_ok, fuzzed_requests = measure(
@@ -384,6 +386,8 @@ def main_() -> None:
         (f"| bad-archive cases handled (refused clearly or answered right), file untouched | "
         f"{archives_ok} of {archives_n} |"),
         f"| private and link-local targets refused before connecting | {refused} |",
+        (f"| address spellings refused by the policy (0x7f.1, [::ffff:7f00:1], 6to4, NAT64, "
+         f"100.64/10, ...; allow_loopback off) | {spellings} |"),
         f"| malformed answers survived (each its URL's failure) | {malformed_ok} of {malformed_n} |",
         (f"| fuzzed responses: requests / URLs accounted for as fetched or failed | "
          f"{fuzzed_requests:,} / {fuzzed_ok:,} |"),
