@@ -158,11 +158,13 @@ def test_peak_memory_of_a_crawl_of_every_hostile_body_is_bounded(site: TestSite,
                                                                 tmp_path: Path) -> None:
     """`scraper crawl` in its own process over the 1 GB bodies, both bombs (1 GiB each once
     decompressed), 100,000 links and the odd bodies, with the default caps: its peak RSS
-    stays under 400 MB, and the 1 GB body is not downloaded past the cap.
+    stays under 512 MB, and the 1 GB body is not downloaded past the cap.
 
-    Measured: 190-290 MB (a crawl of one page: 66 MB). Each response holds at most about its
-    cap (10 MiB raw, 50 MiB decompressed); the parse of 100,000 links takes ~100 MB; glibc
-    keeps much of what the parser threads freed.
+    Measured: 190-290 MB in most runs, 406 MB once in CI (a crawl of one page: 66 MB). Each
+    response holds at most about its cap (10 MiB raw, 50 MiB decompressed), so the two bombs
+    at their cap beside the two huge bodies and the parse of 100,000 links (~90 MB) can add up
+    to about 400 MB when they coincide; glibc keeps much of what the parser threads freed.
+    The bound is there to catch a body read past its cap (1 GB each), not those coincidences.
     """
     config = tmp_path / "c.yaml"
     config.write_text(config_yaml([site.url(p) for p in CRAWL_ALL],
@@ -174,7 +176,7 @@ def test_peak_memory_of_a_crawl_of_every_hostile_body_is_bounded(site: TestSite,
     assert run.returncode == 0, run.stderr
     [summary] = json.loads(run.stdout)
     assert summary["status"] == "completed"
-    assert run.peak_rss_mb < 400, run.peak_rss_mb
+    assert run.peak_rss_mb < 512, run.peak_rss_mb
     got = outcomes(db)
     assert "Content-Length 1,000,000,000 is over the cap" in got.reason("/fault/huge/1000000000")
     assert "download stopped" in got.reason("/fault/huge/1000000000?chunked=1")
