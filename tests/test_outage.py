@@ -239,3 +239,52 @@ def test_validate_refuses_a_start_url_out_of_scope(tmp_path: Path) -> None:
     run = run_measured(scraper_cmd("validate", str(config)), timeout=60)
     assert run.returncode == 2
     assert "start_urls[0]" in run.stderr and "outside the scope" in run.stderr
+
+
+def test_anything_a_stage_raises_for_one_url_is_that_urls_failure(
+        server: Server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The catch at the crawl's seams holds for exceptions nobody foresaw: a fetch, a parse
+    and a store that raise for one URL each; the others are stored and the run completes."""
+    import asyncio
+
+    import scraper.parse_pool
+    from scraper.archive import Archive
+    from scraper.config import load_config_text
+    from scraper.crawl import SiteCrawl, crawl
+    from scraper.fetch import Fetcher
+
+    fetch, parse, save = Fetcher.fetch, scraper.parse_pool.parse_and_encode, SiteCrawl._save
+
+    async def fetch_or_break(self: Fetcher, url: str, **kwargs: object) -> object:
+        if url.endswith("/fetch-breaks"):
+            raise KeyError("a bug in a library")
+        return await fetch(self, url, **kwargs)  # type: ignore[arg-type]
+
+    def parse_or_break(request: scraper.parse_pool.ParseRequest) -> object:
+        if request.url.endswith("/parse-breaks"):
+            raise MemoryError("the parser ran out")
+        return parse(request)
+
+    def save_or_break(self: SiteCrawl, run_id: int, item: object, *args: object,
+                      **kwargs: object) -> object:
+        if getattr(item, "url", "").endswith("/store-breaks"):
+            raise UnicodeEncodeError("utf-8", "\udc80", 0, 1, "surrogates not allowed")
+        return save(self, run_id, item, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(Fetcher, "fetch", fetch_or_break)
+    monkeypatch.setattr(scraper.parse_pool, "parse_and_encode", parse_or_break)
+    monkeypatch.setattr(SiteCrawl, "_save", save_or_break)
+    server.start()
+    paths = ["/fetch-breaks", "/parse-breaks", "/store-breaks", "/fine"]
+    config = load_config_text(config_yaml([server.url(p) for p in paths], name="site"),
+                              "site.yaml")
+    with Archive.open(str(tmp_path / "a.db")) as archive:
+        (result,) = asyncio.run(crawl([config], archive))
+    assert result.status == "completed"
+    assert (result.stats.fetched, result.stats.failed) == (1, 3)
+    seen = outcomes(tmp_path / "a.db")
+    assert seen.of("/fine") == "fetched"
+    assert "KeyError" in seen.reason("/fetch-breaks")
+    assert "could not be parsed (MemoryError" in seen.reason("/parse-breaks")
+    assert "could not be stored (UnicodeEncodeError" in seen.reason("/store-breaks")
+    assert query(tmp_path / "a.db", "PRAGMA integrity_check") == [("ok",)]
