@@ -437,7 +437,6 @@ BAD: list[tuple[str, str, int, str | None, str]] = [
      "selectors", "required when parser is selectors"),
     ("selector-bad-css", BASE + "parser: selectors\nselectors:\n  title: h1\n  entry: 'div['\n",
      7, "selectors.entry", "not a valid CSS selector"),
-    ("mediawiki-missing", BASE + "source: mediawiki\n", 4, "mediawiki", "required when source"),
     ("mediawiki-without-source", BASE + "mediawiki:\n  api: https://example.org/w/api.php\n",
      4, "mediawiki", "only used with `source: mediawiki`"),
     ("mediawiki-api-not-http", BASE + "source: mediawiki\nmediawiki:\n  api: api.php\n", 6,
@@ -554,3 +553,16 @@ def test_docs_list_every_key() -> None:
                if f"`{key}`" not in doc
                and not (key.startswith("selectors.") and f"`{key[10:]}`" in doc)]
     assert missing == []
+
+
+def test_source_mediawiki_needs_no_block(tmp_path: Path) -> None:
+    """Every key of the `mediawiki:` block has a default, so the block may be left out."""
+    path = tmp_path / "wiki.yaml"
+    path.write_text("name: wiki\nstart_urls: [https://wiki.example.org/wiki/Main_Page]\n"
+                    "source: mediawiki\n")
+    cfg = load_config(str(path))
+    assert cfg.mediawiki == MediaWikiSource()
+    assert load_config_text("name: wiki\nstart_urls: [https://wiki.example.org/wiki/Main_Page]"
+                            "\nsource: mediawiki\nmediawiki: {}\n", "w.yaml") == \
+        dataclasses.replace(cfg, path="w.yaml")
+

@@ -177,6 +177,10 @@ def build_config(ctx: _Ctx, raw: Mapping[str, Any]) -> CrawlConfig:
     if not cfg.scope.domains:
         domains = _unique(_url_host(url) for url in cfg.start_urls)
         cfg = dataclasses.replace(cfg, scope=dataclasses.replace(cfg.scope, domains=domains))
+    if cfg.source == "mediawiki" and cfg.mediawiki is None:
+        # Every key of the block has a default: `source: mediawiki` alone reads the wiki of
+        # the start URLs with them.
+        cfg = dataclasses.replace(cfg, mediawiki=MediaWikiSource())
     _check_together(ctx, cfg)
     return cfg
 
@@ -197,9 +201,6 @@ def _check_together(ctx: _Ctx, cfg: CrawlConfig) -> None:
         raise ctx.error("selectors", "required when parser is selectors: a mapping of CSS "
                                      "selectors (entry, title, summary, related, ...)",
                         at="selectors" if "selectors" in ctx.lines else "parser")
-    if cfg.source == "mediawiki" and cfg.mediawiki is None:
-        raise ctx.error("mediawiki", "required when source is mediawiki (at least `mediawiki: {}`)",
-                        at="source")
     if cfg.source != "mediawiki" and cfg.mediawiki is not None:
         raise ctx.error("mediawiki", "only used with `source: mediawiki`; set it or remove "
                                      "this block")
