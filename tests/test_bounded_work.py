@@ -21,6 +21,7 @@ from hostile_helpers import config_yaml, make_config, outcomes, query, run_crawl
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from local_http import serve
+from paths import CORPUS
 
 from scraper.cli.crawl_cmds import MAX_TIME_GRACE
 from scraper.errors import ParseError
@@ -81,8 +82,7 @@ def test_markup_that_would_take_hours_is_refused_as_that_urls_failure(site: str,
 
 
 def test_the_corpus_is_within_bounds() -> None:
-    corpus = Path(__file__).resolve().parents[2] / "shared" / "corpus"
-    pages = sorted(corpus.rglob("*.html"))
+    pages = sorted(CORPUS.parent.rglob("*.html"))
     assert pages
     for page in pages:
         check_markup_bounds(page.read_bytes(), str(page))

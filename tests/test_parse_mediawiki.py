@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
+from paths import CORPUS
 
 from scraper.models import Page
 from scraper.parse import detect_parser, parse_page
+
+CORPUS_DOG = CORPUS / "wikipedia-en-dog-parsoid-2018.html"
 
 URL = "https://wiki.example.org/wiki/Test_page"
 
@@ -277,3 +282,20 @@ def test_builtin_site_article() -> None:
     for link in page.links_of("see_also", "internal"):
         assert link.url.startswith("http://127.0.0.1:8000/info/")
         assert "/" not in link.title and "_" not in link.title
+
+
+def test_parsoid_reference_marks_leave_summaries_and_text() -> None:
+    """Parsoid and REST HTML mark references as sup.mw-ref (typeof mw:Extension/ref), with no
+    `reference` class: they go from the summary and the text like a skin's sup.reference."""
+    body = CORPUS_DOG.read_bytes()
+    page = parse_page(body, "https://en.wikipedia.org/wiki/Dog")
+    assert re.search(r"\[\d+\]", page.summary) is None
+    assert re.search(r"\[\d+\]", page.text) is None
+    assert page.summary.startswith("The domestic dog (Canis lupus familiaris")
+    small = (b'<!DOCTYPE html><html><head><meta name="generator" content="MediaWiki 1.42">'
+             b'</head><body class="mw-parser-output"><section><p>Cats purr.<sup '
+             b'typeof="mw:Extension/ref" class="mw-ref" id="cite_ref-1"><a href="./Cat#cite_'
+             b'note-1"><span class="mw-reflink-text">[1]</span></a></sup> They sleep.</p>'
+             b"</section></body></html>")
+    assert parse_page(small, "https://en.wikipedia.org/wiki/Cat").summary == \
+        "Cats purr. They sleep."

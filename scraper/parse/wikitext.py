@@ -7,18 +7,19 @@ from selectolax.lexbor import LexborHTMLParser, LexborNode
 from scraper.parse.blocks import unread_containers
 from scraper.parse.html import class_tokens
 
-# Removed before reading text (after the links are taken): reference marks, edit links,
+# Removed before reading text (after the links are taken): reference marks (sup.reference in
+# skins, sup.mw-ref in Parsoid and REST HTML), edit links,
 # hidden and print-less bits ([citation needed], [update], "listen" audio links),
 # what MediaWiki marks as not for excerpts (pronunciation audio, short descriptions),
 # coordinates, and invisible markup. (<br>s are found in the same pass: they become
 # spaces once the infobox, whose values they split, is read.)
-_JUNK = (".reference, .mw-editsection, .noprint, .noexcerpt, .ext-phonos, .geo-nondefault, "
-         "style, #coordinates, [style*=\"display:none\"], br")
+_JUNK = (".reference, .mw-ref, .mw-editsection, .noprint, .noexcerpt, .ext-phonos, "
+         ".geo-nondefault, style, #coordinates, [style*=\"display:none\"], br")
 _BR_ID = LexborHTMLParser("").create_node("br").tag_id
 # What the selectors above can match, as a superset: ASCII case folded (class and id
 # selectors ignore case in quirks mode), attribute values split at any whitespace.
-_JUNK_CLASSES = frozenset({"reference", "mw-editsection", "noprint", "noexcerpt", "ext-phonos",
-                           "geo-nondefault"})
+_JUNK_CLASSES = frozenset({"reference", "mw-ref", "mw-editsection", "noprint", "noexcerpt",
+                           "ext-phonos", "geo-nondefault"})
 # ".infobox" covers "table.infobox": one selector less to match on every element.
 _INFOBOX = ".infobox, aside.portable-infobox"
 
