@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
-import ipaddress
 import re
 from collections.abc import Mapping
 from functools import partial
 from typing import Any
 
+from scraper.addresses import AddressPolicy, parse_ip
 from scraper.config._fields import (
     _check_keys,
     _choice,
@@ -207,25 +207,14 @@ def _check_together(ctx: _Ctx, cfg: CrawlConfig) -> None:
 
 
 def _address_problem(host: str, network: Network) -> str | None:
-    # Only literal addresses and localhost: loading a config never resolves names.
+    """Why the fetcher would refuse a literal address or localhost (the same policy, from
+    scraper.addresses); names are not looked up: loading a config never resolves them."""
     if host == "localhost" or host.endswith(".localhost"):
-        kind = "loopback"
-    else:
-        try:
-            ip = ipaddress.ip_address(host)
-        except ValueError:
-            return None
-        if ip.is_loopback:
-            kind = "loopback"
-        elif ip.is_private or ip.is_link_local:
-            kind = "private"
-        else:
-            return None
-    if kind == "loopback" and not network.allow_loopback:
-        return "is a loopback address, refused unless network.allow_loopback is true"
-    if kind == "private" and not network.allow_private:
-        return "is a private address, refused unless network.allow_private is true"
-    return None
+        host = "127.0.0.1"
+    if parse_ip(host) is None:
+        return None
+    reason = AddressPolicy.from_network(network).refusal(host)
+    return None if reason is None else f"is refused: {reason}"
 
 
 def set_override(ctx: _Ctx, raw: dict[str, Any], key: str, value: Any) -> None:
