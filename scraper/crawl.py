@@ -89,7 +89,6 @@ class _Counts:
     started: int = 0
     failures: list[str] = field(default_factory=list)
     unreachable: dict[str, int] = field(default_factory=dict)  # host -> URLs failed
-    retry_from: datetime | None = None  # the earliest retry of a failed URL
     start_skips: list[str] = field(default_factory=list)  # start URLs refused, and why
 
 
@@ -320,7 +319,7 @@ class SiteCrawl:
         self.emit("skipped", item.url, detail=exc.reason)
 
     async def _fail(self, run_id: int, item: FrontierItem, exc: PageFailure) -> None:
-        await self._write(lambda next_due: self._count_failure(item, exc, next_due),
+        await self._write(lambda _: self._count_failure(item, exc),
                           self._record_failure, run_id, item, exc)
 
     async def _write(self, then: Callable[[R], None], func: Callable[P, R], *args: P.args,
@@ -385,32 +384,26 @@ class SiteCrawl:
 
     def record_failure(self, run_id: int, item: FrontierItem, exc: PageFailure) -> None:
         """Record a URL that could not be fetched, count it and report it."""
-        next_due = self.db.call(self._record_failure, run_id, item, exc)
-        self._count_failure(item, exc, next_due)
+        self.db.call(self._record_failure, run_id, item, exc)
+        self._count_failure(item, exc)
 
-    def _record_failure(self, run_id: int, item: FrontierItem, exc: PageFailure) -> datetime:
+    def _record_failure(self, run_id: int, item: FrontierItem, exc: PageFailure) -> None:
         cfg = self.config
         now = self.clock()
         status = exc.status if isinstance(exc, HTTPStatusError) else None
         attempts = item.attempts + 1
         gone = status in (404, 410) and attempts >= cfg.gone_after
         wait = gone_recheck_interval(cfg) if gone else failure_backoff(attempts)
-        next_due = due_after(now, wait)
         self.archive.record_failure(run_id, cfg.name, item.url, reason=exc.reason,
                                     attempts=exc.attempts, status=status, now=now,
-                                    next_due=next_due, gone=gone)
-        return next_due
+                                    next_due=due_after(now, wait), gone=gone)
 
-    def _count_failure(self, item: FrontierItem, exc: PageFailure,
-                       next_due: datetime | None = None) -> None:
+    def _count_failure(self, item: FrontierItem, exc: PageFailure) -> None:
         self._retried(exc.attempts)
         status = exc.status if isinstance(exc, HTTPStatusError) else None
         self.counts.failed += 1
         if isinstance(exc, HostUnreachable):
             self.counts.unreachable[exc.host] = self.counts.unreachable.get(exc.host, 0) + 1
-        if next_due is not None and (self.counts.retry_from is None
-                                     or next_due < self.counts.retry_from):
-            self.counts.retry_from = next_due
         log.warning("%s: failed after %d attempt(s): %s", item.url, exc.attempts, exc.reason)
         self.emit("failed", item.url, status=status, detail=exc.reason)
 
@@ -433,8 +426,9 @@ class SiteCrawl:
         )
 
     def _outcome_notes(self, ended: datetime) -> dict[str, Any]:
-        """What the summary tells beyond the counts: hosts that could not be reached, when
-        failed URLs are tried again, start URLs that were refused."""
+        """What the summary tells beyond the counts: hosts that could not be reached, how
+        many failed URLs wait and when the first is tried again, start URLs that were
+        refused."""
         c = self.counts
         notes: dict[str, Any] = {}
         waiting, first_retry = self.archive.waiting_retries(self.config.name, ended)
@@ -443,8 +437,6 @@ class SiteCrawl:
             notes["next_retry"] = first_retry.isoformat() if first_retry else None
         if c.unreachable:
             notes["unreachable"] = dict(c.unreachable)
-        if c.retry_from is not None:
-            notes["retry_from"] = c.retry_from.isoformat()
         if c.start_skips:
             notes["start_skips"] = list(c.start_skips)
         return notes

@@ -324,29 +324,20 @@ class Fetcher:
             reading, instead of failing on a body over the caps (robots.txt).
         """
         started = time.perf_counter()
-        down = self._down.get(urlsplit(url).netloc)
-        if down is not None:
-            # Every URL of a host that could not be reached is a failure of its own, at once:
-            # a site that is down costs one round of connection attempts per run.
-            raise HostUnreachable(url, f"{down} (host unreachable earlier in this run)",
-                                  host=urlsplit(url).netloc, attempts=0)
+        if self._down:
+            host = urlsplit(url).netloc
+            if host in self._down:
+                # Every URL of a host that could not be reached is a failure of its own, at
+                # once: a site that is down costs one round of connection attempts per run.
+                raise HostUnreachable(url, f"{self._down[host]} (host unreachable earlier "
+                                           "in this run)", host=host, attempts=0)
         attempt = functools.partial(self._attempt, url, politeness, network, etag,
                                     last_modified, scope_check, accept, headers or {},
                                     truncate_at)
         try:
-            # Most fetches succeed at once: that one attempt goes through none of tenacity's
-            # machinery, about a tenth of the event loop's work per page.
-            result, attempts = await attempt(), 1
-        except _Retryable as exc:
-            try:
-                result, attempts = await self._retry(url, network, attempt, exc)
-            except HostUnreachable as final:
-                self._down.setdefault(final.host, final.reason)
-                raise
-        except FetchError as exc:
-            exc.attempts = 1
-            if isinstance(exc, HostUnreachable):
-                self._down.setdefault(exc.host, exc.reason)
+            result, attempts = await self._attempts(url, network, attempt)
+        except HostUnreachable as exc:
+            self._down.setdefault(exc.host, exc.reason)
             raise
         return FetchResult(
             url=result.url, final_url=result.final_url, status=result.status,
@@ -354,6 +345,19 @@ class Fetcher:
             elapsed_s=time.perf_counter() - started, http_version=result.http_version,
             attempts=attempts,
         )
+
+    async def _attempts(self, url: str, network: Network,
+                        attempt: Callable[[], Awaitable[FetchResult]]) -> tuple[FetchResult, int]:
+        """The result and the attempts it took, or the last error (with its attempts)."""
+        try:
+            # Most fetches succeed at once: that one attempt goes through none of tenacity's
+            # machinery, about a tenth of the event loop's work per page.
+            return await attempt(), 1
+        except _Retryable as exc:
+            return await self._retry(url, network, attempt, exc)
+        except FetchError as exc:
+            exc.attempts = 1
+            raise
 
     async def _retry(self, url: str, network: Network,
                      attempt: Callable[[], Awaitable[FetchResult]],
@@ -457,7 +461,7 @@ class Fetcher:
                 # raise on a malformed answer (aiohttp's parser errors, httpx's URL checks on
                 # a Location it cannot read, a ValueError for credentials in a URL, ...) is
                 # this URL's failure, never the run's.
-                raise FetchError(url, unreadable_answer_reason(current, exc)) from exc
+                raise FetchError(url, _unreadable_answer_reason(exc)) from exc
 
     async def _read(self, url: str, current: str, response: httpx.Response, network: Network,
                     accept: frozenset[str], fetched_at: datetime,
@@ -485,49 +489,33 @@ class Fetcher:
         if content_type not in accept:
             raise SkippedContent(url, f"content type {content_type!r} is not archived")
         declared = fields.get("content-length")
-        if truncate_at is not None:
-            return await self._read_head(url, response, network, fields, result_base,
-                                         truncate_at)
-        if declared and declared.isdigit() and int(declared) > network.max_body_bytes:
+        # With truncate_at the body is cut there, not refused for its size.
+        capped = truncate_at is None
+        if capped and declared and declared.isdigit() and int(declared) > network.max_body_bytes:
             raise BodyTooLarge(url, f"Content-Length {int(declared):,} is over the cap of "
                                     f"{network.max_body_bytes:,} bytes (network.max_body_bytes)")
         decoder = _Decoder(fields.get("content-encoding", "").strip().lower(), url,
                            network.max_decompressed_bytes)
         chunks: list[bytes] = []
-        received = 0
+        received = decoded = 0
         # Chunks as they arrive: with a chunk size, httpx copies them into chunks of that size.
         async for raw in response.aiter_raw():
             received += len(raw)
-            if received > network.max_body_bytes:
+            if capped and received > network.max_body_bytes:
                 raise BodyTooLarge(url, f"body is over the cap of {network.max_body_bytes:,} bytes"
                                         " (network.max_body_bytes); download stopped")
-            try:
-                chunks.extend(decoder.feed(raw))
-            except (zlib.error, brotli.error) as exc:
-                raise FetchError(url, f"body does not decode as {decoder.encoding}: {exc}") \
-                    from None
-        return FetchResult(body=b"".join(chunks), **result_base)
-
-    async def _read_head(self, url: str, response: httpx.Response, network: Network,
-                         fields: dict[str, str], result_base: dict[str, Any],
-                         size: int) -> FetchResult:
-        """The first `size` decoded bytes of the body; the rest is never read."""
-        decoder = _Decoder(fields.get("content-encoding", "").strip().lower(), url,
-                           network.max_decompressed_bytes)
-        chunks: list[bytes] = []
-        kept = 0
-        async for raw in response.aiter_raw():
             try:
                 pieces = decoder.feed(raw)
             except (zlib.error, brotli.error) as exc:
                 raise FetchError(url, f"body does not decode as {decoder.encoding}: {exc}") \
                     from None
-            for piece in pieces:
-                chunks.append(piece[: size - kept])
-                kept += len(chunks[-1])
-            if kept >= size:
-                break
-        return FetchResult(body=b"".join(chunks), **result_base)
+            chunks.extend(pieces)
+            if truncate_at is not None:
+                decoded += sum(map(len, pieces))
+                if decoded >= truncate_at:
+                    break  # the rest is never read
+        body = b"".join(chunks)
+        return FetchResult(body=body if capped else body[:truncate_at], **result_base)
 
     async def _check_robots(self, url: str, politeness: Politeness, network: Network) -> None:
         parts = urlsplit(url)
@@ -562,14 +550,12 @@ class Fetcher:
             result = await self.fetch(robots_url, politeness=no_robots, network=network,
                                       accept=frozenset({"text/plain", ""}) | HTML_TYPES,
                                       truncate_at=ROBOTS_MAX_BYTES)
-        except HTTPStatusError as exc:
-            if 400 <= exc.status < 500 and exc.status != 429:
-                return _Robots(None)  # RFC 9309 "unavailable": everything allowed
-            return _Robots(None, f"robots.txt unreachable ({exc.reason}); the host's pages "
-                                 "wait until it can be read")
         except SkippedContent:
             return _Robots(None)
         except FetchError as exc:
+            if isinstance(exc, HTTPStatusError) and 400 <= exc.status < 500 \
+                    and exc.status != 429:
+                return _Robots(None)  # RFC 9309 "unavailable": everything allowed
             return _Robots(None, f"robots.txt unreachable ({exc.reason}); the host's pages "
                                  "wait until it can be read")
         text = result.body.decode("utf-8", errors="replace")
@@ -604,16 +590,9 @@ def _transport_failure(url: str, current: str, exc: httpx.TransportError,
     """What a transport error means for the URL: a refused address (not retried), a host
     that cannot be reached, a timeout or another broken exchange (retried)."""
     host = urlsplit(current).netloc
-    chain: list[BaseException] = []
-    link: BaseException | None = exc
-    while link is not None and len(chain) < 8:
-        chain.append(link)
-        os_error = getattr(link, "os_error", None)  # aiohttp's connector errors keep it here
-        link = os_error if isinstance(os_error, BaseException) and os_error is not link \
-            else link.__cause__ or link.__context__
-    for link in chain:
-        if isinstance(link, AddressRefused):
-            return BlockedURL(url, f"refused: {link}")
+    refused = _cause_of_type(exc, AddressRefused)
+    if refused is not None:
+        return BlockedURL(url, f"refused: {refused}")
     if isinstance(exc, httpx.TimeoutException) and _is_timeout(exc):
         if isinstance(exc, httpx.ConnectTimeout):
             return _Retryable(HostUnreachable(
@@ -627,6 +606,19 @@ def _transport_failure(url: str, current: str, exc: httpx.TransportError,
     if connect_failed:
         return _Retryable(HostUnreachable(url, _transport_reason(current, exc), host=host))
     return _Retryable(FetchError(url, _transport_reason(current, exc)))
+
+
+def _cause_of_type(exc: BaseException, kind: type[BaseException]) -> BaseException | None:
+    """The first exception of `kind` among `exc` and what caused it (a few links deep:
+    httpx wraps httpcore's or aiohttp's error, which wraps the OSError)."""
+    link: BaseException | None = exc
+    for _ in range(8):
+        if link is None or isinstance(link, kind):
+            return link
+        os_error = getattr(link, "os_error", None)  # aiohttp's connector errors keep it here
+        link = os_error if isinstance(os_error, BaseException) and os_error is not link \
+            else link.__cause__ or link.__context__
+    return None
 
 
 def _is_timeout(exc: httpx.TimeoutException) -> bool:
@@ -659,7 +651,7 @@ def _transport_reason(url: str, exc: httpx.TransportError) -> str:
     return f"{type(exc).__name__}: {text}"
 
 
-def unreadable_answer_reason(url: str, exc: BaseException) -> str:
+def _unreadable_answer_reason(exc: BaseException) -> str:
     """A sentence for an exception that an HTTP library raised on one URL's answer."""
     detail = exc.message if isinstance(exc, aiohttp.ClientResponseError) else str(exc)
     text = " ".join(w for w in str(detail).split() if w != "^") or type(exc).__name__

@@ -11,6 +11,7 @@ import threading
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -132,14 +133,12 @@ def _progress(enabled: bool) -> Iterator[ProgressView | None]:
 
 
 # What a run's stats.extra says beyond the counts (scraper.crawl), given in --format json.
-_OUTCOME_NOTES = ("unreachable", "retry_from", "start_skips", "waiting_retries", "next_retry")
+_OUTCOME_NOTES = ("unreachable", "start_skips", "waiting_retries", "next_retry")
 
 
 def _clock_time(stamp: str | None) -> str:
     """An ISO time as the local HH:MM a cron mail's reader wants (with the date when it is
     not today)."""
-    from datetime import datetime
-
     if not stamp:
         return "the next run"
     when = datetime.fromisoformat(stamp).astimezone()
@@ -162,7 +161,7 @@ def summary_lines(results: Sequence[RunResult], archive_path: str) -> list[str]:
                      f"{s.unchanged}), not modified {s.not_modified}, failed {s.failed}, "
                      f"skipped {s.skipped}, retries {s.retried}")
         notes = s.extra or {}
-        retry_from = _clock_time(notes.get("retry_from"))
+        retry_from = _clock_time(notes.get("next_retry"))
         unreachable = notes.get("unreachable") or {}
         if unreachable:
             count = sum(unreachable.values())
@@ -178,7 +177,7 @@ def summary_lines(results: Sequence[RunResult], archive_path: str) -> list[str]:
             waiting = notes.get("waiting_retries") or 0
             if waiting:
                 lines.append(f"  nothing was due: {waiting} failed URL{'s' if waiting != 1 else ''}"
-                             f" wait for a retry from {_clock_time(notes.get('next_retry'))}")
+                             f" wait for a retry from {retry_from}")
             else:
                 lines.append("  nothing was due: every page was fetched within its "
                              "recrawl_after")
