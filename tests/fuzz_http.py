@@ -52,6 +52,7 @@ class Answer:
     line_end: bytes = b"\r\n"
     action: str = "send"  # send | close | reset | nothing | http09 | stall
     mutations: list[str] = field(default_factory=list)
+    raw: bytes | None = None  # given: sent as it is instead of the parts above
 
     def header(self, name: bytes, value: bytes) -> None:
         self.headers.append((name, value))
@@ -60,6 +61,8 @@ class Answer:
         self.headers = [(k, v) for k, v in self.headers if k.lower() != name.lower()]
 
     def render(self) -> bytes:
+        if self.raw is not None:
+            return self.raw
         end = self.line_end
         headers = list(self.headers)
         body = self.body
@@ -419,23 +422,8 @@ class MalformedServer(FuzzServer):
     def url(self, index: int) -> str:
         return f"{self.base()}/m/{index}"
 
-    def _serve(self, index: int, conn: socket.socket) -> None:
-        conn.settimeout(5)
-        try:
-            data = b""
-            while b"\r\n\r\n" not in data:
-                chunk = conn.recv(65536)
-                if not chunk:
-                    return
-                data += chunk
-            path = data.split(b" ")[1].decode("latin-1")
-            with self._lock:
-                self.requests.append((index, path))
-            number = path.removeprefix("/m/")
-            raw = self.cases[int(number)][1] if number.isdigit() and \
-                int(number) < len(self.cases) else b"HTTP/1.1 404 Not Found\r\n\r\n"
-            conn.sendall(raw)
-        except OSError:
-            return
-        finally:
-            conn.close()
+    def _answer(self, index: int, path: str) -> Answer:
+        number = path.removeprefix("/m/")
+        if number.isdigit() and int(number) < len(self.cases):
+            return Answer(raw=self.cases[int(number)][1], framing="close")
+        return Answer(status=b"HTTP/1.1 404 Not Found", framing="close")

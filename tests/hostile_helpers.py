@@ -163,11 +163,11 @@ class ConnectionCounter:
 
     BODY = b"<!DOCTYPE html><html><head><title>counter</title></head><body><p>hi</p></body></html>"
 
-    def __init__(self, host: str = "127.0.0.1") -> None:
+    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
         self.sock = socket.socket(family, socket.SOCK_STREAM)
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind((host, 0))
+        self.sock.bind((host, port))
         self.sock.listen(64)
         self.sock.settimeout(0.1)
         self.host = host

@@ -23,6 +23,7 @@ from pathlib import Path
 
 import pytest
 from hostile_helpers import config_yaml, query, scraper_cmd, sha256
+from test_bad_archives import FULL_DISK, TinyDisk, tiny_disk
 
 from scraper.archive import Archive, schema
 from scraper.errors import ArchiveError, ArchiveLocked
@@ -215,42 +216,10 @@ def export_archive(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-def run_with_file_size_limit(limit: int, *args: str) -> subprocess.CompletedProcess[str]:
-    """`scraper ARGS` in a process that may write no file past `limit` bytes: writes past it
-    fail with EFBIG, as on a full disk (SIGXFSZ, which would kill it, is ignored)."""
-    code = ("import resource, runpy, signal, sys\n"
-            "signal.signal(signal.SIGXFSZ, signal.SIG_IGN)\n"
-            f"resource.setrlimit(resource.RLIMIT_FSIZE, ({limit}, {limit}))\n"
-            f"sys.argv = ['scraper', *{list(args)!r}]\n"
-            "runpy.run_module('scraper', run_name='__main__')\n")
-    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          timeout=300, check=False)
-
-
-@contextmanager
-def tiny_tmpfs(folder: Path, size: str = "64k") -> Iterator[Path]:
-    folder.mkdir()
-    if os.geteuid() != 0:
-        pytest.skip("mounting a tmpfs needs root")
-    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs",
-                              str(folder)], capture_output=True, text=True, check=False)
-    if mounted.returncode != 0:
-        if os.environ.get("CI"):
-            pytest.fail(f"cannot mount a tmpfs: {mounted.stderr}")
-        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.strip()}")
-    try:
-        yield folder
-    finally:
-        subprocess.run(["umount", "-l", str(folder)], check=True)
-
-
-FULL = ("No space left on device", "File too large")
-
-
 def check_failed_export(done: subprocess.CompletedProcess[str], target: Path) -> None:
     assert done.returncode == 1, (done.returncode, done.stderr[-2000:])
     assert "Traceback" not in done.stderr, done.stderr[-3000:]
-    assert str(target) in done.stderr and any(m in done.stderr for m in FULL), done.stderr
+    assert str(target) in done.stderr and any(m in done.stderr for m in FULL_DISK), done.stderr
     assert not target.exists()
     assert [p.name for p in target.parent.iterdir() if ".tmp-" in p.name] == []
 
@@ -259,9 +228,10 @@ def check_failed_export(done: subprocess.CompletedProcess[str], target: Path) ->
 def test_an_export_past_the_file_size_limit_leaves_nothing(
         export_archive: Path, tmp_path: Path, fmt: str) -> None:
     target = tmp_path / f"out.{fmt}"
-    done = run_with_file_size_limit(100_000, "export", "--all-versions", "--with-text",
-                                    "--format", fmt, "-o", str(target),
-                                    "--archive", str(export_archive))
+    # Each file may grow 100 KB (an RLIMIT_FSIZE), whether or not a tmpfs can be mounted.
+    done = TinyDisk(tmp_path, tmpfs=False, room=100_000).run(
+        "export", "--all-versions", "--with-text", "--format", fmt, "-o", str(target),
+        "--archive", str(export_archive))
     check_failed_export(done, target)
     assert list(tmp_path.iterdir()) == []
 
@@ -269,7 +239,13 @@ def test_an_export_past_the_file_size_limit_leaves_nothing(
 @pytest.mark.parametrize("fmt", ["jsonl", "parquet"])
 def test_an_export_onto_a_full_disk_leaves_nothing(
         export_archive: Path, tmp_path: Path, fmt: str) -> None:
-    with tiny_tmpfs(tmp_path / "disk") as disk:
+    with tiny_disk(tmp_path, size="64k") as tiny:
+        if not tiny.tmpfs:
+            message = "mounting a tmpfs needs root with CAP_SYS_ADMIN"
+            if os.environ.get("CI"):
+                pytest.fail(message)
+            pytest.skip(message)
+        disk = tiny.path
         (disk / "kept.txt").write_bytes(b"x" * 1000)
         target = disk / f"out.{fmt}"
         done = run("export", "--all-versions", "--with-text", "--format", fmt, "-o",
@@ -281,20 +257,27 @@ def test_an_export_onto_a_full_disk_leaves_nothing(
         assert statvfs.f_bfree * statvfs.f_frsize > 32 * 1024
 
 
-@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP],
-                         ids=lambda s: signal.Signals(s).name)
-def test_an_interrupted_export_leaves_nothing(export_archive: Path, tmp_path: Path,
-                                              signum: int) -> None:
-    target = tmp_path / "out.jsonl"
+def export_under_way(export_archive: Path, target: Path
+                     ) -> tuple[subprocess.Popen[bytes], Path]:
+    """An export to `target` in a child process, once its temporary file has some bytes:
+    the process and the temporary file."""
     proc = subprocess.Popen(scraper_cmd("export", "--all-versions", "--with-text", "-o",
                                         str(target), "--archive", str(export_archive)),
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    tmp = tmp_path / f".out.jsonl.tmp-{proc.pid}"
+    tmp = target.parent / f".{target.name}.tmp-{proc.pid}"
     deadline = time.monotonic() + 60
     while not (tmp.exists() and tmp.stat().st_size > 0):
         assert proc.poll() is None, "the export ended before it could be interrupted"
         assert time.monotonic() < deadline
         time.sleep(0.002)
+    return proc, tmp
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP],
+                         ids=lambda s: signal.Signals(s).name)
+def test_an_interrupted_export_leaves_nothing(export_archive: Path, tmp_path: Path,
+                                              signum: int) -> None:
+    proc, _ = export_under_way(export_archive, tmp_path / "out.jsonl")
     proc.send_signal(signum)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 128 + signum, err.decode()[-2000:]
@@ -305,17 +288,9 @@ def test_an_interrupted_export_leaves_nothing(export_archive: Path, tmp_path: Pa
 def test_a_sigkilled_exports_leftover_is_removed_by_the_next_export(export_archive: Path,
                                                                     tmp_path: Path) -> None:
     target = tmp_path / "out.jsonl"
-    proc = subprocess.Popen(scraper_cmd("export", "--all-versions", "--with-text", "-o",
-                                        str(target), "--archive", str(export_archive)),
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    leftover = tmp_path / f".out.jsonl.tmp-{proc.pid}"
-    deadline = time.monotonic() + 60
-    while not (leftover.exists() and leftover.stat().st_size > 0):
-        assert proc.poll() is None, "the export ended before it could be killed"
-        assert time.monotonic() < deadline
-        time.sleep(0.002)
+    proc, leftover = export_under_way(export_archive, target)
     proc.kill()  # SIGKILL: no cleanup runs
-    proc.wait(timeout=60)
+    proc.communicate(timeout=60)
     assert leftover.exists() and not target.exists()
     live = tmp_path / f".out.jsonl.tmp-{os.getpid()}"  # a live process's: left alone
     live.write_bytes(b"in progress")

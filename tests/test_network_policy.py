@@ -20,10 +20,8 @@ import shutil
 import socket
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -418,42 +416,15 @@ def test_a_name_rebound_from_private_to_loopback_is_refused_in_a_namespace(http2
     assert got["http_version"] == "HTTP/1.1"
 
 
-@dataclass
-class _Listener:
-    """A listener on `host:port` that counts connections and answers each request with a
-    small page and `Connection: close`."""
-
-    host: str
-    port: int
-    accepted: int = 0
-    sock: socket.socket = field(init=False)
-
-    def __post_init__(self) -> None:
-        self.sock = socket.create_server((self.host, self.port))
-        self.port = self.sock.getsockname()[1]
-        threading.Thread(target=self._serve, daemon=True).start()
-
-    def _serve(self) -> None:
-        body = b"<!DOCTYPE html><html><head><title>ns</title></head><body>ok</body></html>"
-        while True:
-            conn, _ = self.sock.accept()
-            self.accepted += 1
-            with conn:
-                data = b""
-                while b"\r\n\r\n" not in data:
-                    chunk = conn.recv(4096)
-                    if not chunk:
-                        break
-                    data += chunk
-                conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\n"
-                             b"Connection: close\r\nContent-Length: %d\r\n\r\n%s"
-                             % (len(body), body))
-
-
 def _netns_child(transport: str) -> None:
     """Runs inside `unshare -n` (see the test above): prints one JSON line of results."""
-    private = _Listener("10.200.0.1", 0)
-    loopback = _Listener("127.0.0.1", private.port)
+    with ConnectionCounter("10.200.0.1") as private, \
+            ConnectionCounter("127.0.0.1", private.port) as loopback:
+        print(json.dumps(_rebinding_run(transport, private, loopback)), flush=True)
+
+
+def _rebinding_run(transport: str, private: ConnectionCounter,
+                   loopback: ConnectionCounter) -> dict[str, Any]:
     network = Network(http2=transport == "http2", allow_private=True, allow_loopback=False,
                       attempts=2, backoff_base=0.01)
     url = f"http://wiki.test:{private.port}/page"
@@ -479,7 +450,7 @@ def _netns_child(transport: str) -> None:
         result = asyncio.run(main(answer))
     result.update(private_accepted=private.accepted - 1,  # the last get() above
                   loopback_accepted=loopback.accepted)
-    print(json.dumps(result), flush=True)
+    return result
 
 
 if __name__ == "__main__" and sys.argv[1:2] == ["netns-child"]:
