@@ -12,14 +12,17 @@ import click
 from scraper.cli.app import format_option, handle_errors, main
 from scraper.cli.terminal import safe_json_dumps, terminal_safe
 from scraper.config import Network, Politeness, Selectors, load_config
-from scraper.fetch import Fetcher, ScopeCheck, make_client
+from scraper.fetch import HTML_TYPES, Fetcher, ScopeCheck, make_client
 from scraper.frontier import out_of_scope_reason
+from scraper.mediawiki.answers import answer_kind, load_answer, read_answer
 from scraper.models import FetchResult, Page, page_to_dict
 from scraper.netpolicy import AddressPolicy
 from scraper.parse import PARSERS, parse_page
 
 # The kinds a crawl follows, listed one per line in the text output; the others are counted.
 FOLLOWED_KINDS = ("see_also", "related", "more_info", "next", "home")
+# A saved wiki API answer is JSON; `parse` reads it with the wiki source's readers.
+PARSED_TYPES = HTML_TYPES | {"application/json"}
 SHOWN = 15  # links and entries shown per kind without --all
 
 
@@ -52,7 +55,8 @@ def fetch_once(url: str, *, politeness: Politeness, network: Network,
         async with make_client(network, policies, max_connections=4) as client:
             fetcher = Fetcher(client, policies=policies)
             return await fetcher.fetch(url, politeness=one_off, network=network,
-                                       scope_check=scope_check or same_host(url))
+                                       scope_check=scope_check or same_host(url),
+                                       accept=PARSED_TYPES)
 
     return asyncio.run(run())
 
@@ -89,12 +93,17 @@ def parse_command(source: str, page_url: str | None, parser: str | None,
     allow them. Selectors that match nothing on the page are listed under "missing
     selectors".
 
+    A saved MediaWiki API answer (a REST /page/summary, action=parse, action=query with
+    prop=extracts, or action=mobileview JSON) is told by its content and read as the wiki
+    source reads it; an action=query answer with several pages is picked from by --url.
+
     \b
     Examples:
         scraper parse https://en.wikipedia.org/wiki/Mozilla
         scraper parse http://127.0.0.1:8000/related/NATO --allow-loopback
         scraper parse saved.html --url https://en.wikipedia.org/wiki/Mozilla
         scraper parse page.html --config config/mirror.yaml --format json
+        scraper parse saved-summary.json
     """
     if parser is not None and config_path is not None:
         raise click.UsageError("give either --parser or --config, not both")
@@ -129,8 +138,11 @@ def parse_command(source: str, page_url: str | None, parser: str | None,
         body = path.read_bytes()
         url = page_url or path.resolve().as_uri()
 
-    page = parse_page(body, url, parser=parser, selectors=selectors,
-                      content_type=content_type, max_links=max_links)
+    page = read_saved_answer(body, page_url or url, parser=parser, from_file=page_url is None
+                             and not source.startswith(("http://", "https://")))
+    if page is None:
+        page = parse_page(body, url, parser=parser, selectors=selectors,
+                          content_type=content_type, max_links=max_links)
     if output_format == "json":
         click.echo(safe_json_dumps(page_to_dict(page)))
         return
@@ -138,6 +150,18 @@ def parse_command(source: str, page_url: str | None, parser: str | None,
     for line in describe(page, detected=detected, show_all=show_all,
                          selectors=selectors):
         click.echo(terminal_safe(line))
+
+
+def read_saved_answer(body: bytes, url: str, *, parser: str, from_file: bool) -> Page | None:
+    """A MediaWiki API answer (REST summary, action=parse, action=query, mobileview) read
+    as the wiki source reads it, or None when the body is no such answer or another parser
+    was asked for. A file given without --url keeps the answer's own address."""
+    if parser not in ("auto", "mediawiki"):
+        return None
+    data = load_answer(body)
+    if data is None or answer_kind(data) is None:
+        return None
+    return read_answer(data, None if from_file else url)
 
 
 def _cut(text: str, width: int = 300) -> str:
