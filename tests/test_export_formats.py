@@ -226,7 +226,7 @@ def test_parquet_without_pyarrow_says_how_to_install(tmp_path: Path,
         export_to_path(ListArchive(make_versions()), str(target),
                        ExportOptions(format="parquet"))
     assert INSTALL_HINT in str(info.value) and str(target) in str(info.value)
-    assert "pip install 'scraper[parquet]'" in str(info.value)
+    assert "pip install -e '.[parquet]'" in str(info.value)
     assert list(tmp_path.iterdir()) == []
 
 

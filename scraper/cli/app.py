@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import functools
 import importlib
 import json
@@ -123,6 +124,26 @@ class LazyGroup(click.Group):
         if cmd_name not in self.commands and cmd_name in COMMAND_MODULES:
             importlib.import_module(f"scraper.cli.{COMMAND_MODULES[cmd_name]}")
         return super().get_command(ctx, cmd_name)
+
+    def resolve_command(self, ctx: click.Context,
+                        args: list[str]) -> tuple[str | None, click.Command | None, list[str]]:
+        # click suggests among the commands already imported, which in this lazy group is
+        # none: the suggestion is made here, among all of them.
+        name = click.utils.make_str(args[0])
+        if (not ctx.resilient_parsing and not name.startswith("-")
+                and self.get_command(ctx, name) is None):
+            raise click.UsageError(unknown_command_message(name, self.list_commands(ctx)), ctx)
+        return super().resolve_command(ctx, args)
+
+
+def unknown_command_message(name: str, commands: list[str]) -> str:
+    """'No such command ...', with the closest commands when some are close."""
+    close = difflib.get_close_matches(name, commands, n=3)
+    if not close:
+        return f"No such command {name!r}. Commands: {', '.join(commands)}."
+    if len(close) == 1:
+        return f"No such command {name!r}. Did you mean {close[0]!r}?"
+    return f"No such command {name!r}. Did you mean one of: {', '.join(close)}?"
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})

@@ -26,7 +26,7 @@ from scraper.cli.terminal import (
     terminal_safe_styled,
 )
 from scraper.diff import diff_to_json, render_html, render_text, render_unified
-from scraper.timeutil import parse_when
+from scraper.timeutil import looks_like_age, parse_when
 
 _VERSION = re.compile(r"^v?(\d+)$")
 
@@ -49,9 +49,11 @@ class VersionOrDate(click.ParamType):  # type: ignore[type-arg]
             return number
         try:
             return parse_when(text)
-        except ValueError:
+        except ValueError as exc:
+            if looks_like_age(text):
+                self.fail(str(exc), param, ctx)  # names the part of the age that is wrong
             self.fail(f"expected a version number (3), a date (2026-11-01), an ISO datetime "
-                      f"or an age (7d), got {text!r}", param, ctx)
+                      f"or an age (7d, 1h30m), got {text!r}", param, ctx)
 
 
 

@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 from scraper.config._model import Scope
 from scraper.config._regex import regex_problem
 from scraper.errors import ConfigError
-from scraper.timeutil import parse_duration
+from scraper.timeutil import DurationError, parse_duration
 
 
 class _Ctx:
@@ -147,15 +147,16 @@ def _flag(ctx: _Ctx, key: str, value: Any) -> bool:
 def _seconds(ctx: _Ctx, key: str, value: Any, *, positive: bool = False,
              maximum: float = MAX_SECONDS) -> float:
     seconds = -1.0
+    detail = ""
     if isinstance(value, (str, int, float)) and not isinstance(value, bool):
         try:
             seconds = parse_duration(value)
-        except ValueError:
-            pass
+        except DurationError as exc:
+            detail = f" ({exc.detail})" if exc.detail and isinstance(value, str) else ""
     if not math.isfinite(seconds) or seconds < 0 or (positive and seconds == 0):
         bound = "> 0" if positive else ">= 0"
         raise ctx.error(key, f"must be a number {bound} or a duration such as 250ms, 30s, 5m, "
-                             f"2h or 1d, got {_describe(value)}")
+                             f"1h30m or 1d, got {_describe(value)}{detail}")
     if seconds > maximum:
         raise ctx.error(key, f"must be at most {_span(maximum)}, got {_describe(value)}")
     return seconds

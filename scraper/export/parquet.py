@@ -8,7 +8,10 @@ from typing import Any, BinaryIO
 from scraper.errors import ExportError
 from scraper.export.records import Column
 
-INSTALL_HINT = "Parquet export needs pyarrow: pip install 'scraper[parquet]'"
+# "scraper" on PyPI is another project: the hint names pyarrow itself, or our extra as
+# installed from this checkout.
+INSTALL_HINT = ("Parquet export needs pyarrow: pip install pyarrow (or, in the scraper "
+                "checkout, pip install -e '.[parquet]')")
 
 # A row group ends at this many rows or about this many bytes of Arrow data, whichever comes
 # first. Measured with tests/bench/bench_export.py (100,000 versions, --with-text): peak RSS
