@@ -2,103 +2,20 @@
 
 from __future__ import annotations
 
-import codecs
 import re
 from dataclasses import dataclass, field
 
 from selectolax.lexbor import LexborDocumentOptions, LexborHTMLParser, LexborNode
 
 from scraper.parse.bounds import check_markup_bounds
-
-# The byte-order marks the HTML standard honours (UTF-32 is not among them).
-_BOMS: tuple[tuple[bytes, str], ...] = (
-    (b"\xef\xbb\xbf", "utf-8"), (b"\xff\xfe", "utf-16-le"), (b"\xfe\xff", "utf-16-be"),
-)
-_CT_CHARSET = re.compile(r"charset\s*=\s*[\"']?\s*([\w.:+-]+)", re.IGNORECASE)
-_META_CHARSET = re.compile(rb"<meta[^>]{0,400}?charset\s*=\s*[\"']?\s*([\w.:+-]+)", re.IGNORECASE)
-# WHATWG Encoding: these labels mean windows-1252, and a <meta> naming UTF-16 means UTF-8
-# (the bytes could not have been read as ASCII-compatible otherwise).
-_LABEL_ALIASES = {
-    "latin1": "windows-1252", "latin-1": "windows-1252", "iso-8859-1": "windows-1252",
-    "iso8859-1": "windows-1252", "iso_8859-1": "windows-1252", "l1": "windows-1252",
-    "cp819": "windows-1252", "ascii": "windows-1252", "us-ascii": "windows-1252",
-    "x-user-defined": "windows-1252", "utf8": "utf-8", "unicode-1-1-utf-8": "utf-8",
-}
-_PRESCAN_BYTES = 4096
-_HIGH_BYTES = bytes(range(128, 256))
-_REPLACEMENT_UTF8 = "\ufffd".encode()
+from scraper.parse.charset import decide_encoding
 
 HtmlInput = str | bytes
 
 
-def _codec(label: str | None, *, from_meta: bool = False) -> str | None:
-    """The Python codec name for an encoding label, or None when unknown or not a text codec."""
-    if not label:
-        return None
-    name = label.strip().lower()
-    name = _LABEL_ALIASES.get(name, name)
-    if from_meta and name.startswith("utf-16"):
-        return "utf-8"
-    try:
-        info = codecs.lookup(name)
-    except (LookupError, ValueError):
-        return None
-    if not getattr(info, "_is_text_encoding", True):
-        return None  # rot13, base64, zlib... are codecs, not charsets
-    return info.name
-
-
-def charset_from_content_type(content_type: str | None) -> str | None:
-    if not content_type:
-        return None
-    match = _CT_CHARSET.search(content_type)
-    return match.group(1) if match else None
-
-
 def sniff_encoding(body: bytes, content_type: str | None = None) -> str:
-    """The codec to read `body` with: BOM, HTTP charset, <meta> charset, then a guess."""
-    for bom, name in _BOMS:
-        if body.startswith(bom):
-            return name
-    declared = _codec(charset_from_content_type(content_type))
-    if declared:
-        return declared
-    match = _META_CHARSET.search(body, 0, _PRESCAN_BYTES)
-    if match:
-        declared = _codec(match.group(1).decode("ascii", "replace"), from_meta=True)
-        if declared:
-            return declared
-    if body.isascii():
-        return "utf-8"
-    return "utf-8" if _mostly_utf8(body) else "cp1252"
-
-
-_UTF8_SAMPLE = 65536
-_HIGH_BYTE = re.compile(rb"[\x80-\xff]")
-
-
-def _mostly_utf8(body: bytes) -> bool:
-    """False when the bytes fail as UTF-8 badly: most high bytes are not part of a sequence."""
-    first = _HIGH_BYTE.search(body)
-    if first is None:
-        return True
-    # 64 KiB from the first non-ASCII byte that decode cleanly settle it without reading
-    # the whole page (a character cut at the window's end is fine, unless it is the end).
-    end = first.start() + _UTF8_SAMPLE
-    try:
-        codecs.getincrementaldecoder("utf-8")().decode(body[first.start(): end],
-                                                       final=end >= len(body))
-    except UnicodeDecodeError:
-        pass
-    else:
-        return True
-    text = body.decode("utf-8", "replace")
-    bad = text.count("\ufffd") - body.count(_REPLACEMENT_UTF8)
-    if bad <= 0:
-        return True
-    high = len(body) - len(body.translate(None, _HIGH_BYTES))
-    # Latin-1 text fails on nearly every high byte; damaged UTF-8 on a few of them.
-    return bad * 3 < high
+    """The codec to read `body` with (see scraper.parse.charset for how it is decided)."""
+    return decide_encoding(body, content_type).encoding
 
 
 def decode_body(body: bytes, content_type: str | None = None) -> tuple[HtmlInput, str]:
