@@ -62,6 +62,37 @@ def normalise_url(url: str, base: str | None = None) -> str:
     return urlunsplit((scheme, netloc, path, query, ""))
 
 
+# "scheme://" at the start: without it, `en.wikipedia.org/wiki/Foo` is a path and
+# `localhost:8000/wiki/Foo` has the scheme "localhost".
+_HAS_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
+
+
+def pasted_url_forms(text: str) -> list[str]:
+    """The stored forms a person may mean by a URL pasted from a browser, most likely first.
+
+    `text` is normalised as the crawler does (any case of scheme and host, a fragment,
+    default ports; https:// is added when it has no scheme), then given with its path's
+    trailing slash added or removed, and each of these with the other of http and https.
+    Raises ValueError as normalise_url does.
+    """
+    stripped = text.strip()
+    if not _HAS_SCHEME.match(stripped):
+        stripped = "https://" + stripped.lstrip("/")
+    first = normalise_url(stripped)
+    parts = urlsplit(first)
+    paths = [parts.path]
+    if parts.path != "/":
+        paths.append(parts.path[:-1] if parts.path.endswith("/") else parts.path + "/")
+    other_scheme = "http" if parts.scheme == "https" else "https"
+    forms: list[str] = []
+    for scheme in (parts.scheme, other_scheme):
+        for path in paths:
+            form = normalise_url(urlunsplit((scheme, parts.netloc, path, parts.query, "")))
+            if form not in forms:
+                forms.append(form)
+    return forms
+
+
 _PCT = re.compile(r"%([0-9A-Fa-f]{2})")
 _UNRESERVED = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
 

@@ -59,11 +59,15 @@ def _when(snap: Snapshot) -> str:
 def history(url: str, archive_path: str | None, output_format: str) -> None:
     """List the stored versions of a page: number, time, revision id, status, what changed.
 
+    The URL may be pasted as a browser shows it: without a scheme, with any case of
+    host, a #fragment, a trailing slash or none.
+
     \b
     Example:
       scraper history http://127.0.0.1:8000/related/NATO --archive archive/archive.db
     """
     with _open(archive_path) as archive:
+        url = archive.find_page_url(url)
         snaps = archive.history(url)
         info = archive.page_info(url)
     if output_format == "json":
@@ -94,6 +98,9 @@ def show(url: str, version: int | None, body: bool, archive_path: str | None,
          output_format: str) -> None:
     """Show what was extracted from one version of a page (default: the latest).
 
+    The URL may be pasted as a browser shows it: without a scheme, with any case of
+    host, a #fragment, a trailing slash or none.
+
     \b
     Examples:
       scraper show http://127.0.0.1:8000/related/NATO
@@ -101,6 +108,7 @@ def show(url: str, version: int | None, body: bool, archive_path: str | None,
       scraper show http://127.0.0.1:8000/related/NATO --body > page.html
     """
     with _open(archive_path) as archive:
+        url = archive.find_page_url(url)
         snap = archive.snapshot(url, version)
         if body:
             raw = archive.body(url, snap.version)

@@ -88,6 +88,9 @@ def diff(url: str, from_: int | datetime | None, to: int | datetime | None, outp
     moves, words inside edited ones); links, categories, infobox fields and listing
     entries added, removed and changed; both sides' revision ids and fetch times.
 
+    The URL may be pasted as a browser shows it: without a scheme, with any case of
+    host, a #fragment, a trailing slash or none.
+
     \b
     Examples:
       scraper diff http://127.0.0.1:8000/info/NATO
@@ -97,7 +100,7 @@ def diff(url: str, from_: int | datetime | None, to: int | datetime | None, outp
       scraper diff http://127.0.0.1:8000/info/NATO --format unified > nato.patch
     """
     with _open(archive_path) as archive:
-        d = diff_versions(archive, url, from_, to)
+        d = diff_versions(archive, archive.find_page_url(url), from_, to)
     # Scraped text may hold escape sequences and bidi overrides: every rendering shows them
     # as visible escapes (`\x1b`, `\u202e`) rather than letting a terminal or browser obey
     # them; JSON writes them as \u escapes, which decode to the same text.
