@@ -55,7 +55,7 @@ def test_the_canned_queries_run() -> None:
                                        0.1),
                  Page(url, title="A", links=(Link("http://t/b", "B", "related"),)),
                  next_due=datetime(2026, 3, 2, tzinfo=UTC))
-    params = {"url": url, "since": "2026-01-01"}
+    params = {"url": url, "since": "2026-01-01", "q": "A"}
     for query in DATABASE["queries"].values():
         needed = {key: params[key] for key in re.findall(r":(\w+)", query["sql"])}
         archive.conn.execute(query["sql"], needed).fetchall()  # raises on a schema mismatch
