@@ -7,6 +7,18 @@ not try to decode the body again: Content-Encoding and Transfer-Encoding become
 X-Archive-Orig-Content-Encoding / X-Archive-Orig-Transfer-Encoding, and Content-Length is set
 to the body's length (the original kept as X-Archive-Orig-Content-Length when it differed).
 This is the convention of pywb and other replay tools for rewritten headers.
+
+The metadata record is JSON (`application/json`) under its own URI, `urn:scraper:fields:`
+followed by the response's WARC-Target-URI verbatim, and points at the response with
+WARC-Refers-To (the record it describes) and WARC-Concurrent-To (same capture). Why not the
+page's own URI: pywb's indexer (pywb/indexer/archiveindexer.py, cdxindexer.py) indexes every
+metadata record under its WARC-Target-URI unless its Content-Type is application/warc-fields
+(or Heritrix 1's text/anvl), and at equal URL and timestamp the JSON record sorted first, so
+pywb replayed the fields instead of the page. application/warc-fields (Heritrix 3's way) would
+mean flattening the nested fields into `name: value` lines that no JSON reader takes; a URI
+of its own keeps the body plain JSON, and is what Browsertrix (`urn:pageinfo:<url>`) and wpull
+do for their JSON records. ReplayWeb.page indexes metadata records only under `metadata://`
+URIs, so it skips these either way.
 """
 
 from __future__ import annotations
@@ -28,6 +40,7 @@ from scraper.timeutil import iso
 
 WARC_VERSION = "WARC/1.1"  # 1.1 allows WARC-Date with microseconds, as the archive keeps them
 ORIG_PREFIX = "X-Archive-Orig-"
+FIELDS_URI_PREFIX = "urn:scraper:fields:"
 _RENAMED = frozenset({"content-encoding", "transfer-encoding"})
 
 
@@ -59,6 +72,11 @@ def http_headers_for(headers: Sequence[tuple[str, str]], body: bytes
     if not length_seen:
         out.append(("Content-Length", str(len(body))))
     return out
+
+
+def fields_uri(target_uri: str) -> str:
+    """The metadata record's URI for the response at `target_uri`: never a URL replay looks up."""
+    return FIELDS_URI_PREFIX + target_uri
 
 
 def warc_date(when: datetime) -> str:
@@ -121,9 +139,10 @@ class WarcWriter:
         meta = json.dumps(metadata_fields(site, snap, page), ensure_ascii=False,
                           separators=(",", ":")).encode("utf-8")
         metadata = self._writer.create_warc_record(
-            uri, "metadata", payload=BytesIO(meta), length=len(meta),
+            fields_uri(uri), "metadata", payload=BytesIO(meta), length=len(meta),
             warc_content_type="application/json",
-            warc_headers_dict={"WARC-Date": date, "WARC-Concurrent-To": response_id},
+            warc_headers_dict={"WARC-Date": date, "WARC-Refers-To": response_id,
+                               "WARC-Concurrent-To": response_id},
         )
         self._writer.write_record(metadata)
         self.records += 1
