@@ -102,6 +102,7 @@ COMMAND_MODULES: dict[str, str] = {
     "changes": "diff_cmds",
     "config": "config_cmds",
     "crawl": "crawl_cmds",
+    "datasette": "datasette_cmd",
     "demo": "demo_cmd",
     "diff": "diff_cmds",
     "export": "export_cmd",
