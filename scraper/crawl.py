@@ -254,7 +254,8 @@ class SiteCrawl:
             result = await self.fetcher.fetch(
                 item.url, politeness=cfg.politeness, network=cfg.network, etag=etag,
                 last_modified=last_modified,
-                scope_check=lambda url: out_of_scope_reason(url, cfg.scope))
+                scope_check=lambda url: out_of_scope_reason(url, cfg.scope),
+                on_retry=self.count_retry)
         except (BlockedURL, SkippedContent) as exc:
             await self._skip(run_id, item, exc)
             return
@@ -265,7 +266,6 @@ class SiteCrawl:
             await self._fail(run_id, item, FetchError(
                 item.url, f"the fetch failed unexpectedly ({type(exc).__name__}: {exc})"))
             return
-        self._retried(result.attempts)
         now = self.clock()
         next_due = due_after(now, recrawl_interval(item.url, cfg))
         if result.not_modified:
@@ -300,7 +300,6 @@ class SiteCrawl:
 
     async def _skip(self, run_id: int, item: FrontierItem, exc: FetchError) -> None:
         cfg = self.config
-        self._retried(exc.attempts)
         self.counts.skipped += 1
         now = self.clock()
         if item.depth == 0 and not isinstance(exc, (RobotsDisallowed, SkippedContent)):
@@ -399,7 +398,6 @@ class SiteCrawl:
                                     next_due=due_after(now, wait), gone=gone)
 
     def _count_failure(self, item: FrontierItem, exc: PageFailure) -> None:
-        self._retried(exc.attempts)
         status = exc.status if isinstance(exc, HTTPStatusError) else None
         self.counts.failed += 1
         if isinstance(exc, HostUnreachable):
@@ -407,8 +405,10 @@ class SiteCrawl:
         log.warning("%s: failed after %d attempt(s): %s", item.url, exc.attempts, exc.reason)
         self.emit("failed", item.url, status=status, detail=exc.reason)
 
-    def _retried(self, attempts: int) -> None:
-        self.counts.retried += max(0, attempts - 1)
+    def count_retry(self) -> None:
+        """One more request repeated (a 5xx, a 429, a timeout, a maxlag refusal...), counted
+        as it is made: the fetcher's and the MediaWiki client's, robots.txt's included."""
+        self.counts.retried += 1
 
     def emit(self, kind: str, url: str, *, status: int | None = None,
               version: int | None = None, detail: str = "") -> None:

@@ -67,6 +67,7 @@ _SLICE = 1024 * 1024  # decompressed bytes produced per decoder call
 ROBOTS_MAX_BYTES = 500 * 1024
 
 ScopeCheck = Callable[[str], "str | None"]
+RetryHook = Callable[[], None]
 
 
 # -- politeness --------------------------------------------------------------------------
@@ -316,12 +317,16 @@ class Fetcher:
                     scope_check: ScopeCheck | None = None,
                     accept: frozenset[str] = HTML_TYPES,
                     headers: dict[str, str] | None = None,
-                    truncate_at: int | None = None) -> FetchResult:
+                    truncate_at: int | None = None,
+                    on_retry: RetryHook | None = None) -> FetchResult:
         """GET `url` politely. Returns the answer (200 or 304); raises a FetchError subclass
         for anything else, after the configured retries for transient failures.
 
         :param truncate_at: keep the first this many bytes of the (decoded) body and stop
             reading, instead of failing on a body over the caps (robots.txt).
+        :param on_retry: called at every retry this fetch makes, as it is made, those of
+            the host's robots.txt included when this fetch is the one that reads it (a
+            crawl counts them all in its run's summary; `attempts` tells only this URL's).
         """
         started = time.perf_counter()
         if self._down:
@@ -333,9 +338,9 @@ class Fetcher:
                                            "in this run)", host=host, attempts=0)
         attempt = functools.partial(self._attempt, url, politeness, network, etag,
                                     last_modified, scope_check, accept, headers or {},
-                                    truncate_at)
+                                    truncate_at, on_retry)
         try:
-            result, attempts = await self._attempts(url, network, attempt)
+            result, attempts = await self._attempts(url, network, attempt, on_retry)
         except HostUnreachable as exc:
             self._down.setdefault(exc.host, exc.reason)
             raise
@@ -347,21 +352,23 @@ class Fetcher:
         )
 
     async def _attempts(self, url: str, network: Network,
-                        attempt: Callable[[], Awaitable[FetchResult]]) -> tuple[FetchResult, int]:
+                        attempt: Callable[[], Awaitable[FetchResult]],
+                        on_retry: RetryHook | None) -> tuple[FetchResult, int]:
         """The result and the attempts it took, or the last error (with its attempts)."""
         try:
             # Most fetches succeed at once: that one attempt goes through none of tenacity's
             # machinery, about a tenth of the event loop's work per page.
             return await attempt(), 1
         except _Retryable as exc:
-            return await self._retry(url, network, attempt, exc)
+            return await self._retry(url, network, attempt, exc, on_retry)
         except FetchError as exc:
             exc.attempts = 1
             raise
 
     async def _retry(self, url: str, network: Network,
                      attempt: Callable[[], Awaitable[FetchResult]],
-                     first_error: _Retryable) -> tuple[FetchResult, int]:
+                     first_error: _Retryable,
+                     on_retry: RetryHook | None) -> tuple[FetchResult, int]:
         """The retries after a first attempt failed with `first_error`: the result and the
         number of attempts, or the last error (with its attempts) raised."""
         exponential = wait_exponential_jitter(multiplier=network.backoff_base,
@@ -384,6 +391,8 @@ class Fetcher:
                     if attempts == 1:
                         raise first_error  # made by fetch(): tenacity waits, then goes on
                     self.stats.retries += 1
+                    if on_retry is not None:
+                        on_retry()
                     log.info("%s: retry %d", url, attempts - 1)
                     result = await attempt()
         except _Retryable as exc:
@@ -397,7 +406,8 @@ class Fetcher:
     async def _attempt(self, url: str, politeness: Politeness, network: Network,
                        etag: str | None, last_modified: str | None,
                        scope_check: ScopeCheck | None, accept: frozenset[str],
-                       extra_headers: dict[str, str], truncate_at: int | None) -> FetchResult:
+                       extra_headers: dict[str, str], truncate_at: int | None,
+                       on_retry: RetryHook | None) -> FetchResult:
         seen: list[str] = []
         current = url
         while True:
@@ -412,7 +422,7 @@ class Fetcher:
                     raise BlockedURL(url, f"redirected out of scope to {current}: {reason}")
             await self.admit(current, network)
             if politeness.robots_txt:
-                await self._check_robots(current, politeness, network)
+                await self._check_robots(current, politeness, network, on_retry)
             headers = {"User-Agent": politeness.user_agent, "Accept-Encoding": "gzip, deflate, br",
                        **extra_headers}
             if current == url:
@@ -517,7 +527,8 @@ class Fetcher:
         body = b"".join(chunks)
         return FetchResult(body=body if capped else body[:truncate_at], **result_base)
 
-    async def _check_robots(self, url: str, politeness: Politeness, network: Network) -> None:
+    async def _check_robots(self, url: str, politeness: Politeness, network: Network,
+                            on_retry: RetryHook | None = None) -> None:
         parts = urlsplit(url)
         origin = f"{parts.scheme}://{parts.netloc}"
         robots = self._robots.get(origin)
@@ -526,8 +537,8 @@ class Fetcher:
             async with lock:
                 robots = self._robots.get(origin)
                 if robots is None:
-                    robots = self._robots[origin] = await self._load_robots(origin, politeness,
-                                                                            network)
+                    robots = self._robots[origin] = await self._load_robots(
+                        origin, politeness, network, on_retry)
                     delay = robots.parser.crawl_delay(politeness.user_agent) if robots.parser \
                         else None
                     if delay:
@@ -540,8 +551,8 @@ class Fetcher:
         if robots.parser is not None and not robots.parser.can_fetch(url, politeness.user_agent):
             raise RobotsDisallowed(url, "disallowed by robots.txt")
 
-    async def _load_robots(self, origin: str, politeness: Politeness,
-                           network: Network) -> _Robots:
+    async def _load_robots(self, origin: str, politeness: Politeness, network: Network,
+                           on_retry: RetryHook | None = None) -> _Robots:
         robots_url = origin + "/robots.txt"
         self.stats.robots_fetched += 1
         no_robots = Politeness(politeness.concurrency, politeness.delay, False,
@@ -549,7 +560,7 @@ class Fetcher:
         try:
             result = await self.fetch(robots_url, politeness=no_robots, network=network,
                                       accept=frozenset({"text/plain", ""}) | HTML_TYPES,
-                                      truncate_at=ROBOTS_MAX_BYTES)
+                                      truncate_at=ROBOTS_MAX_BYTES, on_retry=on_retry)
         except SkippedContent:
             return _Robots(None)
         except FetchError as exc:

@@ -116,8 +116,8 @@ def test_maxlag_as_503_is_read_as_an_api_error_not_retried_as_5xx() -> None:
     wiki = Wiki(answer)
     with pytest.raises(MaxLagError) as info:
         run(wiki, lambda c: c.all_pages(), sleeps=sleeps, maxlag_retries=2)
-    assert sleeps == [2.0, 2.0]
-    assert len(wiki.requests) == 3
+    assert sleeps == [2.0, 4.0]  # Retry-After, then twice that: lag that stays backs off
+    assert len(wiki.requests) == 3 and info.value.attempts == 3
     assert info.value.code == "maxlag" and info.value.retry_after == 2.0
     assert API in str(info.value) and "maxlag=5" in info.value.url
 

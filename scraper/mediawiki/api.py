@@ -54,12 +54,13 @@ from scraper.models import RevisionMeta
 
 log = logging.getLogger(__name__)
 
-__all__ = ["MediaWikiClient", "PageHtml", "discover_api_url", "mw_timestamp"]
+__all__ = ["MediaWikiClient", "PageHtml", "discover_api_url", "maxlag_wait", "mw_timestamp"]
 
 Params = Mapping[str, str | int]
 TITLE_BATCH = 50  # titles per query for clients without apihighlimits
 EXTRACTS_BATCH = 20  # TextExtracts answers at most 20 pages per query
 _RETRY_STATUS = frozenset({429, 500, 502, 503, 504})
+MAXLAG_RETRY_AFTER = 5.0  # MediaWiki's own Retry-After for a maxlag refusal
 _POST_OVER = 6000  # bytes of query string above which a read query is POSTed
 RC_PROPS = "title|ids|timestamp|user|comment|loginfo|flags|sizes"
 REV_PROPS = "ids|timestamp|user|comment|size|sha1"
@@ -82,6 +83,18 @@ class PageHtml:
     content_type: str | None = None
 
 
+def maxlag_wait(retry_after: float | None, refusals_before: int, *, backoff: float,
+                longest: float) -> float:
+    """Seconds to wait after a maxlag refusal that `refusals_before` others preceded.
+
+    At least what the wiki asks (Retry-After, else MediaWiki's 5 s; a Retry-After of 0 counts
+    as `backoff`), doubled at each further refusal as Pywikibot does: replicas that stay
+    behind are not asked again at the same pace. Never more than `longest`.
+    """
+    first = MAXLAG_RETRY_AFTER if retry_after is None else max(retry_after, backoff)
+    return float(min(first * 2 ** refusals_before, longest))
+
+
 def _batches(items: Sequence[str], size: int) -> Iterable[Sequence[str]]:
     for start in range(0, len(items), size):
         yield items[start:start + size]
@@ -100,16 +113,22 @@ class MediaWikiClient:
     :param page_size: per-request limit of lists ("max", or a number: small numbers force
         continuation in tests).
     :param attempts: tries per request on timeouts, connection errors, 429 and 5xx.
-    :param maxlag_retries: extra tries after `maxlag` refusals (each waits its Retry-After).
+    :param maxlag_retries: extra tries after `maxlag` refusals: the first waits the answer's
+        Retry-After, each further one twice as long as the one before (`maxlag_wait`).
+    :param retry_after_max: the longest single wait, whatever the wiki asks for.
+    :param backoff: the first wait before a retry the wiki gave no Retry-After for.
     :param delay: least seconds between the starts of two requests.
     :param sleep: awaited to wait (tests pass a recorder).
+    :param on_retry: called at every retry (of either kind), as it is made: a crawl counts
+        them in its run's summary.
     """
 
     def __init__(self, http: httpx.AsyncClient, api_url: str, *, user_agent: str | None = None,
                  maxlag: int | None = 5, page_size: int | str = "max", attempts: int = 3,
                  maxlag_retries: int = 5, retry_after_max: float = 60.0, backoff: float = 1.0,
                  delay: float = 0.0,
-                 sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:
+                 sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+                 on_retry: Callable[[], None] | None = None) -> None:
         self.http = http
         self.api_url = api_url
         self.user_agent = user_agent
@@ -121,11 +140,13 @@ class MediaWikiClient:
         self.backoff = backoff
         self.delay = delay
         self._sleep = sleep
+        self._on_retry = on_retry
         self._lock = asyncio.Lock()
         self._last_start = 0.0
         self._siteinfo: SiteInfo | None = None
         self._warned: set[str] = set()
         self.requests = 0  # HTTP requests made, retries included
+        self.retries = 0  # of those, the ones that repeated a request (5xx, 429, maxlag...)
 
     # --- transport ----------------------------------------------------------------------------
 
@@ -137,6 +158,8 @@ class MediaWikiClient:
         headers = {"User-Agent": self.user_agent} if self.user_agent else {}
         last: FetchError | None = None
         for attempt in range(1, self.attempts + 1):
+            if attempt > 1:
+                self._retried()
             async with self._lock:
                 wait = self._last_start + self.delay - time.monotonic()
                 if wait > 0:
@@ -202,15 +225,22 @@ class MediaWikiClient:
             info = str(error.get("info", error.get("text", "")))
             if code != "maxlag":
                 raise ApiError(shown, code, info)
-            retry_after = parse_retry_after(response.headers.get("retry-after")) or 5.0
+            retry_after = parse_retry_after(response.headers.get("retry-after"))
             lag = error.get("lag")
             if lag_try >= self.maxlag_retries:
                 raise MaxLagError(shown, info, lag=float(lag) if lag is not None else None,
                                   retry_after=retry_after, attempts=lag_try + 1)
-            log.warning("%s: server lagged (%s); waiting %.0f s", self.api_url, info,
-                        retry_after)
-            await self._sleep(min(retry_after, self.retry_after_max))
+            pause = maxlag_wait(retry_after, lag_try, backoff=self.backoff,
+                                longest=self.retry_after_max)
+            log.warning("%s: server lagged (%s); waiting %.1f s", self.api_url, info, pause)
+            await self._sleep(pause)
+            self._retried()
         raise AssertionError("unreachable")
+
+    def _retried(self) -> None:
+        self.retries += 1
+        if self._on_retry is not None:
+            self._on_retry()
 
     def _log_warnings(self, url: str, warnings: Any) -> None:
         if not warnings:

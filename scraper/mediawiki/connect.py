@@ -4,14 +4,15 @@ the point from which the wiki's recent changes must be read."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from scraper.archive import Archive
 from scraper.config import MediaWikiSource, config_to_dict
-from scraper.errors import ArchiveError, FetchError
+from scraper.errors import ArchiveError, FetchError, HTTPStatusError
 from scraper.mediawiki.api import MediaWikiClient
-from scraper.mediawiki.errors import NoApiFound
+from scraper.mediawiki.errors import BadAnswer, NoApiFound
 from scraper.mediawiki.plan import selection_changed
 from scraper.mediawiki.readers import find_api_url
 from scraper.mediawiki.records import SiteInfo
@@ -29,26 +30,44 @@ __all__ = ["RC_MAX_AGE", "connect", "previous_completed_run", "synced_at"]
 RC_MAX_AGE = timedelta(days=90)
 
 
-async def connect(ctx: SiteCrawl, options: MediaWikiSource) -> tuple[MediaWikiClient, SiteInfo]:
+async def connect(ctx: SiteCrawl, options: MediaWikiSource, *,
+                  on_retry: Callable[[], None] | None = None
+                  ) -> tuple[MediaWikiClient, SiteInfo]:
     """The API client of the config's wiki and its siteinfo (one request, plus one page view
-    when api.php must be found from a start page no archived copy of which names it)."""
+    when api.php must be found from a start page no archived copy of which names it).
+
+    :param on_retry: called at every retry of a request (the client's and the discovery's).
+    """
     api_url = options.api
     from_archive = False
     if not api_url:
         api_url = ctx.db.call(api_from_archive, ctx.archive, ctx.config.start_urls)
         from_archive = api_url is not None
-        api_url = api_url or await discover_api(ctx)
+        api_url = api_url or await discover_api(ctx, on_retry=on_retry)
     try:
-        return await _siteinfo(ctx, options, api_url)
-    except FetchError:
-        if not from_archive:
+        return await _siteinfo(ctx, options, api_url, on_retry)
+    except FetchError as exc:
+        if not from_archive or not not_an_api(exc):
+            # A wiki that is there but lagged, busy or unreachable would be all that again
+            # at the address found anew: the run fails now, having waited once.
             raise
-        # The archived page may name an api.php the wiki has since moved.
-        return await _siteinfo(ctx, options, await discover_api(ctx))
+        # The archived page names an api.php the wiki has since moved.
+        log.info("%s: %s does not answer as api.php (%s): finding it again",
+                 ctx.config.name, api_url, exc.reason)
+        return await _siteinfo(ctx, options, await discover_api(ctx, on_retry=on_retry),
+                               on_retry)
 
 
-async def _siteinfo(ctx: SiteCrawl, options: MediaWikiSource,
-                    api_url: str) -> tuple[MediaWikiClient, SiteInfo]:
+def not_an_api(exc: FetchError) -> bool:
+    """Whether `exc` says no api.php answers at its address (not found, gone, not JSON, a
+    redirect away), rather than that the wiki is lagged, busy or unreachable."""
+    if isinstance(exc, BadAnswer):
+        return True
+    return isinstance(exc, HTTPStatusError) and 400 <= exc.status < 500 and exc.status != 429
+
+
+async def _siteinfo(ctx: SiteCrawl, options: MediaWikiSource, api_url: str,
+                    on_retry: Callable[[], None] | None) -> tuple[MediaWikiClient, SiteInfo]:
     pol, net = ctx.config.politeness, ctx.config.network
     # The API client uses the shared HTTP client directly: register the API host's address
     # policy with it first.
@@ -56,7 +75,7 @@ async def _siteinfo(ctx: SiteCrawl, options: MediaWikiSource,
     client = MediaWikiClient(ctx.fetcher.client, api_url, user_agent=pol.user_agent,
                              maxlag=options.maxlag, attempts=net.attempts,
                              backoff=net.backoff_base, retry_after_max=net.retry_after_max,
-                             delay=pol.delay)
+                             delay=pol.delay, on_retry=on_retry)
     return client, await client.siteinfo()
 
 
@@ -74,11 +93,11 @@ def api_from_archive(archive: Archive, start_urls: tuple[str, ...]) -> str | Non
     return None
 
 
-async def discover_api(ctx: SiteCrawl) -> str:
+async def discover_api(ctx: SiteCrawl, *, on_retry: Callable[[], None] | None = None) -> str:
     """The api.php the first start page links (its RSD link), fetched politely."""
     url = ctx.config.start_urls[0]
     result = await ctx.fetcher.fetch(url, politeness=ctx.config.politeness,
-                                     network=ctx.config.network)
+                                     network=ctx.config.network, on_retry=on_retry)
     api = find_api_url(result.body, result.final_url)
     if api is None:
         raise NoApiFound(url, "the page links no api.php (<link rel=\"EditURI\">); set "

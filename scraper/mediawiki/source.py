@@ -126,7 +126,10 @@ class WikiRun:
     async def run(self) -> str:
         name = self.cfg.name
         try:
-            self._wiki, self._site = await connect(self.ctx, self.options)
+            # Every retry (the API client's after 5xx, 429 or maxlag, the fetcher's) is
+            # counted in the run's summary as it is made.
+            self._wiki, self._site = await connect(self.ctx, self.options,
+                                                   on_retry=self.ctx.count_retry)
         except FetchError as exc:
             self._site_failed(exc)
             return "failed"
@@ -373,15 +376,14 @@ class WikiRun:
         try:
             result = await ctx.fetcher.fetch(
                 view, politeness=cfg.politeness, network=cfg.network,
-                scope_check=lambda hop: out_of_scope_reason(hop.split("?")[0], cfg.scope))
+                scope_check=lambda hop: out_of_scope_reason(hop.split("?")[0], cfg.scope),
+                on_retry=ctx.count_retry)
         except (BlockedURL, SkippedContent) as exc:
-            ctx.counts.retried += max(0, exc.attempts - 1)
             self.skip(url, exc.reason)
             return
         except FetchError as exc:
             ctx.record_failure(self.run_id, item, exc)
             return
-        ctx.counts.retried += max(0, result.attempts - 1)
         now = ctx.clock()
         # On the crawl's parser threads: a pathological page must not stall the event loop.
         try:
