@@ -17,6 +17,7 @@ from scraper.archive import Archive, SaveResult
 from scraper.archive.encode import EncodedPage, encode_page
 from scraper.archive_gate import ArchiveGate
 from scraper.config import CrawlConfig, config_to_dict
+from scraper.crawl_events import CrawlEvent, EventSink, log_fields, record_fields
 from scraper.diff import diff_pages
 from scraper.errors import (
     ArchiveError,
@@ -46,26 +47,17 @@ from scraper.timeutil import utcnow
 
 log = logging.getLogger(__name__)
 
+__all__ = ["CrawlEvent", "CrawlLimits", "EventSink", "RunResult", "SiteCrawl", "crawl"]
+
 MAX_WORKERS = 256
+# The frontier's count of due URLs (for a progress bar's total) is read at most this often,
+# and at most once per PENDING_COST_RATIO times what the last count took: a count scans the
+# site's part of the frontier index, and the archive thread has writes to do.
+PENDING_REFRESH_S = 1.0
+PENDING_COST_RATIO = 50
 
 P = ParamSpec("P")
 R = TypeVar("R")
-
-
-@dataclass(frozen=True, slots=True)
-class CrawlEvent:
-    """One thing that happened, for progress bars and log lines."""
-
-    kind: str  # fetched | new_version | unchanged | not_modified | failed | skipped | run_end
-    site: str
-    url: str = ""
-    status: int | None = None
-    version: int | None = None
-    detail: str = ""
-    queued: int = 0
-
-
-EventSink = Callable[[CrawlEvent], None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,13 +94,16 @@ async def crawl(configs: Sequence[CrawlConfig], archive: Archive, *,
                 limits: CrawlLimits = CrawlLimits(), events: EventSink | None = None,
                 client: httpx.AsyncClient | None = None,
                 clock: Callable[[], datetime] = utcnow,
-                parse_pool: ParsePool | None = None) -> list[RunResult]:
+                parse_pool: ParsePool | None = None,
+                stop: asyncio.Event | None = None) -> list[RunResult]:
     """Run one crawl of every config against `archive`, sharing one client and one
     politeness gate per host. Returns a result per config. Failed URLs are recorded, never
     raised.
 
     :param parse_pool: where pages are parsed, for the caller to close; by default a pool
         of threads only (see ParsePool on when worker processes are safe).
+    :param stop: set it to end the runs now (Ctrl-C): pages in progress are dropped, what
+        was stored stays, each run row is finished `interrupted` and its result returned.
     """
     policies: dict[str, AddressPolicy] = {}
     own_client = client is None
@@ -121,13 +116,47 @@ async def crawl(configs: Sequence[CrawlConfig], archive: Archive, *,
     try:
         runs = [SiteCrawl(cfg, gate, fetcher, limits, deadline, events or _ignore, clock,
                           parsers) for cfg in configs]
-        return list(await asyncio.gather(*(run.run() for run in runs)))
+        if stop is None:
+            return list(await asyncio.gather(*(run.run() for run in runs)))
+        return await _until_stopped(runs, stop)
     finally:
         if parse_pool is None:
             parsers.close(wait=False)
         gate.close()
         if own_client:
             await client.aclose()
+
+
+async def _until_stopped(runs: Sequence[SiteCrawl], stop: asyncio.Event) -> list[RunResult]:
+    """The runs' results; when `stop` is set first, each run is cancelled, finishes its row
+    as `interrupted` (SiteCrawl.run) and gives what it had done. A run that raises ends the
+    others the same way, and its error is raised."""
+    tasks = [asyncio.ensure_future(run.run()) for run in runs]
+    stopped = asyncio.ensure_future(stop.wait())
+    try:
+        waiting = set(tasks)
+        while waiting and not stop.is_set():
+            done, _ = await asyncio.wait([*waiting, stopped], return_when=asyncio.FIRST_COMPLETED)
+            waiting -= done
+            if any(not t.cancelled() and t.exception() is not None for t in done & set(tasks)):
+                break
+    finally:
+        stopped.cancel()
+        for task in tasks:
+            task.cancel()  # nothing for those done
+        # Each run finishes its row in its own `finally`, cancelled or not.
+        outcomes = await asyncio.gather(*tasks, return_exceptions=True)
+    for outcome in outcomes:
+        if isinstance(outcome, BaseException) and not isinstance(outcome,
+                                                                asyncio.CancelledError):
+            raise outcome
+    results = []
+    for run, outcome in zip(runs, outcomes, strict=True):
+        result = outcome if isinstance(outcome, RunResult) else run.result
+        if result is None:
+            raise RuntimeError(f"{run.config.name}: the run ended without a result")
+        results.append(result)
+    return results
 
 
 def _ignore(event: CrawlEvent) -> None:
@@ -160,6 +189,11 @@ class SiteCrawl:
         self.errors: list[BaseException] = []
         # A run fetches a URL at most once, even when recrawl_after is shorter than the run.
         self.done: set[str] = set()
+        self.run_id = 0
+        self.result: RunResult | None = None  # once the run row is finished
+        # The last count of due URLs, and how many pages had ended when it was answered.
+        self._pending_count: tuple[int, int] | None = None
+        self._pending_next = 0.0
         hosts = max(1, len(config.scope.domains))
         # Pages in progress: twice what may be fetched at once (the fetcher's HostGate holds
         # each host to `concurrency`), so that pages waiting to be parsed or stored do not
@@ -169,11 +203,20 @@ class SiteCrawl:
     async def run(self) -> RunResult:
         cfg = self.config
         started = self.clock()
-        run_id = await self.db.run_durably(self.archive.start_run, [cfg.name],
-                                           config_to_dict(cfg), started)
-        await self.db.run(self.archive.enqueue, start_items(cfg), started)
+        start = asyncio.ensure_future(self.db.run_durably(self.archive.start_run, [cfg.name],
+                                                          config_to_dict(cfg), started))
+        try:
+            self.run_id = run_id = await asyncio.shield(start)
+        except asyncio.CancelledError:
+            # Stopped (Ctrl-C) while its row was written: the row is finished all the same.
+            self.run_id = await start
+            await self._finish(started, "interrupted")
+            raise
+        log_fields.set({"run": run_id, "site": cfg.name})
+        log.info("%s: run %d started", cfg.name, run_id, extra=record_fields("run_start"))
         status = "completed"
         try:
+            await self.db.run(self.archive.enqueue, start_items(cfg), started)
             if cfg.source == "mediawiki":
                 # Imported here: only wiki crawls need the API client.
                 from scraper.mediawiki.source import crawl_wiki
@@ -194,19 +237,35 @@ class SiteCrawl:
                 task.cancel()
             if self.in_flight:
                 await asyncio.gather(*self.in_flight.values(), return_exceptions=True)
-            ended = self.clock()
-            # Queued behind every pending write, so the run row comes last.
-            stats = await self.db.run(self._stats, ended, started)
-            alerts = self._breakage_alerts(run_id)
-            await self.db.run_durably(self.archive.finish_run, run_id, stats, status=status,
-                                      ended_at=ended, alerts=alerts)
-            self.events(CrawlEvent("run_end", cfg.name, detail=status, queued=stats.queued))
-        return RunResult(cfg.name, run_id, status, stats, tuple(alerts))
+            await self._finish(started, status)
+        assert self.result is not None
+        return self.result
+
+    async def _finish(self, started: datetime, status: str) -> None:
+        """Finish the run row with its counts, then tell the log and the event sink."""
+        cfg = self.config
+        ended = self.clock()
+        # Queued behind every pending write, so the run row comes last.
+        stats = await self.db.run(self._stats, ended, started)
+        alerts = self._breakage_alerts(self.run_id)
+        await self.db.run_durably(self.archive.finish_run, self.run_id, stats, status=status,
+                                  ended_at=ended, alerts=alerts)
+        self.result = RunResult(cfg.name, self.run_id, status, stats, tuple(alerts))
+        log.info("%s: run %d %s: fetched %d, new versions %d, failed %d, queued %d",
+                 cfg.name, self.run_id, status, stats.fetched, stats.new_versions,
+                 stats.failed, stats.queued,
+                 extra=record_fields("run_end", run=self.run_id, site=cfg.name,
+                                     outcome=status, fetched=stats.fetched,
+                                     new_versions=stats.new_versions, failed=stats.failed,
+                                     queued=stats.queued))
+        self.events(CrawlEvent("run_end", cfg.name, detail=status, queued=stats.queued))
 
     async def _loop(self, run_id: int) -> str:
         while True:
             if self.deadline is not None and time.monotonic() >= self.deadline:
                 return "max_time"
+            if time.monotonic() >= self._pending_next:
+                await self._count_pending()
             room = self.workers - len(self.in_flight)
             if self.max_pages is not None:
                 room = min(room, self.max_pages - self.counts.started)
@@ -241,6 +300,7 @@ class SiteCrawl:
                                       exclude=self.done))
 
     async def _one(self, run_id: int, item: FrontierItem) -> None:
+        log_fields.set({**log_fields.get(), "url": item.url})
         try:
             await self._fetch_and_store(run_id, item)
         finally:
@@ -272,7 +332,8 @@ class SiteCrawl:
             self.counts.not_modified += 1
             await self.db.run(self.archive.record_not_modified, run_id, cfg.name, result,
                               next_due=next_due)
-            log.info("%s: not modified", item.url)
+            log.info("%s: not modified", item.url,
+                     extra=record_fields("not_modified", item.url, status=304))
             self.emit("not_modified", item.url, status=304)
             return
         try:
@@ -314,7 +375,8 @@ class SiteCrawl:
             wait = recrawl_interval(item.url, cfg)
         await self.db.run(self.archive.record_skipped, run_id, cfg.name, item.url,
                           reason=exc.reason, now=now, next_due=due_after(now, wait))
-        log.warning("%s: skipped: %s", item.url, exc.reason)
+        log.warning("%s: skipped: %s", item.url, exc.reason,
+                    extra=record_fields("skipped", item.url))
         self.emit("skipped", item.url, detail=exc.reason)
 
     async def _fail(self, run_id: int, item: FrontierItem, exc: PageFailure) -> None:
@@ -359,12 +421,16 @@ class SiteCrawl:
         self.counts.fetched += 1
         if saved.created:
             self.counts.new_versions += 1
-            log.info("%s: version %d%s", item.url, saved.version, f" ({gist})" if gist else "")
+            log.info("%s: version %d%s", item.url, saved.version, f" ({gist})" if gist else "",
+                     extra=record_fields("new_version", item.url, status=result.status,
+                                         version=saved.version))
             self.emit("new_version", item.url, status=result.status, version=saved.version,
                        detail=gist)
         else:
             self.counts.unchanged += 1
-            log.info("%s: unchanged (version %d)", item.url, saved.version)
+            log.info("%s: unchanged (version %d)", item.url, saved.version,
+                     extra=record_fields("unchanged", item.url, status=result.status,
+                                         version=saved.version))
             self.emit("unchanged", item.url, status=result.status, version=saved.version)
 
     def gist(self, url: str, page: Page, page_hash: str) -> str:
@@ -402,7 +468,8 @@ class SiteCrawl:
         self.counts.failed += 1
         if isinstance(exc, HostUnreachable):
             self.counts.unreachable[exc.host] = self.counts.unreachable.get(exc.host, 0) + 1
-        log.warning("%s: failed after %d attempt(s): %s", item.url, exc.attempts, exc.reason)
+        log.warning("%s: failed after %d attempt(s): %s", item.url, exc.attempts, exc.reason,
+                    extra=record_fields("failed", item.url, status=status))
         self.emit("failed", item.url, status=status, detail=exc.reason)
 
     def count_retry(self) -> None:
@@ -413,7 +480,29 @@ class SiteCrawl:
     def emit(self, kind: str, url: str, *, status: int | None = None,
               version: int | None = None, detail: str = "") -> None:
         queued = len(self.in_flight)
-        self.events(CrawlEvent(kind, self.config.name, url, status, version, detail, queued))
+        self.events(CrawlEvent(kind, self.config.name, url, status, version, detail, queued,
+                               self._pending_estimate()))
+
+    async def _count_pending(self) -> None:
+        """Count the due URLs for the progress bar's total (see PENDING_REFRESH_S)."""
+        def count(site: str, now: datetime) -> tuple[int, float]:
+            began = time.perf_counter()
+            return self.archive.pending_count(site, now), time.perf_counter() - began
+
+        pending, took = await self.db.run(count, self.config.name, self.clock())
+        self._pending_count = (pending, self._ended_pages())
+        self._pending_next = time.monotonic() + max(PENDING_REFRESH_S, PENDING_COST_RATIO * took)
+
+    def _pending_estimate(self) -> int | None:
+        """URLs due and not done: the last count less the pages ended since."""
+        if self._pending_count is None:
+            return None
+        pending, ended_then = self._pending_count
+        return max(len(self.in_flight), pending - (self._ended_pages() - ended_then))
+
+    def _ended_pages(self) -> int:
+        c = self.counts
+        return c.fetched + c.not_modified + c.failed + c.skipped
 
     def _stats(self, ended: datetime, started: datetime) -> CrawlStats:
         c = self.counts

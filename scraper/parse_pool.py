@@ -10,6 +10,7 @@ the CPU time of a page.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ctypes
 import dataclasses
 import logging
@@ -19,6 +20,7 @@ import signal
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
@@ -123,6 +125,23 @@ def watch_parent(parent: int, interval: float = 1.0) -> None:
     os._exit(1)
 
 
+@contextlib.contextmanager
+def _sigint_ignored() -> Iterator[None]:
+    """Processes started inside ignore SIGINT. Ctrl-C reaches the terminal's whole process
+    group, workers included, and the crawl decides what it does (it ends the run, then the
+    pool): a worker would die printing a KeyboardInterrupt traceback, even one still
+    importing. An ignored signal stays ignored across exec, and Python leaves it so. (A
+    Ctrl-C in the milliseconds the parent ignores it is lost.)"""
+    if threading.current_thread() is not threading.main_thread():
+        yield  # only the main thread may set handlers; it is the CLI's loop thread
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 def default_processes() -> int:
     """One worker per core; none on a single core, where they would only add copying."""
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
@@ -187,7 +206,10 @@ class ParsePool:
             self._pool = ProcessPoolExecutor(
                 max_workers=self.processes, mp_context=multiprocessing.get_context("spawn"),
                 initializer=die_with_parent, initargs=(os.getpid(),))
-            self._started = self._pool.submit(_ready)
+            with _sigint_ignored():
+                # With spawn a submit starts a worker when none is idle: one each, all here.
+                started = [self._pool.submit(_ready) for _ in range(self.processes)]
+            self._started = started[0]
             return False
         assert self._started is not None
         if not self._started.done():
