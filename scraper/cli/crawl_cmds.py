@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import json
 import logging
 import os
+import signal
 import sys
 import threading
-import time
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
-from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from contextlib import contextmanager, nullcontext
+from datetime import UTC, datetime
+from types import FrameType, TracebackType
+from typing import TYPE_CHECKING, Any, Self
 
 import click
 
@@ -27,38 +29,60 @@ from scraper.cli.app import (
 )
 from scraper.cli.terminal import terminal_safe
 from scraper.config import CrawlConfig
+from scraper.crawl_events import log_fields
 from scraper.errors import ConfigError
 from scraper.lock import ArchiveLock
 from scraper.timeutil import parse_duration
 
 if TYPE_CHECKING:
-    from scraper.crawl import CrawlEvent, RunResult
+    from rich.console import Console
+
+    from scraper.crawl import RunResult
+
+EXIT_INTERRUPTED = 130  # 128 + SIGINT: what a shell reports for a command Ctrl-C ended
+
+log = logging.getLogger("scraper.cli")
 
 
 class JsonLogFormatter(logging.Formatter):
-    """One JSON object per line, for log collectors."""
+    """One JSON object per line, for log collectors: time (ISO 8601, UTC, with its offset),
+    level, logger and message, and what the record is about where it applies: event, url,
+    status, version, run and site (scraper.crawl_events)."""
 
     def format(self, record: logging.LogRecord) -> str:
         data: dict[str, Any] = {
-            "time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S"),
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(
+                timespec="milliseconds"),
             "level": record.levelname.lower(),
             "logger": record.name,
             "message": record.getMessage(),
         }
-        event = getattr(record, "event", None)
-        if event is not None:
-            data.update(event)
-        return json.dumps(data, ensure_ascii=False)
+        data.update(log_fields.get())
+        data.update(getattr(record, "fields", None) or {})
+        if record.exc_info:
+            data["traceback"] = self.formatException(record.exc_info)
+        return json.dumps(data, ensure_ascii=False, default=str)
 
 
-def configure_logging(verbose: int, quiet: bool, log_format: str, progress: bool) -> None:
-    """Only the CLI sets handlers. -q: warnings and errors only; -v: debug."""
+def configure_logging(verbose: int, quiet: bool, log_format: str, progress: bool,
+                      console: Console | None = None) -> None:
+    """Only the CLI sets handlers. -q: warnings and errors only; -v: debug.
+
+    :param console: write log lines through this rich console, the one a live progress bar
+        is drawn on, so that they never break it; else to standard error.
+    """
     level = logging.DEBUG if verbose else logging.INFO
     if quiet or progress:
         level = logging.WARNING
     from scraper.cli.terminal import TerminalSafeFormatter
 
-    handler = logging.StreamHandler(sys.stderr)
+    handler: logging.Handler
+    if console is not None:
+        from scraper.cli.crawl_progress import ConsoleLogHandler
+
+        handler = ConsoleLogHandler(console)
+    else:
+        handler = logging.StreamHandler(sys.stderr)
     # Log lines quote scraped titles and server messages: escape sequences and bidi
     # overrides in them are shown as \x1b / \u202e, never obeyed by the terminal.
     if log_format == "json":
@@ -72,64 +96,6 @@ def configure_logging(verbose: int, quiet: bool, log_format: str, progress: bool
     root.propagate = False
     for noisy in ("httpx", "httpcore", "aiohttp", "hpack"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
-
-
-class ProgressView:
-    """A rich progress bar on a terminal: pages done, queue, rate and errors."""
-
-    def __init__(self) -> None:
-        from rich.progress import (
-            BarColumn,
-            Progress,
-            SpinnerColumn,
-            TextColumn,
-            TimeElapsedColumn,
-        )
-
-        self.progress = Progress(
-            SpinnerColumn(), TextColumn("[bold]{task.fields[site]}"), BarColumn(),
-            TextColumn("{task.completed} pages"), TextColumn("queue {task.fields[queue]}"),
-            TextColumn("{task.fields[rate]:.1f}/s"), TextColumn("errors {task.fields[errors]}"),
-            TimeElapsedColumn(), transient=False,
-        )
-        self.tasks: dict[str, Any] = {}
-        self.errors: dict[str, int] = {}
-        self.started = time.monotonic()
-
-    def __call__(self, event: CrawlEvent) -> None:
-        task = self.tasks.get(event.site)
-        if task is None:
-            task = self.tasks[event.site] = self.progress.add_task(
-                event.site, total=None, site=event.site, queue=0, rate=0.0, errors=0)
-            self.errors[event.site] = 0
-        if event.kind == "failed":
-            self.errors[event.site] += 1
-        advance = 1 if event.kind not in ("run_end",) else 0
-        done = self.progress.tasks[task].completed + advance
-        rate = done / max(1e-6, time.monotonic() - self.started)
-        self.progress.update(task, advance=advance, queue=event.queued, rate=rate,
-                             errors=self.errors[event.site])
-
-
-def log_event(event: CrawlEvent) -> None:
-    """Structured fields for --log-format json; the text lines come from the library's log."""
-    if event.kind == "run_end":
-        return
-    logging.getLogger("scraper.events").debug(
-        "%s %s", event.kind, event.url,
-        extra={"event": {"event": event.kind, "site": event.site, "url": event.url,
-                         "status": event.status, "version": event.version,
-                         "detail": event.detail}})
-
-
-@contextmanager
-def _progress(enabled: bool) -> Iterator[ProgressView | None]:
-    if not enabled:
-        yield None
-        return
-    view = ProgressView()
-    with view.progress:
-        yield view
 
 
 # What a run's stats.extra says beyond the counts (scraper.crawl), given in --format json.
@@ -181,6 +147,9 @@ def summary_lines(results: Sequence[RunResult], archive_path: str) -> list[str]:
             else:
                 lines.append("  nothing was due: every page was fetched within its "
                              "recrawl_after")
+        if r.status == "interrupted":
+            lines.append("  interrupted by Ctrl-C: what was fetched is stored; the pages in "
+                         "progress were dropped and stay queued")
         lines.append(f"  queued for the next run: {s.queued}")
         for alert in r.alerts:
             lines.append(f"  WARNING parser breakage: {alert.get('message', alert)}")
@@ -223,8 +192,47 @@ def crawl_command(config_paths: tuple[str, ...], archive_path: str | None,
 
     Safe under cron: a second crawl on the same archive exits at once with code 3.
     """
+    with CtrlC() as ctrl_c:
+        try:
+            path, results = _crawl(config_paths, archive_path, max_pages, max_time, verbose,
+                                   quiet, log_format, progress, backfill, settings, ctrl_c)
+        except KeyboardInterrupt:
+            # Before the crawl began or after it ended: there was no run to finish.
+            click.echo("interrupted (Ctrl-C)", err=True)
+            raise SystemExit(EXIT_INTERRUPTED) from None
+    if output_format == "json":
+        click.echo(json.dumps([{
+            "site": r.site, "run_id": r.run_id, "status": r.status,
+            "fetched": r.stats.fetched, "new_versions": r.stats.new_versions,
+            "unchanged": r.stats.unchanged, "not_modified": r.stats.not_modified,
+            "failed": r.stats.failed, "skipped": r.stats.skipped, "retried": r.stats.retried,
+            "queued": r.stats.queued, "elapsed_s": round(r.stats.elapsed_s, 3),
+            "alerts": list(r.alerts),
+            **{key: r.stats.extra[key] for key in _OUTCOME_NOTES if key in r.stats.extra},
+        } for r in results], indent=2))
+    else:
+        # Alerts and refusals quote scraped text and server answers.
+        click.echo(terminal_safe("\n".join(summary_lines(results, path))))
+    if any(r.status == "interrupted" for r in results):
+        raise SystemExit(EXIT_INTERRUPTED)
+    if any(r.status == "failed" for r in results):
+        # A run that could not do its job (a wiki whose API is unusable) is not a success
+        # for cron, though failed URLs alone never make one.
+        raise SystemExit(EXIT_ERROR)
+    if all_fetches_failed(results):
+        # Every fetch failed: the site is down or the network is. Its URLs are retried on
+        # the failure back-off; the distinct code lets cron (and scripts) tell.
+        raise SystemExit(EXIT_ALL_FAILED)
+
+
+def _crawl(config_paths: tuple[str, ...], archive_path: str | None, max_pages: int | None,
+           max_time: str | None, verbose: int, quiet: bool, log_format: str,
+           progress: bool | None, backfill: int | None, settings: tuple[str, ...],
+           ctrl_c: CtrlC) -> tuple[str, list[RunResult]]:
+    """The crawl of `scraper crawl`: its archive's path and its runs' results."""
     # The pipeline is imported here so that `scraper --help` and the other commands start fast.
     from scraper.archive import Archive
+    from scraper.cli.crawl_progress import ProgressView
     from scraper.config import load_config, parse_overrides
     from scraper.crawl import CrawlLimits, crawl
     from scraper.parse_pool import ParsePool
@@ -245,43 +253,85 @@ def crawl_command(config_paths: tuple[str, ...], archive_path: str | None,
     path = resolve_archive_path(archive_path, configs[0].archive)
     _check_same_archive(configs, archive_path, path)
     show_progress = stdout_is_terminal() if progress is None else progress
-    configure_logging(verbose, quiet, log_format, show_progress)
+    view = (ProgressView({cfg.name: cfg.max_pages for cfg in configs}, limit_seconds)
+            if show_progress and not quiet else None)
+    # Log lines go above the bar, through its console, when both share the terminal; a
+    # standard error sent elsewhere (2>crawl.log) keeps them.
+    configure_logging(verbose, quiet, log_format, show_progress,
+                      console=view.console if view is not None and sys.stderr.isatty()
+                      else None)
+
+    async def crawl_until_done_or_ctrl_c() -> list[RunResult]:
+        stop = asyncio.Event()
+        ctrl_c.bind(asyncio.get_running_loop(), stop)
+        try:
+            return await crawl(configs, archive, limits=CrawlLimits(max_pages, limit_seconds),
+                               events=view, parse_pool=parse_pool, stop=stop)
+        finally:
+            ctrl_c.unbind()
+
     with (_max_time_watchdog(limit_seconds),
           ArchiveLock(path),
           Archive.open(path, full_copy_every=configs[0].full_copy_every) as archive,
           # Worker processes for big runs: this command's __main__ is guarded (ParsePool).
           ParsePool() as parse_pool,
-          _progress(show_progress and not quiet) as view):
-        sinks = [s for s in (view, log_event if log_format == "json" else None) if s]
+          view if view is not None else nullcontext()):
+        results = asyncio.run(crawl_until_done_or_ctrl_c())
+    return path, results
 
-        def events(event: CrawlEvent) -> None:
-            for sink in sinks:
-                sink(event)
 
-        results = asyncio.run(crawl(configs, archive,
-                                    limits=CrawlLimits(max_pages, limit_seconds),
-                                    events=events, parse_pool=parse_pool))
-    if output_format == "json":
-        click.echo(json.dumps([{
-            "site": r.site, "run_id": r.run_id, "status": r.status,
-            "fetched": r.stats.fetched, "new_versions": r.stats.new_versions,
-            "unchanged": r.stats.unchanged, "not_modified": r.stats.not_modified,
-            "failed": r.stats.failed, "skipped": r.stats.skipped, "retried": r.stats.retried,
-            "queued": r.stats.queued, "elapsed_s": round(r.stats.elapsed_s, 3),
-            "alerts": list(r.alerts),
-            **{key: r.stats.extra[key] for key in _OUTCOME_NOTES if key in r.stats.extra},
-        } for r in results], indent=2))
-    else:
-        # Alerts and refusals quote scraped text and server answers.
-        click.echo(terminal_safe("\n".join(summary_lines(results, path))))
-    if any(r.status == "failed" for r in results):
-        # A run that could not do its job (a wiki whose API is unusable) is not a success
-        # for cron, though failed URLs alone never make one.
-        raise SystemExit(EXIT_ERROR)
-    if all_fetches_failed(results):
-        # Every fetch failed: the site is down or the network is. Its URLs are retried on
-        # the failure back-off; the distinct code lets cron (and scripts) tell.
-        raise SystemExit(EXIT_ALL_FAILED)
+class CtrlC:
+    """What Ctrl-C (SIGINT) does to `scraper crawl`.
+
+    During the crawl the first one ends the runs cleanly: pages in progress are dropped,
+    what was stored stays, each run row is finished `interrupted` and the summary says what
+    was saved (exit code 130). A second one exits at once: SQLite's transactions keep the
+    archive whole, the uncommitted last second of work is lost (the next run fetches it
+    again), and the next crawl marks the run `killed`. Outside the crawl (loading configs,
+    opening the archive) Ctrl-C raises KeyboardInterrupt as usual.
+    """
+
+    def __init__(self) -> None:
+        self.count = 0
+        self._target: tuple[asyncio.AbstractEventLoop, asyncio.Event] | None = None
+        self._previous: Any = None
+
+    def __enter__(self) -> Self:
+        self._previous = signal.signal(signal.SIGINT, self._on_sigint)
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        signal.signal(signal.SIGINT, self._previous)
+
+    def bind(self, loop: asyncio.AbstractEventLoop, stop: asyncio.Event) -> None:
+        """From now on Ctrl-C sets `stop`, on `loop`."""
+        self._target = (loop, stop)
+
+    def unbind(self) -> None:
+        self._target = None
+
+    @staticmethod
+    def _stop(stop: asyncio.Event) -> None:
+        log.warning("interrupted (Ctrl-C): ending the run, what was stored is kept; Ctrl-C "
+                    "again exits at once", extra={"fields": {"event": "interrupt"}})
+        stop.set()
+
+    def _on_sigint(self, signum: int, frame: FrameType | None) -> None:
+        self.count += 1
+        if self._target is None:
+            raise KeyboardInterrupt
+        if self.count == 1:
+            # A signal handler runs between two bytecodes of the loop's thread: the loop is
+            # asked to stop, not changed from here.
+            loop, stop = self._target
+            # An empty context: the interrupted task's (a page's URL) is not this line's.
+            loop.call_soon_threadsafe(self._stop, stop, context=contextvars.Context())
+            return
+        # os.write, not print: the interrupted code may be inside sys.stderr's own write.
+        os.write(2, b"\ninterrupted again (Ctrl-C): exiting now; the archive is consistent,"
+                    b" the run's last writes are dropped and the next crawl marks it killed\n")
+        os._exit(EXIT_INTERRUPTED)
 
 
 # How long past --max-time a run may take to end before the process ends itself.
