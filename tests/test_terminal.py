@@ -16,14 +16,17 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner, Result
 from rich.console import Console
 
+from scraper.cli import main
 from scraper.cli.crawl_cmds import EXIT_INTERRUPTED, JsonLogFormatter
 from scraper.cli.crawl_progress import BarState, ConsoleLogHandler, ProgressView, bar_state
 from scraper.crawl_events import CrawlEvent, log_fields, record_fields
@@ -380,6 +383,24 @@ def test_parse_worker_processes_ignore_sigint() -> None:
     finally:
         pool.close()
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # ours is back
+
+
+def test_crawl_command_runs_outside_the_main_thread(site: TestSite, tmp_path: Path) -> None:
+    # Only the main thread may handle signals: elsewhere Ctrl-C is left as it is.
+    config = write_config(tmp_path / "c.yaml", site, depth=0)
+    results: list[Result] = []
+    logger = logging.getLogger("scraper")
+    saved = logger.handlers[:], logger.level, logger.propagate
+    try:
+        thread = threading.Thread(target=lambda: results.append(CliRunner().invoke(
+            main, ["crawl", str(config), "--archive", str(tmp_path / "a.db"), "-q"])))
+        thread.start()
+        thread.join(60)
+    finally:
+        logger.handlers[:], logger.level, logger.propagate = saved
+    [result] = results
+    assert result.exit_code == 0, result.output
+    assert result.stdout.startswith("term: completed")
 
 
 # -- JSON log lines ----------------------------------------------------------------------

@@ -297,12 +297,15 @@ class CtrlC:
         self._previous: Any = None
 
     def __enter__(self) -> Self:
-        self._previous = signal.signal(signal.SIGINT, self._on_sigint)
+        # Only the main thread may set a handler (a program may run the command elsewhere).
+        if threading.current_thread() is threading.main_thread():
+            self._previous = signal.signal(signal.SIGINT, self._on_sigint)
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
-        signal.signal(signal.SIGINT, self._previous)
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
 
     def bind(self, loop: asyncio.AbstractEventLoop, stop: asyncio.Event) -> None:
         """From now on Ctrl-C sets `stop`, on `loop`."""
