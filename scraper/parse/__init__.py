@@ -21,7 +21,7 @@ log = logging.getLogger(__name__)
 
 # Bump when a parser's output changes for the same input: archives record which version
 # extracted each snapshot.
-PARSER_VERSION = "1.0.0"
+PARSER_VERSION = "1.1.0"
 PARSERS = ("mediawiki", "listing", "generic", "selectors")
 
 __all__ = ["PARSERS", "PARSER_VERSION", "detect_parser", "parse_page", "validate_selectors"]

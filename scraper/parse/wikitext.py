@@ -5,6 +5,7 @@ from __future__ import annotations
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 from scraper.parse.blocks import unread_containers
+from scraper.parse.formulas import FORMULA_CLASSES, FORMULA_SELECTOR, replace_formulas
 from scraper.parse.html import class_tokens
 
 # Removed before reading text (after the links are taken): reference marks (sup.reference in
@@ -85,6 +86,8 @@ def remove_junk(root: LexborNode, keep: list[LexborNode | None]
         for container in unread_containers(root, skip_container, is_wikitable):
             if container.mem_id not in kept:
                 container.inner_html = ""  # (the cheapest way to drop all its children)
+    # Formulas first: their MathML copy is hidden, which a junk selector may match.
+    replace_formulas(root.css(FORMULA_SELECTOR))
     breaks: list[LexborNode] = []
     for node in root.css(_JUNK):
         if node.tag_id == _BR_ID:
@@ -110,14 +113,16 @@ def _chain(node: LexborNode, root: LexborNode) -> list[LexborNode]:
 
 
 def _may_be_junk(node: LexborNode) -> bool:
-    """False when no junk selector can match the node (whatever the quirks mode)."""
+    """False when no junk selector can match the node (whatever the quirks mode), nor a
+    formula's (which is replaced)."""
     if not node.is_element_node:
         return False
-    if node.tag in ("style", "br"):
+    if node.tag in ("style", "br", "math"):
         return True
     attrs = node.attrs
     value = attrs.get("class")
-    if value and not _JUNK_CLASSES.isdisjoint(value.lower().split()):
+    if value and (not _JUNK_CLASSES.isdisjoint(value.lower().split()) or "mwe-math" in value
+                  or not FORMULA_CLASSES.isdisjoint(value.lower().split())):
         return True
     value = attrs.get("id")
     if value and value.lower() == "coordinates":
