@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import pytest
 
+from scraper.diff import diff_pages
 from scraper.models import Page
 from scraper.parse import parse_page
 from scraper.parse.formulas import readable_tex
@@ -149,3 +150,70 @@ def test_the_tex_source_mode_keeps_its_only_text() -> None:
     page = parse(vector(f'<p>Source <span class="mwe-math-element">{source}</span> and '
                         f'{source}.</p>'))
     assert page.summary == "Source $ E=mc^2 $ and $ E=mc^2 $."
+
+
+# -- 2. the revision box of revision views ----------------------------------------------------
+
+def saved_view(name: str) -> Page:
+    return parse((REVISION_VIEWS / f"Cold_War-{name}.html").read_bytes(), COLD_WAR)
+
+
+def test_real_revision_views_read_as_the_current_view() -> None:
+    current = saved_view("current")
+    latest = saved_view("oldid-36")
+    older = saved_view("oldid-35")
+    # The edit summaries linked Treaty of Brussels and Partnership for Peace: not the article's.
+    for page in (latest, older):
+        titles = {link.title for link in page.links}
+        assert "Treaty of Brussels" not in titles and "Partnership for Peace" not in titles
+        for words in ("Revision as of", "revision", "Harness", "contribs", "in the summary"):
+            assert words not in page.text and words not in page.summary
+    assert (latest.links, latest.text, latest.summary) == \
+        (current.links, current.text, current.summary)
+    assert older.links == current.links
+    d = diff_pages(older, latest)
+    assert d.gist() == "1 paragraph edited"
+    assert (d.links_added, d.links_removed) == ((), ())
+
+
+REVISION_INFO = (
+    '<div id="mw-revision-info">Revision as of 10:00, 1 May 2024 by <a href="/wiki/User:Ann" '
+    'class="mw-userlink">Ann</a> <span class="comment">(see <a href="/wiki/Edit_summary_topic" '
+    'title="Edit summary topic">Edit summary topic</a>)</span></div>'
+    '<div id="mw-revision-nav">(<a href="/w/index.php?title=Test_page&amp;diff=prev&amp;'
+    'oldid=4242">diff</a>) <a href="/w/index.php?title=Test_page&amp;direction=prev&amp;'
+    'oldid=4242">← Older revision</a> | <a href="/wiki/Nav_target">Latest revision</a></div>')
+BREADCRUMB = '<span class="subpages">&lt; <a href="/wiki/Parent_page">Parent page</a></span>'
+SUBTITLES = {
+    "vector 2022": ('<div id="mw-content-subtitle"><div class="mw-message-box-warning '
+                    f'mw-revision mw-message-box">{REVISION_INFO}</div>{BREADCRUMB}</div>'),
+    "mediawiki 1.2x": f"{REVISION_INFO}{BREADCRUMB}",
+    "class variant": f'{REVISION_INFO.replace("id=", "class=")}{BREADCRUMB}',
+}
+
+
+@pytest.mark.parametrize("subtitle", list(SUBTITLES.values()), ids=list(SUBTITLES))
+def test_the_revision_box_is_no_content(subtitle: str) -> None:
+    page = parse(vector('<p>Body text <a href="/wiki/Body_link">body link</a>.</p>',
+                        subtitle=subtitle))
+    # The subpage breadcrumb beside it is kept: it is the page's own.
+    assert [link.title for link in page.links] == ["Body link", "Parent page"]
+    assert page.text == page.summary == "Body text body link."
+
+
+def test_the_revision_box_when_no_landmark_holds_the_content() -> None:
+    # A skin without #mw-content-text or .mw-parser-output: the whole body is read.
+    body = (f'<!DOCTYPE html><html><head><meta name="generator" content="MediaWiki 1.39">'
+            f'<title>Test page</title></head><body><h1 id="firstHeading">Test page</h1>'
+            f'<div id="contentSub">{SUBTITLES["vector 2022"]}</div><p>Body text '
+            f'<a href="/wiki/Body_link">body link</a>.</p></body></html>').encode()
+    page = parse(body)
+    assert [link.title for link in page.links] == ["Parent page", "Body link"]
+    assert "Revision" not in page.text and "Body text body link." in page.text
+
+
+def test_revision_views_with_different_edit_summaries_diff_empty() -> None:
+    first = parse(vector("<p>Same text.</p>", subtitle=SUBTITLES["vector 2022"]))
+    second = parse(vector("<p>Same text.</p>", subtitle=SUBTITLES["vector 2022"].replace(
+        "Edit_summary_topic", "Another_topic")))
+    assert first == second

@@ -43,6 +43,11 @@ _RE_LANGUAGE = re.compile(r'"wgPageContentLanguage"' + _RE_STRING)
 _RE_ARTICLE_PATH = re.compile(r'"wgArticlePath"' + _RE_STRING)
 _RE_OLDID = re.compile(r"[?&;]oldid=(\d+)")
 _RE_ABOUT_REVISION = re.compile(r"/revision/(\d+)")
+# The box a revision view (?oldid=N) shows above the article: who saved the revision, when,
+# its edit summary (whose links are no links of the article) and the older/newer links.
+# MediaWiki puts it in the subtitle (#contentSub); all its forms since 1.2x.
+_REVISION_BOX = ("#mw-revision-info, #mw-revision-nav, .mw-revision, .mw-revision-info, "
+                 ".mw-revision-nav")
 _RE_EMPTY_PARENS = re.compile(r"\s*\(\s*[;,:]?\s*\)")
 _RE_PAREN_OPEN = re.compile(r"\(\s*[;,:]\s*")
 _RE_PAREN_CLOSE = re.compile(r"\s*[;,:]\s*\)")
@@ -104,6 +109,7 @@ class Landmarks:
     catlinks: LexborNode | None = None
     subtitles: list[LexborNode] = field(default_factory=list)
     skinned: bool = False  # a skin's page (#mw-content-text), not bare Parsoid or PCS HTML
+    whole_body: bool = False  # no content landmark: the root is the page's <body>
 
 
 def _is_title_heading(node: LexborNode) -> bool:
@@ -142,7 +148,10 @@ def find_landmarks(tree: LexborHTMLParser) -> Landmarks:
                 marks.subtitles.append(sibling)
             sibling = sibling.next
     else:
-        marks.root = tree.css_first(".mw-parser-output, #pcs") or body
+        marks.root = tree.css_first(".mw-parser-output, #pcs")
+        if marks.root is None:
+            marks.root = body
+            marks.whole_body = body is not None
     marks.title = tree.css_first(_TITLE)
     return marks
 
@@ -402,6 +411,10 @@ def parse_mediawiki(tree: LexborHTMLParser, url: str, *, max_links: int = 5000,
     infobox_image = None
     summary = text = ""
     if root is not None:
+        # The revision box is in the subtitle, or in the root when that is the whole body.
+        for container in (*marks.subtitles, *([root] if marks.whole_body else [])):
+            for revision_box in container.css(_REVISION_BOX):
+                revision_box.decompose()
         reader = LinkReader(resolver, url.split("#", 1)[0], hosts,
                              article_prefix((canonical or "", url, base),
                                             config.page_name or title, config.article_path),
