@@ -13,10 +13,10 @@ from __future__ import annotations
 import pytest
 
 from scraper.diff import diff_pages
-from scraper.models import Page
+from scraper.models import Page, content_hash
 from scraper.parse import parse_page
 from scraper.parse.formulas import readable_tex
-from tests.paths import REPO
+from tests.paths import CORPUS, REPO
 
 URL = "https://wiki.example.org/wiki/Test_page"
 WIKI = "https://wiki.example.org/wiki/"
@@ -217,3 +217,58 @@ def test_revision_views_with_different_edit_summaries_diff_empty() -> None:
     second = parse(vector("<p>Same text.</p>", subtitle=SUBTITLES["vector 2022"].replace(
         "Edit_summary_topic", "Another_topic")))
     assert first == second
+
+
+# -- 3. red links at extraction ---------------------------------------------------------------
+
+RED = ('<a href="/w/index.php?title={t}&amp;action=edit&amp;redlink=1" class="new" '
+       'title="{n} (page does not exist)">{n}</a>')
+BLUE = '<a href="/wiki/{t}" title="{n}">{n}</a>'
+
+
+def article(link: str, *, edited: bool = False) -> bytes:
+    """A page linking Mass and O'Brien's law in its text and Rest energy under "See also"."""
+    def a(t: str, n: str) -> str:
+        return link.format(t=t, n=n)
+    history = "It was edited." if edited else "It was written."
+    return vector(
+        f'<p>Energy is related to {a("Mass", "Mass")} and {a("O%27Brien%27s_law", "O&#39;Brien&#39;s law")}.</p>'
+        f'<h2 id="History">History</h2><p>{history}</p>'
+        f'<h2 id="See_also">See also</h2><ul><li>{a("Rest_energy", "Rest energy")}</li>'
+        f'<li>{BLUE.format(t="Power", n="Power")}</li></ul>', title="Energy")
+
+
+def test_a_red_link_is_the_article_it_names() -> None:
+    red = parse(article(RED), WIKI + "Energy")
+    assert [(ln.kind, ln.title, ln.url) for ln in red.links] == [
+        ("see_also", "Rest energy", WIKI + "Rest_energy"), ("see_also", "Power", WIKI + "Power"),
+        ("internal", "Mass", WIKI + "Mass"),
+        ("internal", "O'Brien's law", WIKI + "O%27Brien%27s_law")]
+    blue = parse(article(BLUE), WIKI + "Energy")
+    assert red == blue and content_hash(red) == content_hash(blue)
+
+
+def test_red_link_forms_and_limits() -> None:
+    links = ('<a href="/wiki/Path_form?action=edit&amp;redlink=1" class="new">p</a> '
+             '<a href="https://wiki.example.org/w/index.php?title=Absolute&amp;action=edit'
+             '&amp;redlink=1" class="new">a</a> '
+             '<a href="/w/index.php?title=With+plus&amp;redlink=1&amp;action=edit">w</a> '
+             '<a href="/w/index.php?title=Talk:Energy&amp;action=edit&amp;redlink=1">t</a> '
+             '<a href="/w/index.php?title=Not_red&amp;action=edit&amp;redlink=0">n</a> '
+             '<a href="/w/index.php?title=Test_page&amp;action=edit&amp;redlink=1">self</a> '
+             '<a href="https://other.example.net/w/index.php?title=Else&amp;action=edit'
+             '&amp;redlink=1">x</a>')
+    page = parse(vector(f"<p>{links}</p>"))
+    assert [(ln.kind, ln.url) for ln in page.links] == [
+        ("internal", WIKI + "Path_form"), ("internal", WIKI + "Absolute"),
+        ("internal", WIKI + "With_plus"),
+        ("external", "https://other.example.net/w/index.php?title=Else&action=edit&redlink=1")]
+
+
+def test_corpus_red_links_are_kept_as_articles() -> None:
+    path = CORPUS / "wikipedia-en-mozilla-vector-2016.html"
+    page = parse_page(path.read_bytes(), "https://en.wikipedia.org/wiki/Mozilla")
+    internal = {ln.title: ln.url for ln in page.links_of("internal", "see_also")}
+    assert internal["Robert O'Callahan"] == "https://en.wikipedia.org/wiki/Robert_O%27Callahan"
+    assert internal["Boris Zbarsky"] == "https://en.wikipedia.org/wiki/Boris_Zbarsky"
+    assert not any("redlink" in ln.url for ln in page.links)

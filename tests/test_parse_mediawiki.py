@@ -142,7 +142,7 @@ def test_sections_and_see_also_in_both_heading_markups(content: str) -> None:
         "https://source.example.net/book"]
 
 
-def test_internal_links_exclude_namespaces_red_links_and_self() -> None:
+def test_internal_links_exclude_namespaces_and_self_and_keep_red_links_as_articles() -> None:
     names = ["Special:Random", "File:Photo.jpg", "Help:Editing", "Talk:Test_page",
              "Category:Things", "Template:Infobox", "Wikipedia:About", "Portal:Science",
              "User:Someone", "User_talk:Someone", "Datei:Bild.png", "Kategorie:Dinge",
@@ -151,6 +151,8 @@ def test_internal_links_exclude_namespaces_red_links_and_self() -> None:
                       for name in names)
     anchors += ('<a href="/w/index.php?title=Missing&amp;action=edit&amp;redlink=1" '
                 'class="new" title="Missing (page does not exist)">Missing</a> '
+                '<a href="/w/index.php?title=User:Nobody&amp;action=edit&amp;redlink=1" '
+                'class="new" title="User:Nobody (page does not exist)">Nobody</a> '
                 '<a href="/w/index.php?title=Test_page&amp;oldid=1">old</a> '
                 '<a href="#History">jump</a> <a href="mailto:a@example.org">mail</a> '
                 '<a href="javascript:void(0)">js</a> '
@@ -158,9 +160,12 @@ def test_internal_links_exclude_namespaces_red_links_and_self() -> None:
                 '<a href="/wiki/Star_Trek:_Voyager" title="Star Trek: Voyager">colon title</a> '
                 '<a href="//other.example.net/page#frag">elsewhere</a>')
     page = parse(vector(f"<p>{anchors}</p>"))
+    # A red link is the article it names (what it links to once the page is written); to a
+    # namespace's page it is no article link either.
     assert [(link.kind, link.title) for link in page.links] == [
-        ("internal", "HE:Kassel"), ("internal", "Star Trek: Voyager"),
+        ("internal", "Missing"), ("internal", "HE:Kassel"), ("internal", "Star Trek: Voyager"),
         ("external", "elsewhere")]
+    assert page.links[0].url == "https://wiki.example.org/wiki/Missing"
     assert page.links[-1].url == "https://other.example.net/page"
 
 

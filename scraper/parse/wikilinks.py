@@ -98,6 +98,35 @@ def article_prefix(urls: tuple[str, ...], page_name: str = "", article_path: str
     return "/"
 
 
+_QUERY_SEPARATOR = re.compile(r"[&;]")
+
+
+def red_link_target(path_and_query: str, prefix: str) -> str | None:
+    """The article path tail ("Foo_bar", percent-encoded as MediaWiki writes its links) that a
+    red link names, or None when the URL is no red link.
+
+    A red link is the edit view of a page not written yet, marked redlink=1:
+    "/w/index.php?title=Foo_bar&action=edit&redlink=1" (MediaWiki encodes the title of the
+    query as that of the article path), or "/wiki/Foo_bar?action=edit&redlink=1".
+    """
+    path, _, query = path_and_query.partition("?")
+    query = query.split("#", 1)[0]
+    raw = ""
+    red = False
+    for param in _QUERY_SEPARATOR.split(query):
+        name, _, value = param.partition("=")
+        if name == "redlink":
+            red = value == "1"
+        elif name == "title":
+            raw = value
+    if not red:
+        return None
+    if not raw and path.startswith(prefix) and not path.endswith("/index.php"):
+        raw = path[len(prefix):]
+    # "+" is a space in a query; MediaWiki writes spaces in titles as "_" (and "+" as %2B).
+    return raw.replace("+", "_") or None
+
+
 def title_from_path(path_and_query: str, prefix: str) -> str | None:
     """The page title an article URL's path names, or None when it is not an article view.
 
@@ -178,6 +207,20 @@ class LinkReader:
             prefixes = (self.article_base,)
         return "".join(f':not([href^="{prefix}{name}#"])' for prefix in prefixes)
 
+    def _red_link(self, href: str) -> tuple[str, str] | None:
+        """(URL, title) of the article a red link of this wiki names, else None."""
+        url = self.resolver.resolve(href)
+        if url is None or self.resolver.host_of(url) not in self.hosts:
+            return None
+        slash = url.find("/", url.find("//") + 2)
+        if slash < 0:
+            return None
+        raw = red_link_target(url[slash:], self.prefix)
+        if raw is None:
+            return None
+        # The URL's own origin: a blue link on that host keeps it too.
+        return url[:slash] + self.prefix + raw, unquote(raw).replace("_", " ")
+
     @property
     def links(self) -> list[Link]:
         return new_links(self._urls, self._titles, self._kinds)
@@ -239,6 +282,18 @@ class LinkReader:
                 seen_add(url)
                 # (replace() gives back the same string when there is no "_")
                 title = (unquote(rest) if "%" in rest else rest).replace("_", " ")
+            elif "redlink=" in href and (red := self._red_link(href)) is not None:
+                # A red link names a page not written yet: it is kept as the link to that
+                # article it becomes once the page exists, so that a page whose link turns
+                # blue (and nothing else) is the same record.
+                if red[0] not in seen:
+                    seen_add(red[0])
+                    url, title = red
+                    # (its title attribute says "(page does not exist)": never read)
+                    if title != own_title and not (":" in title and is_namespaced(title)):
+                        add_url(url)
+                        add_title(title)
+                continue
             elif href.startswith(article_base) and href[-1] > " " and (
                     "#" not in href or ("\n" not in href and "\t" not in href and
                                         "\r" not in href and "[" not in href)):
