@@ -10,10 +10,12 @@ MediaWiki 1.39 (tests/data/pages/mediawiki-revision-views/README.md).
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
-from scraper.diff import diff_pages
-from scraper.models import Page, content_hash
+from scraper.diff import diff_pages, diff_text, diff_to_json, render_html, render_text
+from scraper.models import Link, Page, content_hash
 from scraper.parse import parse_page
 from scraper.parse.formulas import readable_tex
 from tests.paths import CORPUS, REPO
@@ -272,3 +274,69 @@ def test_corpus_red_links_are_kept_as_articles() -> None:
     assert internal["Robert O'Callahan"] == "https://en.wikipedia.org/wiki/Robert_O%27Callahan"
     assert internal["Boris Zbarsky"] == "https://en.wikipedia.org/wiki/Boris_Zbarsky"
     assert not any("redlink" in ln.url for ln in page.links)
+
+
+# -- 3. red links in versions stored before, and paragraphs equal as text -------------------
+
+OLD_RED = "https://wiki.example.org/w/index.php?title={}&action=edit&redlink=1"
+TEXT = "Energy is related to mass.\n\nHistory\n\nIt was written.\n\nSee also\n\nRest energy"
+
+
+def stored(links: tuple[Link, ...], text: str = TEXT) -> Page:
+    return Page(url=WIKI + "Energy", kind="article", title="Energy",
+                summary="Energy is related to mass.", text=text, links=links)
+
+
+RED_BEFORE = stored((Link(OLD_RED.format("Rest_energy"), "Rest energy", "see_also"),
+                     Link(OLD_RED.format("Mass"), "Mass", "internal"),
+                     Link(WIKI + "O%27Brien%27s_law?action=edit&redlink=1", "O'Brien's law",
+                          "internal")))
+BLUE_NOW = stored((Link(WIKI + "Rest_energy", "Rest energy", "see_also"),
+                   Link(WIKI + "Mass", "Mass", "internal"),
+                   Link(WIKI + "O%27Brien%27s_law", "O'Brien's law", "internal")))
+
+
+def test_a_red_link_stored_before_and_its_blue_link_are_one_link() -> None:
+    for old, new in ((RED_BEFORE, BLUE_NOW), (BLUE_NOW, RED_BEFORE)):
+        d = diff_pages(old, new)
+        assert d.is_empty and d.gist() == "no change", d.gist()
+        assert diff_to_json(d)["links"] == {"added": [], "removed": [], "retitled": []}
+        assert "links:" not in render_text(d, color=False)
+        assert "redlink" not in render_html(d)
+    # A real change beside it is still reported, and only it.
+    moved = replace(BLUE_NOW, links=(*BLUE_NOW.links, Link(WIKI + "Heat", "Heat", "internal")))
+    d = diff_pages(RED_BEFORE, moved)
+    assert d.gist() == "1 internal added"
+    assert [ln.url for ln in d.links_added] == [WIKI + "Heat"]
+
+
+def test_red_links_without_a_blue_counterpart() -> None:
+    # Two spellings of the red link to one page are one link; another page's is another.
+    index_form = stored((Link(OLD_RED.format("Rest_energy"), "Rest energy", "see_also"),))
+    path_form = stored((Link(WIKI + "Rest_energy?action=edit&redlink=1", "Rest energy",
+                             "see_also"),))
+    assert diff_pages(index_form, path_form).is_empty
+    other = stored((Link(OLD_RED.format("Kinetic_energy"), "Kinetic energy", "see_also"),))
+    assert diff_pages(index_form, other).gist() == "1 see_also added, 1 see_also removed"
+
+
+def test_paragraphs_equal_as_text_are_unchanged_whatever_is_skipped() -> None:
+    # A paragraph skipped on one side only (shown in a structured field there) is the same
+    # paragraph as the other side's copy.
+    d = diff_text("Lead\n\nRest energy", "Lead\n\nRest energy", skip_new={1})
+    assert not d.changed and d.counts() == {"edited": 0, "added": 0, "removed": 0, "moved": 0}
+    d = diff_text("Rest energy\n\nLead", "Lead", skip_old={0})
+    assert not d.changed
+    d = diff_text("A\n\nB\n\nB", "A\n\nB", skip_new={1})  # one copy of B did go
+    assert d.counts()["removed"] == 1
+
+
+def test_a_see_also_link_appearing_leaves_its_unchanged_paragraph_unchanged() -> None:
+    # Versions the mediawiki parser stored before it kept red links have no link where the
+    # red link was: the blue link is news there, its list item's text is not.
+    before = stored((Link(WIKI + "Mass", "Mass", "internal"),))
+    d = diff_pages(before, BLUE_NOW)
+    assert d.gist() == "1 see_also added, 1 internal added"
+    assert not d.text.changed
+    assert "Rest energy" not in "".join(p for op in d.text.ops if op.op != "equal"
+                                        for p in (*op.old, *op.new))

@@ -7,6 +7,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 
+from scraper.diff.links import CATCH_ALL_KINDS, diff_links
 from scraper.diff.paragraphs import ParagraphOp, TextDiff, diff_text, split_paragraphs
 from scraper.diff.words import WordOp, diff_words
 from scraper.models import Entry, Link, Page, Snapshot
@@ -170,7 +171,7 @@ def diff_pages(old: Page, new: Page, *, old_meta: Snapshot | None = None,
     # Links an added, removed or changed entry carries are shown with that entry only.
     entry_urls_old = _entry_urls(entries_removed) | _entry_urls(c.old for c in entries_changed)
     entry_urls_new = _entry_urls(entries_added) | _entry_urls(c.new for c in entries_changed)
-    added, removed, retitled = _diff_links(old.links, new.links)
+    added, removed, retitled = diff_links(old.links, new.links)
     return PageDiff(
         url=new.url or old.url,
         old_version=old_meta.version if old_meta else None,
@@ -222,7 +223,7 @@ def _shown_elsewhere(page: Page, other: Page, changed_links: Iterable[Link]) -> 
     if lead and _lead_count(other, split_paragraphs(other.text)):
         skip.update(range(lead))
     items = {link.title.strip() for link in changed_links
-             if link.kind not in _CATCH_ALL_KINDS and link.title.strip()}
+             if link.kind not in CATCH_ALL_KINDS and link.title.strip()}
     skip.update(k for k, p in enumerate(paragraphs) if p in items)
     if page.entries:
         shown = set()
@@ -264,36 +265,6 @@ def _missing_from(items: Sequence[str], other: Sequence[str]) -> tuple[str, ...]
             seen.add(item)
             out.append(item)
     return tuple(out)
-
-
-def _diff_links(old: Sequence[Link], new: Sequence[Link]) -> tuple[
-        tuple[Link, ...], tuple[Link, ...], tuple[tuple[Link, Link], ...]]:
-    # Keyed by (kind, url): the same target linked twice is one link; its first anchor
-    # text is the one compared.
-    old_by = _first_by_key(old)
-    new_by = _first_by_key(new)
-    # A parser keeps one link per URL, under its most specific kind: when a "See also"
-    # link goes, the same URL linked in the text surfaces as internal. Such a catch-all
-    # link to a URL the other side links too is no news, so it is not listed.
-    old_urls = {link.url for link in old}
-    new_urls = {link.url for link in new}
-    added = tuple(link for key, link in new_by.items() if key not in old_by
-                  and not (link.kind in _CATCH_ALL_KINDS and link.url in old_urls))
-    removed = tuple(link for key, link in old_by.items() if key not in new_by
-                    and not (link.kind in _CATCH_ALL_KINDS and link.url in new_urls))
-    retitled = tuple((old_by[key], link) for key, link in new_by.items()
-                     if key in old_by and old_by[key].title != link.title)
-    return added, removed, retitled
-
-
-_CATCH_ALL_KINDS = frozenset({"internal", "external"})
-
-
-def _first_by_key(links: Iterable[Link]) -> dict[tuple[str, str], Link]:
-    out: dict[tuple[str, str], Link] = {}
-    for link in links:
-        out.setdefault((link.kind, link.url), link)
-    return out
 
 
 def _keyed(pairs: Iterable[tuple[str, str]]) -> dict[str, str]:

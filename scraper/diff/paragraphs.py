@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Collection
 from dataclasses import dataclass
 
@@ -71,7 +72,8 @@ def diff_text(old: str, new: str, *, skip_old: Collection[int] = (),
     lead that is the summary); op indices still count every paragraph of the text.
     """
     all_a, all_b = split_paragraphs(old), split_paragraphs(new)
-    skipped_a, skipped_b = set(skip_old), set(skip_new)
+    skipped_a, skipped_b = _kept_when_on_both_sides(all_a, all_b, set(skip_old),
+                                                    set(skip_new))
     pos_a = [i for i in range(len(all_a)) if i not in skipped_a]
     pos_b = [j for j in range(len(all_b)) if j not in skipped_b]
     a, b = [all_a[i] for i in pos_a], [all_b[j] for j in pos_b]
@@ -124,6 +126,28 @@ def diff_text(old: str, new: str, *, skip_old: Collection[int] = (),
                 ops.append(ParagraphOp("replace", pos_a[i], pos_b[j], (a[i],), (b[j],),
                                        tuple(diff_words(a[i], b[j]))))
     return TextDiff(tuple(_merge_runs(ops)))
+
+
+def _kept_when_on_both_sides(a: list[str], b: list[str], skip_a: set[int], skip_b: set[int]
+                             ) -> tuple[set[int], set[int]]:
+    """The skipped positions, without those whose paragraph the other side has and does not
+    skip: a paragraph whose text is on both sides is no change, and skipping it on one side
+    only would show the other side's copy as added or removed."""
+    if not skip_a and not skip_b:
+        return skip_a, skip_b
+    kept_a = Counter(a[i] for i in range(len(a)) if i not in skip_a)
+    kept_b = Counter(b[j] for j in range(len(b)) if j not in skip_b)
+    return _unskip(a, skip_a, kept_b), _unskip(b, skip_b, kept_a)
+
+
+def _unskip(paras: list[str], skip: set[int], kept_other: Counter[str]) -> set[int]:
+    out = set()
+    for k in sorted(skip):
+        if k < len(paras) and kept_other[paras[k]] > 0:
+            kept_other[paras[k]] -= 1  # (each copy on the other side answers for one)
+        else:
+            out.add(k)
+    return out
 
 
 def _equal_runs(i: int, j: int, n: int, paras: list[str], pos_a: list[int],
