@@ -10,14 +10,26 @@ MediaWiki 1.39 (tests/data/pages/mediawiki-revision-views/README.md).
 
 from __future__ import annotations
 
+import asyncio
+import textwrap
+from collections.abc import Iterator
 from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler
+from pathlib import Path
+from typing import ClassVar
 
 import pytest
 
+from scraper.archive import Archive
+from scraper.changes import changes_report, diff_versions, version_gist
+from scraper.config import load_config_text
+from scraper.crawl import CrawlLimits, crawl
 from scraper.diff import diff_pages, diff_text, diff_to_json, render_html, render_text
-from scraper.models import Link, Page, content_hash
+from scraper.models import FetchResult, Link, Page, content_hash
 from scraper.parse import parse_page
 from scraper.parse.formulas import readable_tex
+from tests.local_http import serve
 from tests.paths import CORPUS, REPO
 
 URL = "https://wiki.example.org/wiki/Test_page"
@@ -340,3 +352,97 @@ def test_a_see_also_link_appearing_leaves_its_unchanged_paragraph_unchanged() ->
     assert not d.text.changed
     assert "Rest energy" not in "".join(p for op in d.text.ops if op.op != "equal"
                                         for p in (*op.old, *op.new))
+
+
+# -- 4. through a real crawl: two versions of a page served on loopback ----------------------
+
+class ChangingWiki(BaseHTTPRequestHandler):
+    """Serves /wiki/Energy as `body` says at the time of the request."""
+
+    body: ClassVar[bytes] = b""
+
+    def do_GET(self) -> None:
+        if self.path != "/wiki/Energy":
+            self.send_error(404)
+            return
+        self.send_response(200)
+        self.send_header("Content-Type", "text/html; charset=utf-8")
+        self.send_header("Content-Length", str(len(self.body)))
+        self.end_headers()
+        self.wfile.write(self.body)
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def changing_wiki() -> Iterator[str]:
+    ChangingWiki.body = b""
+    with serve(ChangingWiki) as base:
+        yield base
+
+
+def crawl_twice(base: str, archive_path: Path, first: bytes, second: bytes) -> tuple[int, str]:
+    """Crawl /wiki/Energy serving `first`, then again serving `second`; (the second run's new
+    versions, the page URL)."""
+    config = load_config_text(textwrap.dedent(f"""\
+        name: fidelity
+        start_urls: ["{base}/wiki/Energy"]
+        parser: mediawiki
+        max_depth: 0
+        recrawl_after: 0s
+        politeness: {{delay: 0}}
+        network: {{allow_loopback: true, backoff_base: 0.05, backoff_max: 0.2}}
+        """), "fidelity.yaml")
+    new_versions = []
+    with Archive.open(str(archive_path)) as archive:
+        for body in (first, second):
+            ChangingWiki.body = body
+            result = asyncio.run(crawl([config], archive, limits=CrawlLimits()))[0]
+            assert result.stats.failed == 0
+            new_versions.append(result.stats.new_versions)
+    assert new_versions[0] == 1
+    return new_versions[1], f"{base}/wiki/Energy"
+
+
+def test_a_link_turning_blue_makes_no_new_version(changing_wiki: str, tmp_path: Path) -> None:
+    new_versions, url = crawl_twice(changing_wiki, tmp_path / "a.db", article(RED), article(BLUE))
+    assert new_versions == 0
+    with Archive.open(str(tmp_path / "a.db"), create=False) as archive:
+        assert [s.version for s in archive.history(url)] == [1]
+
+
+def test_a_version_stored_for_another_change_reports_no_link_change(changing_wiki: str,
+                                                                     tmp_path: Path) -> None:
+    new_versions, url = crawl_twice(changing_wiki, tmp_path / "a.db", article(RED),
+                                    article(BLUE, edited=True))
+    assert new_versions == 1
+    with Archive.open(str(tmp_path / "a.db"), create=False) as archive:
+        history = archive.history(url)
+        assert history[-1].change_gist == "1 paragraph edited"
+        d = diff_versions(archive, url)
+        assert (d.links_added, d.links_removed, d.links_retitled) == ((), (), ())
+        report = changes_report(archive, history[0].fetched_at - timedelta(days=1))
+        assert [p.gist for p in report.changed] == ["1 paragraph edited"]
+
+
+def test_versions_stored_before_compare_their_red_links_as_blue(tmp_path: Path) -> None:
+    """Versions holding red links' edit URLs (as the generic parser stores them) and no
+    stored gist: the diff and the gists see no link change."""
+    t0 = datetime(2026, 11, 1, 8, 0, tzinfo=UTC)
+    edited = replace(BLUE_NOW, text=TEXT.replace("written", "edited"))
+    with Archive.open(str(tmp_path / "a.db"), create=True) as archive:
+        run = archive.start_run(["wiki"], {"name": "wiki"}, t0)
+        for n, page in enumerate((RED_BEFORE, BLUE_NOW, edited)):
+            when = t0 + timedelta(days=n)
+            fetch = FetchResult(url=page.url, final_url=page.url, status=200,
+                                headers=(("content-type", "text/html"),), body=b"%d" % n,
+                                fetched_at=when, elapsed_s=0.01)
+            archive.save(run, "wiki", fetch, page, next_due=when + timedelta(days=30))
+        history = archive.history(BLUE_NOW.url)
+        assert [s.version for s in history] == [1, 2, 3]  # the links' URLs differ
+        assert diff_versions(archive, BLUE_NOW.url, 1, 2).is_empty
+        assert version_gist(archive, BLUE_NOW.url, history[1]) == "no change"
+        assert diff_versions(archive, BLUE_NOW.url, 1, 3).gist() == "1 paragraph edited"
+        report = changes_report(archive, t0)
+        assert [p.gist for p in report.changed] == ["1 paragraph edited"]
