@@ -188,8 +188,9 @@ def links_to_follow(page: Page, rule: FollowRule, depth: int) -> list[FrontierIt
     normalised and deduplicated, in page order."""
     seen: set[str] = set()
     items: list[FrontierItem] = []
+    red = page.red_links  # pages the wiki has not written: a request would only get a 404
     for link in page.links[: rule.max_links]:
-        if link.kind not in rule.kinds:
+        if link.kind not in rule.kinds or (red and link.url in red):
             continue
         # Pagination stays at the listing's own depth: page 2 of a listing is the same listing.
         child_depth = depth if link.kind == "next" else depth + 1

@@ -73,6 +73,10 @@ class Page:
     parser_version: str = ""
     # Selectors (from a `selectors:` config) that matched nothing on this page.
     missing_selectors: tuple[str, ...] = ()
+    # URLs among `links` that are red links: pages the wiki has not written yet. They stay in
+    # `links` (a link turning blue must change nothing), but a crawl does not ask for them.
+    # Neither stored nor hashed nor compared: it describes the wiki, not the page's content.
+    red_links: frozenset[str] = field(default=frozenset(), compare=False)
 
     def links_of(self, *kinds: str) -> tuple[Link, ...]:
         return tuple(link for link in self.links if link.kind in kinds)

@@ -446,3 +446,64 @@ def test_versions_stored_before_compare_their_red_links_as_blue(tmp_path: Path) 
         assert diff_versions(archive, BLUE_NOW.url, 1, 3).gist() == "1 paragraph edited"
         report = changes_report(archive, t0)
         assert [p.gist for p in report.changed] == ["1 paragraph edited"]
+
+
+class GrowingWiki(BaseHTTPRequestHandler):
+    """/wiki/Energy as `body` says; the other articles exist once they are in `written`
+    (404 before, as a wiki answers for a page not written yet). Paths asked are logged."""
+
+    body: ClassVar[bytes] = b""
+    written: ClassVar[set[str]] = set()
+    asked: ClassVar[list[str]] = []
+
+    def do_GET(self) -> None:
+        self.asked.append(self.path)
+        name = self.path.removeprefix("/wiki/")
+        if self.path == "/wiki/Energy":
+            body = self.body
+        elif self.path.startswith("/wiki/") and name in self.written:
+            body = vector(f"<p>{name} is an article of this wiki.</p>", title=name)
+        else:
+            self.send_error(404)
+            return
+        self.send_response(200)
+        self.send_header("Content-Type", "text/html; charset=utf-8")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+def test_a_crawl_does_not_ask_for_red_links_until_they_turn_blue(tmp_path: Path) -> None:
+    GrowingWiki.body, GrowingWiki.written, GrowingWiki.asked = article(RED), {"Power"}, []
+    with serve(GrowingWiki) as base:
+        config = load_config_text(textwrap.dedent(f"""\
+            name: growing
+            start_urls: ["{base}/wiki/Energy"]
+            parser: mediawiki
+            follow: [internal, see_also]
+            max_depth: 1
+            recrawl_after: 0s
+            politeness: {{delay: 0, robots_txt: false}}
+            network: {{allow_loopback: true}}
+            """), "growing.yaml")
+        with Archive.open(str(tmp_path / "a.db")) as archive:
+            first = asyncio.run(crawl([config], archive, limits=CrawlLimits()))[0]
+            asked_first = sorted(set(GrowingWiki.asked))
+            # The red links' pages are written; the page links them blue.
+            GrowingWiki.written |= {"Mass", "Rest_energy", "O'Brien's_law", "O%27Brien%27s_law"}
+            GrowingWiki.body, GrowingWiki.asked = article(BLUE), []
+            second = asyncio.run(crawl([config], archive, limits=CrawlLimits()))[0]
+            asked_second = sorted(set(GrowingWiki.asked))
+    # Red links are links of the page (in its record) but no request: a 404 and a failure
+    # each, for pages the wiki says it does not have.
+    assert asked_first == ["/wiki/Energy", "/wiki/Power"]
+    assert first.stats.failed == 0
+    # Blue, they are followed; the page itself made no new version.
+    assert {"/wiki/Mass", "/wiki/Rest_energy"} <= set(asked_second)
+    assert any("Brien" in path for path in asked_second)
+    assert second.stats.failed == 0
+    with Archive.open(str(tmp_path / "a.db"), create=False) as archive:
+        assert [s.version for s in archive.history(f"{base}/wiki/Energy")] == [1]

@@ -437,6 +437,7 @@ def parse_mediawiki(tree: LexborHTMLParser, url: str, *, max_links: int = 5000,
         for subtitle in marks.subtitles:  # subpage breadcrumbs: "< HE:Kassel"
             reader.read(subtitle.css(_ANCHORS), "internal", max_links)
         links = reader.links
+        red_links = frozenset(reader.red_urls)
         box, breaks = remove_junk(root, [catlinks])
         infobox, infobox_image = _infobox(box, resolver)  # (its <br>s split values)
         for br in breaks:  # a line break is a space between words in running text
@@ -450,7 +451,7 @@ def parse_mediawiki(tree: LexborHTMLParser, url: str, *, max_links: int = 5000,
         image=_og_image(head, resolver) or infobox_image,
         categories=_categories(catlinks, config, fallback_names),
         revision_id=revision,
-        infobox=infobox, language=language, parser=NAME,
+        infobox=infobox, language=language, parser=NAME, red_links=red_links,
     )
 
 

@@ -182,6 +182,8 @@ class LinkReader:
         self.dot_safe = not any(p.startswith("/.") for p in self.local_prefixes)
         self.own_title = own_title
         self.seen: set[str] = {page_url}
+        # Red links kept (as their article URL): the crawl must not ask for them.
+        self.red_urls: set[str] = set()
         # The links found, as three columns: Link records are made in one go at the end.
         self._urls: list[str] = []
         self._titles: list[str] = []
@@ -289,6 +291,7 @@ class LinkReader:
                 if red[0] not in seen:
                     seen_add(red[0])
                     url, title = red
+                    self.red_urls.add(url)
                     # (its title attribute says "(page does not exist)": never read)
                     if title != own_title and not (":" in title and is_namespaced(title)):
                         add_url(url)
