@@ -10,7 +10,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from scraper.diff import diff_sequences, diff_words, tokenize
-from scraper.diff.sequences import matching_blocks
+from scraper.diff.sequences import (
+    WorkBudget,
+    heaviest_common_blocks,
+    matching_blocks,
+    prefix_len,
+    suffix_len,
+)
 from scraper.diff.words import cleanup, elide, new_text, old_text
 
 WORDS = ["the", "cat", "sat", "on", "a", "mat", "dog", "ran", "x1", "é", "日本"]
@@ -197,3 +203,70 @@ def test_sparse_edits_in_many_lines_stay_small() -> None:
     assert [(tag, text) for tag, text in ops if tag != "equal"] == [
         ("delete", "something about topic 5"), ("insert", "nothing at all"),
         ("delete", "something"), ("insert", "anything")]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(["a", "b", "cc", " ", "ddd"]), max_size=7),
+       st.lists(st.sampled_from(["a", "b", "cc", " ", "ddd"]), max_size=7))
+def test_heaviest_common_blocks_keep_the_most_characters(a: list[str], b: list[str]) -> None:
+    blocks = heaviest_common_blocks(a, b)
+    i = j = 0
+    for bi, bj, n in blocks:
+        assert bi >= i and bj >= j and n > 0
+        assert a[bi:bi + n] == b[bj:bj + n]
+        i, j = bi + n, bj + n
+    kept = sum(len(x) for bi, _, n in blocks for x in a[bi:bi + n])
+    # Every common subsequence, by brute force over the subsets of a's positions.
+    best = 0
+    for mask in range(1 << len(a)):
+        chosen = [x for k, x in enumerate(a) if mask >> k & 1]
+        if _is_subsequence(chosen, b):
+            best = max(best, sum(map(len, chosen)))
+    assert kept == best
+
+
+def _is_subsequence(items: list[str], seq: list[str]) -> bool:
+    it = iter(seq)
+    return all(x in it for x in items)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.permutations(range(12)), st.permutations(range(12)), st.integers(0, 12),
+       st.integers(0, 12))
+def test_patience_finds_a_longest_match_when_no_element_repeats(
+        p: list[int], q: list[int], cut_a: int, cut_b: int) -> None:
+    # All elements different (lines, sentences): unique anchors are all the common ones,
+    # and their longest increasing run is a longest common subsequence.
+    a, b = [f"s{x}" for x in p[cut_a:]], [f"s{x}" for x in q[:12 - cut_b]]
+    matched = sum(n for _, _, n in matching_blocks(a, b))
+    assert matched == _lcs(a, b)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from("ab"), max_size=80), st.lists(st.sampled_from("ab"), max_size=80),
+       st.data())
+def test_common_run_lengths_of_any_slice(a: list[str], b: list[str], data: st.DataObject) -> None:
+    alo = data.draw(st.integers(0, len(a)))
+    ahi = data.draw(st.integers(alo, len(a)))
+    blo = data.draw(st.integers(0, len(b)))
+    bhi = data.draw(st.integers(blo, len(b)))
+    n = 0
+    while alo + n < ahi and blo + n < bhi and a[alo + n] == b[blo + n]:
+        n += 1
+    assert prefix_len(a, b, alo, ahi, blo, bhi) == n
+    n = 0
+    while ahi - n > alo and bhi - n > blo and a[ahi - 1 - n] == b[bhi - 1 - n]:
+        n += 1
+    assert suffix_len(a, b, alo, ahi, blo, bhi) == n
+
+
+def test_sequence_diffs_sharing_a_budget_draw_on_it_in_turn() -> None:
+    # No element unique: only Myers can match these, and it spends the budget.
+    a, b = ["a", "b"] * 200, ["b", "a"] * 200
+    budget = WorkBudget(0)
+    first = matching_blocks(a, b, budget=budget)
+    assert sum(n for _, _, n in first) > 300
+    assert budget.left < WorkBudget(0).left
+    budget.left = 0  # spent: the next diff is left a replacement
+    assert matching_blocks(a, b, budget=budget) == []
+    assert matching_blocks(a, b) == first  # alone, a diff has a budget of its own

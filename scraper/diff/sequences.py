@@ -19,16 +19,33 @@ WORK_BASE = 100_000
 _SMALL = 24  # regions with fewer elements (both sides) skip the unique-anchor search
 
 
+class WorkBudget:
+    """Matching work left to one diff made of many sequence diffs, which draw on it in turn.
+
+    A word diff runs one sequence diff per region it narrows down to; with a budget each,
+    a text of many pathological regions would cost each region's budget over again.
+    """
+
+    __slots__ = ("left",)
+
+    def __init__(self, items: int) -> None:
+        self.left = WORK_BASE + WORK_PER_ITEM * items
+
+
 def matching_blocks(a: Sequence[Hashable], b: Sequence[Hashable], *,
-                    max_d: int = MYERS_MAX_D) -> list[tuple[int, int, int]]:
+                    max_d: int = MYERS_MAX_D, budget: WorkBudget | None = None,
+                    ) -> list[tuple[int, int, int]]:
     """Blocks (i, j, n) with a[i:i+n] == b[j:j+n], increasing in i and j, adjacent ones merged.
 
     Common prefix and suffix first, then unique elements common to both sides as anchors
     (their longest increasing subsequence, as patience diff), recursing between anchors;
-    a region with no unique anchor falls back to Myers with at most `max_d` edits.
+    a region with no unique anchor falls back to Myers with at most `max_d` edits. The
+    work is bounded by `budget` (by default one for these two sequences alone); regions
+    left when it runs out are replacements.
     """
     blocks: list[tuple[int, int, int]] = []
-    budget = WORK_BASE + WORK_PER_ITEM * (len(a) + len(b))
+    shared = budget if budget is not None else WorkBudget(len(a) + len(b))
+    left = shared.left
     stack = [(0, len(a), 0, len(b))] if a and b else []
     while stack:
         alo, ahi, blo, bhi = stack.pop()
@@ -49,11 +66,12 @@ def matching_blocks(a: Sequence[Hashable], b: Sequence[Hashable], *,
             if alo >= ahi or blo >= bhi:
                 continue
         if ahi - alo == 1 or bhi - blo == 1:
-            _single_match(a, b, alo, ahi, blo, bhi, blocks)
+            if ahi - alo + bhi - blo > 2:  # one against one: their ends differ, no match
+                _single_match(a, b, alo, ahi, blo, bhi, blocks)
             continue
         size = (ahi - alo) + (bhi - blo)
-        budget -= size
-        if budget < 0:
+        left -= size
+        if left < 0:
             continue  # out of budget: the rest of this region is a replace
         # Small regions (a changed word and the spaces around it) go straight to Myers:
         # counting uniques costs more there than the edit script.
@@ -76,9 +94,10 @@ def matching_blocks(a: Sequence[Hashable], b: Sequence[Hashable], *,
                 stack.append((pi, ahi, pj, bhi))
         elif not set(a[alo:ahi]).isdisjoint(b[blo:bhi]):
             # Myers may use what is left of the budget, and no more edits than max_d.
-            found, steps = _myers(a, b, alo, ahi, blo, bhi, min(max_d, _isqrt(budget)))
-            budget -= steps
+            found, steps = _myers(a, b, alo, ahi, blo, bhi, min(max_d, _isqrt(left)))
+            left -= steps
             blocks.extend(found)
+    shared.left = left
     blocks.sort()
     merged: list[tuple[int, int, int]] = []
     for i, j, n in blocks:
@@ -89,6 +108,39 @@ def matching_blocks(a: Sequence[Hashable], b: Sequence[Hashable], *,
                 continue
         merged.append((i, j, n))
     return merged
+
+
+def heaviest_common_blocks(a: Sequence[str], b: Sequence[str]) -> list[tuple[int, int, int]]:
+    """Matching blocks of the common subsequence of `a` and `b` with the most characters.
+
+    Exact, in O(len(a) * len(b)): for a handful of tokens, where a count of equal
+    elements cannot tell a shared word from a shared space.
+    """
+    n, m = len(a), len(b)
+    # best[i][j]: the most characters a common subsequence of a[i:] and b[j:] can hold.
+    best = [[0] * (m + 1) for _ in range(n + 1)]
+    for i in range(n - 1, -1, -1):
+        row, below, x = best[i], best[i + 1], a[i]
+        for j in range(m - 1, -1, -1):
+            if x == b[j]:
+                row[j] = below[j + 1] + len(x)
+            else:
+                row[j] = max(below[j], row[j + 1])
+    blocks: list[tuple[int, int, int]] = []
+    i = j = 0
+    while i < n and j < m:
+        if a[i] == b[j] and best[i][j] == best[i + 1][j + 1] + len(a[i]):
+            if blocks and blocks[-1][0] + blocks[-1][2] == i and blocks[-1][1] + blocks[-1][2] == j:
+                blocks[-1] = (blocks[-1][0], blocks[-1][1], blocks[-1][2] + 1)
+            else:
+                blocks.append((i, j, 1))
+            i += 1
+            j += 1
+        elif best[i + 1][j] >= best[i][j + 1]:
+            i += 1
+        else:
+            j += 1
+    return blocks
 
 
 def diff_sequences(a: Sequence[Hashable], b: Sequence[Hashable], *,
@@ -122,13 +174,23 @@ def _single_match(a: Sequence[Hashable], b: Sequence[Hashable], alo: int, ahi: i
 
 
 def prefix_len(a: Sequence[Hashable], b: Sequence[Hashable],
-                alo: int, ahi: int, blo: int, bhi: int) -> int:
+               alo: int, ahi: int, blo: int, bhi: int) -> int:
+    """Length of the common run at the start of a[alo:ahi] and b[blo:bhi]."""
     limit = min(ahi - alo, bhi - blo)
     if limit <= 0 or a[alo] != b[blo]:
         return 0
-    # Binary search on slice equality: the comparisons run in C, so a long common run
-    # costs a few slice copies instead of a Python loop over every element.
-    lo, hi = 1, limit
+    # Galloping, then a binary search, on slice equality: the comparisons run in C, and
+    # a common run of n elements costs slices of O(n) elements in all, however long the
+    # sequences are (a search over the whole length would copy half of it first).
+    lo, step = 1, 8
+    while True:
+        hi = min(lo + step, limit)
+        if a[alo + lo:alo + hi] != b[blo + lo:blo + hi]:
+            break
+        if hi == limit:
+            return limit
+        lo, step = hi, step * 2
+    hi -= 1  # an element of [lo, hi) differs
     while lo < hi:
         mid = (lo + hi + 1) // 2
         if a[alo + lo:alo + mid] == b[blo + lo:blo + mid]:
@@ -139,11 +201,20 @@ def prefix_len(a: Sequence[Hashable], b: Sequence[Hashable],
 
 
 def suffix_len(a: Sequence[Hashable], b: Sequence[Hashable],
-                alo: int, ahi: int, blo: int, bhi: int) -> int:
+               alo: int, ahi: int, blo: int, bhi: int) -> int:
+    """Length of the common run at the end of a[alo:ahi] and b[blo:bhi]."""
     limit = min(ahi - alo, bhi - blo)
     if limit <= 0 or a[ahi - 1] != b[bhi - 1]:
         return 0
-    lo, hi = 1, limit
+    lo, step = 1, 8
+    while True:
+        hi = min(lo + step, limit)
+        if a[ahi - hi:ahi - lo] != b[bhi - hi:bhi - lo]:
+            break
+        if hi == limit:
+            return limit
+        lo, step = hi, step * 2
+    hi -= 1
     while lo < hi:
         mid = (lo + hi + 1) // 2
         if a[ahi - mid:ahi - lo] == b[bhi - mid:bhi - lo]:
@@ -158,13 +229,20 @@ def _unique_anchors(a: Sequence[Hashable], b: Sequence[Hashable],
     """Pairs (i, j) of elements unique in both regions, longest increasing run of j."""
     region_a = a[alo:ahi]
     region_b = b[blo:bhi]
+    # Lines, paragraphs and sentences are usually all different: then every element both
+    # sides have is an anchor, found with C-level dict and set building.
+    pos_b = dict(zip(region_b, range(blo, bhi)))
+    if len(pos_b) == len(region_b) and len(set(region_a)) == len(region_a):
+        return _longest_increasing([(i, j) for i, j in zip(range(alo, ahi),
+                                                         map(pos_b.get, region_a))
+                                    if j is not None])
     count_a = Counter(region_a)
     count_b = Counter(region_b)
     common = {x for x, n in count_a.items() if n == 1 and count_b.get(x) == 1}
     if not common:
         return []
-    pos_b = {x: j for j, x in enumerate(region_b, blo) if x in common}
-    pairs = [(i, pos_b[x]) for i, x in enumerate(region_a, alo) if x in common]
+    positions = {x: j for j, x in enumerate(region_b, blo) if x in common}
+    pairs = [(i, positions[x]) for i, x in enumerate(region_a, alo) if x in common]
     return _longest_increasing(pairs)
 
 
