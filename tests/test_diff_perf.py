@@ -70,8 +70,11 @@ def test_two_megabyte_texts_with_scattered_edits() -> None:
     assert d.text.counts()["edited"] > 100
 
 
-@pytest.mark.parametrize("case", ["unrelated", "no-punctuation", "repetitive", "one-token"])
+@pytest.mark.parametrize("case", ["unrelated", "no-punctuation", "repetitive", "one-token",
+                                  "repeated-phrases", "shuffled-sentences",
+                                  "shuffled-paragraphs"])
 def test_adversarial_megabyte_inputs(case: str) -> None:
+    rng = random.Random(9)
     if case == "unrelated":
         a, b = prose(MB, 5, sep=" "), prose(MB, 6, sep=" ")
     elif case == "no-punctuation":
@@ -80,6 +83,19 @@ def test_adversarial_megabyte_inputs(case: str) -> None:
     elif case == "repetitive":  # no unique token anywhere: Myers' bound must hold
         a = "a b " * (MB // 4)
         b = "b a " * (MB // 4 - 10) + "c"
+    elif case == "repeated-phrases":  # no phrase, sentence or word found only once
+        a = "the cat sat on the mat and the dog ran. " * (MB // 40)
+        b = scatter_edits(a, 0.01, 3)
+    elif case == "shuffled-sentences":  # every region a Myers fallback: one budget for all
+        sentences = prose(MB, 12, sep=" ").split(". ")
+        a = ". ".join(sentences)
+        rng.shuffle(sentences)
+        b = ". ".join(sentences)
+    elif case == "shuffled-paragraphs":
+        paragraphs = prose(MB, 11).split("\n\n")
+        a = "\n\n".join(paragraphs)
+        rng.shuffle(paragraphs)
+        b = "\n\n".join(paragraphs)
     else:  # one huge token each side
         a, b = "x" * MB, "x" * (MB // 2) + "y" + "x" * (MB // 2)
     assert timed_words(a, b) < BOUND_S

@@ -205,6 +205,54 @@ def test_sparse_edits_in_many_lines_stay_small() -> None:
         ("delete", "something"), ("insert", "anything")]
 
 
+def changed(ops: list[tuple[str, str]]) -> int:
+    return sum(len(text) for tag, text in ops if tag != "equal")
+
+
+def test_a_deleted_sentence_is_shown_whole_wherever_the_cut_was_found() -> None:
+    # "A. The [-cat. The -]dog." deletes the same characters; cuts after a sentence read
+    # better, whichever of the equivalent places the narrowing found first.
+    assert diff_words("A. The cat. The dog.", "A. The dog.") == [
+        ("equal", "A. "), ("delete", "The cat. "), ("equal", "The dog.")]
+    assert diff_words("A. The dog.", "A. The cat. The dog.") == [
+        ("equal", "A. "), ("insert", "The cat. "), ("equal", "The dog.")]
+
+
+def test_a_line_inserted_between_like_lines_is_shown_whole() -> None:
+    a = "intro\nitem one\nitem two\nend"
+    b = "intro\nitem one\nitem new\nitem two\nend"
+    assert [op for op in diff_words(a, b) if op[0] != "equal"] == [("insert", "item new\n")]
+
+
+def test_a_shared_word_wins_over_a_shared_space() -> None:
+    # Both align one token; keeping the word keeps five characters, the space one.
+    assert diff_words("dog and15 a.", "dog new and15") == [
+        ("equal", "dog "), ("insert", "new "), ("equal", "and15"), ("delete", " a.")]
+
+
+def test_a_short_passage_moved_across_a_long_one_is_the_one_shown_moved() -> None:
+    # The passage sits in the middle of the changed region, where a unique phrase is
+    # looked for first: matching it there would delete and insert the long passage.
+    words = [f"w{n}" for n in range(300)]
+    before, passage, after = (" ".join(words[100:140]), " ".join(words[200:210]),
+                              " ".join(words[230:270]))
+    a = f"x {before} {passage} {after} end"
+    b = f"y {before} {after} {passage} end"
+    ops = diff_words(a, b)
+    assert old_text(ops) == a and new_text(ops) == b
+    assert changed(ops) <= 2 * len(passage) + 4
+
+
+def test_a_moved_passage_larger_than_what_it_crossed_stays() -> None:
+    words = [f"w{n}" for n in range(300)]
+    crossed, passage = " ".join(words[:8]), " ".join(words[100:150])
+    a = f"x {crossed} {passage} end"
+    b = f"y {passage} {crossed} end"
+    ops = diff_words(a, b)
+    assert old_text(ops) == a and new_text(ops) == b
+    assert changed(ops) <= 2 * len(crossed) + 4
+
+
 @settings(max_examples=300, deadline=None)
 @given(st.lists(st.sampled_from(["a", "b", "cc", " ", "ddd"]), max_size=7),
        st.lists(st.sampled_from(["a", "b", "cc", " ", "ddd"]), max_size=7))
