@@ -1,6 +1,7 @@
 """Benchmark of the diff engine beside difflib and git's word diff (a script, not a test).
 
-    .venv/bin/python tests/bench/bench_diff.py [--repeat 5] [--cap 20]
+    .venv/bin/python tests/bench/bench_diff.py [--repeat 5] [--rounds 3] [--cap 20]
+        [--skip-difflib] [--baseline DIR]
 
 Pairs: two revisions of a 200 KB and of a 1 MB article (paragraphs) and of a 1 MB text
 that is one single line, each with scattered edits of two densities: 1% of the words
@@ -15,9 +16,16 @@ For each pair, milliseconds (best of --repeat runs, wall clock):
   difflib-sm  difflib.SequenceMatcher(None, words_a, words_b).get_opcodes() on word
               tokens, in a child process killed after --cap seconds (shown as >cap)
   git-wd      git diff --no-index --word-diff on the two files (a process each run)
+  words/git   words divided by git-wd: below 1, our word diff is the faster
 
 Also CPU milliseconds (process time) of our word diff (wordscpu) and of git's processes
 (git-cpu), since a loaded machine inflates wall-clock figures.
+
+--rounds N measures every pair N times, taking turns between the contenders, and prints
+medians (words/git is the median of the rounds' ratios: each round's figures were taken
+under the same load from the rest of the machine). --baseline DIR also times diff_words
+of the scraper package in that folder (a `git worktree` of an older commit, say), in a
+child process, in the same rounds: columns base and base/git.
 """
 
 from __future__ import annotations
@@ -30,6 +38,7 @@ import random
 import re
 import resource
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -147,20 +156,84 @@ def git_ms(git: str, path_a: Path, path_b: Path, repeat: int) -> tuple[float, fl
     return best_wall * 1000, best_cpu * 1000
 
 
+# Times diff_words of the scraper package found first on PYTHONPATH (the baseline's).
+BASELINE_CHILD = (
+    "import sys, time\n"
+    "from scraper.diff import diff_words\n"
+    "a = open(sys.argv[1], encoding='utf-8').read()\n"
+    "b = open(sys.argv[2], encoding='utf-8').read()\n"
+    "best = float('inf')\n"
+    "for _ in range(int(sys.argv[3])):\n"
+    "    t = time.perf_counter()\n"
+    "    diff_words(a, b)\n"
+    "    best = min(best, time.perf_counter() - t)\n"
+    "print(best * 1000)\n"
+)
+
+
+def baseline_ms(source: str, path_a: Path, path_b: Path, repeat: int) -> float:
+    env = {**os.environ, "PYTHONPATH": source}
+    out = subprocess.run([sys.executable, "-c", BASELINE_CHILD, str(path_a), str(path_b),
+                          str(repeat)], capture_output=True, text=True, check=True, env=env)
+    return float(out.stdout)
+
+
+# Columns: name, width, format of one figure.
+COLUMNS = [("words", 8, ".1f"), ("wordscpu", 8, ".1f"), ("page", 8, ".1f"),
+           ("difflib-ul", 11, ".1f"), ("difflib-sm", 11, ""), ("git-wd", 8, ".1f"),
+           ("git-cpu", 8, ".1f"), ("words/git", 9, ".2f"), ("base", 8, ".1f"),
+           ("base/git", 9, ".2f")]
+
+
+def measure_round(a: str, b: str, path_a: Path, path_b: Path, git: str | None,
+                  args: argparse.Namespace) -> dict[str, float | str]:
+    """One round of every contender on one pair, one after the other."""
+    row: dict[str, float | str] = {}
+    row["words"] = best_ms(partial(diff_words, a, b), args.repeat)
+    row["wordscpu"] = best_cpu_ms(partial(diff_words, a, b), args.repeat)
+    if git:
+        row["git-wd"], row["git-cpu"] = git_ms(git, path_a, path_b, args.repeat)
+        row["words/git"] = float(row["words"]) / float(row["git-wd"])
+    if args.baseline:
+        row["base"] = baseline_ms(args.baseline, path_a, path_b, args.repeat)
+        if git:
+            row["base/git"] = float(row["base"]) / float(row["git-wd"])
+    if not args.skip_page:
+        page_a, page_b = Page(url="http://x/", text=a), Page(url="http://x/", text=b)
+        row["page"] = best_ms(partial(diff_pages, page_a, page_b), args.repeat)
+    if not args.skip_difflib:
+        row["difflib-ul"] = best_ms(partial(unified_lines, a, b), args.repeat)
+    return row
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--repeat", type=int, default=5, help="runs per figure (best taken)")
+    parser.add_argument("--rounds", type=int, default=1,
+                        help="measurements of each pair, in turns; the table shows medians")
     parser.add_argument("--cap", type=float, default=20.0, help="seconds for difflib-sm")
+    parser.add_argument("--skip-difflib", action="store_true",
+                        help="leave out the difflib columns (difflib-sm takes minutes)")
+    parser.add_argument("--skip-page", action="store_true", help="leave out diff_pages")
+    parser.add_argument("--baseline", metavar="DIR", default=None,
+                        help="also time diff_words of the scraper package in this folder")
     args = parser.parse_args()
+    if args.rounds < 1 or args.repeat < 1:
+        parser.error("--rounds and --repeat must be at least 1")
     git = shutil.which("git")
     cases = [("200 KB article", 200_000, False), ("1 MB article", 1_000_000, False),
              ("1 MB single line", 1_000_000, True)]
     edits = [("1% of words", lambda text, one_line: edit(text, 0.01, 2)),
              ("1% of paragraphs", lambda text, one_line: edit_paragraphs(text, 0.01, 2,
                                                                        one_line=one_line))]
-    header = (f"{'pair':18} {'edits':17} {'words':>8} {'wordscpu':>8} {'page':>8} {'difflib-ul':>11} {'difflib-sm':>11} "
-              f"{'git-wd':>8} {'git-cpu':>8}")
-    print(f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs, best of {args.repeat}, ms")
+    shown = [c for c in COLUMNS
+             if not (args.skip_difflib and c[0].startswith("difflib"))
+             and not (args.skip_page and c[0] == "page")
+             and not (not git and "git" in c[0])
+             and not (not args.baseline and c[0].startswith("base"))]
+    header = f"{'pair':18} {'edits':17} " + " ".join(f"{n:>{w}}" for n, w, _ in shown)
+    print(f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs, best of {args.repeat}, "
+          f"median of {args.rounds} round(s), ms")
     print(header)
     print("-" * len(header))
     with tempfile.TemporaryDirectory() as tmp:
@@ -172,18 +245,15 @@ def main() -> None:
             path_a, path_b = Path(tmp, "a.txt"), Path(tmp, "b.txt")
             path_a.write_text(a, encoding="utf-8")
             path_b.write_text(b, encoding="utf-8")
-            page_a, page_b = Page(url="http://x/", text=a), Page(url="http://x/", text=b)
-            words = best_ms(partial(diff_words, a, b), args.repeat)
-            words_cpu = best_cpu_ms(partial(diff_words, a, b), args.repeat)
-            page = best_ms(partial(diff_pages, page_a, page_b), args.repeat)
-            unified = best_ms(partial(unified_lines, a, b), args.repeat)
-            matcher = sequence_matcher_ms(path_a, path_b, args.cap)
-            git_wall, git_cpu = git_ms(git, path_a, path_b, args.repeat) if git else (0.0, 0.0)
-            print(f"{name:18} {edits_name:17} {words:8.1f} {words_cpu:8.1f} {page:8.1f} "
-                  f"{unified:11.1f} {matcher:>11} "
-                  f"{git_wall:8.1f} {git_cpu:8.1f}")
+            rounds = [measure_round(a, b, path_a, path_b, git, args) for _ in range(args.rounds)]
+            row: dict[str, float | str] = {
+                key: statistics.median(float(r[key]) for r in rounds) for key in rounds[0]}
+            if not args.skip_difflib:
+                row["difflib-sm"] = sequence_matcher_ms(path_a, path_b, args.cap)
+            cells = [f"{row[n]:>{w}{f}}" if f else f"{row[n]:>{w}}" for n, w, f in shown]
+            print(f"{name:18} {edits_name:17} " + " ".join(cells))
     if not git:
-        print("git not found: git columns are 0")
+        print("git not found: no git columns")
 
 
 if __name__ == "__main__":
