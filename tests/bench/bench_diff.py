@@ -156,10 +156,13 @@ def git_ms(git: str, path_a: Path, path_b: Path, repeat: int) -> tuple[float, fl
     return best_wall * 1000, best_cpu * 1000
 
 
-# Times diff_words of the scraper package found first on PYTHONPATH (the baseline's).
+# Times diff_words of the scraper package in the folder it runs in (the baseline's).
 BASELINE_CHILD = (
-    "import sys, time\n"
+    "import os, sys, time\n"
+    "import scraper\n"
     "from scraper.diff import diff_words\n"
+    "if not os.path.abspath(scraper.__file__).startswith(os.getcwd() + os.sep):\n"
+    "    sys.exit(f'the baseline imported {scraper.__file__}')\n"
     "a = open(sys.argv[1], encoding='utf-8').read()\n"
     "b = open(sys.argv[2], encoding='utf-8').read()\n"
     "best = float('inf')\n"
@@ -172,9 +175,14 @@ BASELINE_CHILD = (
 
 
 def baseline_ms(source: str, path_a: Path, path_b: Path, repeat: int) -> float:
-    env = {**os.environ, "PYTHONPATH": source}
+    # Run in the baseline's folder: `python -c` puts the working directory first on the
+    # path, ahead of PYTHONPATH, and this checkout's package would be the one imported.
+    env = {**os.environ, "PYTHONPATH": os.path.abspath(source)}
     out = subprocess.run([sys.executable, "-c", BASELINE_CHILD, str(path_a), str(path_b),
-                          str(repeat)], capture_output=True, text=True, check=True, env=env)
+                          str(repeat)], capture_output=True, text=True, check=False, env=env,
+                         cwd=os.path.abspath(source))
+    if out.returncode:
+        sys.exit(f"baseline {source}: {out.stderr.strip()}")
     return float(out.stdout)
 
 
@@ -220,6 +228,8 @@ def main() -> None:
     args = parser.parse_args()
     if args.rounds < 1 or args.repeat < 1:
         parser.error("--rounds and --repeat must be at least 1")
+    if args.baseline and not Path(args.baseline, "scraper", "diff").is_dir():
+        parser.error(f"--baseline {args.baseline}: no scraper/diff package in that folder")
     git = shutil.which("git")
     cases = [("200 KB article", 200_000, False), ("1 MB article", 1_000_000, False),
              ("1 MB single line", 1_000_000, True)]
