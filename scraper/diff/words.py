@@ -31,7 +31,6 @@ _SENTENCE = re.compile(r"[^.!?;\n]*(?:[.!?;]+\s*|\n\s*)|[^.!?;\n]+")
 _RUN_CUT = re.compile(r" [^ \n]{7} +")
 # A probe: three words and what separates them, from a word's start to a word's end.
 _PROBE = re.compile(r"\b\w+\W+\w+\W+\w+\b")
-_WORD_CHAR = re.compile(r"\w")
 # Regions larger than this (characters, both sides) with line breaks are cut into lines
 # first: one regular-expression pass leaves one region per run of edited paragraphs.
 _LINES_FIRST = 40_000
@@ -92,15 +91,21 @@ def diff_words(a: str, b: str) -> list[WordOp]:
 
 
 def _diff(a: str, b: str, level: int, out: list[WordOp], budget: WorkBudget) -> None:
-    """Append the ops turning `a` into `b`, which differ."""
+    """Append the ops turning `a` into `b`."""
+    if not a or not b or a == b:
+        if a and a == b:
+            out.append(("equal", a))
+        elif a:
+            out.append(("delete", a))
+        elif b:
+            out.append(("insert", b))
+        return
     len_a, len_b = len(a), len(b)
     p = _prefix_len(a, b)
-    if p and ((p < len_a and _JOINED.match(a, p - 1))
-              or (p < len_b and _JOINED.match(b, p - 1))):
+    if p and _inside_token(a[p - 1], a[p:p + 1], b[p:p + 1]):
         p = _snap_prefix(a, p)
     s = min(_suffix_len(a, b), min(len_a, len_b) - p)
-    if s and ((s < len_a and _JOINED.match(a, len_a - s - 1))
-              or (s < len_b and _JOINED.match(b, len_b - s - 1))):
+    if s and _inside_token(a[len_a - s], a[len_a - s - 1:len_a - s], b[len_b - s - 1:len_b - s]):
         s = _snap_suffix(a, s)
     if p:
         out.append(("equal", a[:p]))
@@ -118,6 +123,20 @@ def _diff(a: str, b: str, level: int, out: list[WordOp], budget: WorkBudget) -> 
             _diff_middle(mid_a, mid_b, level, out, budget)
     if s:
         out.append(("equal", a[end_a:]))
+
+
+def _inside_token(shared: str, a_side: str, b_side: str) -> bool:
+    """Whether a cut falls inside a token of either text.
+
+    `shared` is the character both texts have on one side of the cut; `a_side` and
+    `b_side` are each text's character on the other side ("" at its end). The same test
+    as _JOINED, with string methods, which cost half as much as two regex calls.
+    """
+    if shared.isspace():
+        return a_side.isspace() or b_side.isspace()
+    if shared.isalnum() or shared == "_":
+        return a_side.isalnum() or a_side == "_" or b_side.isalnum() or b_side == "_"
+    return False
 
 
 def _snap_prefix(a: str, p: int) -> int:
@@ -150,20 +169,6 @@ def _snap_suffix(a: str, s: int) -> int:
     return 0
 
 
-def _diff_parts(a: str, b: str, level: int, out: list[WordOp], budget: WorkBudget
-                ) -> None:
-    """Append the ops turning `a` into `b`, which may be equal or empty."""
-    if a == b:
-        if a:
-            out.append(("equal", a))
-    elif not a:
-        out.append(("insert", b))
-    elif not b:
-        out.append(("delete", a))
-    else:
-        _diff(a, b, level, out, budget)
-
-
 def _diff_middle(a: str, b: str, level: int, out: list[WordOp], budget: WorkBudget
                  ) -> None:
     """Append the ops for two texts that differ at both ends.
@@ -180,9 +185,9 @@ def _diff_middle(a: str, b: str, level: int, out: list[WordOp], budget: WorkBudg
         anchor = _find_anchor(a, b)
         if anchor is not None:
             i, j, n = anchor
-            _diff_parts(a[:i], b[:j], level, out, budget)
+            _diff(a[:i], b[:j], level, out, budget)
             out.append(("equal", a[i:i + n]))
-            _diff_parts(a[i + n:], b[j + n:], level, out, budget)
+            _diff(a[i + n:], b[j + n:], level, out, budget)
             return
     level = max(level, 1)
     while level < len(_LEVELS) and size > _WORD_DIRECT:
@@ -213,7 +218,8 @@ def _find_anchor(a: str, b: str) -> tuple[int, int, int] | None:
         j = b.find(probe)
         if j < 0 or a.find(probe) != i or a.find(probe, i + n) >= 0 or b.find(probe, j + 1) >= 0:
             continue
-        if (j and _WORD_CHAR.match(b, j - 1)) or _WORD_CHAR.match(b, j + n):
+        before, after = b[j - 1:j], b[j + n:j + n + 1]
+        if before.isalnum() or before == "_" or after.isalnum() or after == "_":
             continue  # inside a longer word of b
         if not _is_detour(a, b, i, j, n):
             return i, j, n
@@ -371,13 +377,9 @@ def _slide_to_boundaries(seq: list[str | _Change]) -> None:
         window = before[len(before) - context:] + text + after[:right + 2]
         best, best_score = 0, -1
         for shift in range(-left, right + 1):
-            start = context + shift
-            end = start + len(text)
-            # The cuts at both ends of the text, and where it was, in the other version.
-            cuts = (_cut_score(window, start, window[start]), _cut_score(window, end, window[end]),
-                    _cut_score(window, start, window[end]))
-            if min(cuts) >= 0 and sum(cuts) >= best_score:
-                best, best_score = shift, sum(cuts)
+            score = _placement_score(window, context + shift, context + shift + len(text))
+            if score >= best_score and score >= 0:
+                best, best_score = shift, score
         if best < 0:
             seq[k - 1], text, seq[k + 1] = (before[:best], before[best:] + text[:best],
                                             text[best:] + after)
@@ -389,20 +391,26 @@ def _slide_to_boundaries(seq: list[str | _Change]) -> None:
         seq[k] = ([text], []) if deleted else ([], [text])
 
 
-def _cut_score(window: str, at: int, after: str) -> int:
-    """How well a cut reads between window[at - 1] and `after`; -1 inside a token."""
-    before = window[at - 1]
-    if before.isspace():
-        if after.isspace():
+def _placement_score(window: str, start: int, end: int) -> int:
+    """How well window[start:end] reads as an insertion or a deletion; -1: it cuts a token.
+
+    The scores of its cuts, at both its ends and where it was in the other version: 5
+    after a line break, 4 before one, 3 after a sentence, 2 by a space, 1 elsewhere.
+    """
+    total = 0
+    for at, after in ((start, window[start]), (end, window[end]), (start, window[end])):
+        before = window[at - 1]
+        if before.isspace():
+            if after.isspace():
+                return -1
+            total += 5 if before == "\n" else 3 if at >= 2 and window[at - 2] in ".!?;:" else 2
+        elif after.isspace():
+            total += 4 if after == "\n" else 2
+        elif (before.isalnum() or before == "_") and (after.isalnum() or after == "_"):
             return -1
-        if before == "\n":
-            return 5
-        return 3 if at >= 2 and window[at - 2] in ".!?;:" else 2  # 3: after a sentence
-    if after.isspace():
-        return 4 if after == "\n" else 2
-    if (before.isalnum() or before == "_") and (after.isalnum() or after == "_"):
-        return -1
-    return 1
+        else:
+            total += 1
+    return total
 
 
 def _write_change(change: _Change, result: list[WordOp]) -> None:
