@@ -250,7 +250,12 @@ def _diff_units(units_a: list[str], units_b: list[str], level: int, out: list[Wo
     blocks = matching_blocks(units_a, units_b, budget=budget)
     for bi, bj, n in [*blocks, (len(units_a), len(units_b), 0)]:
         if i < bi and j < bj:
-            _diff("".join(units_a[i:bi]), "".join(units_b[j:bj]), level, out, budget)
+            olds, news = units_a[i:bi], units_b[j:bj]
+            if len(olds) > 1 and len(olds) == len(news) and all(map(_edited, olds, news)):
+                for old, new in zip(olds, news):  # units edited in place: each on its own
+                    _diff(old, new, level, out, budget)
+            else:
+                _diff("".join(olds), "".join(news), level, out, budget)
         elif i < bi:
             out.append(("delete", "".join(units_a[i:bi])))
         elif j < bj:
@@ -258,6 +263,17 @@ def _diff_units(units_a: list[str], units_b: list[str], level: int, out: list[Wo
         if n:
             out.append(("equal", "".join(units_a[bi:bi + n])))
         i, j = bi + n, bj + n
+
+
+def _edited(old: str, new: str) -> bool:
+    """Whether two units keep at least half of the shorter one at their start and end.
+
+    A run of changed paragraphs (or sentences) is usually each edited in place; diffed
+    pair by pair, none is searched for in the others. Pairs that are not alike so (a
+    unit removed here, another added there) are diffed as one text instead.
+    """
+    kept = _prefix_len(old, new) + _suffix_len(old, new)
+    return 2 * kept >= min(len(old), len(new))
 
 
 def _diff_tokens(a: str, b: str, out: list[WordOp], budget: WorkBudget) -> None:
