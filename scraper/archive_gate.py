@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ParamSpec, TypeVar
 
-from scraper.archive import Archive
+from scraper.archive import ArchiveBackend
 from scraper.errors import ArchiveError
 
 log = logging.getLogger(__name__)
@@ -27,8 +27,6 @@ R = TypeVar("R")
 # fetches again (its frontier rows went back with it).
 COMMIT_EVERY = 1.0
 IDLE_COMMIT = 0.05
-
-CACHE_KIB = 64 * 1024
 
 Answer = Callable[[bool, Any], None]
 
@@ -57,7 +55,7 @@ class ArchiveGate:
     "failed", and its last second of work is fetched again by the next run.
     """
 
-    def __init__(self, archive: Archive, *, commit_every: float = COMMIT_EVERY,
+    def __init__(self, archive: ArchiveBackend, *, commit_every: float = COMMIT_EVERY,
                  idle_commit: float = IDLE_COMMIT) -> None:
         self.archive = archive
         self.commit_every = commit_every
@@ -66,10 +64,8 @@ class ArchiveGate:
         self.calls = 0
         self._jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
         self._failed: BaseException | None = None
-        # With SQLite's default 2 MB of cache, a transaction's dirty pages would spill to the
-        # log before its commit. Set here, not for every connection: it is memory that
-        # readers (an export must stay in constant memory) do not need.
-        archive.conn.execute(f"PRAGMA cache_size = -{CACHE_KIB}")
+        # Here, not when the archive is opened: it is memory that readers do not need.
+        archive.prepare_bulk_writes()
         self._thread = threading.Thread(target=self._serve, name="archive", daemon=True)
         self._thread.start()
 

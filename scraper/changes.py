@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from scraper.archive import Archive
+from scraper.archive import ArchiveBackend
 from scraper.diff import PageDiff, diff_pages
 from scraper.errors import ArchiveError
 from scraper.models import Snapshot
@@ -20,7 +20,7 @@ VersionSpec = int | datetime | None  # a version number, the version current at 
 
 # -- one page ----------------------------------------------------------------------------
 
-def resolve_version(archive: Archive, url: str, spec: int | datetime,
+def resolve_version(archive: ArchiveBackend, url: str, spec: int | datetime,
                     history: list[Snapshot]) -> int:
     """The version number `spec` names: a number that exists, or the version current then."""
     first, last = history[0].version, history[-1].version
@@ -36,7 +36,7 @@ def resolve_version(archive: Archive, url: str, spec: int | datetime,
     return spec
 
 
-def diff_versions(archive: Archive, url: str, old: VersionSpec = None,
+def diff_versions(archive: ArchiveBackend, url: str, old: VersionSpec = None,
                   new: VersionSpec = None) -> PageDiff:
     """The diff between two stored versions of `url`.
 
@@ -61,7 +61,7 @@ def diff_versions(archive: Archive, url: str, old: VersionSpec = None,
                       old_meta=by_version[old_version], new_meta=by_version[new_version])
 
 
-def version_gist(archive: Archive, url: str, snap: Snapshot) -> str:
+def version_gist(archive: ArchiveBackend, url: str, snap: Snapshot) -> str:
     """What version `snap` changed from the one before: its stored gist, else computed."""
     if snap.change_gist:
         return snap.change_gist
@@ -116,7 +116,7 @@ class ChangesReport:
     gone: tuple[PageEvent, ...]
 
 
-def changes_report(archive: Archive, since: datetime, until: datetime | None = None,
+def changes_report(archive: ArchiveBackend, since: datetime, until: datetime | None = None,
                    site: str | None = None) -> ChangesReport:
     """Pages changed, newly seen and gone in [since, until), optionally of one site."""
     grouped: dict[str, tuple[str, list[Snapshot]]] = {}

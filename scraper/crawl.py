@@ -13,7 +13,7 @@ from typing import Any, ParamSpec, TypeVar
 import httpx
 
 from scraper.alerts import BreakageMonitor
-from scraper.archive import Archive, SaveResult
+from scraper.archive import ArchiveBackend, SaveResult
 from scraper.archive.encode import EncodedPage, encode_page
 from scraper.archive_gate import ArchiveGate
 from scraper.config import CrawlConfig, config_to_dict
@@ -90,7 +90,7 @@ class CrawlLimits:
     max_time: float | None = None  # seconds for the whole run
 
 
-async def crawl(configs: Sequence[CrawlConfig], archive: Archive, *,
+async def crawl(configs: Sequence[CrawlConfig], archive: ArchiveBackend, *,
                 limits: CrawlLimits = CrawlLimits(), events: EventSink | None = None,
                 client: httpx.AsyncClient | None = None,
                 clock: Callable[[], datetime] = utcnow,

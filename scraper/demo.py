@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from scraper.archive import Archive
+from scraper.archive import Archive, ArchiveBackend
 from scraper.config import CrawlConfig, load_config_text
 from scraper.crawl import CrawlLimits, RunResult, crawl
 from scraper.diff import PageDiff, diff_pages
@@ -92,5 +92,5 @@ def run_demo(workdir: str | os.PathLike[str] = "archive/demo", *, pages: int = 6
                       history, diff, exported)
 
 
-def _crawl(config: CrawlConfig, archive: Archive) -> RunResult:
+def _crawl(config: CrawlConfig, archive: ArchiveBackend) -> RunResult:
     return asyncio.run(crawl([config], archive, limits=CrawlLimits()))[0]

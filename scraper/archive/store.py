@@ -7,7 +7,6 @@ import logging
 import os
 import sqlite3
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from types import TracebackType
 from typing import Any, Self
@@ -20,6 +19,7 @@ from scraper.archive.core import describe_sqlite_error, dumps, translated, unrea
 from scraper.archive.encode import EncodedPage, encode_page
 from scraper.archive.frontier_store import FrontierStore, enqueue_rows
 from scraper.archive.reads import ArchiveReads
+from scraper.archive.records import KILLED, RUN_STATUSES, SaveResult
 from scraper.compact_json import compact_json
 from scraper.errors import ArchiveError
 from scraper.lock import holds as holds_crawl_lock
@@ -38,26 +38,15 @@ log = logging.getLogger(__name__)
 # `running` rows that start_run must not take for a killed run's.
 _runs_here: dict[tuple[int, int], set[int]] = {}
 
-RUN_STATUSES = ("completed", "max_pages", "max_time", "interrupted", "failed")
-# The status the next crawl gives a run that never recorded its end (start_run).
-KILLED = "killed"
 BUSY_TIMEOUT_MS = 10_000
 WAL_CHECKPOINT_FRAMES = 16_384  # 64 MB of 4 KB pages
 # A run moves its links to links_settled when it ends, and also whenever this many wait in
 # links_recent (about 20,000 pages of 100 links): reads by target scan links_recent, and one
 # move at the end of a very long run would hold the write lock for minutes.
 RECENT_LINKS_MAX = 2_000_000
-
-
-@dataclass(frozen=True, slots=True)
-class SaveResult:
-    """What Archive.save did with one fetch."""
-
-    version: int  # the version now current
-    created: bool  # False: the extracted content was unchanged, no new version
-    content_hash: str
-    body_hash: str  # the body of the version now current
-    stored_bytes: int  # bytes added to blobs (0 when deduplicated or unchanged)
+# prepare_bulk_writes: with SQLite's default 2 MB of cache, a transaction's dirty pages would
+# spill to the log before its commit.
+BULK_WRITE_CACHE_KIB = 64 * 1024
 
 
 def _connect(target: str, *, uri: bool = False) -> sqlite3.Connection:
@@ -195,6 +184,11 @@ class Archive(ArchiveReads, FrontierStore):
         archive = cls(":memory:", _connect(":memory:"), full_copy_every=full_copy_every)
         archive._upgrade(0)
         return archive
+
+    def prepare_bulk_writes(self) -> None:
+        """A larger page cache for this connection, which a crawl's long transactions need:
+        memory that readers (an export must stay in constant memory) do not."""
+        self.conn.execute(f"PRAGMA cache_size = -{BULK_WRITE_CACHE_KIB}")
 
     @property
     def schema_version(self) -> int:

@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from scraper.archive import Archive
+from scraper.archive import Archive, ArchiveBackend
 from scraper.cli.app import (
     archive_option,
     format_option,
@@ -21,7 +21,7 @@ from scraper.models import Snapshot, page_to_dict
 from scraper.timeutil import iso
 
 
-def _open(archive_path: str | None) -> Archive:
+def _open(archive_path: str | None) -> ArchiveBackend:
     # create=False: a mistyped path is an error, not a new empty archive.
     return Archive.open(resolve_archive_path(archive_path), create=False)
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from scraper.archive import Archive
+from scraper.archive import Archive, ArchiveBackend
 from scraper.changes import changes_report, diff_versions, report_text, report_to_json
 from scraper.cli.app import (
     When,
@@ -58,7 +58,7 @@ class VersionOrDate(click.ParamType):  # type: ignore[type-arg]
 
 
 
-def _open(archive_path: str | None) -> Archive:
+def _open(archive_path: str | None) -> ArchiveBackend:
     # create=False: a mistyped path is an error, not a new empty archive.
     return Archive.open(resolve_archive_path(archive_path), create=False)
 

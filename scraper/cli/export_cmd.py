@@ -13,7 +13,7 @@ from typing import Any
 
 import click
 
-from scraper.archive import Archive
+from scraper.archive import Archive, ArchiveBackend
 from scraper.cli.app import When, archive_option, handle_errors, main, resolve_archive_path
 from scraper.errors import ExportError
 from scraper.export import (
@@ -160,7 +160,7 @@ def export_command(fmt: str | None, output: str, force: bool, records: str, all_
     click.echo(f"exported {count} {unit} as {fmt} to {target}", err=True)
 
 
-def _to_path(archive: Archive, output: str, options: ExportOptions, force: bool) -> int:
+def _to_path(archive: ArchiveBackend, output: str, options: ExportOptions, force: bool) -> int:
     try:
         return export_to_path(archive, output, options, force=force).records
     except BrokenPipeError:  # -o /dev/stdout or a named pipe whose reader went away
@@ -168,7 +168,7 @@ def _to_path(archive: Archive, output: str, options: ExportOptions, force: bool)
         sys.exit(EXIT_BROKEN_PIPE)
 
 
-def _to_stdout(archive: Archive, options: ExportOptions) -> int:
+def _to_stdout(archive: ArchiveBackend, options: ExportOptions) -> int:
     stream = sys.stdout.buffer
     try:
         count = export_to_stream(archive, stream, options)

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from scraper.archive import Archive
+from scraper.archive import ArchiveBackend
 from scraper.config import MediaWikiSource, config_to_dict
 from scraper.errors import ArchiveError, FetchError, HTTPStatusError
 from scraper.mediawiki.api import MediaWikiClient
@@ -79,7 +79,7 @@ async def _siteinfo(ctx: SiteCrawl, options: MediaWikiSource, api_url: str,
     return client, await client.siteinfo()
 
 
-def api_from_archive(archive: Archive, start_urls: tuple[str, ...]) -> str | None:
+def api_from_archive(archive: ArchiveBackend, start_urls: tuple[str, ...]) -> str | None:
     """The api.php an archived copy of a start page advertises (saves fetching the page)."""
     for url in start_urls:
         try:
@@ -106,7 +106,7 @@ async def discover_api(ctx: SiteCrawl, *, on_retry: Callable[[], None] | None = 
     return api
 
 
-def previous_completed_run(archive: Archive, site: str, before: int) -> dict[str, Any] | None:
+def previous_completed_run(archive: ArchiveBackend, site: str, before: int) -> dict[str, Any] | None:
     """The last run of `site` before run `before` that ended "completed": its id, start and
     config, or None."""
     run = archive.last_run(site, status="completed", before=before)

@@ -15,7 +15,7 @@ import logging
 from collections.abc import Collection, Sequence
 from typing import TYPE_CHECKING
 
-from scraper.archive import Archive
+from scraper.archive import ArchiveBackend
 from scraper.errors import ArchiveError
 from scraper.frontier import due_after, recrawl_interval
 from scraper.mediawiki.errors import PageMissing
@@ -31,7 +31,7 @@ log = logging.getLogger(__name__)
 __all__ = ["backfill_page", "copy_history", "revisions_to_import", "stored_revision_ids"]
 
 
-def stored_revision_ids(archive: Archive, url: str) -> list[int]:
+def stored_revision_ids(archive: ArchiveBackend, url: str) -> list[int]:
     """The wiki revision ids of the archived versions of `url`, in version order."""
     try:
         history = archive.history(url)
@@ -113,14 +113,14 @@ def copy_history(run: WikiRun, old_title: str, new_title: str) -> int:
     return copied
 
 
-def _version(archive: Archive, url: str, version: int
+def _version(archive: ArchiveBackend, url: str, version: int
              ) -> tuple[Page, bytes, tuple[tuple[str, str], ...]]:
     """One archived version's fields, body and response headers."""
     return (archive.page(url, version), archive.body(url, version),
             tuple(archive.response_headers(url, version)))
 
 
-def _has_versions(archive: Archive, url: str) -> bool:
+def _has_versions(archive: ArchiveBackend, url: str) -> bool:
     try:
         archive.snapshot(url)
     except ArchiveError:
