@@ -218,6 +218,16 @@ def test_a_deleted_sentence_is_shown_whole_wherever_the_cut_was_found() -> None:
         ("equal", "A. "), ("insert", "The cat. "), ("equal", "The dog.")]
 
 
+def test_an_insertion_by_a_space_is_placed_after_it() -> None:
+    # Equivalent places: before the space or after it; after it reads as the usual edit.
+    assert cleanup([("equal", "foo"), ("insert", " new"), ("equal", " bar")]) == [
+        ("equal", "foo "), ("insert", "new "), ("equal", "bar")]
+    assert cleanup([("equal", "foo "), ("delete", "old "), ("equal", "bar")]) == [
+        ("equal", "foo "), ("delete", "old "), ("equal", "bar")]
+    assert cleanup([("equal", "End."), ("insert", " New."), ("equal", " More")]) == [
+        ("equal", "End. "), ("insert", "New. "), ("equal", "More")]
+
+
 def test_a_line_inserted_between_like_lines_is_shown_whole() -> None:
     a = "intro\nitem one\nitem two\nend"
     b = "intro\nitem one\nitem new\nitem two\nend"
