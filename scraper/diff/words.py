@@ -266,14 +266,14 @@ def _diff_units(units_a: list[str], units_b: list[str], level: int, out: list[Wo
 
 
 def _edited(old: str, new: str) -> bool:
-    """Whether two units keep at least half of the shorter one at their start and end.
+    """Whether two units keep at least half of the longer one at their start and end.
 
     A run of changed paragraphs (or sentences) is usually each edited in place; diffed
     pair by pair, none is searched for in the others. Pairs that are not alike so (a
     unit removed here, another added there) are diffed as one text instead.
     """
     kept = _prefix_len(old, new) + _suffix_len(old, new)
-    return 2 * kept >= min(len(old), len(new))
+    return 2 * kept >= max(len(old), len(new))
 
 
 def _diff_tokens(a: str, b: str, out: list[WordOp], budget: WorkBudget) -> None:
