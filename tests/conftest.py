@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from scraper.testsite import TestSite
+
+# The harnesses sit in tests/; make them importable however pytest was started.
+if str(Path(__file__).resolve().parent) not in sys.path:
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from postgres_harness import postgres_server, postgres_url  # noqa: F401  (fixtures)
 
 
 @pytest.fixture
