@@ -51,7 +51,7 @@ class ArchiveLock:
       SQLite's included. So the descriptor stays open until the archive is closed (the crawl
       command leaves `with (ArchiveLock(path), Archive.open(path) ...)` in that order); and if
       a connection of this process still has the file open when the lock is released, the
-      descriptor is parked until that connection closes (scraper.archive.schema).
+      descriptor is parked until that connection closes (scraper.archive.sqlite.files).
 
     When the archive does not exist yet, acquire() creates it empty (as SQLite would, a
     zero-length file being an empty database) so that there is a file to lock from the
@@ -204,6 +204,6 @@ class ArchiveLock:
 def _close_archive_fd(key: tuple[int, int], fd: int) -> None:
     # Imported here: the lock is taken before anything else of a crawl is imported, and most
     # of `scraper`'s commands never take it.
-    from scraper.archive.schema import close_when_unused
+    from scraper.archive.sqlite.files import close_when_unused
 
     close_when_unused(key, fd)

@@ -8,8 +8,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from scraper.archive import SCHEMA_VERSION, Archive, SaveResult
-from scraper.archive import store as archive_store
+from scraper.archive import Archive, SaveResult
+from scraper.archive.sqlite import SCHEMA_VERSION
+from scraper.archive.sqlite import links as sqlite_links
 from scraper.errors import ArchiveError
 from scraper.models import (
     CrawlStats,
@@ -257,7 +258,7 @@ def test_a_large_move_makes_the_settled_indexes_again_and_a_small_one_keeps_them
 
 def test_links_are_moved_during_a_run_once_enough_wait(archive: Archive,
                                                        monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(archive_store, "RECENT_LINKS_MAX", 3)
+    monkeypatch.setattr(sqlite_links, "RECENT_LINKS_MAX", 3)
     run = archive.start_run(["wiki"], {}, T0)
 
     def page(name: str, targets: list[str]) -> None:

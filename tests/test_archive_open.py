@@ -12,9 +12,10 @@ from pathlib import Path
 import pytest
 from sqlite_utils import Database
 
-from scraper.archive import SCHEMA_VERSION, Archive
-from scraper.archive import schema as archive_schema
+from scraper.archive import Archive
 from scraper.archive.blobs import compress_full, sha256_hex
+from scraper.archive.sqlite import SCHEMA_VERSION
+from scraper.archive.sqlite import schema as archive_schema
 from scraper.errors import ArchiveError, SchemaVersionError
 from scraper.models import CrawlStats, FetchResult, Link, Page, page_to_dict
 

@@ -23,8 +23,9 @@ import pytest
 from click.testing import CliRunner
 from hostile_helpers import config_yaml, key_of, make_config, query, run_crawl, sha256
 
-from scraper.archive import SCHEMA_VERSION, Archive
+from scraper.archive import Archive
 from scraper.archive.blobs import sha256_hex
+from scraper.archive.sqlite import SCHEMA_VERSION
 from scraper.cli import main
 from scraper.testsite import TestSite
 

@@ -25,7 +25,8 @@ import pytest
 from hostile_helpers import config_yaml, query, scraper_cmd, sha256
 from test_bad_archives import FULL_DISK, TinyDisk, tiny_disk
 
-from scraper.archive import Archive, schema
+from scraper.archive import Archive
+from scraper.archive.sqlite import schema
 from scraper.errors import ArchiveError, ArchiveLocked
 from scraper.lock import ArchiveLock, holds
 from scraper.models import CrawlStats, FetchResult, Link, Page

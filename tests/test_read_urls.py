@@ -12,7 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from scraper.archive import Archive
-from scraper.archive.reads import NEAR_URLS_PER_SIDE, closest_urls
+from scraper.archive.suggest import NEAR_URLS_PER_SIDE, closest_urls
 from scraper.cli import main
 from scraper.errors import ArchiveError
 from scraper.frontier import normalise_url, pasted_url_forms

@@ -1,12 +1,13 @@
-"""Content-addressed, zstd-compressed blobs with delta chains: the encoding (pure) and its table."""
+"""Content-addressed, zstd-compressed blobs with delta chains: the encoding (pure) and the
+store that plans chains and caches reads over a backend's blob rows (BlobRows)."""
 
 from __future__ import annotations
 
 import hashlib
-import sqlite3
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
+from typing import Protocol
 
 import zstandard as zstd
 
@@ -159,34 +160,47 @@ def encode(raw: bytes, plan: DeltaPlan, base_raw: bytes | None,
     return Encoded(full, None, 1, True)
 
 
+class BlobRows(Protocol):
+    """A backend's blob table, one row per blob, written in the caller's transaction."""
+
+    def link(self, blob_hash: str) -> ChainLink | None:
+        """Where the blob `blob_hash` sits in its chain; None when it is not stored."""
+        ...
+
+    def has(self, blob_hash: str) -> bool:
+        """Whether a blob `blob_hash` is stored."""
+        ...
+
+    def stored(self, blob_hash: str) -> tuple[bytes, str | None] | None:
+        """The blob's stored bytes and the hash of its delta base (None: a full copy);
+        None when it is not stored."""
+        ...
+
+    def insert(self, blob_hash: str, kind: str, size: int, encoded: Encoded,
+               created_at: str) -> None:
+        """Store a new blob: `size` bytes raw, kept as `encoded`."""
+        ...
+
+
 class BlobStore:
-    """The `blobs` table: put raw bytes (deduplicated by sha256), get them back exactly.
+    """Put raw bytes (deduplicated by sha256) into a backend's blob rows, get them back exactly.
 
     Callers own the transaction; a put is only durable when the caller commits.
     """
 
-    def __init__(self, conn: sqlite3.Connection, *, max_depth: int,
-                 level: int = DEFAULT_LEVEL) -> None:
+    def __init__(self, rows: BlobRows, *, max_depth: int, level: int = DEFAULT_LEVEL) -> None:
         if max_depth < 1:
             raise ValueError(f"full_copy_every must be >= 1, got {max_depth}")
-        self.conn = conn
+        self.rows = rows
         self.max_depth = max_depth
         self.level = level
         self._cache: OrderedDict[str, bytes] = OrderedDict()
         self._cache_bytes = 0
 
-    def link(self, blob_hash: str) -> ChainLink | None:
-        row = self.conn.execute(
-            "SELECT hash, depth, keyframe, base FROM blobs WHERE hash = ?", (blob_hash,)
-        ).fetchone()
-        if row is None:
-            return None
-        return ChainLink(row[0], row[1], bool(row[2]), row[3])
-
     def _keyframe_of(self, start: ChainLink) -> ChainLink:
         link = start
         while not link.keyframe and link.base is not None:
-            parent = self.link(link.base)
+            parent = self.rows.link(link.base)
             if parent is None:
                 break
             link = parent
@@ -201,9 +215,9 @@ class BlobStore:
             when a full copy at that level is what this put would store.
         """
         blob_hash = ready.hash if ready is not None else sha256_hex(raw)
-        if self.conn.execute("SELECT 1 FROM blobs WHERE hash = ?", (blob_hash,)).fetchone():
+        if self.rows.has(blob_hash):
             return blob_hash, 0
-        prev_link = self.link(previous) if previous is not None else None
+        prev_link = self.rows.link(previous) if previous is not None else None
         key_link = self._keyframe_of(prev_link) if prev_link is not None else None
         plan = plan_delta(prev_link, key_link, self.max_depth)
         level = min(self.level, FIRST_COPY_LEVEL) if prev_link is None else self.level
@@ -212,12 +226,7 @@ class BlobStore:
         else:
             base_raw = self.get(plan.base.hash) if plan.base is not None else None
             enc = encode(raw, plan, base_raw, level)
-        self.conn.execute(
-            "INSERT INTO blobs (hash, kind, size, stored_size, base, depth, keyframe, created_at,"
-            " data) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (blob_hash, kind, len(raw), len(enc.data), enc.base, enc.depth, int(enc.keyframe),
-             created_at, enc.data),
-        )
+        self.rows.insert(blob_hash, kind, len(raw), enc, created_at)
         self._remember(blob_hash, raw)
         return blob_hash, len(enc.data)
 
@@ -240,9 +249,7 @@ class BlobStore:
             if hit is not None:
                 base_raw = hit
                 break
-            row = self.conn.execute(
-                "SELECT data, base FROM blobs WHERE hash = ?", (current,)
-            ).fetchone()
+            row = self.rows.stored(current)
             if row is None:
                 if current == blob_hash:
                     raise LookupError(f"no blob {blob_hash}")

@@ -23,7 +23,7 @@ from scraper.archive.datasette_meta import (
     datasette_config,
     datasette_metadata,
 )
-from scraper.archive.schema import is_read_only
+from scraper.archive.sqlite.files import is_read_only
 from scraper.cli.app import EXIT_ERROR, ScraperClickError, handle_errors, main
 
 INSTALL_HINT = "Datasette is not installed (in this Python or on PATH): pip install datasette"

@@ -29,7 +29,7 @@ STDOUT = "-"
 
 
 class ArchiveReader(Protocol):
-    """The part of scraper.archive.Archive an export reads."""
+    """The part of scraper.archive.ArchiveBackend an export reads."""
 
     def iter_versions(self, *, site: str | None = None, since: datetime | None = None,
                       until: datetime | None = None, all_versions: bool = False,

@@ -29,7 +29,8 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from scraper.archive import SCHEMA_VERSION, Archive
+from scraper.archive import Archive
+from scraper.archive.sqlite import SCHEMA_VERSION
 from scraper.models import Entry, FetchResult, Link, Page
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)

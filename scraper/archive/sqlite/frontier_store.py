@@ -1,4 +1,5 @@
-"""The persisted frontier: URLs waiting to be fetched, with depth, due time and back-off."""
+"""The persisted frontier in the SQLite archive: URLs waiting to be fetched, with depth, due
+time and back-off."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from collections.abc import Collection, Iterable
 from datetime import datetime
 from typing import Any
 
-from scraper.archive.core import ArchiveCore, translated
+from scraper.archive.sqlite.core import ArchiveCore, translated
 from scraper.compact_json import compact_json
 from scraper.models import FrontierItem
 from scraper.timeutil import from_iso, iso
@@ -64,7 +65,7 @@ _ROW_VALUES = ", ".join(
 
 
 class FrontierStore(ArchiveCore):
-    """Frontier methods of Archive. URLs arrive normalised; this layer only stores them."""
+    """Frontier methods of SQLiteArchive. URLs arrive normalised; this layer only stores them."""
 
     @translated
     def enqueue(self, items: Iterable[FrontierItem], now: datetime) -> int:
@@ -129,13 +130,6 @@ class FrontierStore(ArchiveCore):
             return int(self.conn.execute("SELECT count(*) FROM frontier").fetchone()[0])
         return int(self.conn.execute(
             "SELECT count(*) FROM frontier WHERE site = ?", (site,)).fetchone()[0])
-
-    @translated
-    def next_due_at(self, site: str) -> datetime | None:
-        """When the earliest URL of `site` falls due (None: the frontier has none)."""
-        row = self.conn.execute(
-            "SELECT min(next_due) FROM frontier WHERE site = ?", (site,)).fetchone()
-        return from_iso(row[0]) if row[0] else None
 
     @translated
     def frontier_item(self, url: str) -> FrontierItem | None:

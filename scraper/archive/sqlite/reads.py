@@ -1,25 +1,24 @@
-"""Queries over the archive: versions, bodies, links, changes, statistics and search."""
+"""Queries over the SQLite archive: versions, bodies, links, changes, statistics and search."""
 
 from __future__ import annotations
 
 import json
 import os
 import sqlite3
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from datetime import datetime
-from difflib import SequenceMatcher
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import orjson
 
-from scraper.archive.core import (
+from scraper.archive.sqlite.core import (
     SNAPSHOT_COLUMNS,
     ArchiveCore,
     describe_sqlite_error,
     snapshot_from_row,
     translated,
 )
+from scraper.archive.suggest import not_found_message
 from scraper.errors import ArchiveError
 from scraper.models import Page, Snapshot, VersionSummary, page_from_dict
 from scraper.timeutil import from_iso, iso
@@ -36,55 +35,9 @@ FILL_EXPRESSIONS: dict[str, str] = {
     "entries": "s.entry_count > 0",
 }
 
-# A URL that is not in the archive is told the closest stored URLs among this many on each
-# side of it (and of its variants) in the URL index: a bounded look-up however large the
-# archive, which finds the typos at the end of a URL (the title) that people make most.
-NEAR_URLS_PER_SIDE = 25
-SUGGESTIONS = 3
-# Least similarity (difflib's ratio, 0..1) of a suggestion: /wiki/Foo against /wiki/Fooo
-# is 0.95, against /wiki/Bar 0.67.
-SUGGESTION_CUTOFF = 0.75
-
-
-def closest_urls(url: str, candidates: Iterable[str], n: int = SUGGESTIONS,
-                 cutoff: float = SUGGESTION_CUTOFF) -> list[str]:
-    """The `n` candidates most like `url`, best first, ignoring case and scheme.
-
-    On the same host only path and query are compared, so that a long shared host name
-    does not make every page of a site look alike.
-    """
-    target = urlsplit(url)
-    target_rest = _rest(target.path, target.query)
-    scored: list[tuple[float, str]] = []
-    for candidate in set(candidates):
-        parts = urlsplit(candidate)
-        rest = _rest(parts.path, parts.query)
-        if parts.netloc.lower() == target.netloc.lower():
-            ratio = SequenceMatcher(None, target_rest, rest).ratio()
-        else:
-            ratio = SequenceMatcher(None, target.netloc.lower() + target_rest,
-                                    parts.netloc.lower() + rest).ratio()
-        if ratio >= cutoff:
-            scored.append((-ratio, candidate))
-    return [candidate for _, candidate in sorted(scored)[:n]]
-
-
-def _rest(path: str, query: str) -> str:
-    return (path + ("?" + query if query else "")).lower()
-
-
-def _title_cased(url: str) -> str | None:
-    """`url` with its last path segment's first letter capitalised (MediaWiki titles start
-    with one: a pasted /wiki/nato means /wiki/Nato), or None when that changes nothing."""
-    parts = urlsplit(url)
-    head, _, last = parts.path.rpartition("/")
-    if not last[:1].islower():
-        return None
-    return urlunsplit(parts._replace(path=f"{head}/{last[0].upper()}{last[1:]}"))
-
 
 class ArchiveReads(ArchiveCore):
-    """Read methods of Archive. Unknown URLs and versions raise ArchiveError naming them."""
+    """Read methods of SQLiteArchive. Unknown URLs and versions raise ArchiveError naming them."""
 
     @translated
     def find_page_url(self, text: str) -> str:
@@ -110,27 +63,12 @@ class ArchiveReads(ArchiveCore):
         for url in ([given] if given not in forms else []) + forms:
             if (page_id := self._page_id(url)) is not None:
                 return self._url_of(page_id)
-        raise ArchiveError(self.path, self._not_found(forms))
+        has_pages = self.conn.execute("SELECT 1 FROM pages LIMIT 1").fetchone() is not None
+        raise ArchiveError(self.path, not_found_message(forms, has_pages, self._urls_beside))
 
     def _url_of(self, page_id: int) -> str:
         return str(self.conn.execute("SELECT url FROM pages WHERE id = ?",
                                      (page_id,)).fetchone()[0])
-
-    def _not_found(self, forms: list[str]) -> str:
-        message = f"no page {forms[0]} in the archive"
-        if self.conn.execute("SELECT 1 FROM pages LIMIT 1").fetchone() is None:
-            return message + " (it holds no pages yet)"
-        # One probe per scheme (a trailing-slash form sorts beside its URL), and the
-        # title-cased form of each: at most 4 * 2 * NEAR_URLS_PER_SIDE rows read.
-        probes = list({urlsplit(form).scheme: form for form in reversed(forms)}.values())
-        probes += [cased for cased in map(_title_cased, probes) if cased]
-        near: set[str] = set()
-        for probe in probes:
-            near.update(self._urls_beside(probe, NEAR_URLS_PER_SIDE))
-        close = closest_urls(forms[0], near)
-        if not close:
-            return message
-        return message + "; did you mean:" + "".join(f"\n  {url}" for url in close)
 
     def _urls_beside(self, url: str, per_side: int) -> list[str]:
         """Up to `per_side` stored URLs sorting before `url` and as many from it on, read

@@ -1,4 +1,4 @@
-"""The archive's connection, transactions, error translation and row-to-record helpers."""
+"""The SQLite archive's connection, transactions, error translation and row-to-record helpers."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any, NoReturn, ParamSpec, TypeVar
 
 from scraper.archive.blobs import BlobStore
+from scraper.archive.sqlite.blobs import SQLiteBlobRows
 from scraper.compact_json import compact_json
 from scraper.errors import ArchiveError
 from scraper.models import Snapshot
@@ -89,13 +90,16 @@ class ArchiveCore:
     conn: sqlite3.Connection
     blobs: BlobStore
     readonly: bool
+    # The file's (st_dev, st_ino) while this archive holds it open (files.hold); None in memory.
+    _held_key: tuple[int, int] | None
 
     def _init_core(self, path: str, conn: sqlite3.Connection, *, full_copy_every: int,
                    readonly: bool) -> None:
         self.path = path
         self.conn = conn
-        self.blobs = BlobStore(conn, max_depth=full_copy_every)
+        self.blobs = BlobStore(SQLiteBlobRows(conn), max_depth=full_copy_every)
         self.readonly = readonly
+        self._held_key = None
         self._checked_sound = False
         self._batch_open = False
 
