@@ -160,9 +160,11 @@ def run_scraper(base: str, concurrency: int, workdir: str,
         network: {{allow_loopback: true}}
         """))
     env = None if source is None else {**os.environ, "PYTHONPATH": source}
+    # `python -m` puts the working directory first on sys.path, ahead of PYTHONPATH: the
+    # baseline must run in its own folder, or it would time this checkout's package.
     wall, cpu, out = run_timed([PYTHON, "-m", "scraper", "crawl", str(config), "--archive",
                                 str(archive), "-q", "--format", "json", "--no-progress"],
-                               env=env)
+                               cwd=source, env=env)
     fetched = sum(r["fetched"] + r["not_modified"] for r in json.loads(out))
     return wall, cpu, fetched
 
@@ -189,6 +191,14 @@ def main() -> None:
     args = parser.parse_args()
     if args.rounds < 1:
         parser.error("--rounds must be at least 1")
+    if args.baseline:
+        args.baseline = os.path.abspath(args.baseline)
+        found = subprocess.run([PYTHON, "-c", "import scraper; print(scraper.__file__)"],
+                               check=False, cwd=args.baseline, capture_output=True, text=True,
+                               env={**os.environ, "PYTHONPATH": args.baseline})
+        if not found.stdout.strip().startswith(os.path.join(args.baseline, "scraper")):
+            parser.error(f"--baseline {args.baseline}: it has no scraper package of its own "
+                         f"(Python imported {found.stdout.strip() or found.stderr.strip()})")
     contenders = (["scraper"] + (["baseline"] if args.baseline else []) + ["aiohttp loop"]
                   + ([] if args.skip_scrapy else ["scrapy"]))
     # (contender, latency, concurrency) -> [(pages, pages/s, CPU ms per page), ...]
