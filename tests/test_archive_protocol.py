@@ -122,3 +122,23 @@ def test_a_path_or_a_read_location_opens_the_sqlite_backend(tmp_path: Path) -> N
 def test_a_location_that_is_no_archive_is_a_config_error() -> None:
     with pytest.raises(ConfigError, match=r"archive: 'ftp://host/a.db': unsupported URL scheme"):
         Archive.open("ftp://host/a.db")
+
+
+def test_crawl_with_a_server_url_writes_no_file_and_prints_no_password(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The SQLite process lock is a file named after the archive: a URL must never become
+    one (it may hold a password), and no message may show the password."""
+    from click.testing import CliRunner
+
+    from scraper.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    config = tmp_path / "site.yaml"
+    config.write_text("name: site\nstart_urls: [https://wiki.example.org/]\n")
+    before = sorted(p.name for p in tmp_path.iterdir())
+    result = CliRunner().invoke(main, ["crawl", str(config), "--archive",
+                                       "postgresql://crawler:s3cret@127.0.0.1:1/db"])
+    assert result.exit_code != 0
+    assert "s3cret" not in result.output
+    assert "postgresql://crawler:***@127.0.0.1:1/db" in result.output
+    assert sorted(p.name for p in tmp_path.iterdir()) == before

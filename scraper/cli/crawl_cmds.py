@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Self
 
 import click
 
+from scraper.archive.location import parse_archive_location, redact
 from scraper.cli.app import (
     EXIT_ALL_FAILED,
     EXIT_ERROR,
@@ -252,6 +253,10 @@ def _crawl(config_paths: tuple[str, ...], archive_path: str | None, max_pages: i
             raise click.BadParameter(str(exc), param_hint="--max-time") from None
     path = resolve_archive_path(archive_path, configs[0].archive)
     _check_same_archive(configs, archive_path, path)
+    location = parse_archive_location(path, key="--archive" if archive_path else "archive")
+    # The process lock is a file beside an SQLite archive; a server archive has none (and a
+    # URL must never become a file name: it may hold a password).
+    process_lock = ArchiveLock(path) if location.kind == "sqlite" else nullcontext()
     show_progress = stdout_is_terminal() if progress is None else progress
     view = (ProgressView({cfg.name: cfg.max_pages for cfg in configs}, limit_seconds)
             if show_progress and not quiet else None)
@@ -271,13 +276,13 @@ def _crawl(config_paths: tuple[str, ...], archive_path: str | None, max_pages: i
             ctrl_c.unbind()
 
     with (_max_time_watchdog(limit_seconds),
-          ArchiveLock(path),
-          Archive.open(path, full_copy_every=configs[0].full_copy_every) as archive,
+          process_lock,
+          Archive.open(location, full_copy_every=configs[0].full_copy_every) as archive,
           # Worker processes for big runs: this command's __main__ is guarded (ParsePool).
           ParsePool() as parse_pool,
           view if view is not None else nullcontext()):
         results = asyncio.run(crawl_until_done_or_ctrl_c())
-    return path, results
+    return location.display, results
 
 
 class CtrlC:
@@ -373,6 +378,6 @@ def _check_same_archive(configs: Sequence[CrawlConfig], flag: str | None, path: 
         return
     for cfg in configs[1:]:
         if resolve_archive_path(None, cfg.archive) != path:
-            raise ConfigError(f"configs name different archives ({path} and "
-                              f"{resolve_archive_path(None, cfg.archive)}); crawl them "
+            raise ConfigError(f"configs name different archives ({redact(path)} and "
+                              f"{redact(resolve_archive_path(None, cfg.archive))}); crawl them "
                               "separately or pass --archive", path=cfg.path, key="archive")
