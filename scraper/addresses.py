@@ -1,7 +1,7 @@
 """What kind of address an IP address is, and whether a crawl's policy lets it connect there.
 
 Pure (no I/O): the config refuses literal start addresses with it before anything runs, and
-scraper.netpolicy applies it on every connection. Everything that is not globally routable
+scraper.crawl.netpolicy applies it on every connection. Everything that is not globally routable
 is refused: loopback, unspecified, private, link-local, carrier-grade NAT, multicast,
 reserved and documentation ranges, and IPv6 forms that embed one of those IPv4 addresses
 (IPv4-mapped, IPv4-compatible, 6to4, NAT64; Teredo always). `allow_loopback` opens loopback,

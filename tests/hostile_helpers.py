@@ -457,7 +457,7 @@ FAULT_CASES: tuple[FaultCase, ...] = (
 
 def case_requests(case: FaultCase, url: str, log: Sequence[Any]) -> list[Any]:
     """The server's records of the requests a fault case is about (by the target as sent)."""
-    from scraper.frontier import normalise_url
+    from scraper.urls import normalise_url
 
     parts = urlsplit(normalise_url(url))
     target = parts.path + (f"?{parts.query}" if parts.query else "")
@@ -490,7 +490,7 @@ def fault_matrix(tmp_path: Path) -> tuple[RunResult, list[FaultResult]]:
         with connect_spy() as spy, offline_resolver():
             [result] = run_crawl(config, db)
         log = settled_stats(site).log
-    from scraper.frontier import normalise_url
+    from scraper.urls import normalise_url
 
     got = outcomes(db, full_urls=True)
     rows = []

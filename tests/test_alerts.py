@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from scraper.alerts import BreakageMonitor
+from scraper.crawl.alerts import BreakageMonitor
 from scraper.models import Entry, Page
 
 

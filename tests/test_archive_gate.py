@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from scraper.archive import Archive
-from scraper.archive_gate import ArchiveGate
+from scraper.crawl.archive_gate import ArchiveGate
 from scraper.errors import ArchiveError
 from scraper.models import FrontierItem
 

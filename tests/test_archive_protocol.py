@@ -12,7 +12,7 @@ import pytest
 from scraper.archive import Archive, ArchiveBackend
 from scraper.archive.location import parse_archive_location
 from scraper.archive.sqlite import SQLiteArchive
-from scraper.archive_gate import ArchiveGate
+from scraper.crawl.archive_gate import ArchiveGate
 from scraper.errors import ArchiveError, ConfigError
 
 SCRAPER = Path(__file__).resolve().parents[1] / "scraper"

@@ -24,8 +24,8 @@ from local_http import serve
 from paths import CORPUS
 
 from scraper.cli.crawl_cmds import MAX_TIME_GRACE
+from scraper.crawl.fetch import MAX_COOKIES_PER_DOMAIN, ROBOTS_MAX_BYTES
 from scraper.errors import ParseError
-from scraper.fetch import MAX_COOKIES_PER_DOMAIN, ROBOTS_MAX_BYTES
 from scraper.parse import parse_page
 from scraper.parse.bounds import check_markup_bounds
 
@@ -220,7 +220,7 @@ def test_max_time_ends_the_process_when_a_lookup_never_returns(tmp_path: Path) -
 
 
 def test_urls_longer_than_the_cap_are_not_queued(site: str, tmp_path: Path) -> None:
-    from scraper.frontier import MAX_URL_CHARS, normalise_url
+    from scraper.urls import MAX_URL_CHARS, normalise_url
 
     long_path = "/x" + "a" * MAX_URL_CHARS
     with pytest.raises(ValueError, match="longer than"):

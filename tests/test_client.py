@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 from scraper.config import Network
-from scraper.fetch import make_client
-from scraper.netpolicy import AddressPolicy
+from scraper.crawl.fetch import make_client
+from scraper.crawl.netpolicy import AddressPolicy
 from tests.local_http import serve
 
 

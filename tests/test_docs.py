@@ -65,7 +65,8 @@ def test_exit_codes_are_documented() -> None:
 
 
 @pytest.mark.parametrize("module", ["scraper.archive", "scraper.diff", "scraper.export",
-                                    "scraper.testsite", "scraper.parse", "scraper.config"])
+                                    "scraper.testsite", "scraper.parse", "scraper.config",
+                                    "scraper.crawl"])
 def test_all_is_complete(module: str) -> None:
     mod = importlib.import_module(module)
     exported = getattr(mod, "__all__", None)

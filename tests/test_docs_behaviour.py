@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from scraper.config import load_config_text
-from scraper.frontier import follow_kinds
+from scraper.crawl.frontier import follow_kinds
 from scraper.models import page_to_dict
 from scraper.parse import parse_page
 from tests.paths import REPO

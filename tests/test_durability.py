@@ -24,8 +24,8 @@ from hostile_helpers import config_yaml, key_of, query, scraper_cmd
 
 from scraper.archive import Archive
 from scraper.archive.blobs import sha256_hex
-from scraper.frontier import normalise_url
 from scraper.testsite import TestSite
+from scraper.urls import normalise_url
 
 # recrawl_after 0s: every run fetches every page again, so each edit is taken in by the next
 # run that gets that far (a page's due time is fixed when it is fetched: a run with a longer

@@ -3,7 +3,7 @@ and never the metadata record of its extracted fields in its place.
 
 pywb runs from a throwaway virtualenv that a session fixture builds under pytest's tmp dir
 (pip from the package registry), not from the project's .venv: pywb requires brotlipy, whose
-`brotli/` package shadows Google's `brotli` module, whose `Decompressor().process` scraper.fetch
+`brotli/` package shadows Google's `brotli` module, whose `Decompressor().process` scraper.crawl.fetch
 and httpx decode `br` with (brotlipy's Decompressor has no `process`). The pywb server runs as
 a subprocess, which also keeps gevent's monkeypatching and import warnings out of this process.
 """

@@ -408,7 +408,7 @@ def test_parse_workers_exit_when_the_crawl_is_killed(tmp_path: Path) -> None:
         config = write_config(tmp_path / "c.yaml", slow_site)
         db = tmp_path / "a.db"
         # The real command, with its pool told to start two workers from the first page on.
-        code = ("import runpy, sys\nimport scraper.parse_pool as pool\n"
+        code = ("import runpy, sys\nimport scraper.crawl.parse_pool as pool\n"
                 "pool.PROCESSES_AFTER = 0\npool.default_processes = lambda: 2\n"
                 f"sys.argv = ['scraper', 'crawl', {str(config)!r}, '--archive', {str(db)!r},"
                 " '-q']\nrunpy.run_module('scraper', run_name='__main__')\n")
@@ -436,7 +436,7 @@ def test_parse_workers_exit_when_the_crawl_is_killed(tmp_path: Path) -> None:
 
 def test_a_worker_without_the_death_signal_watches_its_parent(tmp_path: Path) -> None:
     """The fallback where prctl is missing: a thread that sees the parent gone."""
-    child = ("import sys, time\nfrom scraper.parse_pool import watch_parent\n"
+    child = ("import sys, time\nfrom scraper.crawl.parse_pool import watch_parent\n"
              "watch_parent(int(sys.argv[1]), 0.1)\n")
     parent = ("import os, subprocess, sys, time\n"
               f"c = subprocess.Popen([sys.executable, '-c', {child!r}, str(os.getpid())])\n"

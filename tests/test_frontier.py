@@ -9,16 +9,15 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from scraper.config import CrawlConfig, RecrawlRule, Scope
-from scraper.frontier import (
+from scraper.crawl.frontier import (
     FollowRule,
     failure_backoff,
     follow_kinds,
     links_to_follow,
-    normalise_url,
-    out_of_scope_reason,
     recrawl_interval,
 )
 from scraper.models import Link, Page
+from scraper.urls import normalise_url, out_of_scope_reason
 
 
 @pytest.mark.parametrize(

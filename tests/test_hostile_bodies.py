@@ -23,8 +23,8 @@ from hostile_helpers import (
 )
 
 from scraper.archive import Archive
-from scraper.frontier import normalise_url
 from scraper.testsite import TestSite
+from scraper.urls import normalise_url
 
 # (path, what) of bodies that must be stored as they came, text extracted without a crash.
 ODD_BODIES = (

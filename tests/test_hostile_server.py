@@ -31,8 +31,8 @@ from hostile_helpers import (
 )
 
 from scraper.archive import Archive
-from scraper.frontier import normalise_url
 from scraper.testsite import TestSite
+from scraper.urls import normalise_url
 
 SCOPE = 'scope: {domains: ["127.0.0.1", "no-such-host.invalid"]}\n'
 

@@ -39,15 +39,15 @@ from hostile_helpers import (
 
 from scraper.archive import Archive
 from scraper.config import Network, Politeness
-from scraper.errors import BlockedURL, FetchError
-from scraper.fetch import Fetcher, make_client
-from scraper.models import FrontierItem
-from scraper.netpolicy import (
+from scraper.crawl.fetch import Fetcher, make_client
+from scraper.crawl.netpolicy import (
     AddressPolicy,
     AddressRefused,
     PolicyBackend,
     check_address,
 )
+from scraper.errors import BlockedURL, FetchError
+from scraper.models import FrontierItem
 from scraper.timeutil import utcnow
 
 LOOPBACK, PRIVATE, NEVER = "allow_loopback", "allow_private", "never"
@@ -232,7 +232,7 @@ def test_a_crawl_refuses_every_spelling_before_connecting(tmp_path: Path) -> Non
         urls, skipped, connects = crawl_spellings(tmp_path / "a.db", counter.port)
     assert connects == []
     assert counter.accepted == 0
-    from scraper.frontier import normalise_url
+    from scraper.urls import normalise_url
 
     for url, (said, _) in zip(urls, SPELLINGS.values(), strict=True):
         reason = skipped.get(normalise_url(url), "")

@@ -30,11 +30,11 @@ from hostile_helpers import (
 )
 
 from scraper.archive import Archive
-from scraper.frontier import normalise_url
+from scraper.crawl.netpolicy import AddressPolicy, AddressRefused, PolicyResolver
 from scraper.models import FrontierItem
-from scraper.netpolicy import AddressPolicy, AddressRefused, PolicyResolver
 from scraper.testsite import TestSite
 from scraper.timeutil import utcnow
+from scraper.urls import normalise_url
 
 OFF = "(network.allow_private is off)"
 PRIVATE = {  # the private-links page's targets that are never loopback

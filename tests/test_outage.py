@@ -247,20 +247,20 @@ def test_anything_a_stage_raises_for_one_url_is_that_urls_failure(
     and a store that raise for one URL each; the others are stored and the run completes."""
     import asyncio
 
-    import scraper.parse_pool
+    import scraper.crawl.parse_pool
     from scraper.archive import Archive
     from scraper.config import load_config_text
     from scraper.crawl import SiteCrawl, crawl
-    from scraper.fetch import Fetcher
+    from scraper.crawl.fetch import Fetcher
 
-    fetch, parse, save = Fetcher.fetch, scraper.parse_pool.parse_and_encode, SiteCrawl._save
+    fetch, parse, save = Fetcher.fetch, scraper.crawl.parse_pool.parse_and_encode, SiteCrawl._save
 
     async def fetch_or_break(self: Fetcher, url: str, **kwargs: object) -> object:
         if url.endswith("/fetch-breaks"):
             raise KeyError("a bug in a library")
         return await fetch(self, url, **kwargs)  # type: ignore[arg-type]
 
-    def parse_or_break(request: scraper.parse_pool.ParseRequest) -> object:
+    def parse_or_break(request: scraper.crawl.parse_pool.ParseRequest) -> object:
         if request.url.endswith("/parse-breaks"):
             raise MemoryError("the parser ran out")
         return parse(request)
@@ -272,7 +272,7 @@ def test_anything_a_stage_raises_for_one_url_is_that_urls_failure(
         return save(self, run_id, item, *args, **kwargs)  # type: ignore[arg-type]
 
     monkeypatch.setattr(Fetcher, "fetch", fetch_or_break)
-    monkeypatch.setattr(scraper.parse_pool, "parse_and_encode", parse_or_break)
+    monkeypatch.setattr(scraper.crawl.parse_pool, "parse_and_encode", parse_or_break)
     monkeypatch.setattr(SiteCrawl, "_save", save_or_break)
     server.start()
     paths = ["/fetch-breaks", "/parse-breaks", "/store-breaks", "/fine"]

@@ -258,7 +258,7 @@ def test_configure_logging_json_lines_keep_the_text(capsys: pytest.CaptureFixtur
 
 def test_formatter_on_a_log_record() -> None:
     formatter = TerminalSafeFormatter(logging.Formatter("%(levelname)s %(message)s"))
-    record = logging.LogRecord("scraper.fetch", logging.WARNING, __file__, 1,
+    record = logging.LogRecord("scraper.crawl.fetch", logging.WARNING, __file__, 1,
                                "%s: skipped: %s", ("http://x/", f"bad{C1_CSI}{RLO}\r"), None)
     assert formatter.format(record) == "WARNING http://x/: skipped: bad\\x9b2J\\u202e\\x0d"
 

@@ -18,10 +18,10 @@ from scraper.archive.blobs import FIRST_COPY_LEVEL, decompress, sha256_hex
 from scraper.archive.encode import fields_json
 from scraper.config import load_config_text
 from scraper.crawl import CrawlLimits, crawl
-from scraper.frontier import FollowRule, links_to_follow
+from scraper.crawl.frontier import FollowRule, links_to_follow
+from scraper.crawl.parse_pool import ParsePool, ParseRequest, parse_and_encode
 from scraper.models import Entry, FrontierItem, Link, content_hash, page_to_dict
 from scraper.parse import parse_page
-from scraper.parse_pool import ParsePool, ParseRequest, parse_and_encode
 from scraper.testsite import MARKUPS, SiteModel, render_listing
 
 MODEL = SiteModel(seed=3, pages=12)

@@ -15,8 +15,8 @@ from scraper.archive import Archive
 from scraper.archive.suggest import NEAR_URLS_PER_SIDE, closest_urls
 from scraper.cli import main
 from scraper.errors import ArchiveError
-from scraper.frontier import normalise_url, pasted_url_forms
 from scraper.models import FetchResult, Page
+from scraper.urls import normalise_url, pasted_url_forms
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 FOO = "https://en.wikipedia.org/wiki/Foo"

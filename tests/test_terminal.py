@@ -29,8 +29,8 @@ from rich.console import Console
 from scraper.cli import main
 from scraper.cli.crawl_cmds import EXIT_INTERRUPTED, JsonLogFormatter
 from scraper.cli.crawl_progress import BarState, ConsoleLogHandler, ProgressView, bar_state
-from scraper.crawl_events import CrawlEvent, log_fields, record_fields
-from scraper.parse_pool import ParsePool
+from scraper.crawl.events import CrawlEvent, log_fields, record_fields
+from scraper.crawl.parse_pool import ParsePool
 from scraper.testsite import TestSite
 
 SCRAPER = [sys.executable, "-m", "scraper"]

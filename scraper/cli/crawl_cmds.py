@@ -30,7 +30,7 @@ from scraper.cli.app import (
 )
 from scraper.cli.terminal import terminal_safe
 from scraper.config import CrawlConfig
-from scraper.crawl_events import log_fields
+from scraper.crawl.events import log_fields
 from scraper.errors import ConfigError
 from scraper.lock import ArchiveLock
 from scraper.timeutil import parse_duration
@@ -48,7 +48,7 @@ log = logging.getLogger("scraper.cli")
 class JsonLogFormatter(logging.Formatter):
     """One JSON object per line, for log collectors: time (ISO 8601, UTC, with its offset),
     level, logger and message, and what the record is about where it applies: event, url,
-    status, version, run and site (scraper.crawl_events)."""
+    status, version, run and site (scraper.crawl.events)."""
 
     def format(self, record: logging.LogRecord) -> str:
         data: dict[str, Any] = {
@@ -236,7 +236,7 @@ def _crawl(config_paths: tuple[str, ...], archive_path: str | None, max_pages: i
     from scraper.cli.crawl_progress import ProgressView
     from scraper.config import load_config, parse_overrides
     from scraper.crawl import CrawlLimits, crawl
-    from scraper.parse_pool import ParsePool
+    from scraper.crawl.parse_pool import ParsePool
 
     # Precedence: defaults < file < flags.
     overrides = parse_overrides(settings)

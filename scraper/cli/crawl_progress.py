@@ -24,7 +24,7 @@ from rich.progress import (
 from rich.text import Text
 
 if TYPE_CHECKING:
-    from scraper.crawl_events import CrawlEvent
+    from scraper.crawl.events import CrawlEvent
 
 
 @dataclass(frozen=True, slots=True)

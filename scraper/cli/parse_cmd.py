@@ -12,12 +12,12 @@ import click
 from scraper.cli.app import format_option, handle_errors, main
 from scraper.cli.terminal import safe_json_dumps, terminal_safe
 from scraper.config import Network, Politeness, Selectors, load_config
-from scraper.fetch import HTML_TYPES, Fetcher, ScopeCheck, make_client
-from scraper.frontier import out_of_scope_reason
+from scraper.crawl.fetch import HTML_TYPES, Fetcher, ScopeCheck, make_client
+from scraper.crawl.netpolicy import AddressPolicy
 from scraper.mediawiki.answers import answer_kind, load_answer, read_answer
 from scraper.models import FetchResult, Page, page_to_dict
-from scraper.netpolicy import AddressPolicy
 from scraper.parse import PARSERS, parse_page
+from scraper.urls import out_of_scope_reason
 
 # The kinds a crawl follows, listed one per line in the text output; the others are counted.
 FOLLOWED_KINDS = ("see_also", "related", "more_info", "next", "home")

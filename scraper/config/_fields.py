@@ -357,7 +357,7 @@ def _scope_target(url: str) -> str:
 
 def _scope_problem(scope: Scope, url: str) -> str | None:
     """Why a start URL is outside the scope, or None. The crawl's own check is
-    scraper.frontier.out_of_scope_reason; this one only refuses a config early."""
+    scraper.urls.out_of_scope_reason; this one only refuses a config early."""
     # Like the frontier (and Scrapy's allowed_domains), a domain admits its subdomains.
     host = _url_host(url)
     if not any(host == d or host.endswith("." + d) for d in scope.domains):

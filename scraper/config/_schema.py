@@ -81,7 +81,7 @@ def _start_urls(ctx: _Ctx, key: str, value: Any) -> tuple[str, ...]:
     # The crawl queues each start URL in its normal form; one it cannot normalise would stop
     # the run after the archive is opened, so it is refused here. (Imported here: the
     # frontier imports this package.)
-    from scraper.frontier import normalise_url
+    from scraper.urls import normalise_url
 
     for i, url in enumerate(urls):
         try:

@@ -36,6 +36,13 @@ from tenacity import (
 )
 
 from scraper.config import Network, Politeness
+from scraper.crawl.netpolicy import (
+    AddressPolicy,
+    AddressRefused,
+    PolicyBackend,
+    PolicyConnector,
+    check_address,
+)
 from scraper.errors import (
     BlockedURL,
     BodyTooLarge,
@@ -47,15 +54,8 @@ from scraper.errors import (
     RobotsDisallowed,
     SkippedContent,
 )
-from scraper.frontier import ALLOWED_SCHEMES, normalise_url
 from scraper.models import FetchResult
-from scraper.netpolicy import (
-    AddressPolicy,
-    AddressRefused,
-    PolicyBackend,
-    PolicyConnector,
-    check_address,
-)
+from scraper.urls import ALLOWED_SCHEMES, normalise_url
 
 log = logging.getLogger(__name__)
 

@@ -12,12 +12,23 @@ from typing import Any, ParamSpec, TypeVar
 
 import httpx
 
-from scraper.alerts import BreakageMonitor
 from scraper.archive import ArchiveBackend, SaveResult
 from scraper.archive.encode import EncodedPage, encode_page
-from scraper.archive_gate import ArchiveGate
 from scraper.config import CrawlConfig, config_to_dict
-from scraper.crawl_events import CrawlEvent, EventSink, log_fields, record_fields
+from scraper.crawl.alerts import BreakageMonitor
+from scraper.crawl.archive_gate import ArchiveGate
+from scraper.crawl.events import CrawlEvent, EventSink, log_fields, record_fields
+from scraper.crawl.fetch import Fetcher, make_client
+from scraper.crawl.frontier import (
+    FollowRule,
+    due_after,
+    failure_backoff,
+    gone_recheck_interval,
+    recrawl_interval,
+    start_items,
+)
+from scraper.crawl.netpolicy import AddressPolicy
+from scraper.crawl.parse_pool import ParsePool, ParseRequest
 from scraper.diff import diff_pages
 from scraper.errors import (
     ArchiveError,
@@ -30,22 +41,12 @@ from scraper.errors import (
     RobotsDisallowed,
     SkippedContent,
 )
-from scraper.fetch import Fetcher, make_client
-from scraper.frontier import (
-    FollowRule,
-    due_after,
-    failure_backoff,
-    gone_recheck_interval,
-    out_of_scope_reason,
-    recrawl_interval,
-    start_items,
-)
 from scraper.models import CrawlStats, FetchResult, FrontierItem, Page, RevisionMeta
-from scraper.netpolicy import AddressPolicy
-from scraper.parse_pool import ParsePool, ParseRequest
 from scraper.timeutil import utcnow
+from scraper.urls import out_of_scope_reason
 
-log = logging.getLogger(__name__)
+# Named as before the crawl became a package: JSON log lines show it (docs/cron.md).
+log = logging.getLogger("scraper.crawl")
 
 __all__ = ["CrawlEvent", "CrawlLimits", "EventSink", "RunResult", "SiteCrawl", "crawl"]
 

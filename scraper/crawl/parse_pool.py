@@ -29,7 +29,7 @@ from typing import Self
 
 from scraper.archive.encode import EncodedPage, encode_page
 from scraper.config import Selectors
-from scraper.frontier import FollowRule, links_to_follow
+from scraper.crawl.frontier import FollowRule, links_to_follow
 from scraper.models import FrontierItem, Page
 from scraper.parse import parse_page
 

@@ -19,8 +19,8 @@ from urllib.parse import urlencode
 
 import httpx
 
+from scraper.crawl.fetch import parse_retry_after
 from scraper.errors import FetchError, FetchTimeout, HTTPStatusError
-from scraper.fetch import parse_retry_after
 from scraper.mediawiki.errors import (
     ApiError,
     BadAnswer,

@@ -16,8 +16,8 @@ from collections.abc import Collection, Sequence
 from typing import TYPE_CHECKING
 
 from scraper.archive import ArchiveBackend
+from scraper.crawl.frontier import due_after, recrawl_interval
 from scraper.errors import ArchiveError
-from scraper.frontier import due_after, recrawl_interval
 from scraper.mediawiki.errors import PageMissing
 from scraper.mediawiki.plan import article_url
 from scraper.mediawiki.records import PageState

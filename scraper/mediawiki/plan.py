@@ -10,8 +10,8 @@ from typing import Any
 from urllib.parse import parse_qsl, unquote, urlencode, urlsplit
 
 from scraper.config import MediaWikiSource
-from scraper.frontier import normalise_url
 from scraper.mediawiki.records import RecentChange, SiteInfo
+from scraper.urls import normalise_url
 
 __all__ = [
     "SELECTION_KEYS",

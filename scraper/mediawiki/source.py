@@ -30,13 +30,8 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from scraper.config import MediaWikiSource
+from scraper.crawl.frontier import due_after, gone_recheck_interval, recrawl_interval
 from scraper.errors import BlockedURL, FetchError, HTTPStatusError, ParseError, SkippedContent
-from scraper.frontier import (
-    due_after,
-    gone_recheck_interval,
-    out_of_scope_reason,
-    recrawl_interval,
-)
 from scraper.mediawiki.api import EXTRACTS_BATCH, TITLE_BATCH, MediaWikiClient, mw_timestamp
 from scraper.mediawiki.connect import connect, synced_at
 from scraper.mediawiki.history import backfill_page, copy_history
@@ -54,6 +49,7 @@ from scraper.mediawiki.plan import (
 from scraper.mediawiki.records import PageState, SiteInfo, TitleLookup
 from scraper.models import FetchResult, FrontierItem, RevisionMeta
 from scraper.parse import parse_page
+from scraper.urls import out_of_scope_reason
 
 if TYPE_CHECKING:
     from scraper.crawl import SiteCrawl

@@ -199,7 +199,7 @@ def network_safety(tmp: Path) -> tuple[Lines, int, str]:
     from test_network_policy import NON_LOOPBACK_SPELLINGS, SPELLINGS, crawl_spellings
     from test_network_safety import EVERY_HOST, PRIVATE
 
-    from scraper.frontier import normalise_url
+    from scraper.urls import normalise_url
 
     with TestSite(pages=10) as site, H.ConnectionCounter("::1") as counter:
         config = H.make_config([site.url(f"/fault/private-links?port={counter.port}")],

@@ -49,7 +49,7 @@ class ArchiveReads(ArchiveCore):
         """
         # Imported here: the frontier module brings the config's (YAML) with it, which the
         # read commands otherwise never load.
-        from scraper.frontier import pasted_url_forms
+        from scraper.urls import pasted_url_forms
 
         given = text.strip()
         try:
