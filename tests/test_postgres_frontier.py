@@ -4,6 +4,7 @@ mid-claiming loses and doubles nothing."""
 
 from __future__ import annotations
 
+import itertools
 import threading
 import time
 from collections import Counter
@@ -144,8 +145,8 @@ def test_the_urls_of_a_claimer_that_stops_renewing_go_to_others_after_the_lease(
     time.sleep(0.4)
     assert {i.url for i in other.claim(SITE, T0, 100)} == taken
     # Back from the dead, the first claimer has lost them.
-    assert not dying.finish(sorted(taken)[0], fetched_at=T0, next_due=LATER)
-    assert dying.renew() == taken - {sorted(taken)[0]}
+    assert not dying.finish(min(taken), fetched_at=T0, next_due=LATER)
+    assert dying.renew() == taken - {min(taken)}
     assert dying.held == set()
 
 
@@ -174,7 +175,7 @@ def test_host_slots_hold_concurrency_and_delay_across_claimers(
     run_threads([lambda w=w: fetch_some(w) for w in workers])
     assert len(granted) == 40
     ordered = sorted(granted)
-    gaps = [(b - a).total_seconds() for a, b in zip(ordered, ordered[1:], strict=False)]
+    gaps = [(b - a).total_seconds() for a, b in itertools.pairwise(ordered)]
     assert min(gaps) >= delay
     # The most requests in flight at once, from the claimers' own clocks (each span lies
     # inside the slot's time in the database, so this can only undercount).
