@@ -24,7 +24,8 @@ from local_http import serve
 from paths import CORPUS
 
 from scraper.cli.crawl_cmds import MAX_TIME_GRACE
-from scraper.crawl.fetch import MAX_COOKIES_PER_DOMAIN, ROBOTS_MAX_BYTES
+from scraper.crawl.client import MAX_COOKIES_PER_DOMAIN
+from scraper.crawl.fetch import ROBOTS_MAX_BYTES
 from scraper.errors import ParseError
 from scraper.parse import parse_page
 from scraper.parse.bounds import check_markup_bounds

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from scraper.config import Network
-from scraper.crawl.fetch import make_client
+from scraper.crawl.client import make_client
 from scraper.crawl.netpolicy import AddressPolicy
 from tests.local_http import serve
 

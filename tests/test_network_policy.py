@@ -39,7 +39,8 @@ from hostile_helpers import (
 
 from scraper.archive import Archive
 from scraper.config import Network, Politeness
-from scraper.crawl.fetch import Fetcher, make_client
+from scraper.crawl.client import make_client
+from scraper.crawl.fetch import Fetcher
 from scraper.crawl.netpolicy import (
     AddressPolicy,
     AddressRefused,

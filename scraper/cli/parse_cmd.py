@@ -12,7 +12,8 @@ import click
 from scraper.cli.app import format_option, handle_errors, main
 from scraper.cli.terminal import safe_json_dumps, terminal_safe
 from scraper.config import Network, Politeness, Selectors, load_config
-from scraper.crawl.fetch import HTML_TYPES, Fetcher, ScopeCheck, make_client
+from scraper.crawl.client import make_client
+from scraper.crawl.fetch import HTML_TYPES, Fetcher, ScopeCheck
 from scraper.crawl.netpolicy import AddressPolicy
 from scraper.mediawiki.answers import answer_kind, load_answer, read_answer
 from scraper.models import FetchResult, Page, page_to_dict

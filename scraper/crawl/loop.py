@@ -17,8 +17,9 @@ from scraper.archive.encode import EncodedPage, encode_page
 from scraper.config import CrawlConfig, config_to_dict
 from scraper.crawl.alerts import BreakageMonitor
 from scraper.crawl.archive_gate import ArchiveGate
+from scraper.crawl.client import make_client
 from scraper.crawl.events import CrawlEvent, EventSink, log_fields, record_fields
-from scraper.crawl.fetch import Fetcher, make_client
+from scraper.crawl.fetch import Fetcher
 from scraper.crawl.frontier import (
     FollowRule,
     due_after,

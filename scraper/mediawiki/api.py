@@ -19,7 +19,6 @@ from urllib.parse import urlencode
 
 import httpx
 
-from scraper.crawl.fetch import parse_retry_after
 from scraper.errors import FetchError, FetchTimeout, HTTPStatusError
 from scraper.mediawiki.errors import (
     ApiError,
@@ -51,6 +50,7 @@ from scraper.mediawiki.records import (
     title_to_path,
 )
 from scraper.models import RevisionMeta
+from scraper.timeutil import parse_retry_after
 
 log = logging.getLogger(__name__)
 
