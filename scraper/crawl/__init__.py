@@ -1,6 +1,7 @@
 """The crawl stage: frontier -> fetch -> parse -> archive.
 
-- loop.py: one run of several configs at once (`crawl`) and each config's part (SiteCrawl)
+- run.py: one run of several configs at once (`crawl`); loop.py: each config's part
+  (SiteCrawl), the loop frontier -> fetch -> parse -> archive
 - source.py: what a page source gets from the crawl (CrawlContext), and the sources by name
 - frontier.py: the links to follow and when a URL is due again (pure)
 - fetch.py: polite, retried GETs (robots.txt, per-host gates); answers.py reads an answer's
@@ -21,12 +22,13 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from scraper.crawl.events import CrawlEvent, EventSink
-    from scraper.crawl.loop import CrawlLimits, RunResult, SiteCrawl, crawl
+    from scraper.crawl.loop import CrawlLimits, RunResult, SiteCrawl
+    from scraper.crawl.run import crawl
 
 __all__ = ["CrawlEvent", "CrawlLimits", "EventSink", "RunResult", "SiteCrawl", "crawl"]
 
 _HOMES = {"CrawlEvent": "events", "EventSink": "events", "CrawlLimits": "loop",
-          "RunResult": "loop", "SiteCrawl": "loop", "crawl": "loop"}
+          "RunResult": "loop", "SiteCrawl": "loop", "crawl": "run"}
 
 
 def __getattr__(name: str) -> Any:

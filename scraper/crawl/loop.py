@@ -1,4 +1,5 @@
-"""The crawl loop: frontier -> fetch -> parse -> archive, for one or more configs at once."""
+"""One config's run: the loop frontier -> fetch -> parse -> archive, its counts, events and
+summary. crawl() (run.py) runs several at once."""
 
 from __future__ import annotations
 
@@ -6,18 +7,15 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, ParamSpec, TypeVar
 
-import httpx
-
-from scraper.archive import ArchiveBackend, SaveResult
+from scraper.archive import SaveResult
 from scraper.archive.encode import EncodedPage, encode_page
 from scraper.config import CrawlConfig, config_to_dict
 from scraper.crawl.alerts import BreakageMonitor
 from scraper.crawl.archive_gate import ArchiveGate
-from scraper.crawl.client import make_client
 from scraper.crawl.events import CrawlEvent, EventSink, log_fields, record_fields
 from scraper.crawl.fetch import Fetcher
 from scraper.crawl.frontier import (
@@ -28,8 +26,8 @@ from scraper.crawl.frontier import (
     recrawl_interval,
     start_items,
 )
-from scraper.crawl.netpolicy import AddressPolicy
 from scraper.crawl.parse_pool import ParsePool, ParseRequest
+from scraper.crawl.source import BUILT_IN_SOURCE, RunCounts, load_source
 from scraper.diff import diff_pages
 from scraper.errors import (
     ArchiveError,
@@ -43,13 +41,12 @@ from scraper.errors import (
     SkippedContent,
 )
 from scraper.models import CrawlStats, FetchResult, FrontierItem, Page, RevisionMeta
-from scraper.timeutil import utcnow
 from scraper.urls import out_of_scope_reason
 
 # Named as before the crawl became a package: JSON log lines show it (docs/cron.md).
 log = logging.getLogger("scraper.crawl")
 
-__all__ = ["CrawlEvent", "CrawlLimits", "EventSink", "RunResult", "SiteCrawl", "crawl"]
+__all__ = ["CrawlLimits", "RunResult", "SiteCrawl"]
 
 MAX_WORKERS = 256
 # The frontier's count of due URLs (for a progress bar's total) is read at most this often,
@@ -71,104 +68,15 @@ class RunResult:
     alerts: tuple[dict[str, Any], ...] = ()
 
 
-@dataclass(slots=True)
-class _Counts:
-    fetched: int = 0
-    new_versions: int = 0
-    unchanged: int = 0
-    not_modified: int = 0
-    failed: int = 0
-    skipped: int = 0
-    retried: int = 0
-    started: int = 0
-    failures: list[str] = field(default_factory=list)
-    unreachable: dict[str, int] = field(default_factory=dict)  # host -> URLs failed
-    start_skips: list[str] = field(default_factory=list)  # start URLs refused, and why
-
-
 @dataclass(frozen=True, slots=True)
 class CrawlLimits:
     max_pages: int | None = None  # per config, overrides the config's
     max_time: float | None = None  # seconds for the whole run
 
 
-async def crawl(configs: Sequence[CrawlConfig], archive: ArchiveBackend, *,
-                limits: CrawlLimits = CrawlLimits(), events: EventSink | None = None,
-                client: httpx.AsyncClient | None = None,
-                clock: Callable[[], datetime] = utcnow,
-                parse_pool: ParsePool | None = None,
-                stop: asyncio.Event | None = None) -> list[RunResult]:
-    """Run one crawl of every config against `archive`, sharing one client and one
-    politeness gate per host. Returns a result per config. Failed URLs are recorded, never
-    raised.
-
-    :param parse_pool: where pages are parsed, for the caller to close; by default a pool
-        of threads only (see ParsePool on when worker processes are safe).
-    :param stop: set it to end the runs now (Ctrl-C): pages in progress are dropped, what
-        was stored stays, each run row is finished `interrupted` and its result returned.
-    """
-    policies: dict[str, AddressPolicy] = {}
-    own_client = client is None
-    if client is None:
-        client = make_client(configs[0].network, policies)
-    fetcher = Fetcher(client, policies=policies)
-    deadline = time.monotonic() + limits.max_time if limits.max_time else None
-    gate = ArchiveGate(archive)
-    parsers = ParsePool(processes=0) if parse_pool is None else parse_pool
-    try:
-        runs = [SiteCrawl(cfg, gate, fetcher, limits, deadline, events or _ignore, clock,
-                          parsers) for cfg in configs]
-        if stop is None:
-            return list(await asyncio.gather(*(run.run() for run in runs)))
-        return await _until_stopped(runs, stop)
-    finally:
-        if parse_pool is None:
-            parsers.close(wait=False)
-        gate.close()
-        if own_client:
-            await client.aclose()
-
-
-async def _until_stopped(runs: Sequence[SiteCrawl], stop: asyncio.Event) -> list[RunResult]:
-    """The runs' results; when `stop` is set first, each run is cancelled, finishes its row
-    as `interrupted` (SiteCrawl.run) and gives what it had done. A run that raises ends the
-    others the same way, and its error is raised."""
-    tasks = [asyncio.ensure_future(run.run()) for run in runs]
-    stopped = asyncio.ensure_future(stop.wait())
-    try:
-        waiting = set(tasks)
-        while waiting and not stop.is_set():
-            done, _ = await asyncio.wait([*waiting, stopped], return_when=asyncio.FIRST_COMPLETED)
-            waiting -= done
-            if any(not t.cancelled() and t.exception() is not None for t in done & set(tasks)):
-                break
-    finally:
-        stopped.cancel()
-        for task in tasks:
-            task.cancel()  # nothing for those done
-        # Each run finishes its row in its own `finally`, cancelled or not.
-        outcomes = await asyncio.gather(*tasks, return_exceptions=True)
-    for outcome in outcomes:
-        if isinstance(outcome, BaseException) and not isinstance(outcome,
-                                                                asyncio.CancelledError):
-            raise outcome
-    results = []
-    for run, outcome in zip(runs, outcomes, strict=True):
-        result = outcome if isinstance(outcome, RunResult) else run.result
-        if result is None:
-            raise RuntimeError(f"{run.config.name}: the run ended without a result")
-        results.append(result)
-    return results
-
-
-def _ignore(event: CrawlEvent) -> None:
-    return None
-
-
 class SiteCrawl:
-    """One config's part of a run. Also the context a crawl source (such as
-    scraper.mediawiki.source) works through: its config, archive, fetcher, clock, limits and
-    the store/record/emit methods below, so that counts, events and alerts stay in one place."""
+    """One config's part of a run, and the CrawlContext (scraper.crawl.source) that a page
+    source other than link-following works through."""
 
     def __init__(self, config: CrawlConfig, gate: ArchiveGate, fetcher: Fetcher,
                  limits: CrawlLimits, deadline: float | None, events: EventSink,
@@ -185,7 +93,7 @@ class SiteCrawl:
         self.events = events
         self.clock = clock
         self.parsers = parsers
-        self.counts = _Counts()
+        self.counts = RunCounts()
         self.monitor = BreakageMonitor(config.name)
         self.in_flight: dict[str, asyncio.Task[None]] = {}
         self.errors: list[BaseException] = []
@@ -219,13 +127,10 @@ class SiteCrawl:
         status = "completed"
         try:
             await self.db.run(self.archive.enqueue, start_items(cfg), started)
-            if cfg.source == "mediawiki":
-                # Imported here: only wiki crawls need the API client.
-                from scraper.mediawiki.source import crawl_wiki
-
-                status = await crawl_wiki(self, run_id)
-            else:
+            if cfg.source == BUILT_IN_SOURCE:
                 status = await self._loop(run_id)
+            else:
+                status = await load_source(cfg.source)(self, run_id)
         except asyncio.CancelledError:
             status = "interrupted"
             raise
@@ -473,6 +378,12 @@ class SiteCrawl:
         log.warning("%s: failed after %d attempt(s): %s", item.url, exc.attempts, exc.reason,
                     extra=record_fields("failed", item.url, status=status))
         self.emit("failed", item.url, status=status, detail=exc.reason)
+
+    def recrawl_due(self, url: str, now: datetime) -> datetime:
+        return due_after(now, recrawl_interval(url, self.config))
+
+    def gone_recheck_due(self, now: datetime) -> datetime:
+        return due_after(now, gone_recheck_interval(self.config))
 
     def count_retry(self) -> None:
         """One more request repeated (a 5xx, a 429, a timeout, a maxlag refusal...), counted

@@ -19,7 +19,7 @@ from scraper.mediawiki.records import SiteInfo
 from scraper.timeutil import from_iso
 
 if TYPE_CHECKING:
-    from scraper.crawl import SiteCrawl
+    from scraper.crawl.source import CrawlContext
 
 log = logging.getLogger(__name__)
 
@@ -30,7 +30,7 @@ __all__ = ["RC_MAX_AGE", "connect", "previous_completed_run", "synced_at"]
 RC_MAX_AGE = timedelta(days=90)
 
 
-async def connect(ctx: SiteCrawl, options: MediaWikiSource, *,
+async def connect(ctx: CrawlContext, options: MediaWikiSource, *,
                   on_retry: Callable[[], None] | None = None
                   ) -> tuple[MediaWikiClient, SiteInfo]:
     """The API client of the config's wiki and its siteinfo (one request, plus one page view
@@ -66,7 +66,7 @@ def not_an_api(exc: FetchError) -> bool:
     return isinstance(exc, HTTPStatusError) and 400 <= exc.status < 500 and exc.status != 429
 
 
-async def _siteinfo(ctx: SiteCrawl, options: MediaWikiSource, api_url: str,
+async def _siteinfo(ctx: CrawlContext, options: MediaWikiSource, api_url: str,
                     on_retry: Callable[[], None] | None) -> tuple[MediaWikiClient, SiteInfo]:
     pol, net = ctx.config.politeness, ctx.config.network
     # The API client uses the shared HTTP client directly: register the API host's address
@@ -93,7 +93,7 @@ def api_from_archive(archive: ArchiveBackend, start_urls: tuple[str, ...]) -> st
     return None
 
 
-async def discover_api(ctx: SiteCrawl, *, on_retry: Callable[[], None] | None = None) -> str:
+async def discover_api(ctx: CrawlContext, *, on_retry: Callable[[], None] | None = None) -> str:
     """The api.php the first start page links (its RSD link), fetched politely."""
     url = ctx.config.start_urls[0]
     result = await ctx.fetcher.fetch(url, politeness=ctx.config.politeness,
@@ -115,7 +115,7 @@ def previous_completed_run(archive: ArchiveBackend, site: str, before: int) -> d
     return {"id": run["id"], "started_at": run["started_at"], "config": run["config"]}
 
 
-def synced_at(ctx: SiteCrawl, run_id: int) -> datetime | None:
+def synced_at(ctx: CrawlContext, run_id: int) -> datetime | None:
     """When the archive was last known to hold every selected page's current revision: the
     start of the last completed run of this config. None when this run must enumerate the
     selection instead: no completed run yet, a selection key of the config changed since, or

@@ -16,7 +16,6 @@ from collections.abc import Collection, Sequence
 from typing import TYPE_CHECKING
 
 from scraper.archive import ArchiveBackend
-from scraper.crawl.frontier import due_after, recrawl_interval
 from scraper.errors import ArchiveError
 from scraper.mediawiki.errors import PageMissing
 from scraper.mediawiki.plan import article_url
@@ -101,7 +100,7 @@ def copy_history(run: WikiRun, old_title: str, new_title: str) -> int:
         now = ctx.clock()
         saved = run.db.call(run.archive.save, run.run_id, cfg.name, result,
                             dataclasses.replace(page, url=new_url), revision=revision,
-                            next_due=due_after(now, recrawl_interval(new_url, cfg)),
+                            next_due=ctx.recrawl_due(new_url, now),
                             change_gist=snap.change_gist)
         if saved.created:
             copied += 1

@@ -30,7 +30,6 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from scraper.config import MediaWikiSource
-from scraper.crawl.frontier import due_after, gone_recheck_interval, recrawl_interval
 from scraper.errors import BlockedURL, FetchError, HTTPStatusError, ParseError, SkippedContent
 from scraper.mediawiki.api import EXTRACTS_BATCH, TITLE_BATCH, MediaWikiClient, mw_timestamp
 from scraper.mediawiki.connect import connect, synced_at
@@ -52,7 +51,7 @@ from scraper.parse import parse_page
 from scraper.urls import out_of_scope_reason
 
 if TYPE_CHECKING:
-    from scraper.crawl import SiteCrawl
+    from scraper.crawl.source import CrawlContext
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +66,7 @@ class _Stop(Exception):
     """The run's page budget (max_pages) is spent while work remains."""
 
 
-async def crawl_wiki(ctx: SiteCrawl, run_id: int) -> str:
+async def crawl_wiki(ctx: CrawlContext, run_id: int) -> str:
     """One run of a `source: mediawiki` config through the crawl's context `ctx`. Returns the
     run's status: completed, max_pages, max_time, or failed when the wiki's API could not be
     used (then nothing marks the wiki as synchronised, and the next run asks again)."""
@@ -91,7 +90,7 @@ async def crawl_wiki(ctx: SiteCrawl, run_id: int) -> str:
 class WikiRun:
     """One run of one wiki config."""
 
-    def __init__(self, ctx: SiteCrawl, run_id: int) -> None:
+    def __init__(self, ctx: CrawlContext, run_id: int) -> None:
         self.ctx = ctx
         self.run_id = run_id
         self.cfg = ctx.config
@@ -400,7 +399,7 @@ class WikiRun:
         # Stored under the article URL; the view's own address is kept as final_url.
         result = dataclasses.replace(result, url=url)
         ctx.store(self.run_id, item, result, page, revision=revision,
-                  next_due=due_after(now, recrawl_interval(url, cfg)))
+                  next_due=ctx.recrawl_due(url, now))
 
     async def backfill(self, state: PageState, url: str) -> None:
         await backfill_page(self, state, url)
@@ -427,7 +426,7 @@ class WikiRun:
         sighting = FetchResult(url=url, final_url=url, status=304, headers=(), body=b"",
                                fetched_at=now, elapsed_s=0.0)
         self.db.call(self.archive.record_not_modified, self.run_id, self.cfg.name, sighting,
-                     next_due=due_after(now, recrawl_interval(url, self.cfg)))
+                     next_due=ctx.recrawl_due(url, now))
         ctx.counts.not_modified += 1
         log.info("%s: revision %d already archived", url, revid)
         ctx.emit("not_modified", url, detail=f"revision {revid} already archived")
@@ -440,7 +439,7 @@ class WikiRun:
         ctx.done.add(url)
         self.db.call(self.archive.record_failure, self.run_id, self.cfg.name, url,
                      reason=reason, attempts=1, status=404, now=now, gone=True,
-                     next_due=due_after(now, gone_recheck_interval(self.cfg)))
+                     next_due=ctx.gone_recheck_due(now))
         ctx.counts.failed += 1
         log.info("%s: gone: %s", url, reason)
         ctx.emit("failed", url, status=404, detail=f"gone: {reason}")
@@ -451,7 +450,7 @@ class WikiRun:
         ctx.done.add(url)
         self.db.call(self.archive.record_skipped, self.run_id, self.cfg.name, url,
                      reason=reason, now=now,
-                     next_due=due_after(now, recrawl_interval(url, self.cfg)))
+                     next_due=ctx.recrawl_due(url, now))
         ctx.counts.skipped += 1
         (log.warning if warn else log.info)("%s: skipped: %s", url, reason)
         ctx.emit("skipped", url, detail=reason)

@@ -1,0 +1,100 @@
+"""crawl(): one run of several configs at once, sharing one HTTP client, one politeness gate
+per host, one archive thread and one parse pool; each config's part is a SiteCrawl."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Sequence
+from datetime import datetime
+
+import httpx
+
+from scraper.archive import ArchiveBackend
+from scraper.config import CrawlConfig
+from scraper.crawl.archive_gate import ArchiveGate
+from scraper.crawl.client import make_client
+from scraper.crawl.events import CrawlEvent, EventSink
+from scraper.crawl.fetch import Fetcher
+from scraper.crawl.loop import CrawlLimits, RunResult, SiteCrawl
+from scraper.crawl.netpolicy import AddressPolicy
+from scraper.crawl.parse_pool import ParsePool
+from scraper.timeutil import utcnow
+
+__all__ = ["crawl"]
+
+# No limits but the configs' own (a frozen value, safe as a default).
+NO_LIMITS = CrawlLimits()
+
+
+async def crawl(configs: Sequence[CrawlConfig], archive: ArchiveBackend, *,
+                limits: CrawlLimits = NO_LIMITS, events: EventSink | None = None,
+                client: httpx.AsyncClient | None = None,
+                clock: Callable[[], datetime] = utcnow,
+                parse_pool: ParsePool | None = None,
+                stop: asyncio.Event | None = None) -> list[RunResult]:
+    """Run one crawl of every config against `archive`, sharing one client and one
+    politeness gate per host. Returns a result per config. Failed URLs are recorded, never
+    raised.
+
+    :param parse_pool: where pages are parsed, for the caller to close; by default a pool
+        of threads only (see ParsePool on when worker processes are safe).
+    :param stop: set it to end the runs now (Ctrl-C): pages in progress are dropped, what
+        was stored stays, each run row is finished `interrupted` and its result returned.
+    """
+    policies: dict[str, AddressPolicy] = {}
+    own_client = client is None
+    if client is None:
+        client = make_client(configs[0].network, policies)
+    fetcher = Fetcher(client, policies=policies)
+    deadline = time.monotonic() + limits.max_time if limits.max_time else None
+    gate = ArchiveGate(archive)
+    parsers = ParsePool(processes=0) if parse_pool is None else parse_pool
+    try:
+        runs = [SiteCrawl(cfg, gate, fetcher, limits, deadline, events or _ignore, clock,
+                          parsers) for cfg in configs]
+        if stop is None:
+            return list(await asyncio.gather(*(run.run() for run in runs)))
+        return await _until_stopped(runs, stop)
+    finally:
+        if parse_pool is None:
+            parsers.close(wait=False)
+        gate.close()
+        if own_client:
+            await client.aclose()
+
+
+async def _until_stopped(runs: Sequence[SiteCrawl], stop: asyncio.Event) -> list[RunResult]:
+    """The runs' results; when `stop` is set first, each run is cancelled, finishes its row
+    as `interrupted` (SiteCrawl.run) and gives what it had done. A run that raises ends the
+    others the same way, and its error is raised."""
+    tasks = [asyncio.ensure_future(run.run()) for run in runs]
+    stopped = asyncio.ensure_future(stop.wait())
+    try:
+        waiting = set(tasks)
+        while waiting and not stop.is_set():
+            done, _ = await asyncio.wait([*waiting, stopped], return_when=asyncio.FIRST_COMPLETED)
+            waiting -= done
+            if any(not t.cancelled() and t.exception() is not None for t in done & set(tasks)):
+                break
+    finally:
+        stopped.cancel()
+        for task in tasks:
+            task.cancel()  # nothing for those done
+        # Each run finishes its row in its own `finally`, cancelled or not.
+        outcomes = await asyncio.gather(*tasks, return_exceptions=True)
+    for outcome in outcomes:
+        if isinstance(outcome, BaseException) and not isinstance(outcome,
+                                                                asyncio.CancelledError):
+            raise outcome
+    results = []
+    for run, outcome in zip(runs, outcomes, strict=True):
+        result = outcome if isinstance(outcome, RunResult) else run.result
+        if result is None:
+            raise RuntimeError(f"{run.config.name}: the run ended without a result")
+        results.append(result)
+    return results
+
+
+def _ignore(event: CrawlEvent) -> None:
+    return None
