@@ -286,6 +286,31 @@ def test_an_interrupted_export_leaves_nothing(export_archive: Path, tmp_path: Pa
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.parametrize("raised", [KeyboardInterrupt(), SystemExit(143)], ids=repr)
+def test_a_signal_landing_in_the_json_writers_callback_stays_itself(
+        monkeypatch: pytest.MonkeyPatch, raised: BaseException) -> None:
+    """orjson turns whatever its `default` callback raises into a TypeError: a Ctrl-C that
+    lands there (as it did once in CI, in the test above) must still be a Ctrl-C, not a
+    failed export that says a time is "not JSON serializable"."""
+    import io
+
+    from scraper.export import writers
+    from scraper.export.records import Column
+
+    def interrupted(value: object) -> str:
+        raise raised
+
+    monkeypatch.setattr(writers, "_json_default", interrupted)
+    writer = writers.JsonlWriter(io.BytesIO(), [Column("fetched_at", "timestamp")])
+    with pytest.raises(type(raised)):
+        writer.write({"fetched_at": datetime.now(UTC)})
+    with pytest.raises(type(raised)):
+        writers.to_json([datetime.now(UTC)])
+    monkeypatch.undo()
+    with pytest.raises(TypeError, match="not JSON serializable"):
+        writers.to_json([object()])
+
+
 def test_a_sigkilled_exports_leftover_is_removed_by_the_next_export(export_archive: Path,
                                                                     tmp_path: Path) -> None:
     target = tmp_path / "out.jsonl"

@@ -35,10 +35,23 @@ def _json_default(value: object) -> str:
 _ORJSON_OPTIONS = orjson.OPT_PASSTHROUGH_DATETIME
 
 
+def _dumps(value: Any, option: int) -> bytes:
+    try:
+        return orjson.dumps(value, default=_json_default, option=option)
+    except TypeError as exc:
+        # orjson wraps whatever `default` raised in a TypeError, Ctrl-C and SIGTERM's exit
+        # included when the signal lands in that Python callback: they must stay what they
+        # are, or an interrupted export would end as a bogus "not JSON serializable".
+        if isinstance(exc.__cause__, BaseException) and \
+                not isinstance(exc.__cause__, Exception):
+            raise exc.__cause__ from None
+        raise
+
+
 def to_json(value: Any) -> str:
     """Compact JSON (non-ASCII as is, like json.dumps(ensure_ascii=False)), times as ISO-8601
     UTC strings."""
-    return orjson.dumps(value, default=_json_default, option=_ORJSON_OPTIONS).decode("utf-8")
+    return _dumps(value, _ORJSON_OPTIONS).decode("utf-8")
 
 
 class JsonlWriter:
@@ -53,8 +66,7 @@ class JsonlWriter:
         # The record builders give dicts in column order already: then no copy is made.
         if type(record) is not dict or tuple(record) != self.names:
             record = {name: record.get(name) for name in self.names}
-        line = orjson.dumps(record, default=_json_default,
-                            option=_ORJSON_OPTIONS | orjson.OPT_APPEND_NEWLINE)
+        line = _dumps(record, _ORJSON_OPTIONS | orjson.OPT_APPEND_NEWLINE)
         self.stream.write(line)
         self.records += 1
 
