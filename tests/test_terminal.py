@@ -27,7 +27,7 @@ from click.testing import CliRunner, Result
 from rich.console import Console
 
 from scraper.cli import main
-from scraper.cli.crawl_cmds import EXIT_INTERRUPTED, JsonLogFormatter
+from scraper.cli.crawl_cmds import EXIT_INTERRUPTED, EXIT_TERMINATED, JsonLogFormatter
 from scraper.cli.crawl_progress import BarState, ConsoleLogHandler, ProgressView, bar_state
 from scraper.crawl.events import CrawlEvent, log_fields, record_fields
 from scraper.crawl.parse_pool import ParsePool
@@ -277,23 +277,29 @@ def wait_for_pages(db: Path, count: int, timeout: float = 60) -> None:
     raise AssertionError(f"the crawl did not store {count} pages in {timeout} s")
 
 
-def test_ctrl_c_ends_the_run_cleanly(site: TestSite, tmp_path: Path) -> None:
+@pytest.mark.parametrize(("signum", "name", "code"), [
+    (signal.SIGINT, "Ctrl-C", EXIT_INTERRUPTED),
+    # systemd's stop and `kill`: a service's crawl ends as cleanly as one at a terminal.
+    (signal.SIGTERM, "SIGTERM", EXIT_TERMINATED),
+], ids=["SIGINT", "SIGTERM"])
+def test_ctrl_c_ends_the_run_cleanly(site: TestSite, tmp_path: Path, signum: int, name: str,
+                                     code: int) -> None:
     site.latency_ms = 300  # pages in progress when Ctrl-C comes
     config = write_config(tmp_path / "c.yaml", site, depth=3)
     db = tmp_path / "a.db"
     proc = start_crawl(config, db)
     wait_for_pages(db, 3)
-    proc.send_signal(signal.SIGINT)
+    proc.send_signal(signum)
     out, err = proc.communicate(timeout=60)
-    assert proc.returncode == EXIT_INTERRUPTED, err
+    assert proc.returncode == code, err
     [(run_id, status, fetched, new_versions)] = runs(db)
     assert status == "interrupted" and fetched >= 3
     assert out.startswith("term: interrupted in ") and f"(run {run_id})" in out
     assert f"fetched {fetched} (new versions {new_versions}," in out
-    assert "interrupted by Ctrl-C: what was fetched is stored" in out
+    assert f"interrupted by {name}: what was fetched is stored" in out
     queued = re.search(r"queued for the next run: (\d+)", out)
     assert queued and int(queued.group(1)) > 0
-    assert "interrupted (Ctrl-C): ending the run" in err and "Traceback" not in err
+    assert f"interrupted ({name}): ending the run" in err and "Traceback" not in err
     with sqlite3.connect(db) as conn:  # the counts say what the archive holds
         assert conn.execute("SELECT count(*) FROM snapshots").fetchone()[0] == new_versions
     # The next run takes up the rest; nothing was left for it to mark killed.

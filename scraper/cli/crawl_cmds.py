@@ -41,6 +41,7 @@ if TYPE_CHECKING:
     from scraper.crawl import RunResult
 
 EXIT_INTERRUPTED = 130  # 128 + SIGINT: what a shell reports for a command Ctrl-C ended
+EXIT_TERMINATED = 143  # 128 + SIGTERM: systemd's stop, `kill`
 
 log = logging.getLogger("scraper.cli")
 
@@ -119,7 +120,8 @@ def all_fetches_failed(results: Sequence[RunResult]) -> bool:
             and sum(r.stats.fetched + r.stats.not_modified for r in results) == 0)
 
 
-def summary_lines(results: Sequence[RunResult], archive_path: str) -> list[str]:
+def summary_lines(results: Sequence[RunResult], archive_path: str, *,
+                  interrupted_by: str = "Ctrl-C") -> list[str]:
     lines = []
     for r in results:
         s = r.stats
@@ -149,8 +151,9 @@ def summary_lines(results: Sequence[RunResult], archive_path: str) -> list[str]:
                 lines.append("  nothing was due: every page was fetched within its "
                              "recrawl_after")
         if r.status == "interrupted":
-            lines.append("  interrupted by Ctrl-C: what was fetched is stored; the pages in "
-                         "progress were dropped and stay queued")
+            lines.append(f"  interrupted by {interrupted_by}: "
+                         "what was fetched is stored; the pages in progress were dropped and "
+                         "stay queued")
         lines.append(f"  queued for the next run: {s.queued}")
         for alert in r.alerts:
             lines.append(f"  WARNING parser breakage: {alert.get('message', alert)}")
@@ -199,8 +202,8 @@ def crawl_command(config_paths: tuple[str, ...], archive_path: str | None,
                                    quiet, log_format, progress, backfill, settings, ctrl_c)
         except KeyboardInterrupt:
             # Before the crawl began or after it ended: there was no run to finish.
-            click.echo("interrupted (Ctrl-C)", err=True)
-            raise SystemExit(EXIT_INTERRUPTED) from None
+            click.echo(f"interrupted ({ctrl_c.name})", err=True)
+            raise SystemExit(ctrl_c.exit_code) from None
     if output_format == "json":
         click.echo(json.dumps([{
             "site": r.site, "run_id": r.run_id, "status": r.status,
@@ -213,9 +216,10 @@ def crawl_command(config_paths: tuple[str, ...], archive_path: str | None,
         } for r in results], indent=2))
     else:
         # Alerts and refusals quote scraped text and server answers.
-        click.echo(terminal_safe("\n".join(summary_lines(results, path))))
+        click.echo(terminal_safe("\n".join(summary_lines(results, path,
+                                                          interrupted_by=ctrl_c.name))))
     if any(r.status == "interrupted" for r in results):
-        raise SystemExit(EXIT_INTERRUPTED)
+        raise SystemExit(ctrl_c.exit_code)
     if any(r.status == "failed" for r in results):
         # A run that could not do its job (a wiki whose API is unusable) is not a success
         # for cron, though failed URLs alone never make one.
@@ -286,31 +290,45 @@ def _crawl(config_paths: tuple[str, ...], archive_path: str | None, max_pages: i
 
 
 class CtrlC:
-    """What Ctrl-C (SIGINT) does to `scraper crawl`.
+    """What Ctrl-C (SIGINT) and SIGTERM (systemd's stop, `kill`) do to `scraper crawl`.
 
     During the crawl the first one ends the runs cleanly: pages in progress are dropped,
     what was stored stays, each run row is finished `interrupted` and the summary says what
-    was saved (exit code 130). A second one exits at once: SQLite's transactions keep the
-    archive whole, the uncommitted last second of work is lost (the next run fetches it
-    again), and the next crawl marks the run `killed`. Outside the crawl (loading configs,
-    opening the archive) Ctrl-C raises KeyboardInterrupt as usual.
+    was saved (exit code 128 + the signal: 130 for Ctrl-C, 143 for SIGTERM). A second one
+    exits at once: SQLite's transactions keep the archive whole, the uncommitted last second
+    of work is lost (the next run fetches it again), and the next crawl marks the run
+    `killed`. Outside the crawl (loading configs, opening the archive) either raises
+    KeyboardInterrupt, so the command exits with the same code and no run to finish.
     """
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
     def __init__(self) -> None:
         self.count = 0
+        self.signum = int(signal.SIGINT)  # the first signal received
         self._target: tuple[asyncio.AbstractEventLoop, asyncio.Event] | None = None
-        self._previous: Any = None
+        self._previous: dict[int, Any] = {}
+
+    @property
+    def name(self) -> str:
+        return "Ctrl-C" if self.signum == signal.SIGINT else signal.Signals(self.signum).name
+
+    @property
+    def exit_code(self) -> int:
+        return 128 + self.signum
 
     def __enter__(self) -> Self:
         # Only the main thread may set a handler (a program may run the command elsewhere).
         if threading.current_thread() is threading.main_thread():
-            self._previous = signal.signal(signal.SIGINT, self._on_sigint)
+            for signum in self.SIGNALS:
+                self._previous[signum] = signal.signal(signum, self._on_signal)
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
-        if self._previous is not None:
-            signal.signal(signal.SIGINT, self._previous)
+        for signum, previous in self._previous.items():
+            signal.signal(signum, previous)
+        self._previous.clear()
 
     def bind(self, loop: asyncio.AbstractEventLoop, stop: asyncio.Event) -> None:
         """From now on Ctrl-C sets `stop`, on `loop`."""
@@ -319,14 +337,16 @@ class CtrlC:
     def unbind(self) -> None:
         self._target = None
 
-    @staticmethod
-    def _stop(stop: asyncio.Event) -> None:
-        log.warning("interrupted (Ctrl-C): ending the run, what was stored is kept; Ctrl-C "
-                    "again exits at once", extra={"fields": {"event": "interrupt"}})
+    def _stop(self, stop: asyncio.Event) -> None:
+        log.warning("interrupted (%s): ending the run, what was stored is kept; %s again "
+                    "exits at once", self.name, self.name,
+                    extra={"fields": {"event": "interrupt", "signal": self.name}})
         stop.set()
 
-    def _on_sigint(self, signum: int, frame: FrameType | None) -> None:
+    def _on_signal(self, signum: int, frame: FrameType | None) -> None:
         self.count += 1
+        if self.count == 1:
+            self.signum = signum
         if self._target is None:
             raise KeyboardInterrupt
         if self.count == 1:
@@ -337,9 +357,10 @@ class CtrlC:
             loop.call_soon_threadsafe(self._stop, stop, context=contextvars.Context())
             return
         # os.write, not print: the interrupted code may be inside sys.stderr's own write.
-        os.write(2, b"\ninterrupted again (Ctrl-C): exiting now; the archive is consistent,"
-                    b" the run's last writes are dropped and the next crawl marks it killed\n")
-        os._exit(EXIT_INTERRUPTED)
+        os.write(2, f"\ninterrupted again ({self.name}): exiting now; the archive is "
+                    "consistent, the run's last writes are dropped and the next crawl marks "
+                    "it killed\n".encode())
+        os._exit(self.exit_code)
 
 
 # How long past --max-time a run may take to end before the process ends itself.
