@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import pty
-import select
 import signal
 import sqlite3
 import subprocess
@@ -16,6 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from pty_helpers import run_in_pty
 
 from scraper.cli.app import EXIT_LOCKED
 from scraper.testsite import TestSite
@@ -188,31 +187,10 @@ def test_quiet_prints_only_the_summary(site: TestSite, tmp_path: Path) -> None:
     assert result.stdout.startswith("cron: completed")
 
 
-def run_in_pty(argv: list[str], timeout: float = 60) -> str:
-    """Run a command with a pseudo-terminal as stdout and return what it printed."""
-    pid, fd = pty.fork()
-    if pid == 0:  # child
-        os.environ["COLUMNS"] = "120"
-        os.execv(argv[0], argv)
-    chunks = []
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        ready, _, _ = select.select([fd], [], [], 0.5)
-        if ready:
-            try:
-                data = os.read(fd, 65536)
-            except OSError:
-                break
-            if not data:
-                break
-            chunks.append(data)
-    os.waitpid(pid, 0)
-    return b"".join(chunks).decode("utf-8", "replace")
-
-
 def test_progress_bar_only_on_a_terminal(site: TestSite, tmp_path: Path) -> None:
     config = write_config(tmp_path / "c.yaml", site, depth=1)
-    on_tty = run_in_pty([*SCRAPER, "crawl", str(config), "--archive", str(tmp_path / "a.db")])
+    on_tty, _ = run_in_pty([*SCRAPER, "crawl", str(config), "--archive", str(tmp_path / "a.db")],
+                           columns=120)
     assert "pages" in on_tty and "queue" in on_tty and "errors" in on_tty
     assert "\x1b[" in on_tty  # the bar redraws with terminal escapes
     piped = crawl(config, tmp_path / "b.db")

@@ -9,9 +9,7 @@ import io
 import json
 import logging
 import os
-import pty
 import re
-import select
 import signal
 import sqlite3
 import subprocess
@@ -24,6 +22,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
+from pty_helpers import run_in_pty
 from rich.console import Console
 
 from scraper.cli import main
@@ -62,30 +61,6 @@ def write_config(path: Path, site: TestSite, *, depth: int = 2, concurrency: int
 
 def crawl_argv(config: Path, db: Path, *args: str) -> list[str]:
     return [*SCRAPER, "crawl", str(config), "--archive", str(db), *args]
-
-
-def run_in_pty(argv: list[str], timeout: float = 60) -> tuple[str, int]:
-    """Run a command with a pseudo-terminal as its stdout and stderr (as in a terminal);
-    returns what it wrote and its exit code."""
-    pid, fd = pty.fork()
-    if pid == 0:  # child
-        os.environ["COLUMNS"] = "160"
-        os.execv(argv[0], argv)
-    chunks = []
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        ready, _, _ = select.select([fd], [], [], 0.5)
-        if ready:
-            try:
-                data = os.read(fd, 65536)
-            except OSError:
-                break
-            if not data:
-                break
-            chunks.append(data)
-    _, status = os.waitpid(pid, 0)
-    os.close(fd)
-    return b"".join(chunks).decode("utf-8", "replace"), os.waitstatus_to_exitcode(status)
 
 
 def screen_lines(output: str) -> list[str]:
@@ -350,28 +325,17 @@ def test_ctrl_c_on_the_terminal_reaches_parse_workers_quietly(tmp_path: Path) ->
     # the 100th page on, on 2+ cores) get it too, and must leave it to the crawl.
     with TestSite(pages=400, latency_ms=40) as big:
         config = write_config(tmp_path / "c.yaml", big, depth=5, concurrency=4)
-        pid, fd = pty.fork()
-        if pid == 0:  # child: a session of its own, with the pty as its terminal
-            os.execv(SCRAPER[0], crawl_argv(config, tmp_path / "a.db"))
-        chunks, sent = [], False
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
+        sent = False
+
+        def ctrl_c_after_130_pages(pid: int) -> None:
+            nonlocal sent
             if not sent and big.stats().requests > 130:
                 os.killpg(pid, signal.SIGINT)  # as the terminal does on Ctrl-C
                 sent = True
-            ready, _, _ = select.select([fd], [], [], 0.2)
-            if ready:
-                try:
-                    data = os.read(fd, 65536)
-                except OSError:
-                    break
-                if not data:
-                    break
-                chunks.append(data)
-        _, status = os.waitpid(pid, 0)
-        os.close(fd)
-    output = b"".join(chunks).decode("utf-8", "replace")
-    assert sent and os.waitstatus_to_exitcode(status) == EXIT_INTERRUPTED, output
+
+        output, code = run_in_pty(crawl_argv(config, tmp_path / "a.db"),
+                                  tick=ctrl_c_after_130_pages)
+    assert sent and code == EXIT_INTERRUPTED, output
     assert "Traceback" not in output and "KeyboardInterrupt" not in output, output
     assert "term: interrupted in " in output
 
