@@ -1,0 +1,114 @@
+"""PostgresArchive: the archive in a PostgreSQL database; opening it (connecting, creating and
+migrating the schema), closing it, and the parts that make it up."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable
+from datetime import datetime
+from types import TracebackType
+from typing import Self
+
+from scraper.archive.blobs import DEFAULT_FULL_COPY_EVERY, DEFAULT_LEVEL, BlobStore
+from scraper.archive.location import ArchiveLocation, parse_archive_location
+from scraper.archive.postgres import schema
+from scraper.archive.postgres.blobs import PostgresBlobRows
+from scraper.archive.postgres.core import PostgresCore
+from scraper.archive.postgres.frontier import SharedFrontier
+from scraper.archive.postgres.runs import PostgresRunStore
+from scraper.archive.postgres.store import PostgresVersionStore
+from scraper.errors import ArchiveError
+from scraper.models import FrontierItem
+
+# The worker id of the frontier behind the protocol's members: those members take no leases
+# (a single crawl reads `due` as with SQLite), so no worker row is registered for them.
+# Workers sharing a crawl join with SharedFrontier.join and a registered id.
+NO_WORKER = 0
+
+
+class PostgresArchive(PostgresVersionStore, PostgresRunStore):
+    """Versioned snapshots of crawled pages in a PostgreSQL database: the PostgreSQL backend
+    of scraper.archive.protocol.ArchiveBackend. Use it from one thread at a time."""
+
+    def __init__(self, core: PostgresCore, *, full_copy_every: int = DEFAULT_FULL_COPY_EVERY,
+                 readonly: bool = False, level: int = DEFAULT_LEVEL) -> None:
+        self.core = core
+        self.path = core.path
+        self.readonly = readonly
+        self.blob_rows = PostgresBlobRows()
+        self.blobs = BlobStore(self.blob_rows, max_depth=full_copy_every, level=level)
+        self.frontier = SharedFrontier(core, NO_WORKER)
+        self._batch_conn = None
+
+    # opening and closing
+
+    @classmethod
+    def open(cls, location: str | ArchiveLocation, *, create: bool = True,
+             readonly: bool = False,
+             full_copy_every: int = DEFAULT_FULL_COPY_EVERY) -> PostgresArchive:
+        """Open the archive in the database at `location` (a postgresql:// URL), creating its
+        tables in an empty database when `create` and upgrading an older schema.
+
+        Raises ArchiveError naming the database (password hidden) when it cannot be reached,
+        holds no archive and `create` is false or `readonly`, holds foreign tables, or has an
+        older schema and `readonly`; SchemaVersionError for a schema newer than this release.
+        """
+        where = location if isinstance(location, ArchiveLocation) else parse_archive_location(
+            location)
+        core = PostgresCore(where)
+        try:
+            version = core.run(schema.current_version, doing="reading the schema version")
+            if version == 0 and (readonly or not create):
+                raise ArchiveError(core.path, "no archive in this database (run a crawl first, "
+                                              "or check --archive)")
+            if readonly and version < schema.SCHEMA_VERSION:
+                raise ArchiveError(core.path, f"schema version {version} is older than this "
+                                              f"release's ({schema.SCHEMA_VERSION}); open it once"
+                                              " for writing to upgrade it")
+            if not readonly:
+                schema.migrate(core)
+            else:
+                # migrate() with nothing to do: refuses a schema newer than this release.
+                schema.migrate(core, target=min(version, schema.SCHEMA_VERSION))
+        except BaseException:
+            core.close()
+            raise
+        return cls(core, full_copy_every=full_copy_every, readonly=readonly)
+
+    @property
+    def schema_version(self) -> int:
+        return self.core.run(schema.current_version, doing="reading the schema version")
+
+    def close(self) -> None:
+        self.core.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.close()
+
+    # the frontier: SharedFrontier's, without leases
+
+    def enqueue(self, items: Iterable[FrontierItem], now: datetime) -> int:
+        self._refuse_if_readonly()
+        return self.frontier.enqueue(items, now)
+
+    def due(self, site: str, now: datetime, limit: int,
+            exclude: Collection[str] = ()) -> list[FrontierItem]:
+        return self.frontier.due(site, now, limit, exclude)
+
+    def pending_count(self, site: str, now: datetime) -> int:
+        return self.frontier.pending_count(site, now)
+
+    def waiting_retries(self, site: str, now: datetime) -> tuple[int, datetime | None]:
+        return self.frontier.waiting_retries(site, now)
+
+    def frontier_count(self, site: str | None = None) -> int:
+        return self.frontier.frontier_count(site)
+
+    def frontier_item(self, url: str) -> FrontierItem | None:
+        return self.frontier.frontier_item(url)
+
+    def validators(self, url: str) -> tuple[str | None, str | None]:
+        return self.frontier.validators(url)

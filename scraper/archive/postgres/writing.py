@@ -1,0 +1,97 @@
+"""What the PostgreSQL archive's parts share: the attributes PostgresArchive sets, and how a
+write runs (alone in its own transaction, or as a savepoint inside a batch).
+
+Attributes every mixin of PostgresArchive may use (set by PostgresArchive.__init__):
+
+- `core`: the PostgresCore (one connection; `core.run(op)` for reads and lone writes);
+- `path`: the location as messages name it (password hidden);
+- `blob_rows`: the PostgresBlobRows under `blobs`; bind it to the operation's connection
+  (`with self.blob_rows.bound(conn):`) before calling `blobs`;
+- `blobs`: the BlobStore (delta chains, read cache) over `blob_rows`;
+- `readonly`: the archive refuses every write.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator
+from typing import TypeVar
+
+import psycopg
+
+from scraper.archive.blobs import BlobStore
+from scraper.archive.postgres.blobs import PostgresBlobRows
+from scraper.archive.postgres.core import Connection, PostgresCore, archive_error
+from scraper.compact_json import compact_json
+from scraper.errors import ArchiveError
+
+R = TypeVar("R")
+
+
+def dumps(data: object) -> str:
+    """JSON text as the SQLite archive stores it, so that a copied archive compares equal."""
+    return compact_json(data).decode("utf-8")
+
+
+class PostgresWrites:
+    """The shared state (see the module docstring) and the write paths."""
+
+    core: PostgresCore
+    path: str
+    blob_rows: PostgresBlobRows
+    blobs: BlobStore
+    readonly: bool
+    # The connection of the open batch's transaction; None outside a batch.
+    _batch_conn: Connection | None = None
+
+    @contextlib.contextmanager
+    def batch(self) -> Iterator[None]:
+        """Make the writes inside one transaction, committed when the block ends.
+
+        Each write inside is a savepoint: one that fails is undone and raises, the others
+        still commit. A dropped connection loses the whole batch (raised as ArchiveError):
+        it is not retried, since the writes before it went with the lost transaction.
+        Nested batches join the outer one.
+        """
+        if self._batch_conn is not None:
+            yield
+            return
+        self._refuse_if_readonly()
+        try:
+            with self.core.transaction() as conn:
+                self._batch_conn = conn
+                try:
+                    yield
+                finally:
+                    self._batch_conn = None
+        except BaseException:
+            # Blobs remembered by puts that were rolled back are not stored.
+            self.blobs.forget()
+            raise
+
+    def _refuse_if_readonly(self) -> None:
+        if self.readonly:
+            raise ArchiveError(self.path, "opened read-only; cannot write")
+
+    def _write(self, op: Callable[[Connection], R], *, doing: str) -> R:
+        """`op(conn)` as one all-or-nothing write: its own transaction (retried on a new
+        connection while the server is away: PostgresCore.run), or a savepoint of the open
+        batch. psycopg errors become ArchiveError naming the database and `doing`."""
+        self._refuse_if_readonly()
+
+        def bound(conn: Connection) -> R:
+            try:
+                with self.blob_rows.bound(conn):
+                    return op(conn)
+            except BaseException:
+                self.blobs.forget()
+                raise
+
+        conn = self._batch_conn
+        if conn is None:
+            return self.core.run(bound, doing=doing)
+        try:
+            with conn.transaction():
+                return bound(conn)
+        except psycopg.Error as exc:
+            raise archive_error(self.core.location, doing, exc) from None

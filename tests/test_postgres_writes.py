@@ -1,0 +1,162 @@
+"""The PostgreSQL archive's writes (save, sightings, failures, skips, runs, batches), checked
+in the database's rows; the reads are tests/test_postgres_reads.py's and the shared archive
+tests' (tests/test_archive.py on both backends)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import psycopg
+import pytest
+
+from scraper.archive.postgres.archive import PostgresArchive
+from scraper.errors import ArchiveError
+from scraper.models import CrawlStats, FetchResult, FrontierItem, Link, Page
+
+T0 = datetime(2026, 3, 1, tzinfo=UTC)
+URL = "http://wiki.test/wiki/Mozilla"
+
+
+def fetch(body: bytes, at: datetime = T0, *, url: str = URL, status: int = 200,
+          etag: str | None = None) -> FetchResult:
+    headers: tuple[tuple[str, str], ...] = (("Content-Type", "text/html"),)
+    if etag:
+        headers += (("ETag", etag),)
+    return FetchResult(url, url, status, headers, body, at, 0.05)
+
+
+def article(text: str, links: tuple[Link, ...] = ()) -> Page:
+    return Page(URL, kind="article", title="Mozilla", summary="Mozilla.", text=text,
+                links=links, parser="mediawiki")
+
+
+@pytest.fixture
+def archive(postgres_url: str) -> Iterator[PostgresArchive]:
+    with PostgresArchive.open(postgres_url) as opened:
+        yield opened
+
+
+def rows(url: str, sql: str, *params: Any) -> list[tuple[Any, ...]]:
+    with psycopg.connect(url, autocommit=True) as conn:
+        return conn.execute(sql, params).fetchall()
+
+
+def test_versions_sightings_links_and_the_frontier_row(archive: PostgresArchive,
+                                                       postgres_url: str) -> None:
+    run = archive.start_run(["wiki"], {"k": 1}, T0)
+    firefox = Link("http://wiki.test/wiki/Firefox", "Firefox", "internal")
+    netscape = Link("http://wiki.test/wiki/Netscape", "Netscape", "internal")
+    base = b"<p>Mozilla is a free software community.</p>" * 100
+    first = archive.save(run, "wiki", fetch(base), article("one", (firefox, netscape)),
+                         next_due=T0 + timedelta(days=1),
+                         discovered=[FrontierItem(firefox.url, "wiki", depth=1)])
+    again = archive.save(run, "wiki", fetch(base, T0 + timedelta(hours=1)),
+                         article("one", (firefox, netscape)), next_due=T0 + timedelta(days=2))
+    second = archive.save(run, "wiki", fetch(base + b"edit", T0 + timedelta(hours=2)),
+                          article("two", (firefox,)), next_due=T0 + timedelta(days=3))
+    assert (first.version, first.created, again.version, again.created) == (1, True, 1, False)
+    assert (second.version, second.created) == (2, True)
+    assert rows(postgres_url, "SELECT version, seen_count, text_length FROM snapshots"
+                              " ORDER BY version") == [(1, 2, 3), (2, 1, 3)]
+    assert rows(postgres_url, "SELECT current_version, seen_count, text FROM pages") == [
+        (2, 3, "two")]
+    # Netscape's link closed at version 1; Firefox's stays open from version 1.
+    assert rows(postgres_url, "SELECT target, from_version, to_version FROM links ORDER BY id"
+                ) == [(firefox.url, 1, None), (netscape.url, 1, 1)]
+    # The second body is a delta of the first.
+    assert rows(postgres_url, "SELECT count(*) FILTER (WHERE base IS NOT NULL) FROM blobs"
+                              " WHERE kind = 'body'") == [(1,)]
+    item = archive.frontier_item(URL)
+    assert item is not None and item.fetch_count == 3
+    assert item.next_due == T0 + timedelta(days=3)
+    assert archive.frontier_count("wiki") == 2
+    assert [i.url for i in archive.due("wiki", T0, 10)] == [firefox.url]
+
+
+def test_not_modified_failure_gone_and_skip(archive: PostgresArchive, postgres_url: str) -> None:
+    run = archive.start_run(["wiki"], {}, T0)
+    archive.save(run, "wiki", fetch(b"<html>v1</html>", etag='"a"'), article("one"),
+                 next_due=T0)
+    archive.record_not_modified(run, "wiki", fetch(b"", T0 + timedelta(hours=1), status=304),
+                                next_due=T0 + timedelta(days=1))
+    assert archive.validators(URL) == ('"a"', None)
+    archive.record_failure(run, "wiki", URL, reason="HTTP 404", attempts=1, status=404,
+                           now=T0 + timedelta(hours=2), next_due=T0 + timedelta(days=2),
+                           gone=True)
+    archive.record_skipped(run, "wiki", "http://wiki.test/a.pdf", reason="not HTML",
+                           now=T0, next_due=T0 + timedelta(days=30))
+    assert rows(postgres_url, "SELECT not_modified_count, gone, gone_at FROM pages") == [
+        (1, True, T0 + timedelta(hours=2))]
+    assert rows(postgres_url, "SELECT attempts, gone, last_status FROM frontier WHERE url = %s",
+                URL) == [(1, True, 404)]
+    assert archive.waiting_retries("wiki", T0 + timedelta(days=1)) == (
+        1, T0 + timedelta(days=2))
+    assert rows(postgres_url, "SELECT url, reason FROM skips") == [
+        ("http://wiki.test/a.pdf", "not HTML")]
+
+
+def test_runs_read_back_as_the_sqlite_archive_gives_them(archive: PostgresArchive) -> None:
+    first = archive.start_run(["wiki", "other"], {"delay": 1}, T0)
+    archive.finish_run(first, CrawlStats(fetched=3), status="completed",
+                       ended_at=T0 + timedelta(minutes=5), alerts=[{"kind": "x"}])
+    second = archive.start_run(["other"], {}, T0 + timedelta(hours=1))
+    last = archive.last_run("wiki")
+    assert last is not None and last["id"] == first
+    assert last["started_at"] == "2026-03-01T00:00:00.000000+00:00"
+    assert last["sites"] == ["wiki", "other"] and last["config"] == {"delay": 1}
+    assert last["fetched"] == 3 and last["alerts"] == [{"kind": "x"}]
+    assert archive.last_run()["id"] == second  # type: ignore[index]
+    assert archive.last_run(status="completed", before=first) is None
+    assert archive.run_statuses() == {"completed": 1, "running": 1}
+    with pytest.raises(ArchiveError, match="unknown status 'done'"):
+        archive.finish_run(second, CrawlStats(), status="done", ended_at=T0)
+    with pytest.raises(ArchiveError, match="no run 999 to finish"):
+        archive.finish_run(999, CrawlStats(), status="completed", ended_at=T0)
+
+
+def test_a_failed_write_in_a_batch_is_undone_alone(archive: PostgresArchive,
+                                                   postgres_url: str) -> None:
+    run = archive.start_run(["wiki"], {}, T0)
+    with archive.batch():
+        archive.save(run, "wiki", fetch(b"<html>v1</html>"), article("one"), next_due=T0)
+        with pytest.raises(ArchiveError, match=r"saving .*Mozilla.*run_id"):
+            archive.save(9999, "wiki", fetch(b"<html>v2</html>", T0 + timedelta(hours=1)),
+                         article("two"), next_due=T0)
+        archive.record_skipped(run, "wiki", "http://wiki.test/b", reason="robots.txt",
+                               now=T0, next_due=T0)
+    assert rows(postgres_url, "SELECT text FROM pages") == [("one",)]
+    assert rows(postgres_url, "SELECT count(*) FROM skips") == [(1,)]
+    # The failed save's blob was rolled back, so the store must not think it has it.
+    again = archive.save(run, "wiki", fetch(b"<html>v2</html>", T0 + timedelta(hours=2)),
+                         article("two"), next_due=T0)
+    assert again.version == 2
+    assert rows(postgres_url, "SELECT count(*) FROM blobs WHERE kind = 'body'") == [(2,)]
+
+
+def test_an_error_escaping_a_batch_rolls_it_all_back(archive: PostgresArchive,
+                                                     postgres_url: str) -> None:
+    run = archive.start_run(["wiki"], {}, T0)
+    with pytest.raises(RuntimeError), archive.batch():
+        archive.save(run, "wiki", fetch(b"<html>v1</html>"), article("one"), next_due=T0)
+        raise RuntimeError("stop")
+    assert rows(postgres_url, "SELECT count(*) FROM pages") == [(0,)]
+    assert archive.save(run, "wiki", fetch(b"<html>v1</html>"), article("one"),
+                        next_due=T0).version == 1
+
+
+def test_read_only_refuses_writes_and_an_empty_database_is_no_archive(
+        postgres_url: str) -> None:
+    with pytest.raises(ArchiveError, match="no archive in this database"):
+        PostgresArchive.open(postgres_url, readonly=True)
+    with pytest.raises(ArchiveError, match="no archive in this database"):
+        PostgresArchive.open(postgres_url, create=False)
+    PostgresArchive.open(postgres_url).close()
+    with PostgresArchive.open(postgres_url, readonly=True) as archive:
+        with pytest.raises(ArchiveError, match="read-only"):
+            archive.start_run(["wiki"], {}, T0)
+        with pytest.raises(ArchiveError, match="read-only"):
+            archive.enqueue([FrontierItem(URL, "wiki")], T0)
+        with pytest.raises(ArchiveError, match="read-only"), archive.batch():
+            pass
