@@ -15,6 +15,7 @@ from scraper.testsite import TestSite
 if str(Path(__file__).resolve().parent) not in sys.path:
     sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from archive_backends import any_archive, any_archive_location, archive_backend  # noqa: F401
 from postgres_harness import postgres_server, postgres_url  # noqa: F401  (fixtures)
 
 

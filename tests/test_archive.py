@@ -8,7 +8,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from scraper.archive import Archive, SaveResult
+from scraper.archive import Archive, ArchiveBackend, SaveResult
+from scraper.archive.postgres.schema import SCHEMA_VERSION as POSTGRES_SCHEMA_VERSION
 from scraper.archive.sqlite import SCHEMA_VERSION
 from scraper.archive.sqlite import links as sqlite_links
 from scraper.errors import ArchiveError
@@ -49,8 +50,24 @@ def article(url: str = URL, **changes: object) -> Page:
 
 
 @pytest.fixture
-def archive() -> Archive:
+def archive(any_archive: ArchiveBackend) -> ArchiveBackend:
+    """Each test that takes it runs on every backend (tests/archive_backends.py)."""
+    return any_archive
+
+
+@pytest.fixture
+def sqlite_archive() -> Archive:
+    """For what only the SQLite backend has (its links_recent/links_settled split)."""
     return Archive.memory()
+
+
+def sql_rows(archive: ArchiveBackend, sql: str) -> list[tuple[object, ...]]:
+    """Rows of a plain SQL query (no parameters) on either backend's database."""
+    from scraper.archive.postgres.archive import PostgresArchive
+
+    if isinstance(archive, PostgresArchive):
+        return archive.core.run(lambda conn: conn.execute(sql).fetchall())
+    return [tuple(row) for row in archive.conn.execute(sql).fetchall()]  # type: ignore[attr-defined]
 
 
 def save(archive: Archive, page: Page, body: bytes, at: datetime, run: int = 0,
@@ -173,13 +190,13 @@ def test_links_are_kept_per_version_and_answer_who_links_here(archive: Archive) 
     assert [c["target"] for c in changes["added"]] == ["http://wiki.test/wiki/Thunderbird"]
     assert [c["target"] for c in changes["removed"]] == ["http://wiki.test/wiki/Netscape"]
     # The documented view gives the same per-version graph to SQL users.
-    rows = archive.conn.execute(
-        "SELECT version, target FROM snapshot_links ORDER BY version, target").fetchall()
+    rows = sql_rows(archive, "SELECT version, target FROM snapshot_links ORDER BY version, target")
     assert len(rows) == 4
 
 
 def test_a_run_end_moves_its_links_to_the_settled_table_and_reads_see_both(
-        archive: Archive) -> None:
+        sqlite_archive: Archive) -> None:
+    archive = sqlite_archive
     def finish(run: int) -> None:
         archive.finish_run(run, CrawlStats(), status="completed", ended_at=T0)
 
@@ -218,7 +235,8 @@ def test_a_run_end_moves_its_links_to_the_settled_table_and_reads_see_both(
 
 
 def test_a_large_move_makes_the_settled_indexes_again_and_a_small_one_keeps_them(
-        archive: Archive) -> None:
+        sqlite_archive: Archive) -> None:
+    archive = sqlite_archive
     def indexes() -> list[tuple[str, str]]:
         return archive.conn.execute(
             "SELECT name, sql FROM sqlite_master WHERE type = 'index'"
@@ -256,8 +274,9 @@ def test_a_large_move_makes_the_settled_indexes_again_and_a_small_one_keeps_them
     assert archive.conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
 
 
-def test_links_are_moved_during_a_run_once_enough_wait(archive: Archive,
+def test_links_are_moved_during_a_run_once_enough_wait(sqlite_archive: Archive,
                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    archive = sqlite_archive
     monkeypatch.setattr(sqlite_links, "RECENT_LINKS_MAX", 3)
     run = archive.start_run(["wiki"], {}, T0)
 
@@ -374,7 +393,7 @@ def test_a_failing_save_leaves_nothing_behind(archive: Archive) -> None:
         # run 999 does not exist: the foreign key fails after the blob and page rows were written
         archive.save(999, "wiki", fetch(), article(), next_due=T0, discovered=[bad])
     assert archive.stats()["versions"] == 0
-    assert archive.conn.execute("SELECT count(*) FROM blobs").fetchone()[0] == 0
+    assert sql_rows(archive, "SELECT count(*) FROM blobs") == [(0,)]
     assert archive.frontier_item("http://t/x") is None
     assert archive.save(run, "wiki", fetch(), article(), next_due=T0).version == 1
 
@@ -484,7 +503,7 @@ def test_search_finds_titles_summaries_and_text(archive: Archive) -> None:
     assert archive.search("  ") == []
 
 
-def test_fill_rates_and_stats(archive: Archive) -> None:
+def test_fill_rates_and_stats(archive: Archive, archive_backend: str) -> None:
     build_site(archive)
     rates = archive.field_fill_rates("wiki")
     assert rates["title"] == 1.0 and rates["infobox"] == 1.0 and rates["entries"] == 0.0
@@ -502,4 +521,5 @@ def test_fill_rates_and_stats(archive: Archive) -> None:
     assert stats["sites"]["wiki"]["versions"] == 5
     assert stats["bytes_fetched"] == sum(len(b) for b in (
         b"<a>0</a>", b"<a>1</a>", b"<a>2</a>", b"<ff/>", b"<l/>", b"broken"))
-    assert stats["bytes_stored"] > 0 and stats["schema_version"] == SCHEMA_VERSION
+    assert stats["bytes_stored"] > 0 and stats["schema_version"] == {
+        "sqlite": SCHEMA_VERSION, "postgresql": POSTGRES_SCHEMA_VERSION}[archive_backend]

@@ -8,7 +8,6 @@ from scraper.archive.blobs import DEFAULT_FULL_COPY_EVERY
 from scraper.archive.location import ArchiveLocation, parse_archive_location
 from scraper.archive.protocol import ArchiveBackend
 from scraper.archive.sqlite import SQLiteArchive
-from scraper.errors import ArchiveError
 
 
 class Archive:
@@ -26,12 +25,16 @@ class Archive:
 
         Raises ConfigError for a location that is neither (naming the `archive` key), and
         ArchiveError naming the archive when it cannot be opened as asked (see the backend's
-        open: SQLiteArchive.open); SchemaVersionError for a schema newer than this release.
+        open: SQLiteArchive.open, PostgresArchive.open); SchemaVersionError for a schema newer than this release.
         """
         where = (location if isinstance(location, ArchiveLocation)
                  else parse_archive_location(os.fspath(location)))
         if where.is_postgres:
-            raise ArchiveError(where.display, "PostgreSQL archives are not supported yet")
+            # Imported here: commands on SQLite archives need not load psycopg.
+            from scraper.archive.postgres.archive import PostgresArchive
+
+            return PostgresArchive.open(where, create=create, readonly=readonly,
+                                        full_copy_every=full_copy_every)
         return SQLiteArchive.open(where.path_or_dsn, create=create, readonly=readonly,
                                   full_copy_every=full_copy_every)
 

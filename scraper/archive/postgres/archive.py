@@ -14,6 +14,7 @@ from scraper.archive.postgres import schema
 from scraper.archive.postgres.blobs import PostgresBlobRows
 from scraper.archive.postgres.core import PostgresCore
 from scraper.archive.postgres.frontier import SharedFrontier
+from scraper.archive.postgres.reads import PostgresReads
 from scraper.archive.postgres.runs import PostgresRunStore
 from scraper.archive.postgres.store import PostgresVersionStore
 from scraper.errors import ArchiveError
@@ -25,14 +26,13 @@ from scraper.models import FrontierItem
 NO_WORKER = 0
 
 
-class PostgresArchive(PostgresVersionStore, PostgresRunStore):
+class PostgresArchive(PostgresVersionStore, PostgresRunStore, PostgresReads):
     """Versioned snapshots of crawled pages in a PostgreSQL database: the PostgreSQL backend
     of scraper.archive.protocol.ArchiveBackend. Use it from one thread at a time."""
 
     def __init__(self, core: PostgresCore, *, full_copy_every: int = DEFAULT_FULL_COPY_EVERY,
                  readonly: bool = False, level: int = DEFAULT_LEVEL) -> None:
         self.core = core
-        self.path = core.path
         self.readonly = readonly
         self.blob_rows = PostgresBlobRows()
         self.blobs = BlobStore(self.blob_rows, max_depth=full_copy_every, level=level)
@@ -73,6 +73,10 @@ class PostgresArchive(PostgresVersionStore, PostgresRunStore):
             core.close()
             raise
         return cls(core, full_copy_every=full_copy_every, readonly=readonly)
+
+    @property
+    def path(self) -> str:
+        return self.core.path
 
     @property
     def schema_version(self) -> int:

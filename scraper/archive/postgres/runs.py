@@ -49,7 +49,7 @@ class PostgresRunStore(PostgresWrites):
     def finish_run(self, run_id: int, stats: CrawlStats, *, status: str, ended_at: datetime,
                    alerts: Sequence[Mapping[str, Any]] = ()) -> None:
         if status not in RUN_STATUSES:
-            raise ArchiveError(self.path, f"run {run_id}: unknown status {status!r}; expected "
+            raise ArchiveError(self.core.path, f"run {run_id}: unknown status {status!r}; expected "
                                           f"one of {', '.join(RUN_STATUSES)}")
 
         def op(conn: Connection) -> int:
@@ -63,7 +63,7 @@ class PostgresRunStore(PostgresWrites):
                  run_id)).rowcount
 
         if self._write(op, doing="finish_run") != 1:
-            raise ArchiveError(self.path, f"no run {run_id} to finish")
+            raise ArchiveError(self.core.path, f"no run {run_id} to finish")
 
     def run_statuses(self) -> dict[str, int]:
         """How many runs ended with each status, most frequent first."""

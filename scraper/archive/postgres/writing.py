@@ -4,7 +4,7 @@ write runs (alone in its own transaction, or as a savepoint inside a batch).
 Attributes every mixin of PostgresArchive may use (set by PostgresArchive.__init__):
 
 - `core`: the PostgresCore (one connection; `core.run(op)` for reads and lone writes);
-- `path`: the location as messages name it (password hidden);
+- `path` (a property): the location as messages name it (password hidden);
 - `blob_rows`: the PostgresBlobRows under `blobs`; bind it to the operation's connection
   (`with self.blob_rows.bound(conn):`) before calling `blobs`;
 - `blobs`: the BlobStore (delta chains, read cache) over `blob_rows`;
@@ -37,7 +37,6 @@ class PostgresWrites:
     """The shared state (see the module docstring) and the write paths."""
 
     core: PostgresCore
-    path: str
     blob_rows: PostgresBlobRows
     blobs: BlobStore
     readonly: bool
@@ -71,7 +70,7 @@ class PostgresWrites:
 
     def _refuse_if_readonly(self) -> None:
         if self.readonly:
-            raise ArchiveError(self.path, "opened read-only; cannot write")
+            raise ArchiveError(self.core.path, "opened read-only; cannot write")
 
     def _write(self, op: Callable[[Connection], R], *, doing: str) -> R:
         """`op(conn)` as one all-or-nothing write: its own transaction (retried on a new
