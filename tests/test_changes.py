@@ -1,4 +1,5 @@
-"""diff_versions, changes_report and the `diff` / `changes` commands over a real archive."""
+"""diff_versions, changes_report and the `diff` / `changes` commands over a real archive, on
+each backend (SQLite and PostgreSQL: tests/archive_backends.py)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import pytest
 from click.testing import CliRunner
 from selectolax.lexbor import LexborHTMLParser
 
-from scraper.archive import Archive
+from scraper.archive import Archive, ArchiveBackend
 from scraper.changes import changes_report, diff_versions, report_text, report_to_json
 from scraper.cli import main
 from scraper.errors import ArchiveError
@@ -41,8 +42,8 @@ def fetch(url: str, when: datetime, body: bytes = b"<html></html>", status: int 
                        elapsed_s=0.01)
 
 
-def build(path: Path) -> None:
-    with Archive.open(str(path), create=True) as archive:
+def build(location: str) -> None:
+    with Archive.open(location, create=True) as archive:
         run = archive.start_run([SITE], {"name": SITE}, T0)
         due = T0 + timedelta(days=30)
         archive.save(run, SITE, fetch(PARIS, T0, b"1"), V1, next_due=due)
@@ -62,21 +63,21 @@ def build(path: Path) -> None:
 
 
 @pytest.fixture()
-def archive_path(tmp_path: Path) -> Path:
-    path = tmp_path / "archive.db"
-    build(path)
-    return path
+def archive_path(any_archive_location: str) -> str:
+    """The built archive's location: a file, or a PostgreSQL URL."""
+    build(any_archive_location)
+    return any_archive_location
 
 
 @pytest.fixture()
-def archive(archive_path: Path) -> Iterator[Archive]:
-    with Archive.open(str(archive_path), create=False) as opened:
+def archive(archive_path: str) -> Iterator[ArchiveBackend]:
+    with Archive.open(archive_path, create=False) as opened:
         yield opened
 
 
 # -- library -----------------------------------------------------------------------------
 
-def test_default_diff_is_the_last_two_versions(archive: Archive) -> None:
+def test_default_diff_is_the_last_two_versions(archive: ArchiveBackend) -> None:
     d = diff_versions(archive, PARIS)
     assert (d.old_version, d.new_version) == (2, 3)
     assert (d.old_revision_id, d.new_revision_id) == (12, 13)
@@ -85,7 +86,7 @@ def test_default_diff_is_the_last_two_versions(archive: Archive) -> None:
     assert d.summary is None
 
 
-def test_versions_by_number_and_by_date(archive: Archive) -> None:
+def test_versions_by_number_and_by_date(archive: ArchiveBackend) -> None:
     d = diff_versions(archive, PARIS, 1, 3)
     assert (d.old_version, d.new_version) == (1, 3)
     assert d.summary is not None and len(d.links_added) == 1
@@ -95,7 +96,7 @@ def test_versions_by_number_and_by_date(archive: Archive) -> None:
     assert (only_to.old_version, only_to.new_version) == (1, 2)
 
 
-def test_unknown_url_and_versions_are_named(archive: Archive) -> None:
+def test_unknown_url_and_versions_are_named(archive: ArchiveBackend) -> None:
     with pytest.raises(ArchiveError, match="no page http://127.0.0.1:8000/wiki/Rome"):
         diff_versions(archive, BASE + "Rome")
     with pytest.raises(ArchiveError, match=r"Paris has no version 9 \(versions 1 to 3\)"):
@@ -106,7 +107,7 @@ def test_unknown_url_and_versions_are_named(archive: Archive) -> None:
         diff_versions(archive, BASE + "Lyon")
 
 
-def test_changes_report_lists_changed_new_and_gone_apart(archive: Archive) -> None:
+def test_changes_report_lists_changed_new_and_gone_apart(archive: ArchiveBackend) -> None:
     report = changes_report(archive, T1 - timedelta(hours=1))
     assert [p.url for p in report.changed] == [PARIS, "http://127.0.0.1:8001/x"]
     paris = report.changed[0]
@@ -118,7 +119,7 @@ def test_changes_report_lists_changed_new_and_gone_apart(archive: Archive) -> No
     assert [(e.url, e.at) for e in report.gone] == [(BASE + "Nice", T2)]
 
 
-def test_changes_report_window_and_site(archive: Archive) -> None:
+def test_changes_report_window_and_site(archive: ArchiveBackend) -> None:
     report = changes_report(archive, T1 - timedelta(hours=1), T2 - timedelta(hours=1), SITE)
     assert [(p.url, p.count, p.gist) for p in report.changed] == [(PARIS, 1, "summary edited")]
     assert [e.url for e in report.new] == [BASE + "Lyon"]
@@ -127,7 +128,7 @@ def test_changes_report_window_and_site(archive: Archive) -> None:
     assert later.changed == () and later.new == () and later.gone == ()
 
 
-def test_report_renderings(archive: Archive) -> None:
+def test_report_renderings(archive: ArchiveBackend) -> None:
     report = changes_report(archive, T1 - timedelta(hours=1), site=SITE)
     data = json.loads(json.dumps(report_to_json(report)))
     assert data["changed"][0]["new_versions"] == 2
@@ -149,16 +150,16 @@ def run(*args: str) -> tuple[int, str, str]:
     return result.exit_code, result.stdout, result.stderr
 
 
-def test_diff_command_text_and_json(archive_path: Path) -> None:
-    code, out, _ = run("diff", PARIS, "--archive", str(archive_path), "--from", "1")
+def test_diff_command_text_and_json(archive_path: str) -> None:
+    code, out, _ = run("diff", PARIS, "--archive", archive_path, "--from", "1")
     assert code == 0
     assert "---  version 1  revision 11  fetched 2026-11-01T08:00:00" in out
     assert "+++  version 3  revision 13  fetched 2026-11-05T08:00:00" in out
     assert "capital {+and largest city +}of France." in out  # plain: not a terminal
     assert "\x1b[" not in out
-    code, out, _ = run("diff", PARIS, "--archive", str(archive_path), "--color", "always")
+    code, out, _ = run("diff", PARIS, "--archive", archive_path, "--color", "always")
     assert code == 0 and "\x1b[" in out
-    code, out, _ = run("diff", PARIS, "--archive", str(archive_path), "--format", "json",
+    code, out, _ = run("diff", PARIS, "--archive", archive_path, "--format", "json",
                        "--from", "2026-11-02", "--to", "v2")
     data = json.loads(out)
     assert code == 0 and data["version"] == 1
@@ -166,8 +167,8 @@ def test_diff_command_text_and_json(archive_path: Path) -> None:
     assert data["summary"]["words"][1] == ["insert", "and largest city "]
 
 
-def test_diff_command_unified_and_html_to_files(archive_path: Path, tmp_path: Path) -> None:
-    code, out, _ = run("diff", PARIS, "--archive", str(archive_path), "--from", "1", "--to",
+def test_diff_command_unified_and_html_to_files(archive_path: str, tmp_path: Path) -> None:
+    code, out, _ = run("diff", PARIS, "--archive", archive_path, "--from", "1", "--to",
                        "2", "--format", "unified", "--context", "1")
     assert code == 0
     assert out.splitlines()[:3] == [
@@ -175,45 +176,45 @@ def test_diff_command_unified_and_html_to_files(archive_path: Path, tmp_path: Pa
         f"+++ {PARIS}@2\t2026-11-03T08:00:00.000000+00:00", "@@ -2,3 +2,3 @@"]
     target = tmp_path / "out" / "paris.html"
     target.parent.mkdir()
-    code, out, err = run("diff", PARIS, "--archive", str(archive_path), "--format", "html",
+    code, out, err = run("diff", PARIS, "--archive", archive_path, "--format", "html",
                          "-o", str(target))
     assert code == 0 and out == "" and f"wrote {target}" in err
     tree = LexborHTMLParser(target.read_text(encoding="utf-8"))
     assert [n.text() for n in tree.css("td.new ins")].count("Nice http://127.0.0.1:8000/wiki/Nice") == 1
 
 
-def test_diff_command_errors(archive_path: Path, tmp_path: Path) -> None:
-    code, _, err = run("diff", BASE + "Rome", "--archive", str(archive_path))
+def test_diff_command_errors(archive_path: str, tmp_path: Path) -> None:
+    code, _, err = run("diff", BASE + "Rome", "--archive", archive_path)
     assert code == 1 and "no page http://127.0.0.1:8000/wiki/Rome" in err
-    code, _, err = run("diff", PARIS, "--archive", str(archive_path), "--from", "7")
+    code, _, err = run("diff", PARIS, "--archive", archive_path, "--from", "7")
     assert code == 1 and "has no version 7 (versions 1 to 3)" in err
-    code, _, err = run("diff", PARIS, "--archive", str(archive_path), "--from", "yesterday-ish")
+    code, _, err = run("diff", PARIS, "--archive", archive_path, "--from", "yesterday-ish")
     assert code == 2 and "expected a version number" in err
     code, _, err = run("diff", PARIS, "--archive", str(tmp_path / "missing.db"))
     assert code == 1 and "missing.db" in err and not (tmp_path / "missing.db").exists()
 
 
-def test_changes_command(archive_path: Path) -> None:
-    code, out, _ = run("changes", "--archive", str(archive_path), "--since", "2026-11-03T07:00",
+def test_changes_command(archive_path: str) -> None:
+    code, out, _ = run("changes", "--archive", archive_path, "--since", "2026-11-03T07:00",
                        "--site", SITE)
     assert code == 0
     assert out.splitlines()[0] == "Changes since 2026-11-03 07:00 UTC, site wiki"
     assert f"  {PARIS}  (Paris)" in out and "Gone pages: 1" in out
-    code, out, _ = run("changes", "--archive", str(archive_path), "--since", "2026-11-03T07:00",
+    code, out, _ = run("changes", "--archive", archive_path, "--since", "2026-11-03T07:00",
                        "--until", "2026-11-05", "--format", "json")
     data = json.loads(out)
     assert code == 0 and data["until"] == "2026-11-05T00:00:00.000000+00:00"
     assert [p["url"] for p in data["changed"]] == [PARIS, "http://127.0.0.1:8001/x"]
-    code, _, err = run("changes", "--archive", str(archive_path), "--since", "2026-11-05",
+    code, _, err = run("changes", "--archive", archive_path, "--since", "2026-11-05",
                        "--until", "2026-11-01")
     assert code == 2 and "--until" in err
-    code, out, _ = run("changes", "--archive", str(archive_path))  # last 7 days from now
+    code, out, _ = run("changes", "--archive", archive_path)  # last 7 days from now
     assert code == 0 and "Changed pages:" in out
 
 
 # -- end to end: crawl the built-in site, edit it, crawl again --------------------------
 
-def test_crawl_edit_recrawl_then_diff_and_changes(tmp_path: Path) -> None:
+def test_crawl_edit_recrawl_then_diff_and_changes(any_archive_location: str) -> None:
     import asyncio
     import textwrap
 
@@ -232,7 +233,7 @@ def test_crawl_edit_recrawl_then_diff_and_changes(tmp_path: Path) -> None:
             recrawl_after: 0s
             politeness: {{concurrency: 2, delay: 0}}
             """), "e2e.yaml")
-        db = str(tmp_path / "e2e.db")
+        db = any_archive_location
         with Archive.open(db) as archive:
             asyncio.run(crawl([config], archive))
             site.edit("NATO", infobox={"Type": "Defence alliance"}, reorder_sections=True)

@@ -1,17 +1,20 @@
 """`scraper export` against real archives: round trips of every format, filters at their
-boundaries, --as-of, existing files and --force, messages and exit codes."""
+boundaries, --as-of, existing files and --force, messages and exit codes; on each backend
+(SQLite and PostgreSQL: tests/archive_backends.py)."""
 
 from __future__ import annotations
 
 import csv
 import io
 import json
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pyarrow.parquet as pq
 import pytest
+from archive_backends import BACKENDS
 from click.testing import CliRunner, Result
 from warcio.archiveiterator import ArchiveIterator
 
@@ -62,12 +65,21 @@ def save(archive: Archive, run: int, site: str, url: str, text: str, when: datet
 A, B, C = f"{BASE}/info/A", f"{BASE}/info/B", f"{BASE}/wiki/C"
 
 
-@pytest.fixture(scope="module")
-def archive_path(tmp_path_factory: pytest.TempPathFactory) -> str:
-    """Three pages, two sites, versions at known times:
+@pytest.fixture(scope="module", params=BACKENDS)
+def archive_path(request: pytest.FixtureRequest,
+                 tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The location (a file, or a PostgreSQL URL) of an archive built once per backend.
+    Three pages, two sites, versions at known times:
     A (s1): v1 T0, v2 T0+1h, v3 T0+2h; B (s1): v1 T0+30m, then an unchanged refetch at T0+4h;
     C (s2): v1 T0+1h (status 203, redirected), v2 T0+3h."""
-    path = str(tmp_path_factory.mktemp("arch") / "archive.db")
+    database = None
+    if request.param == "postgresql":
+        server = request.getfixturevalue("postgres_server")
+        server.start()
+        database = server.new_database()
+        path = server.url(database)
+    else:
+        path = str(tmp_path_factory.mktemp("arch") / "archive.db")
     with Archive.open(path) as archive:
         run = archive.start_run(["s1", "s2"], {}, T0)
         save(archive, run, "s1", A, "a1", T0)
@@ -77,7 +89,9 @@ def archive_path(tmp_path_factory: pytest.TempPathFactory) -> str:
         save(archive, run, "s1", A, "a3", T0 + 2 * H)
         save(archive, run, "s2", C, "c2", T0 + 3 * H)
         save(archive, run, "s1", B, "b1", T0 + 4 * H)  # unchanged: no new version
-    return path
+    yield path
+    if database is not None and server.running:
+        server.drop_database(database)
 
 
 def run_cli(*args: str) -> Result:
