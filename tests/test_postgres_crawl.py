@@ -9,6 +9,7 @@ import textwrap
 from pathlib import Path
 from typing import Any
 
+import psycopg
 from click.testing import CliRunner
 
 from scraper.cli import main
@@ -67,3 +68,33 @@ def test_a_crawl_into_postgresql_matches_one_into_sqlite(tmp_path: Path,
         sqlite, postgres = (_read(site, archive) for archive in archives)
     assert len(sqlite["export"]) >= 3 and sqlite["history_lines"] > 1
     assert postgres == sqlite
+
+
+def test_an_archive_url_in_the_config_keeps_its_password_out_of_output_and_the_archive(
+        tmp_path: Path, postgres_url: str) -> None:
+    # Trust authentication on the test server: the password is carried, never asked for.
+    with_password = re.sub(r"^postgresql://([^@/:]+)@", r"postgresql://\1:s3cret-pw@",
+                           postgres_url)
+    assert "s3cret-pw" in with_password
+    with TestSite(pages=5) as site:
+        config = tmp_path / "wiki.yaml"
+        config.write_text(textwrap.dedent(f"""\
+            name: wiki
+            start_urls: ["{site.url('/')}"]
+            archive: "{with_password}"
+            max_pages: 3
+            network: {{allow_loopback: true}}
+            politeness: {{delay: 0}}
+            """))
+        runner = CliRunner()
+        crawled = runner.invoke(main, ["crawl", str(config)])
+        assert crawled.exit_code == 0, crawled.output
+        shown = runner.invoke(main, ["config", "show", str(config)])
+        stats = runner.invoke(main, ["stats", "--archive", with_password, "--format", "json"])
+    for result in (crawled, shown, stats):
+        assert "s3cret-pw" not in result.output
+    assert "s3cret-pw" not in str(list(tmp_path.rglob("*")))
+    assert ":***@" in crawled.output and ":***@" in shown.output
+    with psycopg.connect(postgres_url) as conn:
+        dump = conn.execute("SELECT config FROM runs").fetchall()
+    assert dump and all("s3cret-pw" not in str(row) for row in dump)

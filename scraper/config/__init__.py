@@ -75,7 +75,11 @@ def load_config_text(
 
 def config_to_dict(cfg: CrawlConfig) -> dict[str, Any]:
     """The config as plain JSON-ready data in the file's shape (regexes as patterns, durations
-    in seconds, sizes in bytes); loading it again gives the same config. `path` is left out."""
+    in seconds, sizes in bytes); loading it again gives the same config, except that the
+    password of an `archive:` URL shows as `***` (this is what `config show` prints and what
+    a run row keeps). `path` is left out."""
+    # (Imported here: the archive package is not needed to read a config.)
+    from scraper.archive.location import redact
     def plain(value: Any) -> Any:
         if isinstance(value, re.Pattern):
             return value.pattern
@@ -86,8 +90,11 @@ def config_to_dict(cfg: CrawlConfig) -> dict[str, Any]:
         return value
 
     fields = {v: k for k, v in FIELD_OF_KEY.items()}
-    return {fields.get(f.name, f.name): plain(getattr(cfg, f.name))
+    data = {fields.get(f.name, f.name): plain(getattr(cfg, f.name))
             for f in dataclasses.fields(cfg) if f.name != "path"}
+    if data.get("archive"):
+        data["archive"] = redact(data["archive"])
+    return data
 
 
 def config_to_yaml(cfg: CrawlConfig) -> str:

@@ -109,12 +109,20 @@ def _header_text(ctx: _Ctx, key: str, value: Any) -> str:
     return text
 
 
-def _path(ctx: _Ctx, key: str, value: Any, *, optional: bool = False) -> str | None:
-    """A file path: text without NUL, which no file system allows (sqlite3 and open() raise
-    ValueError on it)."""
-    text = _text(ctx, key, value, optional=optional)
-    if text is not None and "\0" in text:
-        raise ctx.error(key, f"a path cannot contain a NUL character, got {text!r}")
+def _archive(ctx: _Ctx, key: str, value: Any) -> str | None:
+    """An SQLite file path or a postgresql:// URL, checked as `Archive.open` reads it; a
+    message shows a URL's password as `***`."""
+    from scraper.archive.location import parse_archive_location  # (only when one is given)
+
+    text = _text(ctx, key, value, optional=True)
+    if text is None:
+        return None
+    if "\0" in text:
+        raise ctx.error(key, "a path cannot contain a NUL character")
+    try:
+        parse_archive_location(text, key=key)
+    except ConfigError as exc:
+        raise ctx.error(key, exc.reason) from None
     return text
 
 

@@ -10,6 +10,7 @@ from typing import Any
 
 from scraper.addresses import AddressPolicy, parse_ip
 from scraper.config._fields import (
+    _archive,
     _check_keys,
     _choice,
     _css,
@@ -22,7 +23,6 @@ from scraper.config._fields import (
     _http_url,
     _integer,
     _list,
-    _path,
     _plain_text,
     _regex,
     _scope_problem,
@@ -156,7 +156,7 @@ _TOP: dict[str, _Field] = {
     "recrawl": lambda ctx, key, value: _list(ctx, key, value, _recrawl_rule),
     "politeness": lambda ctx, key, value: _block(ctx, key, value, Politeness, _POLITENESS),
     "network": lambda ctx, key, value: _block(ctx, key, value, Network, _NETWORK),
-    "archive": partial(_path, optional=True),
+    "archive": _archive,
     "selectors": _optional_block(Selectors, _SELECTORS),
     "source": partial(_choice, choices=SOURCES),
     "mediawiki": _optional_block(MediaWikiSource, _MEDIAWIKI),
