@@ -5,13 +5,20 @@ process, then crawls it with each contender in its own process, at each latency 
 concurrency, and prints pages/s and CPU ms per page. Scrapy comes with the `bench` extra
 (pip install -e '.[bench]').
 
+With --postgres, each round also crawls into PostgreSQL (one worker; a fresh database of a
+throwaway cluster on loopback per crawl, started by tests/postgres_harness.py) and the table
+gives its pages/s as a share of the crawl into SQLite (issue 18's target: at least 70%), and
+the server's CPU ms per page besides the crawl process's. The built-in site serves one host
+(127.0.0.1), so the crawl does too.
+
     python tests/bench/bench_crawl.py [--pages 2000] [--latency 0,50] [--concurrency 16,64]
-                                      [--rounds 1] [--skip-scrapy]
+                                      [--rounds 1] [--skip-scrapy] [--postgres]
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import resource
@@ -24,9 +31,15 @@ import textwrap
 import time
 import urllib.request
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from postgres_harness import PostgresServer
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))  # tests/, for postgres_harness
 PYTHON = sys.executable
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 AIOHTTP_LOOP = textwrap.dedent('''
     import asyncio, re, sys, time
@@ -142,13 +155,34 @@ def run_timed(cmd: list[str], cwd: str | None = None,
     return wall, cpu, out.stdout
 
 
+def process_tree_cpu_seconds(pid: int) -> float:
+    """CPU seconds of process `pid`, of its running children, and of its children that
+    ended and were waited for (a PostgreSQL server: the postmaster, its background
+    processes, and the backends of connections already closed). Read from /proc."""
+    total = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:  # the process ended meanwhile
+            continue
+        fields = text[text.rfind(")") + 2:].split()
+        # fields[1] is the parent's PID; [11:13] utime, stime; [13:15] the waited children's
+        if int(stat.parent.name) == pid:
+            total += sum(int(f) for f in fields[11:15])
+        elif int(fields[1]) == pid:
+            total += sum(int(f) for f in fields[11:13])
+    return total / CLOCK_TICKS
+
+
 def run_scraper(base: str, concurrency: int, workdir: str,
-                source: str | None = None) -> tuple[float, float, int]:
+                source: str | None = None,
+                archive: str | None = None) -> tuple[float, float, int]:
     """One crawl by this checkout's scraper, or with `source` by the one in that folder (a
-    checkout of another commit, put first on PYTHONPATH)."""
+    checkout of another commit, put first on PYTHONPATH), into `archive` (default: a new
+    SQLite file)."""
     port = base.rsplit(":", 1)[1]
     config = Path(workdir, f"bench-{concurrency}.yaml")
-    archive = Path(workdir, f"bench-{concurrency}-{time.monotonic_ns()}.db")
+    archive = archive or str(Path(workdir, f"bench-{concurrency}-{time.monotonic_ns()}.db"))
     config.write_text(textwrap.dedent(f"""\
         name: bench
         start_urls: ["http://127.0.0.1:{port}/related/NATO"]
@@ -188,6 +222,10 @@ def main() -> None:
                         help="also crawl with the scraper package of this folder (e.g. a "
                              "`git worktree` of an older commit), in the same rounds, and "
                              "print this checkout's pages/s as a share of it")
+    parser.add_argument("--postgres", action="store_true",
+                        help="also crawl into PostgreSQL (a throwaway cluster on loopback, "
+                             "a fresh database per crawl), in the same rounds, and print its "
+                             "pages/s as a share of SQLite's and the server's CPU ms per page")
     args = parser.parse_args()
     if args.rounds < 1:
         parser.error("--rounds must be at least 1")
@@ -199,11 +237,16 @@ def main() -> None:
         if not found.stdout.strip().startswith(os.path.join(args.baseline, "scraper")):
             parser.error(f"--baseline {args.baseline}: it has no scraper package of its own "
                          f"(Python imported {found.stdout.strip() or found.stderr.strip()})")
-    contenders = (["scraper"] + (["baseline"] if args.baseline else []) + ["aiohttp loop"]
+    contenders = (["scraper"] + (["postgres"] if args.postgres else [])
+                  + (["baseline"] if args.baseline else []) + ["aiohttp loop"]
                   + ([] if args.skip_scrapy else ["scrapy"]))
     # (contender, latency, concurrency) -> [(pages, pages/s, CPU ms per page), ...]
     runs: dict[tuple[str, int, int], list[tuple[int, float, float]]] = {}
-    with tempfile.TemporaryDirectory() as workdir:
+    # (latency, concurrency) -> [the PostgreSQL server's CPU ms per page, ...]
+    server_cpu: dict[tuple[int, int], list[float]] = {}
+    with contextlib.ExitStack() as stack:
+        workdir = stack.enter_context(tempfile.TemporaryDirectory())
+        server = start_postgres(stack) if args.postgres else None
         # From a file: Scrapy reads its callbacks' source, which -c lacks.
         spider = Path(workdir, "spider.py")
         spider.write_text(SCRAPY_SPIDER)
@@ -214,7 +257,16 @@ def main() -> None:
                 for conc in [int(x) for x in args.concurrency.split(",")]:
                     for _ in range(args.rounds):
                         for name in contenders:
-                            if name in ("scraper", "baseline"):
+                            if name == "postgres":
+                                assert server is not None and server.pid is not None
+                                database = server.url(server.new_database())
+                                server_before = process_tree_cpu_seconds(server.pid)
+                                wall, cpu, n = run_scraper(base, conc, workdir,
+                                                           archive=database)
+                                server_cpu.setdefault((latency, conc), []).append(
+                                    1000 * (process_tree_cpu_seconds(server.pid)
+                                            - server_before) / max(n, 1))
+                            elif name in ("scraper", "baseline"):
                                 wall, cpu, n = run_scraper(
                                     base, conc, workdir,
                                     args.baseline if name == "baseline" else None)
@@ -228,11 +280,35 @@ def main() -> None:
             finally:
                 site.terminate()
                 site.wait()
-    print_table(runs, contenders, args.rounds)
+    print_table(runs, contenders, args.rounds, server_cpu)
+
+
+def start_postgres(stack: contextlib.ExitStack) -> PostgresServer:
+    """A throwaway PostgreSQL cluster on loopback, removed when `stack` closes."""
+    from postgres_harness import PostgresServer, missing_reason
+
+    reason = missing_reason()
+    if reason is not None:
+        sys.exit(f"--postgres: {reason}")
+    server = PostgresServer.create()
+    stack.callback(server.destroy)
+    print(f"PostgreSQL {server.version} on {server.host}:{server.port}", file=sys.stderr)
+    return server
+
+
+def ratio_line(name: str, ours: list[float], theirs: list[float], rounds: int) -> str:
+    """Ours as a share of theirs, the median of the rounds' ratios (each round's crawls ran
+    one after the other, under the same load from the rest of the machine)."""
+    shares = [100 * a / b for a, b in zip(ours, theirs, strict=True)]
+    line = f"{statistics.median(shares):.0f}% of {name}"
+    if rounds > 1:
+        line += f" (rounds: {', '.join(f'{r:.0f}%' for r in shares)})"
+    return line
 
 
 def print_table(runs: dict[tuple[str, int, int], list[tuple[int, float, float]]],
-                contenders: list[str], rounds: int) -> None:
+                contenders: list[str], rounds: int,
+                server_cpu: dict[tuple[int, int], list[float]]) -> None:
     print(f"{'contender':14} {'latency':>7} {'conc':>4} {'pages':>6} {'pages/s':>8} "
           f"{'range':>9} {'CPU ms/page':>11}")
     settings = sorted({(latency, conc) for _, latency, conc in runs})
@@ -260,6 +336,11 @@ def print_table(runs: dict[tuple[str, int, int], list[tuple[int, float, float]]]
             vs_scrapy = [a / b for a, (_, b, _) in zip(ours, runs[("scrapy", latency, conc)])]
             line += f"  {statistics.median(vs_scrapy):.1f}x scrapy"
         print(f"{'-> ratio':14} {latency:>7} {conc:>4}  {line}")
+        if "postgres" in contenders:
+            pg = [rate for _, rate, _ in runs[("postgres", latency, conc)]]
+            print(f"{'-> postgres':14} {latency:>7} {conc:>4}  "
+                  f"{ratio_line('sqlite (target: 70%)', pg, ours, rounds)}; server CPU "
+                  f"{statistics.median(server_cpu[(latency, conc)]):.2f} ms/page")
     print(f"(machine: {os.cpu_count()} cores; site in its own process; medians of {rounds} "
           f"round(s))")
 
