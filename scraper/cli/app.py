@@ -99,6 +99,7 @@ def echo_json(data: Any) -> None:
 # crawler's (httpx, asyncio) nor the test site's: startup is part of every cron job and of an
 # export's records/s. tests/test_cli.py checks this table against the modules.
 COMMAND_MODULES: dict[str, str] = {
+    "archive": "archive_copy_cmd",
     "changes": "diff_cmds",
     "config": "config_cmds",
     "crawl": "crawl_cmds",
