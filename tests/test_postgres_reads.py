@@ -3,13 +3,13 @@ what the SQLite archive gives for the same archive.
 
 The archive is written by the SQLite backend's save (versions, delta chains, links over
 versions, a frontier URL stored under another page URL, failures, a gone page, skips) and
-its rows are copied table by table into a fresh PostgreSQL database, so that the reads are
-checked on rows with real delta chains, independently of the PostgreSQL write path.
+its rows are copied into a fresh PostgreSQL database by scraper.archive.copy (table by table,
+ids kept), so that the reads are checked on rows with real delta chains, independently of the
+PostgreSQL write path.
 """
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -17,15 +17,15 @@ from typing import Any
 import pytest
 
 from scraper.archive.blobs import BlobStore
+from scraper.archive.copy import copy_archive
 from scraper.archive.location import parse_archive_location
 from scraper.archive.postgres.blobs import PostgresBlobRows
-from scraper.archive.postgres.core import Connection, PostgresCore
+from scraper.archive.postgres.core import PostgresCore
 from scraper.archive.postgres.reads import PostgresReads
-from scraper.archive.postgres.schema import SCHEMA_VERSION, migrate
+from scraper.archive.postgres.schema import SCHEMA_VERSION
 from scraper.archive.sqlite import SQLiteArchive
 from scraper.errors import ArchiveError
 from scraper.models import Entry, FetchResult, FrontierItem, Link, Page
-from scraper.timeutil import from_iso
 
 T0 = datetime(2026, 3, 1, tzinfo=UTC)
 URL = "http://wiki.test/wiki/Mozilla"
@@ -34,8 +34,6 @@ NATO = "http://list.test/related/NATO"
 # Sorts differently by code point than in most locales' collations (upper case first).
 ZEBRA = "http://wiki.test/wiki/Zebra"
 ALIAS = "http://wiki.test/w?title=Mozilla"
-# The tables in the order their foreign keys need.
-TABLES = ("runs", "blobs", "pages", "snapshots", "links", "failures", "skips", "frontier")
 
 
 class ReadArchive(PostgresReads):
@@ -96,42 +94,14 @@ def build(archive: SQLiteArchive) -> None:
                            now=later, next_due=later)
 
 
-def pg_value(value: Any, data_type: str) -> Any:
-    if value is None:
-        return None
-    if data_type == "timestamp with time zone":
-        return from_iso(value)
-    if data_type == "boolean":
-        return bool(value)
-    return value
-
-
-def copy_rows(source: sqlite3.Connection, conn: Connection) -> None:
-    """Every row of the archive tables, ids kept, into PostgreSQL's tables of the same names."""
-    for table in TABLES:
-        types = dict(conn.execute(
-            "SELECT column_name, data_type FROM information_schema.columns WHERE"
-            " table_name = %s AND is_generated = 'NEVER'", (table,)).fetchall())
-        have = [r[1] for r in source.execute(f"PRAGMA table_info({table})")]
-        columns = [c for c in have if c in types]
-        order = "rowid" if table != "links" else "id"
-        placeholders = ", ".join(["%s"] * len(columns))
-        for row in source.execute(f"SELECT {', '.join(columns)} FROM {table} ORDER BY {order}"):
-            conn.execute(
-                f"INSERT INTO {table} ({', '.join(columns)}) OVERRIDING SYSTEM VALUE"
-                f" VALUES ({placeholders})",
-                [pg_value(v, types[c]) for c, v in zip(columns, row, strict=True)])
-
-
 @pytest.fixture
 def both(postgres_url: str, tmp_path: Any) -> Iterator[tuple[SQLiteArchive, ReadArchive]]:
     """The same archive on SQLite and (copied) on PostgreSQL; small chains (K=4) so that
     reads walk deltas and keyframes."""
     lite = SQLiteArchive.open(str(tmp_path / "a.db"), full_copy_every=4)
     build(lite)
+    copy_archive(str(tmp_path / "a.db"), postgres_url)
     core = PostgresCore(parse_archive_location(postgres_url))
-    migrate(core)
-    core.run(lambda conn: copy_rows(lite.conn, conn))
     yield lite, ReadArchive(core, full_copy_every=4)
     core.close()
     lite.close()
