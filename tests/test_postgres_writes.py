@@ -160,3 +160,26 @@ def test_read_only_refuses_writes_and_an_empty_database_is_no_archive(
             archive.enqueue([FrontierItem(URL, "wiki")], T0)
         with pytest.raises(ArchiveError, match="read-only"), archive.batch():
             pass
+
+
+def test_a_save_in_a_batch_sends_its_statements_pipelined(archive: PostgresArchive,
+                                                          postgres_url: str) -> None:
+    """A crawl's saves (inside the archive thread's batches) do not wait for the answer of
+    each statement whose rows they do not read; lone writes and the other writes stay
+    unpipelined (they read rowcounts)."""
+    statuses: list[psycopg.pq.PipelineStatus] = []
+    insert = archive.blob_rows.insert
+
+    def watched(*args: Any, **kwargs: Any) -> None:
+        statuses.append(archive.blob_rows.conn.pgconn.pipeline_status)
+        insert(*args, **kwargs)
+
+    archive.blob_rows.insert = watched  # type: ignore[method-assign]
+    run = archive.start_run(["wiki"], {}, T0)
+    archive.save(run, "wiki", fetch(b"<html>v1</html>"), article("one"), next_due=T0)
+    with archive.batch():
+        archive.save(run, "wiki", fetch(b"<html>v2</html>", T0 + timedelta(hours=1)),
+                     article("two"), next_due=T0)
+    assert statuses[:2] == [psycopg.pq.PipelineStatus.OFF] * 2
+    assert set(statuses[2:]) == {psycopg.pq.PipelineStatus.ON}
+    assert rows(postgres_url, "SELECT current_version, text FROM pages") == [(2, "two")]

@@ -143,7 +143,7 @@ class PostgresVersionStore(PostgresWrites):
                 enqueue_in(conn, discovered, fetch.fetched_at)
             return result
 
-        return self._write(op, doing=f"saving {page.url}")
+        return self._write(op, doing=f"saving {page.url}", pipelined=True)
 
     def _new_version(self, conn: Connection, run_id: int, site: str, fetch: FetchResult,
                      page: Page, encoded: EncodedPage, current: tuple[Any, ...] | None,
