@@ -33,7 +33,8 @@ from scraper.archive.blobs import BlobStore
 from scraper.archive.postgres.blobs import PostgresBlobRows
 from scraper.archive.postgres.core import Connection, PostgresCore, archive_error
 from scraper.archive.postgres.statistics import URL_ORDER, PostgresStatistics
-from scraper.archive.sqlite.core import SNAPSHOT_COLUMNS
+from scraper.archive.queries import SNAPSHOT_COLUMNS, version_filter
+from scraper.archive.queries import snapshot_from_row as read_snapshot
 from scraper.archive.suggest import not_found_message
 from scraper.errors import ArchiveError
 from scraper.models import Page, Snapshot, VersionSummary, page_from_dict
@@ -47,18 +48,13 @@ _TIME_COLUMNS = frozenset({"first_seen", "last_fetched", "last_changed", "gone_a
 _cursor_names = itertools.count(1)
 
 
-def snapshot_from_row(row: tuple[Any, ...]) -> Snapshot:
-    """A Snapshot from the first 16 columns selected with SNAPSHOT_COLUMNS."""
-    return Snapshot(
-        url=row[0], version=row[1], content_hash=row[2], fetched_at=utc(row[3]),
-        status=row[4], run_id=row[5], final_url=row[6], etag=row[7], last_modified=row[8],
-        revision_id=row[9], revision_timestamp=row[10], revision_user=row[11],
-        revision_comment=row[12], body_hash=row[13], body_size=row[14], change_gist=row[15],
-    )
-
-
 def utc(when: datetime) -> datetime:
     return when.astimezone(UTC)
+
+
+def snapshot_from_row(row: tuple[Any, ...]) -> Snapshot:
+    """A Snapshot from a row selected with SNAPSHOT_COLUMNS (fetched_at a timestamptz)."""
+    return read_snapshot(row, utc)
 
 
 def as_param(when: datetime) -> datetime:
@@ -316,7 +312,8 @@ class PostgresReads(PostgresStatistics):
         Latest version of each page unless `all_versions`; with `as_of`, the version each
         page had at that time. `since`/`until` keep versions made in [since, until).
         """
-        where, params = self._version_filter(site, since, until, all_versions, as_of)
+        where, params = version_filter(site, since, until, all_versions, as_of, mark="%s",
+                                       time_param=as_param)
         sql = (f"SELECT p.site, {SNAPSHOT_COLUMNS}, s.fields_hash FROM pages p"
                f" JOIN snapshots s ON s.page_id = p.id WHERE {where}"
                f" ORDER BY {URL_ORDER}, s.version")
@@ -331,7 +328,8 @@ class PostgresReads(PostgresStatistics):
     ) -> Iterator[VersionSummary]:
         """The versions iter_versions would give, as VersionSummary records read from the
         snapshot's columns (the fields blob only for versions that lack them)."""
-        where, params = self._version_filter(site, since, until, all_versions, as_of)
+        where, params = version_filter(site, since, until, all_versions, as_of, mark="%s",
+                                       time_param=as_param)
         sql = ("SELECT p.site, p.url, s.version, s.fetched_at, s.content_hash, s.revision_id,"
                " s.kind, s.title, s.summary, s.summary_truncated, s.related, s.categories,"
                " s.infobox, s.fields_hash FROM pages p JOIN snapshots s ON s.page_id = p.id"
@@ -350,28 +348,6 @@ class PostgresReads(PostgresStatistics):
                 site_name, url, version, utc(fetched_at), chash, revision_id, kind, title,
                 summary, bool(truncated), items, tuple(loads(categories)),
                 tuple(map(tuple, loads(infobox))))
-
-    @staticmethod
-    def _version_filter(site: str | None, since: datetime | None, until: datetime | None,
-                        all_versions: bool, as_of: datetime | None) -> tuple[str, list[Any]]:
-        clauses: list[str] = []
-        params: list[Any] = []
-        if as_of is not None:
-            clauses.append("s.version = (SELECT max(version) FROM snapshots x"
-                           " WHERE x.page_id = s.page_id AND x.fetched_at <= %s)")
-            params.append(as_param(as_of))
-        elif not all_versions:
-            clauses.append("s.version = p.current_version")
-        if site is not None:
-            clauses.append("p.site = %s")
-            params.append(site)
-        if since is not None:
-            clauses.append("s.fetched_at >= %s")
-            params.append(as_param(since))
-        if until is not None:
-            clauses.append("s.fetched_at < %s")
-            params.append(as_param(until))
-        return " AND ".join(clauses) or "true", params
 
     def iter_links(self, *, site: str | None = None,
                    all_versions: bool = False) -> Iterator[dict[str, Any]]:
@@ -399,7 +375,8 @@ class PostgresReads(PostgresStatistics):
     def versions_between(self, since: datetime, until: datetime | None = None,
                          site: str | None = None) -> Iterator[tuple[str, Snapshot]]:
         """(site, snapshot) of every version made in [since, until), by URL then version."""
-        where, params = self._version_filter(site, since, until, True, None)
+        where, params = version_filter(site, since, until, True, None, mark="%s",
+                                       time_param=as_param)
         sql = (f"SELECT p.site, {SNAPSHOT_COLUMNS} FROM pages p"
                f" JOIN snapshots s ON s.page_id = p.id WHERE {where}"
                f" ORDER BY {URL_ORDER}, s.version")

@@ -16,7 +16,7 @@ from typing import Any
 
 from scraper.archive.postgres.core import Connection, PostgresCore
 from scraper.archive.postgres.schema import current_version
-from scraper.archive.sqlite.reads import FILL_EXPRESSIONS
+from scraper.archive.queries import FILL_EXPRESSIONS
 
 # URLs in code point order, as SQLite sorts text.
 URL_ORDER = 'p.url COLLATE "C"'

@@ -9,10 +9,10 @@ from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any, NoReturn, ParamSpec, TypeVar
 
 from scraper.archive.blobs import BlobStore
+from scraper.archive.queries import snapshot_from_row as read_snapshot
 from scraper.archive.sqlite.blobs import SQLiteBlobRows
 from scraper.compact_json import compact_json
 from scraper.errors import ArchiveError
-from scraper.models import Snapshot
 from scraper.timeutil import from_iso
 
 if TYPE_CHECKING:
@@ -21,21 +21,8 @@ if TYPE_CHECKING:
 P = ParamSpec("P")
 R = TypeVar("R")
 
-SNAPSHOT_COLUMNS = (
-    "p.url, s.version, s.content_hash, s.fetched_at, s.status, s.run_id, s.final_url, s.etag,"
-    " s.last_modified, s.revision_id, s.revision_timestamp, s.revision_user,"
-    " s.revision_comment, s.body_hash, s.body_size, s.change_gist"
-)
-
-
-def snapshot_from_row(row: sqlite3.Row | tuple[Any, ...]) -> Snapshot:
-    """A Snapshot from the first 16 columns selected with SNAPSHOT_COLUMNS."""
-    return Snapshot(
-        url=row[0], version=row[1], content_hash=row[2], fetched_at=from_iso(row[3]),
-        status=row[4], run_id=row[5], final_url=row[6], etag=row[7], last_modified=row[8],
-        revision_id=row[9], revision_timestamp=row[10], revision_user=row[11],
-        revision_comment=row[12], body_hash=row[13], body_size=row[14], change_gist=row[15],
-    )
+# Snapshot rows of this backend: fetched_at is ISO text.
+snapshot_from_row = functools.partial(read_snapshot, read_time=from_iso)
 
 
 def translated(func: Callable[P, R]) -> Callable[P, R]:

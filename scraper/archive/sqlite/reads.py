@@ -11,8 +11,8 @@ from typing import Any
 
 import orjson
 
+from scraper.archive.queries import FILL_EXPRESSIONS, SNAPSHOT_COLUMNS, version_filter
 from scraper.archive.sqlite.core import (
-    SNAPSHOT_COLUMNS,
     ArchiveCore,
     describe_sqlite_error,
     snapshot_from_row,
@@ -23,19 +23,8 @@ from scraper.errors import ArchiveError
 from scraper.models import Page, Snapshot, VersionSummary, page_from_dict
 from scraper.timeutil import from_iso, iso
 
+
 # Share of versions with a non-empty value, per field, as SQL over a snapshots row `s`.
-FILL_EXPRESSIONS: dict[str, str] = {
-    "title": "s.title != ''",
-    "summary": "s.summary != ''",
-    "text": "s.text_length > 0",
-    "links": "s.link_count > 0",
-    "categories": "s.categories != '[]'",
-    "infobox": "s.infobox != '[]'",
-    "image": "coalesce(s.image, '') != ''",
-    "entries": "s.entry_count > 0",
-}
-
-
 class ArchiveReads(ArchiveCore):
     """Read methods of SQLiteArchive. Unknown URLs and versions raise ArchiveError naming them."""
 
@@ -150,7 +139,8 @@ class ArchiveReads(ArchiveCore):
         Latest version of each page unless `all_versions`; with `as_of`, the version each
         page had at that time. `since`/`until` keep versions made in [since, until).
         """
-        where, params = self._version_filter(site, since, until, all_versions, as_of)
+        where, params = version_filter(site, since, until, all_versions, as_of, mark="?",
+                                       time_param=iso)
         # pages first: the planner walks pages in URL order, so rows stream without a full sort.
         sql = (f"SELECT p.site, {SNAPSHOT_COLUMNS}, s.fields_hash FROM pages p"
                f" JOIN snapshots s ON s.page_id = p.id WHERE {where} ORDER BY p.url, s.version")
@@ -170,7 +160,8 @@ class ArchiveReads(ArchiveCore):
         """The versions iter_versions would give, as VersionSummary records read from the
         snapshot's columns: an order of magnitude cheaper than decompressing and decoding the
         fields blob (which only versions stored before schema version 3 need)."""
-        where, params = self._version_filter(site, since, until, all_versions, as_of)
+        where, params = version_filter(site, since, until, all_versions, as_of, mark="?",
+                                       time_param=iso)
         sql = ("SELECT p.site, p.url, s.version, s.fetched_at, s.content_hash, s.revision_id,"
                " s.kind, s.title, s.summary, s.summary_truncated, s.related, s.categories,"
                f" s.infobox, s.fields_hash FROM pages p JOIN snapshots s ON s.page_id = p.id"
@@ -192,28 +183,6 @@ class ArchiveReads(ArchiveCore):
                     tuple(map(tuple, loads(infobox))))
         except sqlite3.Error as exc:
             raise ArchiveError(self.path, f"iter_summaries: {describe_sqlite_error(exc)}") from exc
-
-    @staticmethod
-    def _version_filter(site: str | None, since: datetime | None, until: datetime | None,
-                        all_versions: bool, as_of: datetime | None) -> tuple[str, list[Any]]:
-        clauses: list[str] = []
-        params: list[Any] = []
-        if as_of is not None:
-            clauses.append("s.version = (SELECT max(version) FROM snapshots x"
-                           " WHERE x.page_id = s.page_id AND x.fetched_at <= ?)")
-            params.append(iso(as_of))
-        elif not all_versions:
-            clauses.append("s.version = p.current_version")
-        if site is not None:
-            clauses.append("p.site = ?")
-            params.append(site)
-        if since is not None:
-            clauses.append("s.fetched_at >= ?")
-            params.append(iso(since))
-        if until is not None:
-            clauses.append("s.fetched_at < ?")
-            params.append(iso(until))
-        return " AND ".join(clauses) or "1", params
 
     def iter_links(self, *, site: str | None = None,
                    all_versions: bool = False) -> Iterator[dict[str, Any]]:
@@ -269,7 +238,8 @@ class ArchiveReads(ArchiveCore):
     def versions_between(self, since: datetime, until: datetime | None = None,
                          site: str | None = None) -> Iterator[tuple[str, Snapshot]]:
         """(site, snapshot) of every version made in [since, until), by URL then version."""
-        where, params = self._version_filter(site, since, until, True, None)
+        where, params = version_filter(site, since, until, True, None, mark="?",
+                                       time_param=iso)
         sql = (f"SELECT p.site, {SNAPSHOT_COLUMNS} FROM pages p"
                f" JOIN snapshots s ON s.page_id = p.id WHERE {where} ORDER BY p.url, s.version")
         try:
