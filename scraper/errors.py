@@ -132,6 +132,16 @@ class SchemaVersionError(ArchiveError):
     """The archive's schema version is not one this release can read or upgrade."""
 
 
+class ClaimLost(ScraperError):
+    """A worker's claim on a URL ran out and another worker holds it now: what this one
+    fetched is not written (the holder's fetch is)."""
+
+    def __init__(self, url: str, holder: int) -> None:
+        self.url = url
+        self.holder = holder
+        super().__init__(f"{url}: the claim on it was lost to worker {holder}; not written")
+
+
 class ExportError(ScraperError):
     """An export could not be written."""
 

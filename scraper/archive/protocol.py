@@ -23,6 +23,7 @@ from typing import Any, Protocol, Self
 
 from scraper.archive.encode import EncodedPage
 from scraper.archive.records import SaveResult
+from scraper.archive.sharing import DEFAULT_LEASE_SECONDS, CrawlWorker
 from scraper.models import (
     CrawlStats,
     FetchResult,
@@ -76,6 +77,16 @@ class ArchiveBackend(Protocol):
         """
         ...
 
+    def join_crawl(self, *, lease_seconds: float = DEFAULT_LEASE_SECONDS) -> CrawlWorker:
+        """Take part in crawling this archive: the crawl claims its URLs and shares its
+        hosts' politeness through the worker returned (scraper.archive.sharing), and this
+        archive's writes end its claims. Where other processes may crawl the same archive
+        (a server), a claim is leased for `lease_seconds` and renewed while the worker
+        lives, and each write then commits on its own (batch() groups nothing), so that
+        other workers see it at once and a dropped connection loses no written page. Call
+        the worker's leave() when the crawl ends."""
+        ...
+
     # runs
 
     def start_run(self, sites: Sequence[str], config: Mapping[str, Any],
@@ -84,14 +95,19 @@ class ArchiveBackend(Protocol):
 
         When this process holds the crawl lock (scraper.lock.ArchiveLock), runs left
         `running` by a process that died are marked `killed` in the same transaction, with
-        the counts their rows show.
+        the counts their rows show. After join_crawl on an archive that workers share, a
+        running run of the same sites that live workers take part in is joined instead (its
+        id returned): the run spans the workers, each finishing its own part.
         """
         ...
 
     def finish_run(self, run_id: int, stats: CrawlStats, *, status: str, ended_at: datetime,
                    alerts: Sequence[Mapping[str, Any]] = ()) -> None:
         """Record the end of run `run_id`: `status` (one of RUN_STATUSES), its counts and
-        alerts. Raises ArchiveError for an unknown status or run."""
+        alerts. Raises ArchiveError for an unknown status or run. In a run that workers
+        share, these are this worker's part: the run adds the parts up, and ends (with this
+        status) when its last live worker finishes; `stats.extra["workers"]` then lists
+        each worker's part (RUN_WORKER_KEYS)."""
         ...
 
     def run_statuses(self) -> dict[str, int]:

@@ -101,7 +101,8 @@ def configure_logging(verbose: int, quiet: bool, log_format: str, progress: bool
 
 
 # What a run's stats.extra says beyond the counts (scraper.crawl), given in --format json.
-_OUTCOME_NOTES = ("unreachable", "start_skips", "waiting_retries", "next_retry")
+_OUTCOME_NOTES = ("unreachable", "start_skips", "waiting_retries", "next_retry", "worker",
+                  "workers", "claims_lost")
 
 
 def _clock_time(stamp: str | None) -> str:
@@ -118,6 +119,23 @@ def all_fetches_failed(results: Sequence[RunResult]) -> bool:
     """A run in which something was tried and nothing was fetched: a site that is down."""
     return (sum(r.stats.failed for r in results) > 0
             and sum(r.stats.fetched + r.stats.not_modified for r in results) == 0)
+
+
+def _worker_lines(notes: dict[str, Any]) -> list[str]:
+    """Who fetched what, in a run that several workers share (a PostgreSQL archive)."""
+    parts = notes.get("workers") or []
+    lines = []
+    if notes.get("worker") and len(parts) > 1:
+        lines.append(f"  this worker: {notes['worker']}, one of {len(parts)} in the run:")
+        for part in parts:
+            lines.append(f"    {part['label']} (worker {part['worker']}): fetched "
+                         f"{part['fetched']}, new versions {part['new_versions']}, failed "
+                         f"{part['failed']}, skipped {part['skipped']} ({part['status']})")
+    lost = notes.get("claims_lost")
+    if lost:
+        lines.append(f"  {lost} page{'s' if lost != 1 else ''} dropped: their claim ran out "
+                     "and another worker took them")
+    return lines
 
 
 def summary_lines(results: Sequence[RunResult], archive_path: str, *,
@@ -141,6 +159,7 @@ def summary_lines(results: Sequence[RunResult], archive_path: str, *,
             lines.append(f"  failed URLs are retried from {retry_from}")
         for refused in notes.get("start_skips") or ():
             lines.append(f"  start URL refused: {refused}")
+        lines.extend(_worker_lines(notes))
         if r.status == "completed" and s.fetched == 0 and s.not_modified == 0 \
                 and s.failed == 0 and s.skipped == 0:
             waiting = notes.get("waiting_retries") or 0
@@ -179,13 +198,16 @@ def summary_lines(results: Sequence[RunResult], archive_path: str, *,
               help="Progress bar (default: only when stdout is a terminal).")
 @click.option("--backfill", type=click.IntRange(min=0), default=None, metavar="N",
               help="source: mediawiki only: import up to N past revisions of each page.")
+@click.option("--lease", default=None, metavar="DURATION",
+              help="PostgreSQL archive: how long a worker's claim on a URL lasts unrenewed "
+                   "(default 5m); a dead worker's URLs go to the others after it.")
 @click.option("--set", "settings", multiple=True, metavar="KEY=VALUE",
               help="Override a config key for this run, e.g. --set politeness.delay=1s.")
 @handle_errors
 def crawl_command(config_paths: tuple[str, ...], archive_path: str | None,
                   max_pages: int | None, max_time: str | None, verbose: int, quiet: bool,
                   log_format: str, output_format: str, progress: bool | None,
-                  backfill: int | None, settings: tuple[str, ...]) -> None:
+                  backfill: int | None, lease: str | None, settings: tuple[str, ...]) -> None:
     """One crawl run: new URLs and the pages due for recrawl.
 
     \b
@@ -194,12 +216,15 @@ def crawl_command(config_paths: tuple[str, ...], archive_path: str | None,
       scraper crawl config/*.yaml --max-time 10m -q      # from cron
       scraper crawl config/wikipedia.yaml --max-pages 50 --log-format json
 
-    Safe under cron: a second crawl on the same archive exits at once with code 3.
+    Safe under cron: a second crawl on the same SQLite archive exits at once with code 3.
+    On a PostgreSQL archive (--archive postgresql://...) crawls on any number of machines
+    share the work: a second one joins the run.
     """
     with CtrlC() as ctrl_c:
         try:
             path, results = _crawl(config_paths, archive_path, max_pages, max_time, verbose,
-                                   quiet, log_format, progress, backfill, settings, ctrl_c)
+                                   quiet, log_format, progress, backfill, lease, settings,
+                                   ctrl_c)
         except KeyboardInterrupt:
             # Before the crawl began or after it ended: there was no run to finish.
             click.echo(f"interrupted ({ctrl_c.name})", err=True)
@@ -232,8 +257,8 @@ def crawl_command(config_paths: tuple[str, ...], archive_path: str | None,
 
 def _crawl(config_paths: tuple[str, ...], archive_path: str | None, max_pages: int | None,
            max_time: str | None, verbose: int, quiet: bool, log_format: str,
-           progress: bool | None, backfill: int | None, settings: tuple[str, ...],
-           ctrl_c: CtrlC) -> tuple[str, list[RunResult]]:
+           progress: bool | None, backfill: int | None, lease: str | None,
+           settings: tuple[str, ...], ctrl_c: CtrlC) -> tuple[str, list[RunResult]]:
     """The crawl of `scraper crawl`: its archive's path and its runs' results."""
     # The pipeline is imported here so that `scraper --help` and the other commands start fast.
     from scraper.archive import Archive
@@ -255,6 +280,14 @@ def _crawl(config_paths: tuple[str, ...], archive_path: str | None, max_pages: i
             limit_seconds = parse_duration(max_time)
         except ValueError as exc:
             raise click.BadParameter(str(exc), param_hint="--max-time") from None
+    lease_seconds = None
+    if lease is not None:
+        try:
+            lease_seconds = parse_duration(lease)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="--lease") from None
+        if lease_seconds <= 0:
+            raise click.BadParameter("must be longer than 0 s", param_hint="--lease")
     path = resolve_archive_path(archive_path, configs[0].archive)
     _check_same_archive(configs, archive_path, path)
     location = parse_archive_location(path, key="--archive" if archive_path else "archive")
@@ -274,7 +307,8 @@ def _crawl(config_paths: tuple[str, ...], archive_path: str | None, max_pages: i
         stop = asyncio.Event()
         ctrl_c.bind(asyncio.get_running_loop(), stop)
         try:
-            return await crawl(configs, archive, limits=CrawlLimits(max_pages, limit_seconds),
+            return await crawl(configs, archive, limits=CrawlLimits(max_pages, limit_seconds,
+                                                                  lease_seconds),
                                events=view, parse_pool=parse_pool, stop=stop)
         finally:
             ctrl_c.unbind()

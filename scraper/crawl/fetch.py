@@ -14,7 +14,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Self
 from urllib.parse import urljoin, urlsplit
 
@@ -28,6 +28,7 @@ from tenacity import (
     wait_exponential_jitter,
 )
 
+from scraper.archive.sharing import SharedHosts, SharedRobots
 from scraper.config import Network, Politeness
 from scraper.crawl.answers import (
     REDIRECT_STATUSES,
@@ -37,6 +38,7 @@ from scraper.crawl.answers import (
     unreadable_answer_reason,
 )
 from scraper.crawl.netpolicy import AddressPolicy, check_address
+from scraper.crawl.shared_politeness import SharedHostGate, SharedHostsCaller
 from scraper.errors import (
     BlockedURL,
     FetchError,
@@ -56,6 +58,11 @@ HTML_TYPES = frozenset({"text/html", "application/xhtml+xml", ""})
 # Google reads the first 500 KiB of a robots.txt and ignores the rest; RFC 9309 asks parsers
 # to read at least that much.
 ROBOTS_MAX_BYTES = 500 * 1024
+# A robots.txt that one worker of a shared crawl fetched serves the others this long; a
+# worker that took its fetch has ROBOTS_FETCH_HOLD_S to share it before another may.
+ROBOTS_SHARED_FOR_S = 3600.0
+ROBOTS_FETCH_HOLD_S = 120.0
+ROBOTS_POLL_S = 0.1
 
 ScopeCheck = Callable[[str], "str | None"]
 RetryHook = Callable[[], None]
@@ -116,12 +123,16 @@ class Fetcher:
 
     def __init__(self, client: httpx.AsyncClient, *,
                  policies: dict[str, AddressPolicy] | None = None,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic,
+                 shared_hosts: SharedHosts | None = None) -> None:
         """`policies` is the dict given to make_client: the fetcher records each host's
-        address policy there, so the connection's resolver enforces it too."""
+        address policy there, so the connection's resolver enforces it too.
+        `shared_hosts`: politeness shared with other workers (a crawl's CrawlWorker's);
+        None keeps it in this process. Call close() when done with a fetcher that has it."""
         self.client = client
         self._clock = clock
-        self._gates: dict[str, HostGate] = {}
+        self._shared = SharedHostsCaller(shared_hosts) if shared_hosts is not None else None
+        self._gates: dict[str, HostGate | SharedHostGate] = {}
         self._robots: dict[str, _Robots] = {}
         self._robots_locks: dict[str, asyncio.Lock] = {}
         self._policies = policies if policies is not None else {}
@@ -143,11 +154,18 @@ class Fetcher:
             self._checked.add((host, policy))
         self._policies[host] = policy
 
-    def gate(self, host: str, politeness: Politeness) -> HostGate:
+    def gate(self, host: str, politeness: Politeness) -> HostGate | SharedHostGate:
         gate = self._gates.get(host)
         if gate is None:
-            gate = self._gates[host] = HostGate(politeness, self._clock)
+            gate = self._gates[host] = (
+                HostGate(politeness, self._clock) if self._shared is None
+                else SharedHostGate(host, politeness, self._shared))
         return gate
+
+    def close(self) -> None:
+        """Stop the thread that shared politeness calls run on (none without it)."""
+        if self._shared is not None:
+            self._shared.close()
 
     async def fetch(self, url: str, *, politeness: Politeness, network: Network,
                     etag: str | None = None, last_modified: str | None = None,
@@ -320,7 +338,7 @@ class Fetcher:
             async with lock:
                 robots = self._robots.get(origin)
                 if robots is None:
-                    robots = self._robots[origin] = await self._load_robots(
+                    robots = self._robots[origin] = await self._robots_for(
                         origin, politeness, network, on_retry)
                     delay = robots.parser.crawl_delay(politeness.user_agent) if robots.parser \
                         else None
@@ -334,8 +352,34 @@ class Fetcher:
         if robots.parser is not None and not robots.parser.can_fetch(url, politeness.user_agent):
             raise RobotsDisallowed(url, "disallowed by robots.txt")
 
+    async def _robots_for(self, origin: str, politeness: Politeness, network: Network,
+                          on_retry: RetryHook | None) -> _Robots:
+        """`origin`'s robots.txt: fetched here, or in a shared crawl taken from the worker
+        that fetched it for all (one fetch per host per ROBOTS_SHARED_FOR_S)."""
+        if self._shared is None:
+            return (await self._load_robots(origin, politeness, network, on_retry))[0]
+        caller = self._shared
+        hosts = caller.hosts
+        give_up = time.monotonic() + ROBOTS_FETCH_HOLD_S
+        while True:
+            fresh_after = datetime.now(UTC) - timedelta(seconds=ROBOTS_SHARED_FOR_S)
+            shared = await caller.call(hosts.shared_robots, origin, fresh_after=fresh_after)
+            if shared is not None:
+                return _Robots(None if shared.text is None else Protego.parse(shared.text))
+            if time.monotonic() > give_up or await caller.call(
+                    hosts.claim_robots_fetch, origin, fresh_after=fresh_after,
+                    hold_s=ROBOTS_FETCH_HOLD_S):
+                robots, share = await self._load_robots(origin, politeness, network, on_retry)
+                if share is not None:
+                    await caller.call_through(hosts.store_robots, origin, share)
+                return robots
+            await asyncio.sleep(ROBOTS_POLL_S)  # another worker is fetching it
+
     async def _load_robots(self, origin: str, politeness: Politeness, network: Network,
-                           on_retry: RetryHook | None = None) -> _Robots:
+                           on_retry: RetryHook | None = None
+                           ) -> tuple[_Robots, SharedRobots | None]:
+        """The robots.txt of `origin`, and what to share of it with other workers (None
+        when it could not be read: each worker tries again itself)."""
         robots_url = origin + "/robots.txt"
         self.stats.robots_fetched += 1
         no_robots = Politeness(politeness.concurrency, politeness.delay, False,
@@ -345,14 +389,15 @@ class Fetcher:
                                       accept=frozenset({"text/plain", ""}) | HTML_TYPES,
                                       truncate_at=ROBOTS_MAX_BYTES, on_retry=on_retry)
         except SkippedContent:
-            return _Robots(None)
+            return _Robots(None), SharedRobots(None, 200, datetime.now(UTC))
         except FetchError as exc:
             if isinstance(exc, HTTPStatusError) and 400 <= exc.status < 500 \
                     and exc.status != 429:
-                return _Robots(None)  # RFC 9309 "unavailable": everything allowed
+                # RFC 9309 "unavailable": everything allowed
+                return _Robots(None), SharedRobots(None, exc.status, datetime.now(UTC))
             return _Robots(None, f"robots.txt unreachable ({exc.reason}); the host's pages "
-                                 "wait until it can be read")
+                                 "wait until it can be read"), None
         text = result.body.decode("utf-8", errors="replace")
-        return _Robots(Protego.parse(text))
+        return _Robots(Protego.parse(text)), SharedRobots(text, result.status, result.fetched_at)
 
 

@@ -13,6 +13,7 @@ from typing import Any, ParamSpec, TypeVar
 
 from scraper.archive import SaveResult
 from scraper.archive.encode import EncodedPage, encode_page
+from scraper.archive.sharing import CrawlWorker
 from scraper.config import CrawlConfig, config_to_dict
 from scraper.crawl.alerts import BreakageMonitor
 from scraper.crawl.archive_gate import ArchiveGate
@@ -27,11 +28,13 @@ from scraper.crawl.frontier import (
     start_items,
 )
 from scraper.crawl.parse_pool import ParsePool, ParseRequest
+from scraper.crawl.run_stats import run_stats, with_run_parts
 from scraper.crawl.source import BUILT_IN_SOURCE, RunCounts, load_source
 from scraper.diff import diff_pages
 from scraper.errors import (
     ArchiveError,
     BlockedURL,
+    ClaimLost,
     FetchError,
     HostUnreachable,
     HTTPStatusError,
@@ -54,6 +57,9 @@ MAX_WORKERS = 256
 # site's part of the frontier index, and the archive thread has writes to do.
 PENDING_REFRESH_S = 1.0
 PENDING_COST_RATIO = 50
+# A worker of a shared crawl with nothing to claim while other workers hold due URLs looks
+# again this often: their pages may add links, or their leases run out.
+SHARED_POLL_S = 0.25
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -72,6 +78,9 @@ class RunResult:
 class CrawlLimits:
     max_pages: int | None = None  # per config, overrides the config's
     max_time: float | None = None  # seconds for the whole run
+    # How long a claim lasts without renewal on an archive that workers share (None: the
+    # archive's default). A dead worker's URLs come back to the others after it.
+    lease_seconds: float | None = None
 
 
 class SiteCrawl:
@@ -80,8 +89,11 @@ class SiteCrawl:
 
     def __init__(self, config: CrawlConfig, gate: ArchiveGate, fetcher: Fetcher,
                  limits: CrawlLimits, deadline: float | None, events: EventSink,
-                 clock: Callable[[], datetime], parsers: ParsePool) -> None:
+                 clock: Callable[[], datetime], parsers: ParsePool,
+                 worker: CrawlWorker) -> None:
         self.config = config
+        # Where URLs are claimed (the archive's frontier; leased when workers share it).
+        self.worker = worker
         self.follow_rule = FollowRule.of(config)
         self.db = gate
         # Direct use of the archive from the event loop's thread must go through
@@ -157,6 +169,8 @@ class SiteCrawl:
         alerts = self._breakage_alerts(self.run_id)
         await self.db.run_durably(self.archive.finish_run, self.run_id, stats, status=status,
                                   ended_at=ended, alerts=alerts)
+        if self.shared:
+            stats = await self.db.run(self._with_run_parts, stats)
         self.result = RunResult(cfg.name, self.run_id, status, stats, tuple(alerts))
         log.info("%s: run %d %s: fetched %d, new versions %d, failed %d, queued %d",
                  cfg.name, self.run_id, status, stats.fetched, stats.new_versions,
@@ -176,8 +190,9 @@ class SiteCrawl:
             room = self.workers - len(self.in_flight)
             if self.max_pages is not None:
                 room = min(room, self.max_pages - self.counts.started)
+            items: list[FrontierItem] = []
             if room > 0:
-                items = await self.db.run(self.archive.due, self.config.name, self.clock(),
+                items = await self.db.run(self.worker.claim, self.config.name, self.clock(),
                                           room, exclude=self.done)
                 for item in items:
                     self.counts.started += 1
@@ -185,16 +200,44 @@ class SiteCrawl:
                     task = asyncio.create_task(self._one(run_id, item))
                     task.add_done_callback(self._reap)
                     self.in_flight[item.url] = task
+            limited = self.max_pages is not None and self.counts.started >= self.max_pages
             if not self.in_flight:
-                if self.max_pages is not None and self.counts.started >= self.max_pages:
+                if limited:
                     return "max_pages" if await self._pending() else "completed"
-                return "completed"
+                if not await self._others_busy():
+                    return "completed"
             timeout = None if self.deadline is None else max(0.0,
                                                              self.deadline - time.monotonic())
-            await asyncio.wait(self.in_flight.values(), timeout=timeout,
-                               return_when=asyncio.FIRST_COMPLETED)
+            if self.shared and not items and not limited:
+                # Others may add due URLs at any time: look again soon.
+                timeout = SHARED_POLL_S if timeout is None else min(timeout, SHARED_POLL_S)
+            if self.in_flight:
+                await asyncio.wait(self.in_flight.values(), timeout=timeout,
+                                   return_when=asyncio.FIRST_COMPLETED)
+            elif timeout:
+                await asyncio.sleep(timeout)
             if self.errors:  # an archive that cannot be written, or a bug: end the run
                 raise self.errors[0]
+
+    @property
+    def shared(self) -> bool:
+        """Whether other workers may take part in this crawl (claims are leased)."""
+        return self.worker.lease_seconds is not None
+
+    async def _others_busy(self) -> bool:
+        """Whether other workers hold due URLs of this site: their pages may add links."""
+        if not self.shared:
+            return False
+        return bool(await self.db.run(self.worker.claimed_elsewhere, self.config.name,
+                                      self.clock()))
+
+    def drop_lost(self, urls: set[str]) -> None:
+        """Claims lost to other workers (this worker's leases ran out): stop those pages."""
+        for url in urls & self.in_flight.keys():
+            log.warning("%s: its claim was lost to another worker; dropped", url,
+                        extra=record_fields("claim_lost", url))
+            self.counts.claims_lost += 1
+            self.in_flight[url].cancel()
 
     def _reap(self, task: asyncio.Task[None]) -> None:
         """Collect what a page's task raised (every one, so that none goes unretrieved)."""
@@ -210,6 +253,8 @@ class SiteCrawl:
         log_fields.set({**log_fields.get(), "url": item.url})
         try:
             await self._fetch_and_store(run_id, item)
+        except ClaimLost as exc:
+            self._count_lost(exc)
         finally:
             self.in_flight.pop(item.url, None)
 
@@ -260,7 +305,7 @@ class SiteCrawl:
             await self._write(lambda done: self._count_saved(item, result, *done),
                               self._save, run_id, item, result, parsed.page, next_due=next_due,
                               discovered=parsed.discovered, encoded=parsed.encoded)
-        except (ArchiveError, asyncio.CancelledError):
+        except (ArchiveError, ClaimLost, asyncio.CancelledError):
             raise  # the archive cannot be written: the run ends (see _loop)
         except Exception as exc:  # noqa: BLE001 - its savepoint was undone: nothing kept
             await self._fail(run_id, item, ParseError(
@@ -307,8 +352,12 @@ class SiteCrawl:
               next_due: datetime, discovered: Sequence[FrontierItem] = (),
               revision: RevisionMeta | None = None) -> None:
         """Save one parsed fetch (a new version or a sighting), count it and report it."""
-        saved, gist = self.db.call(self._save, run_id, item, result, page, next_due=next_due,
-                                   discovered=discovered, revision=revision)
+        try:
+            saved, gist = self.db.call(self._save, run_id, item, result, page, next_due=next_due,
+                                       discovered=discovered, revision=revision)
+        except ClaimLost as exc:
+            self._count_lost(exc)
+            return
         self._count_saved(item, result, saved, gist)
 
     def _save(self, run_id: int, item: FrontierItem, result: FetchResult, page: Page, *,
@@ -356,7 +405,11 @@ class SiteCrawl:
 
     def record_failure(self, run_id: int, item: FrontierItem, exc: PageFailure) -> None:
         """Record a URL that could not be fetched, count it and report it."""
-        self.db.call(self._record_failure, run_id, item, exc)
+        try:
+            self.db.call(self._record_failure, run_id, item, exc)
+        except ClaimLost as lost:
+            self._count_lost(lost)
+            return
         self._count_failure(item, exc)
 
     def _record_failure(self, run_id: int, item: FrontierItem, exc: PageFailure) -> None:
@@ -378,6 +431,10 @@ class SiteCrawl:
         log.warning("%s: failed after %d attempt(s): %s", item.url, exc.attempts, exc.reason,
                     extra=record_fields("failed", item.url, status=status))
         self.emit("failed", item.url, status=status, detail=exc.reason)
+
+    def _count_lost(self, exc: ClaimLost) -> None:
+        self.counts.claims_lost += 1
+        log.warning("%s", exc, extra=record_fields("claim_lost", exc.url))
 
     def recrawl_due(self, url: str, now: datetime) -> datetime:
         return due_after(now, recrawl_interval(url, self.config))
@@ -418,30 +475,11 @@ class SiteCrawl:
         return c.fetched + c.not_modified + c.failed + c.skipped
 
     def _stats(self, ended: datetime, started: datetime) -> CrawlStats:
-        c = self.counts
-        return CrawlStats(
-            fetched=c.fetched, new_versions=c.new_versions, unchanged=c.unchanged,
-            not_modified=c.not_modified, failed=c.failed, skipped=c.skipped, retried=c.retried,
-            queued=self.archive.pending_count(self.config.name, ended),
-            elapsed_s=(ended - started).total_seconds(),
-            extra=self._outcome_notes(ended),
-        )
+        return run_stats(self.archive, self.config.name, self.counts, started, ended,
+                         self.worker.label if self.shared else None)
 
-    def _outcome_notes(self, ended: datetime) -> dict[str, Any]:
-        """What the summary tells beyond the counts: hosts that could not be reached, how
-        many failed URLs wait and when the first is tried again, start URLs that were
-        refused."""
-        c = self.counts
-        notes: dict[str, Any] = {}
-        waiting, first_retry = self.archive.waiting_retries(self.config.name, ended)
-        if waiting:
-            notes["waiting_retries"] = waiting
-            notes["next_retry"] = first_retry.isoformat() if first_retry else None
-        if c.unreachable:
-            notes["unreachable"] = dict(c.unreachable)
-        if c.start_skips:
-            notes["start_skips"] = list(c.start_skips)
-        return notes
+    def _with_run_parts(self, stats: CrawlStats) -> CrawlStats:
+        return with_run_parts(self.archive, self.config.name, self.run_id, stats)
 
     def _breakage_alerts(self, run_id: int) -> list[dict[str, Any]]:
         alerts = self.monitor.alerts()

@@ -11,6 +11,7 @@ from datetime import datetime
 import httpx
 
 from scraper.archive import ArchiveBackend
+from scraper.archive.sharing import LEASE_RENEW_FRACTION, CrawlWorker
 from scraper.config import CrawlConfig
 from scraper.crawl.archive_gate import ArchiveGate
 from scraper.crawl.client import make_client
@@ -43,25 +44,54 @@ async def crawl(configs: Sequence[CrawlConfig], archive: ArchiveBackend, *,
         was stored stays, each run row is finished `interrupted` and its result returned.
     """
     policies: dict[str, AddressPolicy] = {}
+    worker = archive.join_crawl(**({} if limits.lease_seconds is None
+                                   else {"lease_seconds": limits.lease_seconds}))
     own_client = client is None
-    if client is None:
-        client = make_client(configs[0].network, policies)
-    fetcher = Fetcher(client, policies=policies)
-    deadline = time.monotonic() + limits.max_time if limits.max_time else None
-    gate = ArchiveGate(archive)
+    gate: ArchiveGate | None = None
     parsers = ParsePool(processes=0) if parse_pool is None else parse_pool
     try:
+        if client is None:
+            client = make_client(configs[0].network, policies)
+        fetcher = Fetcher(client, policies=policies, shared_hosts=worker.shared_hosts)
+        deadline = time.monotonic() + limits.max_time if limits.max_time else None
+        gate = ArchiveGate(archive)
         runs = [SiteCrawl(cfg, gate, fetcher, limits, deadline, events or _ignore, clock,
-                          parsers) for cfg in configs]
-        if stop is None:
-            return list(await asyncio.gather(*(run.run() for run in runs)))
-        return await _until_stopped(runs, stop)
+                          parsers, worker) for cfg in configs]
+        keeper = asyncio.ensure_future(_keep_claims(worker, gate, runs))
+        try:
+            if stop is None:
+                return list(await asyncio.gather(*(run.run() for run in runs)))
+            return await _until_stopped(runs, stop)
+        finally:
+            keeper.cancel()
+            await asyncio.gather(keeper, return_exceptions=True)
+            fetcher.close()
     finally:
         if parse_pool is None:
             parsers.close(wait=False)
-        gate.close()
-        if own_client:
-            await client.aclose()
+        try:
+            if gate is not None:
+                gate.close()
+        finally:
+            # After the last write: what the worker still holds (pages of an interrupted
+            # run) goes back to the others now rather than when its lease runs out.
+            worker.leave()
+            if own_client and client is not None:
+                await client.aclose()
+
+
+async def _keep_claims(worker: CrawlWorker, gate: ArchiveGate,
+                       runs: Sequence[SiteCrawl]) -> None:
+    """Renew the worker's claims while it crawls (nothing to do when they are not leased),
+    dropping the pages whose claim another worker took meanwhile."""
+    if worker.lease_seconds is None:
+        return
+    while True:
+        await asyncio.sleep(worker.lease_seconds * LEASE_RENEW_FRACTION)
+        lost = await gate.run(worker.renew)
+        if lost:
+            for run in runs:
+                run.drop_lost(lost)
 
 
 async def _until_stopped(runs: Sequence[SiteCrawl], stop: asyncio.Event) -> list[RunResult]:

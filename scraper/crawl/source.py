@@ -56,6 +56,7 @@ class RunCounts:
     failures: list[str] = field(default_factory=list)
     unreachable: dict[str, int] = field(default_factory=dict)  # host -> URLs failed
     start_skips: list[str] = field(default_factory=list)  # start URLs refused, and why
+    claims_lost: int = 0  # pages dropped: their claim ran out and another worker took it
 
 
 class CrawlContext(Protocol):

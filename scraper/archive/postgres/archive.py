@@ -17,12 +17,14 @@ from scraper.archive.postgres.frontier import SharedFrontier
 from scraper.archive.postgres.reads import PostgresReads
 from scraper.archive.postgres.runs import PostgresRunStore
 from scraper.archive.postgres.store import PostgresVersionStore
+from scraper.archive.postgres.worker import PostgresCrawlWorker
+from scraper.archive.sharing import DEFAULT_LEASE_SECONDS, CrawlWorker
 from scraper.errors import ArchiveError
 from scraper.models import FrontierItem
 
-# The worker id of the frontier behind the protocol's members: those members take no leases
-# (a single crawl reads `due` as with SQLite), so no worker row is registered for them.
-# Workers sharing a crawl join with SharedFrontier.join and a registered id.
+# The worker id of the frontier behind the protocol's frontier members: those take no
+# leases, so no worker row is registered for them. A crawl joins (join_crawl) as a
+# registered worker whose claims are leased.
 NO_WORKER = 0
 
 
@@ -36,8 +38,9 @@ class PostgresArchive(PostgresVersionStore, PostgresRunStore, PostgresReads):
         self.readonly = readonly
         self.blob_rows = PostgresBlobRows()
         self.blobs = BlobStore(self.blob_rows, max_depth=full_copy_every, level=level)
-        self.frontier = SharedFrontier(core, NO_WORKER)
+        self.frontier = SharedFrontier(core, NO_WORKER, keeps=frozenset())
         self._batch_conn = None
+        self.worker: PostgresCrawlWorker | None = None
 
     # opening and closing
 
@@ -82,7 +85,25 @@ class PostgresArchive(PostgresVersionStore, PostgresRunStore, PostgresReads):
     def schema_version(self) -> int:
         return self.core.run(schema.current_version, doing="reading the schema version")
 
+    def join_crawl(self, *, lease_seconds: float = DEFAULT_LEASE_SECONDS) -> CrawlWorker:
+        """Register this process as a worker of the crawls on this database (see
+        ArchiveBackend.join_crawl): from now on each write commits on its own, and a save,
+        failure or skip of a URL that another worker holds raises ClaimLost."""
+        self._refuse_if_readonly()
+        if self.worker is None:
+            self.worker = PostgresCrawlWorker(self.core.location, lease_seconds=lease_seconds)
+            self.worker_id = self.worker.worker_id
+            # What a crash of the server may lose of the last fraction of a second is
+            # fetched again (the leases of those URLs run out): not worth a disk flush
+            # per page.
+            self.core.session_settings.append("SET synchronous_commit = off")
+            self.core.run(lambda conn: conn.execute("SET synchronous_commit = off"),
+                          doing="preparing the crawl's writes")
+        return self.worker
+
     def close(self) -> None:
+        if self.worker is not None:
+            self.worker.leave()
         self.core.close()
 
     def __enter__(self) -> Self:

@@ -91,6 +91,8 @@ class PostgresCore:
         self.application_name = application_name
         self.reconnects = 0  # how many times a broken connection was replaced
         self._after_reconnect: list[Callable[[Connection], None]] = []
+        # Statements run on every new connection (the first, and each after a drop).
+        self.session_settings: list[str] = []
         self._lock = threading.RLock()
         self._conn: Connection | None = self._connect()
 
@@ -112,6 +114,8 @@ class PostgresCore:
         try:
             # Times come back in UTC, as the SQLite archive stores them.
             conn.execute("SET TIME ZONE 'UTC'")
+            for statement in self.session_settings:
+                conn.execute(statement)
         except BaseException:
             conn.close()
             raise
@@ -140,9 +144,11 @@ class PostgresCore:
             except psycopg.Error as exc:
                 raise archive_error(self.location, "database error", exc) from None
 
-    def run(self, op: Callable[[Connection], R], *, doing: str = "database error") -> R:
+    def run(self, op: Callable[[Connection], R], *, doing: str = "database error",
+            pipelined: bool = False) -> R:
         """`op(conn)` in one transaction, retried on a new connection while the server is
-        away (see the class docstring); other psycopg errors become ArchiveError."""
+        away (see the class docstring); other psycopg errors become ArchiveError.
+        `pipelined`: in pipeline mode (an `op` that reads no cursor's rowcount)."""
         deadline = time.monotonic() + self.retry_for
         backoff = FIRST_BACKOFF
         reconnected = False
@@ -155,7 +161,10 @@ class PostgresCore:
                             with conn.transaction():
                                 hook(conn)
                         reconnected = False
-                    with conn.transaction():
+                    with contextlib.ExitStack() as stack:
+                        if pipelined:
+                            stack.enter_context(conn.pipeline())
+                        stack.enter_context(conn.transaction())
                         return op(conn)
                 except ArchiveError:
                     raise

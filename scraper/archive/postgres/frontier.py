@@ -30,16 +30,15 @@ import os
 import socket
 from collections import Counter
 from collections.abc import Collection, Iterable
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from scraper.archive.postgres.core import Connection, PostgresCore
+from scraper.archive.sharing import DEFAULT_LEASE_SECONDS, HostSlot, SharedRobots
 from scraper.models import FrontierItem
 
 FRONTIER_COLUMNS = ("url, site, depth, discovered_from, link_kind, attempts, fetch_count,"
                     " next_due, last_fetched, gone")
-DEFAULT_LEASE_SECONDS = 300.0
 
 
 def item_from_row(row: tuple[Any, ...]) -> FrontierItem:
@@ -55,22 +54,12 @@ def _due_order(item: FrontierItem) -> tuple[bool, datetime]:
     return (item.fetch_count > 0, item.next_due)
 
 
-@dataclass(frozen=True, slots=True)
-class HostSlot:
-    """The answer to a request for one of a host's slots."""
-
-    acquired: bool
-    # Refused: seconds until the host's delay has passed (0 when it is its concurrency that
-    # is full). Acquired: 0.
-    wait_s: float
-    granted_at: datetime | None = None  # the server's time the slot was given
-
-
 _CLAIM = f"""
 WITH picked AS MATERIALIZED (
     SELECT url FROM frontier
     WHERE site = %(site)s AND next_due <= %(now)s
       AND (lease_until IS NULL OR lease_until < clock_timestamp())
+      AND NOT (url = ANY(%(exclude)s))
     ORDER BY (fetch_count > 0), next_due
     LIMIT %(limit)s
     FOR UPDATE SKIP LOCKED)
@@ -139,14 +128,22 @@ class SharedFrontier:
     bookkeeping: one per worker, used by one thread at a time."""
 
     def __init__(self, core: PostgresCore, worker_id: int, *,
-                 lease_seconds: float = DEFAULT_LEASE_SECONDS) -> None:
+                 lease_seconds: float = DEFAULT_LEASE_SECONDS,
+                 keeps: frozenset[str] = frozenset({"leases", "slots"})) -> None:
+        """`keeps`: what this object's connection holds for the worker and sets back after
+        a reconnect ("leases", "slots"). A worker using two connections (claims on one,
+        host slots on the other) gives each its own part, so that neither undoes the
+        other's."""
         self.core = core
         self.worker_id = worker_id
         self.lease_seconds = lease_seconds
         self.held: set[str] = set()  # URLs this worker has claimed and not yet finished
         self.slots: Counter[str] = Counter()  # host slots this worker holds
         self._known_hosts: set[str] = set()
-        core.on_reconnect(self._resync)
+        if "leases" in keeps:
+            core.on_reconnect(self._resync_leases)
+        if "slots" in keeps:
+            core.on_reconnect(self._resync_slots)
 
     @classmethod
     def join(cls, core: PostgresCore, *, lease_seconds: float = DEFAULT_LEASE_SECONDS,
@@ -266,15 +263,18 @@ class SharedFrontier:
 
     # --- leases ------------------------------------------------------------------------------
 
-    def claim(self, site: str, now: datetime, limit: int) -> list[FrontierItem]:
-        """Lease up to `limit` URLs of `site` due at `now` to this worker, in `due`'s order.
-        Rows another worker is claiming at the same moment are skipped, not waited for."""
+    def claim(self, site: str, now: datetime, limit: int,
+              exclude: Collection[str] = ()) -> list[FrontierItem]:
+        """Lease up to `limit` URLs of `site` due at `now` to this worker, in `due`'s order,
+        none of `exclude`. Rows another worker is claiming at the same moment are skipped,
+        not waited for."""
         if limit <= 0:
             return []
+        excluded = list(exclude)
 
         def op(conn: Connection) -> list[FrontierItem]:
             rows = conn.execute(_CLAIM, {"site": site, "now": now, "limit": limit,
-                                         "worker": self.worker_id,
+                                         "worker": self.worker_id, "exclude": excluded,
                                          "lease": self.lease_seconds}).fetchall()
             return sorted((item_from_row(row) for row in rows), key=_due_order)
 
@@ -284,12 +284,16 @@ class SharedFrontier:
 
     def renew(self) -> set[str]:
         """Extend the lease of every URL this worker holds, and beat its heartbeat. Returns
-        the URLs whose lease was lost (expired and taken by another worker): drop them."""
+        the URLs whose lease was lost (expired and taken by another worker): drop them.
+        A URL whose claim a save ended (the archive's writes clear the lease) is among them
+        too, and is forgotten here: its fetch is done."""
         held = sorted(self.held)
 
         def op(conn: Connection) -> set[str]:
-            conn.execute("UPDATE workers SET last_heartbeat = now() WHERE id = %s",
-                         (self.worker_id,))
+            # A worker taken for dead (it lost the database longer than a lease) that
+            # beats again is alive: what it held was given back, what it claims now is its.
+            conn.execute("UPDATE workers SET last_heartbeat = now(), stopped_at = NULL"
+                         " WHERE id = %s", (self.worker_id,))
             if not held:
                 return set()
             kept = {str(row[0]) for row in conn.execute(
@@ -316,6 +320,24 @@ class SharedFrontier:
         done = self.core.run(op, doing="finishing a claim")
         self.held.discard(url)
         return done
+
+    def release_many(self, urls: Collection[str]) -> None:
+        """Give claimed URLs back unfetched, due as they were."""
+        wanted = sorted(set(urls))
+        if not wanted:
+            return
+        self.core.run(lambda conn: conn.execute(
+            "UPDATE frontier SET leased_by = NULL, lease_until = NULL"
+            " WHERE leased_by = %s AND url = ANY(%s)", (self.worker_id, wanted)),
+            doing="releasing claims")
+        self.held.difference_update(wanted)
+
+    def claimed_elsewhere(self, site: str, now: datetime) -> int:
+        """How many URLs of `site` due at `now` other workers hold under a live lease."""
+        return self._count(
+            "SELECT count(*) FROM frontier WHERE site = %s AND next_due <= %s"
+            " AND leased_by IS NOT NULL AND leased_by <> %s"
+            " AND lease_until >= clock_timestamp()", (site, now, self.worker_id))
 
     def release(self, url: str, *, next_due: datetime | None = None) -> bool:
         """Give a claimed URL back unfetched (due again at `next_due`, or as it was).
@@ -379,6 +401,33 @@ class SharedFrontier:
 
         return self.core.run(op, doing=f"reading robots.txt of host {host}")
 
+    def shared_robots(self, host: str, *, fresh_after: datetime) -> SharedRobots | None:
+        """`host`'s robots.txt as a worker fetched it after `fresh_after`; None if none."""
+        body, status, fetched_at = self.robots(host)
+        if status is None or fetched_at is None or fetched_at <= fresh_after:
+            return None
+        return SharedRobots(body, status, fetched_at)
+
+    def claim_robots_fetch(self, host: str, *, fresh_after: datetime, hold_s: float) -> bool:
+        """True when this worker is to fetch `host`'s robots.txt for all: none fetched after
+        `fresh_after`, and no other worker took the fetch within `hold_s` seconds."""
+
+        def op(conn: Connection) -> bool:
+            conn.execute("INSERT INTO hosts (host) VALUES (%s) ON CONFLICT DO NOTHING", (host,))
+            row = conn.execute(
+                "UPDATE hosts SET robots_claimed_by = %s,"
+                " robots_claimed_until = clock_timestamp() + %s * interval '1 second'"
+                " WHERE host = %s AND (robots_fetched_at IS NULL OR robots_fetched_at <= %s)"
+                " AND (robots_claimed_until IS NULL OR robots_claimed_until < clock_timestamp()"
+                "      OR robots_claimed_by = %s) RETURNING 1",
+                (self.worker_id, hold_s, host, fresh_after, self.worker_id)).fetchone()
+            return row is not None
+
+        return self.core.run(op, doing=f"taking the robots.txt fetch of host {host}")
+
+    def store_shared_robots(self, host: str, robots: SharedRobots) -> None:
+        self.store_robots(host, robots.text, robots.status, robots.fetched_at)
+
     def store_robots(self, host: str, body: str | None, status: int,
                      fetched_at: datetime) -> None:
         """Share `host`'s robots.txt with every worker (a newer fetch replaces an older)."""
@@ -386,7 +435,7 @@ class SharedFrontier:
             "INSERT INTO hosts (host, robots_txt, robots_status, robots_fetched_at)"
             " VALUES (%s, %s, %s, %s) ON CONFLICT (host) DO UPDATE SET"
             " robots_txt = excluded.robots_txt, robots_status = excluded.robots_status,"
-            " robots_fetched_at = excluded.robots_fetched_at"
+            " robots_fetched_at = excluded.robots_fetched_at, robots_claimed_until = NULL"
             " WHERE hosts.robots_fetched_at IS NULL"
             " OR hosts.robots_fetched_at < excluded.robots_fetched_at",
             (host, body, status, fetched_at)), doing=f"storing robots.txt of host {host}")
@@ -415,12 +464,16 @@ class SharedFrontier:
 
         return self.core.run(op, doing="reaping dead workers")
 
-    def _resync(self, conn: Connection) -> None:
-        """After a reconnect: make the database hold for this worker exactly what it holds
+    def _resync_leases(self, conn: Connection) -> None:
+        """After a reconnect: make the database lease to this worker exactly what it holds
         here (see the module docstring)."""
         conn.execute("UPDATE frontier SET leased_by = NULL, lease_until = NULL"
                      " WHERE leased_by = %s AND NOT (url = ANY(%s))",
                      (self.worker_id, sorted(self.held)))
+
+    def _resync_slots(self, conn: Connection) -> None:
+        """After a reconnect: make the database count for this worker exactly the host
+        slots it holds here."""
         recorded = {str(host): int(held) for host, held in conn.execute(
             "SELECT host, held FROM host_slots WHERE worker_id = %s ORDER BY host FOR UPDATE",
             (self.worker_id,))}
@@ -446,3 +499,14 @@ def _give_back(conn: Connection, workers: list[int]) -> None:
     conn.execute("UPDATE frontier SET leased_by = NULL, lease_until = NULL"
                  " WHERE leased_by = ANY(%s)", (workers,))
     conn.execute("UPDATE workers SET stopped_at = now() WHERE id = ANY(%s)", (workers,))
+    # Their unfinished parts of runs end `killed`; a run none of whose parts is still open
+    # ends so too (the others finished theirs: the run's work is as far as it got).
+    conn.execute("UPDATE run_workers SET ended_at = now(), status = 'killed'"
+                 " WHERE worker_id = ANY(%s) AND ended_at IS NULL", (workers,))
+    conn.execute(
+        "UPDATE runs r SET status = 'killed', ended_at = now(),"
+        " elapsed_s = extract(epoch FROM now() - r.started_at) FROM"
+        " (SELECT DISTINCT run_id FROM run_workers WHERE worker_id = ANY(%s)) mine"
+        " WHERE r.id = mine.run_id AND r.status = 'running' AND NOT EXISTS"
+        " (SELECT 1 FROM run_workers o WHERE o.run_id = r.id AND o.ended_at IS NULL)",
+        (workers,))

@@ -237,6 +237,31 @@ CREATE TABLE host_slots (
 );
 """
 
+# Version 4: a run that several workers share. Each worker's part of a run is a run_workers
+# row with its own counts; the runs row adds them up and ends with the last part. A host's
+# robots.txt fetch is taken by one worker (robots_claimed_*), the others wait for its copy.
+V4_WORKER_RUNS = """
+CREATE TABLE run_workers (
+    run_id bigint NOT NULL REFERENCES runs(id),
+    worker_id bigint NOT NULL REFERENCES workers(id),
+    joined_at timestamptz NOT NULL DEFAULT now(),
+    ended_at timestamptz,
+    status text,
+    fetched bigint NOT NULL DEFAULT 0,
+    new_versions bigint NOT NULL DEFAULT 0,
+    unchanged bigint NOT NULL DEFAULT 0,
+    not_modified bigint NOT NULL DEFAULT 0,
+    failed bigint NOT NULL DEFAULT 0,
+    skipped bigint NOT NULL DEFAULT 0,
+    retried bigint NOT NULL DEFAULT 0,
+    PRIMARY KEY (run_id, worker_id)
+);
+CREATE INDEX run_workers_worker ON run_workers(worker_id);
+ALTER TABLE hosts
+    ADD COLUMN robots_claimed_by bigint,
+    ADD COLUMN robots_claimed_until timestamptz;
+"""
+
 
 @dataclass(frozen=True, slots=True)
 class Migration:
@@ -248,6 +273,7 @@ class Migration:
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "tables", V1_TABLES),
     Migration(2, "shared_crawl", V2_SHARED_CRAWL),
+    Migration(4, "worker_runs", V4_WORKER_RUNS),
 )
 SCHEMA_VERSION = MIGRATIONS[-1].version
 

@@ -88,7 +88,8 @@ _FETCHED = (
     " etag = coalesce(excluded.etag, CASE WHEN excluded.last_status = 304 THEN f.etag END),"
     " last_modified = coalesce(excluded.last_modified,"
     "   CASE WHEN excluded.last_status = 304 THEN f.last_modified END),"
-    " page_id = coalesce(excluded.page_id, f.page_id), gone = false")
+    " page_id = coalesce(excluded.page_id, f.page_id), gone = false,"
+    " leased_by = NULL, lease_until = NULL")
 
 _SNAPSHOT_INSERT = (
     "INSERT INTO snapshots (page_id, version, run_id, fetched_at, last_seen, status,"
@@ -121,6 +122,7 @@ class PostgresVersionStore(PostgresWrites):
         ready = encoded
 
         def op(conn: Connection) -> SaveResult:
+            self._hold_claim(conn, fetch.url)
             current = conn.execute(
                 "SELECT p.id, p.current_version, s.content_hash, s.body_hash, s.fields_hash"
                 " FROM pages p JOIN snapshots s ON s.page_id = p.id"
@@ -192,6 +194,7 @@ class PostgresVersionStore(PostgresWrites):
         """A 304 answer: the current version was seen again; no body is stored."""
 
         def op(conn: Connection) -> None:
+            self._hold_claim(conn, fetch.url)
             page_id = page_id_of(conn, fetch.url)
             if page_id is not None:
                 conn.execute(
@@ -215,6 +218,7 @@ class PostgresVersionStore(PostgresWrites):
         and it is due again at `next_due`. `gone` marks the page (and URL) gone."""
 
         def op(conn: Connection) -> None:
+            self._hold_claim(conn, url)
             conn.execute(
                 "INSERT INTO failures (run_id, site, url, reason, attempts, status, gone, at)"
                 " VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
@@ -223,7 +227,8 @@ class PostgresVersionStore(PostgresWrites):
                 "INSERT INTO frontier AS f (url, site, added_at, next_due, attempts,"
                 " last_status, gone) VALUES (%s, %s, %s, %s, 1, %s, %s) ON CONFLICT (url)"
                 " DO UPDATE SET attempts = f.attempts + 1, next_due = excluded.next_due,"
-                " last_status = excluded.last_status, gone = f.gone OR excluded.gone",
+                " last_status = excluded.last_status, gone = f.gone OR excluded.gone,"
+                " leased_by = NULL, lease_until = NULL",
                 (url, site, now, next_due, status, gone))
             if gone:
                 page_id = page_id_of(conn, url)
@@ -238,11 +243,13 @@ class PostgresVersionStore(PostgresWrites):
         """A URL deliberately not archived (non-HTML, robots.txt, blocked address)."""
 
         def op(conn: Connection) -> None:
+            self._hold_claim(conn, url)
             conn.execute("INSERT INTO skips (run_id, site, url, reason, at)"
                          " VALUES (%s, %s, %s, %s, %s)", (run_id, site, url, reason, now))
             conn.execute(
                 "INSERT INTO frontier (url, site, added_at, next_due) VALUES (%s, %s, %s, %s)"
-                " ON CONFLICT (url) DO UPDATE SET next_due = excluded.next_due, attempts = 0",
+                " ON CONFLICT (url) DO UPDATE SET next_due = excluded.next_due, attempts = 0,"
+                " leased_by = NULL, lease_until = NULL",
                 (url, site, now, next_due))
 
         self._write(op, doing=f"recording the skip of {url}")

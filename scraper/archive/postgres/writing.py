@@ -23,7 +23,7 @@ from scraper.archive.blobs import BlobStore
 from scraper.archive.postgres.blobs import PostgresBlobRows
 from scraper.archive.postgres.core import Connection, PostgresCore, archive_error
 from scraper.compact_json import compact_json
-from scraper.errors import ArchiveError
+from scraper.errors import ArchiveError, ClaimLost
 
 R = TypeVar("R")
 
@@ -42,6 +42,8 @@ class PostgresWrites:
     readonly: bool
     # The connection of the open batch's transaction; None outside a batch.
     _batch_conn: Connection | None = None
+    # The registered worker this archive writes for (join_crawl); None: no claims to check.
+    worker_id: int | None = None
 
     @contextlib.contextmanager
     def batch(self) -> Iterator[None]:
@@ -52,7 +54,8 @@ class PostgresWrites:
         it is not retried, since the writes before it went with the lost transaction.
         Nested batches join the outer one.
         """
-        if self._batch_conn is not None:
+        if self._batch_conn is not None or self.worker_id is not None:
+            # A worker's writes commit one by one: see ArchiveBackend.join_crawl.
             yield
             return
         self._refuse_if_readonly()
@@ -67,6 +70,17 @@ class PostgresWrites:
             # Blobs remembered by puts that were rolled back are not stored.
             self.blobs.forget()
             raise
+
+    def _hold_claim(self, conn: Connection, url: str) -> None:
+        """Lock `url`'s frontier row for this write; raise ClaimLost when another worker
+        holds it (this worker's lease ran out and was taken). A row leased by no one is
+        written: a save ends the claim, and a retried write finds it so."""
+        if self.worker_id is None:
+            return
+        row = conn.execute("SELECT leased_by FROM frontier WHERE url = %s FOR UPDATE",
+                           (url,)).fetchone()
+        if row is not None and row[0] is not None and int(row[0]) != self.worker_id:
+            raise ClaimLost(url, int(row[0]))
 
     def _refuse_if_readonly(self) -> None:
         if self.readonly:
@@ -92,7 +106,7 @@ class PostgresWrites:
 
         conn = self._batch_conn
         if conn is None:
-            return self.core.run(bound, doing=doing)
+            return self.core.run(bound, doing=doing, pipelined=pipelined)
         try:
             # Pipeline mode: the statements whose rows a write does not read (most of a
             # save's, and the savepoint's own two) go without waiting for each answer; a

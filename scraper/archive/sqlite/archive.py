@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import logging
 import os
+import socket
 import sqlite3
 from types import TracebackType
 from typing import Self
 
 from scraper.archive.blobs import DEFAULT_FULL_COPY_EVERY, DEFAULT_LEVEL
+from scraper.archive.sharing import DEFAULT_LEASE_SECONDS, CrawlWorker, SoloWorker, worker_label
 from scraper.archive.sqlite import files, schema
 from scraper.archive.sqlite.core import describe_sqlite_error, unreadable
 from scraper.archive.sqlite.frontier_store import FrontierStore
@@ -167,6 +169,11 @@ class SQLiteArchive(VersionStore, RunStore, ArchiveReads, FrontierStore):
     @property
     def schema_version(self) -> int:
         return schema.user_version(self.conn)
+
+    def join_crawl(self, *, lease_seconds: float = DEFAULT_LEASE_SECONDS) -> CrawlWorker:
+        """The crawl's only worker: the file's crawl lock (scraper.lock) keeps others out,
+        so a claim is a look at the due URLs and politeness stays in the process."""
+        return SoloWorker(self.due, worker_label(socket.gethostname(), os.getpid()))
 
     def close(self) -> None:
         self.conn.close()

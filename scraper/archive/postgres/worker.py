@@ -1,0 +1,118 @@
+"""A crawl process's part in a crawl shared through a PostgreSQL archive: the CrawlWorker
+(scraper.archive.sharing) of PostgresArchive.join_crawl.
+
+A worker has three connections: the archive's own (its writes), one for its claims (made on
+the crawl's archive thread, each committed at once so that other workers see the lease), and
+one for host slots and robots.txt (asked for before every request, from a thread of its own,
+so that a request never waits behind a page's writes).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+from collections.abc import Collection, Sequence
+from datetime import datetime
+
+from scraper.archive.location import ArchiveLocation
+from scraper.archive.postgres.core import PostgresCore
+from scraper.archive.postgres.frontier import SharedFrontier, register_worker
+from scraper.archive.sharing import (
+    HostSlot,
+    SharedHosts,
+    SharedRobots,
+    worker_label,
+)
+from scraper.models import FrontierItem
+
+log = logging.getLogger(__name__)
+
+
+class PostgresSharedHosts:
+    """SharedHosts over one connection of the worker's own."""
+
+    def __init__(self, frontier: SharedFrontier) -> None:
+        self._frontier = frontier
+
+    def acquire_host(self, host: str, *, concurrency: int, delay_s: float) -> HostSlot:
+        return self._frontier.acquire_host(host, concurrency=concurrency, delay_s=delay_s)
+
+    def release_host(self, host: str) -> None:
+        self._frontier.release_host(host)
+
+    def shared_robots(self, host: str, *, fresh_after: datetime) -> SharedRobots | None:
+        return self._frontier.shared_robots(host, fresh_after=fresh_after)
+
+    def claim_robots_fetch(self, host: str, *, fresh_after: datetime, hold_s: float) -> bool:
+        return self._frontier.claim_robots_fetch(host, fresh_after=fresh_after, hold_s=hold_s)
+
+    def store_robots(self, host: str, robots: SharedRobots) -> None:
+        self._frontier.store_shared_robots(host, robots)
+
+
+class PostgresCrawlWorker:
+    """One registered worker: its claims (leases) and its share of the hosts' politeness."""
+
+    def __init__(self, location: ArchiveLocation, *, lease_seconds: float) -> None:
+        self._claims_core = PostgresCore(location, application_name="scraper claims")
+        try:
+            host, pid = socket.gethostname(), os.getpid()
+            self._id = register_worker(self._claims_core, host=host, pid=pid)
+            self._label = worker_label(host, pid)
+            self._lease_seconds = lease_seconds
+            self.frontier = SharedFrontier(self._claims_core, self._id,
+                                           lease_seconds=lease_seconds,
+                                           keeps=frozenset({"leases"}))
+            self._hosts_core = PostgresCore(location, application_name="scraper hosts")
+        except BaseException:
+            self._claims_core.close()
+            raise
+        self._hosts = PostgresSharedHosts(SharedFrontier(
+            self._hosts_core, self._id, lease_seconds=lease_seconds,
+            keeps=frozenset({"slots"})))
+        self._left = False
+
+    @property
+    def worker_id(self) -> int | None:
+        return self._id
+
+    @property
+    def label(self) -> str:
+        return self._label
+
+    @property
+    def lease_seconds(self) -> float | None:
+        return self._lease_seconds
+
+    @property
+    def shared_hosts(self) -> SharedHosts | None:
+        return self._hosts
+
+    def claim(self, site: str, now: datetime, limit: int,
+              exclude: Collection[str] = ()) -> list[FrontierItem]:
+        return self.frontier.claim(site, now, limit, exclude)
+
+    def renew(self) -> set[str]:
+        lost = self.frontier.renew()
+        dead = self.frontier.reap_dead_workers(stale_after_s=self._lease_seconds)
+        if dead:
+            log.warning("workers %s stopped beating for %g s: their URLs and host slots "
+                        "are given back", ", ".join(map(str, dead)), self._lease_seconds)
+        return lost
+
+    def release(self, urls: Sequence[str]) -> None:
+        self.frontier.release_many(urls)
+
+    def claimed_elsewhere(self, site: str, now: datetime) -> int:
+        return self.frontier.claimed_elsewhere(site, now)
+
+    def leave(self) -> None:
+        if self._left:
+            return
+        self._left = True
+        try:
+            self.frontier.leave()
+        finally:
+            self._claims_core.close()
+            self._hosts_core.close()
