@@ -6,6 +6,7 @@ import click
 
 from scraper.cli.app import main
 from scraper.testsite import MARKUPS, TestSite
+from scraper.testsite.hosts import MAX_HOSTS
 
 
 @main.command()
@@ -25,8 +26,11 @@ from scraper.testsite import MARKUPS, TestSite
               help="Put the current time in every page's footer.")
 @click.option("--prerender", is_flag=True,
               help="Render every page before serving (for benchmarks).")
+@click.option("--hosts", type=click.IntRange(1, MAX_HOSTS), default=1, show_default=True,
+              help="Serve on 127.0.0.1 .. 127.0.0.N (one port) as N hosts; topic i's pages "
+                   "live on host i mod N.")
 def testsite(port: int, pages: int, page_kb: int | None, latency_ms: float, seed: int,
-             markup: str, volatile_footer: bool, prerender: bool) -> None:
+             markup: str, volatile_footer: bool, prerender: bool, hosts: int) -> None:
     """Serve the built-in encyclopedia site on 127.0.0.1 until Ctrl-C.
 
     Listing pages /related/<topic> (shaped like an encyclopedia mirror), MediaWiki-like
@@ -43,7 +47,8 @@ def testsite(port: int, pages: int, page_kb: int | None, latency_ms: float, seed
     """
     try:
         site = TestSite(seed=seed, pages=pages, page_kb=page_kb, latency_ms=latency_ms,
-                        markup=markup, volatile_footer=volatile_footer, port=port)
+                        markup=markup, volatile_footer=volatile_footer, port=port,
+                        hosts=hosts)
     except ValueError as exc:
         raise click.UsageError(str(exc)) from exc
 
@@ -51,11 +56,14 @@ def testsite(port: int, pages: int, page_kb: int | None, latency_ms: float, seed
         if prerender:  # after start, so that canonical URLs carry the real port
             click.echo(f"rendering {pages} topics ...", err=True)
             site.prerender()
+        spread = f", {hosts} hosts to {site.hosts[-1]}" if hosts > 1 else ""
         click.echo(f"built-in site: {url}/related/NATO  (seed {seed}, {pages} topics, "
-                   f"markup {markup}); Ctrl-C stops it", err=True)
-        click.echo(url)
+                   f"markup {markup}{spread}); Ctrl-C stops it", err=True)
+        for base_url in site.base_urls:  # the first is url: one line with one host
+            click.echo(base_url)
 
     try:
         site.serve_forever(on_start=started)
     except OSError as exc:
-        raise click.ClickException(f"cannot serve on 127.0.0.1:{port}: {exc}") from exc
+        where = f"127.0.0.1:{port}" if hosts == 1 else f"127.0.0.1 .. {site.hosts[-1]}:{port}"
+        raise click.ClickException(f"cannot serve on {where}: {exc}") from exc

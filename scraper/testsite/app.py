@@ -16,6 +16,7 @@ from scraper.testsite.content import MARKUPS, SiteModel, Topic
 from scraper.testsite.control import Control
 from scraper.testsite.fault_urls import FaultURLs
 from scraper.testsite.faults import HTML, FaultRule, FaultSet
+from scraper.testsite.hosts import host_addresses, page_owner, spread_links
 from scraper.testsite.pages import (
     ROBOTS_TXT,
     render_category,
@@ -76,7 +77,7 @@ class SiteApp:
 
     def __init__(self, model: SiteModel, *, markup: str = "divs", latency_ms: float = 0,
                  volatile_footer: bool = False, log_limit: int = 100_000,
-                 fault_seed: int | None = None) -> None:
+                 fault_seed: int | None = None, hosts: int = 1) -> None:
         if markup not in MARKUPS:
             raise ValueError(f"unknown markup {markup!r}: expected one of {', '.join(MARKUPS)}")
         if latency_ms < 0:
@@ -89,7 +90,10 @@ class SiteApp:
         self.faults = FaultSet(model.seed if fault_seed is None else fault_seed)
         self.fault_urls = FaultURLs()
         self.cache: dict[tuple[Any, ...], Cached] = {}
-        self.base_url = ""
+        self.addresses = host_addresses(hosts)
+        self.base_url = ""  # the first host's origin, once serving
+        self.origins: tuple[str, ...] = ()  # every host's "http://127.0.0.k:port", once serving
+        self.spread_cache: dict[bytes, bytes] = {}  # links made absolute, for these origins
         self.port = 0
         self.connections: set[Connection] = set()
         self.control = Control(self)
@@ -175,7 +179,10 @@ class SiteApp:
             body = render_listing(model, name, page, self.markup, note)
             modified = model.listing_revised_at(name, page)
         elif kind == "info":
-            body = render_article(model, name, self.base_url, note)
+            # The canonical URL names the article's own host.
+            base = (self.origins[model.index[name] % len(self.origins)] if self._spread
+                    else self.base_url)
+            body = render_article(model, name, base, note)
             modified = model.topic(name).revised_at
         elif kind == "category":
             body = render_category(model, name)
@@ -183,10 +190,20 @@ class SiteApp:
         else:
             body = render_home(model)
             modified = model.topic(model.slugs[0]).revised_at
+        if self._spread:
+            body = spread_links(body, self._owner, self.origins, self.spread_cache)
         cached = make_cached(body, modified)
         if not volatile:
             self.cache[key] = cached
         return cached
+
+    @property
+    def _spread(self) -> bool:
+        """Whether pages link across several hosts (never with one: its bytes stay as they were)."""
+        return len(self.origins) > 1
+
+    def _owner(self, path: str) -> int | None:
+        return page_owner(self.model, path, len(self.origins))
 
     def prerender(self) -> int:
         """Render every listing page and article now; returns how many pages were rendered."""
@@ -218,6 +235,12 @@ class SiteApp:
         if req.method not in ("GET", "HEAD"):
             return Reply(405, b"method not allowed\n", b"Allow: GET, HEAD\r\n"
                          b"Content-Type: text/plain; charset=utf-8\r\n")
+        if self._spread:
+            owner = self._owner(path)
+            if owner is not None and self.addresses[owner] != req.address:
+                # A link spread to the wrong host must show, not be served twice.
+                return Reply(404, render_not_found(path, f"It lives on {self.origins[owner]}."),
+                             HTML)
         try:
             if path.startswith("/related/"):
                 query = parse_qs(req.query)

@@ -111,4 +111,5 @@ class Control:
         app = self.app
         return {"seed": app.model.seed, "pages": app.model.pages, "page_kb": app.model.page_kb,
                 "markup": app.markup, "latency_ms": app.latency * 1000,
-                "volatile_footer": app.volatile_footer, "base_url": app.base_url}
+                "volatile_footer": app.volatile_footer, "base_url": app.base_url,
+                "base_urls": list(app.origins)}

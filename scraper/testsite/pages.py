@@ -60,8 +60,9 @@ def render_plain(title: str, text: str) -> bytes:
     return _simple(title, f'<p>{escape(text)}</p>\n<p><a href="/">Main page</a></p>')
 
 
-def render_not_found(path: str) -> bytes:
-    return _simple("Not Found", f"<p>There is no page at {escape(path)}.</p>")
+def render_not_found(path: str, hint: str = "") -> bytes:
+    more = f"\n<p>{escape(hint)}</p>" if hint else ""
+    return _simple("Not Found", f"<p>There is no page at {escape(path)}.</p>{more}")
 
 
 def tiny_jpeg() -> bytes:

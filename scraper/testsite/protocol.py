@@ -36,7 +36,8 @@ class Request:
     headers: dict[str, str]  # lower-case names
     body: bytes
     keep_alive: bool
-    host: str
+    host: str  # the Host header
+    address: str  # the local address the connection arrived on (one of the site's hosts)
     started: float  # time.monotonic() when the head was read
     conn_id: int
 
@@ -104,6 +105,7 @@ class Connection(asyncio.Protocol):
         self.app = app
         self.transport: asyncio.Transport | None = None
         self.id = 0
+        self.address = ""  # the site's address the client connected to
         self.sent = 0  # bytes of the current answer
         self._buf = bytearray()
         self._busy = False
@@ -122,6 +124,9 @@ class Connection(asyncio.Protocol):
         sock = transport.get_extra_info("socket")
         if sock is not None:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        sockname = transport.get_extra_info("sockname")
+        if isinstance(sockname, tuple):
+            self.address = str(sockname[0])
         self.id = self.app.opened(self)
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -317,7 +322,8 @@ class Connection(asyncio.Protocol):
         return Request(method=method.upper(), target=target,
                        path=unquote(raw_path, errors="replace"), query=query, version=version,
                        headers=headers, body=body, keep_alive=keep_alive,
-                       host=headers.get("host", ""), started=time.monotonic(), conn_id=self.id)
+                       host=headers.get("host", ""), address=self.address,
+                       started=time.monotonic(), conn_id=self.id)
 
 
 ActionFunc = Callable[["Connection", Request], Awaitable[int]]

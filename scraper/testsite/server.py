@@ -1,4 +1,5 @@
-"""`TestSite`: the built-in site served on 127.0.0.1, in a background thread or in a running loop."""
+"""`TestSite`: the built-in site served on 127.0.0.1 (or on 127.0.0.1 .. 127.0.0.N as N hosts), in a
+background thread or in a running loop."""
 
 from __future__ import annotations
 
@@ -10,16 +11,19 @@ import threading
 from collections.abc import Callable
 from types import TracebackType
 from typing import Any, Self, TypeVar
+from urllib.parse import unquote
 
 from scraper.testsite.app import SiteApp
 from scraper.testsite.content import SiteModel, Topic
 from scraper.testsite.faults import FaultRule
+from scraper.testsite.hosts import crawl_config, page_owner
 from scraper.testsite.protocol import Connection
 from scraper.testsite.stats import SiteStats
 
 log = logging.getLogger(__name__)
 
 HOST = "127.0.0.1"  # loopback only, always
+PORT_TRIES = 20  # with port 0, ports to try until one is free on every host's address
 T = TypeVar("T")
 
 
@@ -36,21 +40,24 @@ class TestSite:
     :param latency_ms: delay before each answer (asyncio.sleep: other requests go on).
     :param markup: the listing markup served: divs, table or bare (switchable while running).
     :param volatile_footer: put the current time in every page's footer.
-    :param port: 0 picks a free port.
+    :param port: 0 picks a free port (one that is free on every host's address).
     :param log_limit: how many requests the stats log keeps (the counters count them all).
+    :param hosts: serve the site on 127.0.0.1 .. 127.0.0.<hosts>, one port, as that many
+        hosts: topic i's pages live on host i mod hosts and links point there (see hosts.py).
     """
 
     __test__ = False  # not a pytest test class, despite its name
 
     def __init__(self, seed: int = 1, pages: int = 200, page_kb: int | None = None,
                  latency_ms: float = 0, markup: str = "divs", *, volatile_footer: bool = False,
-                 port: int = 0, log_limit: int = 100_000, fault_seed: int | None = None) -> None:
+                 port: int = 0, log_limit: int = 100_000, fault_seed: int | None = None,
+                 hosts: int = 1) -> None:
         self.model = SiteModel(seed, pages, page_kb)
         self.app = SiteApp(self.model, markup=markup, latency_ms=latency_ms,
                            volatile_footer=volatile_footer, log_limit=log_limit,
-                           fault_seed=fault_seed)
+                           fault_seed=fault_seed, hosts=hosts)
         self._want_port = port
-        self._server: asyncio.Server | None = None
+        self._servers: list[asyncio.Server] = []
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
 
@@ -58,30 +65,59 @@ class TestSite:
 
     async def start_async(self) -> str:
         """Serve on the running event loop; returns the base URL."""
-        if self._server is not None:
+        if self._servers:
             raise RuntimeError("the site is already running")
         loop = asyncio.get_running_loop()
-        self.app.cache.clear()  # articles name their canonical URL, so their port
-        self._server = await loop.create_server(lambda: Connection(self.app), HOST,
-                                                self._want_port, backlog=1024)
+        self.app.cache.clear()  # pages name their hosts' origins, so their port
+        self.app.spread_cache.clear()
+        self._servers, port = await self._listen(loop)
         self._loop = loop
-        port = self._server.sockets[0].getsockname()[1]
-        self.app.port = port
-        self.app.base_url = f"http://{HOST}:{port}"
-        log.info("built-in site serving at %s", self.app.base_url)
-        return self.app.base_url
+        app = self.app
+        app.port = port
+        app.origins = tuple(f"http://{address}:{port}" for address in app.addresses)
+        app.base_url = app.origins[0]
+        log.info("built-in site serving at %s", ", ".join(app.origins))
+        return app.base_url
+
+    async def _listen(self, loop: asyncio.AbstractEventLoop) -> tuple[list[asyncio.Server], int]:
+        """One listening socket per host's address, all on one port."""
+        addresses = self.app.addresses
+        for _ in range(PORT_TRIES):
+            servers = [await loop.create_server(lambda: Connection(self.app), addresses[0],
+                                                self._want_port, backlog=1024)]
+            port = int(servers[0].sockets[0].getsockname()[1])
+            try:
+                for address in addresses[1:]:
+                    try:
+                        servers.append(await loop.create_server(
+                            lambda: Connection(self.app), address, port, backlog=1024))
+                    except OSError as exc:
+                        raise OSError(exc.errno, f"cannot listen on {address}:{port}: "
+                                      f"{exc.strerror}") from exc
+            except OSError:
+                for server in servers:
+                    server.close()
+                    await server.wait_closed()
+                if self._want_port:
+                    raise
+                continue  # the free port of the first address is taken on another: next one
+            return servers, port
+        raise OSError(f"no port free on all of {addresses[0]} .. {addresses[-1]} after "
+                      f"{PORT_TRIES} tries")
 
     async def stop_async(self) -> None:
-        server, self._server = self._server, None
-        if server is None:
+        servers, self._servers = self._servers, []
+        if not servers:
             return
-        server.close()
+        for server in servers:
+            server.close()
         for conn in list(self.app.connections):
             conn.cancel()
-        await server.wait_closed()
+        for server in servers:
+            await server.wait_closed()
         await asyncio.sleep(0)  # let cancelled connection tasks finish
         self._loop = None
-        self.app.base_url, self.app.port = "", 0
+        self.app.base_url, self.app.origins, self.app.port = "", (), 0
 
     def start(self) -> str:
         """Serve from a background thread with its own event loop; returns the base URL."""
@@ -179,6 +215,29 @@ class TestSite:
 
     def url(self, path: str = "/") -> str:
         return self.base_url + path
+
+    @property
+    def hosts(self) -> tuple[str, ...]:
+        """The site's addresses, 127.0.0.1 first (scope.domains of a crawl of it)."""
+        return self.app.addresses
+
+    @property
+    def base_urls(self) -> tuple[str, ...]:
+        """Every host's "http://127.0.0.k:port", the first host's (base_url) first."""
+        self.base_url  # noqa: B018 - raises when not started
+        return self.app.origins
+
+    def url_of(self, path: str) -> str:
+        """The URL of a page on the host that serves it (topic pages live on one host each)."""
+        owner = page_owner(self.model, unquote(path.split("?", 1)[0]), len(self.hosts))
+        return self.base_urls[owner or 0] + path
+
+    def crawl_config(self, name: str = "testsite", *, concurrency: int = 4,
+                     delay: float = 0.05, max_depth: int = 50) -> str:
+        """A crawl config (YAML) of this running site, as config/testsite.yaml: from
+        /related/NATO through related items and articles, every host in scope.domains."""
+        return crawl_config(name, self.url("/related/NATO"), self.hosts,
+                            concurrency=concurrency, delay=delay, max_depth=max_depth)
 
     # -- state, changed on the site's loop -------------------------------------------------
 

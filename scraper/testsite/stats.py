@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
-from collections import Counter, deque
-from dataclasses import dataclass, field
+import math
+from collections import Counter, defaultdict, deque
+from collections.abc import Iterable
+from dataclasses import dataclass, field, fields
+from itertools import pairwise
 from typing import Any
 
 from scraper.testsite.protocol import Request
@@ -11,13 +14,15 @@ from scraper.testsite.protocol import Request
 
 @dataclass(frozen=True, slots=True)
 class RequestRecord:
-    """One answered request. Times are time.monotonic() of the server process."""
+    """One answered request. Times are time.monotonic() of the server process (seconds, a
+    nanosecond clock on Linux): comparable between records, whatever process made the requests."""
 
     method: str
     path: str  # percent-decoded
     target: str  # path?query as sent
-    host: str
-    start: float
+    host: str  # the Host header
+    address: str  # the site's address the request arrived on ("127.0.0.3")
+    start: float  # when the request head was read
     end: float
     user_agent: str
     if_none_match: str | None
@@ -29,6 +34,15 @@ class RequestRecord:
 
     def to_dict(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in self.__slots__}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> RequestRecord:
+        """A record from its to_dict() (the JSON of /_control/stats)."""
+        names = [f.name for f in fields(cls)]
+        missing = [n for n in names if n not in data]
+        if missing:
+            raise ValueError(f"request record without {', '.join(missing)}: {data!r}")
+        return cls(**{n: data[n] for n in names})
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +85,57 @@ class SiteStats:
             "faults_injected": self.faults_injected, "faults_total": self.faults_total,
             "bytes_sent": self.bytes_sent,
         }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> SiteStats:
+        """Stats from their to_dict() (the JSON of /_control/stats, for a site in another
+        process)."""
+        return cls(
+            requests=data["requests"], by_path=dict(data["by_path"]),
+            by_target=dict(data["by_target"]), by_method_path=dict(data["by_method_path"]),
+            by_status={int(k): v for k, v in data["by_status"].items()},
+            log=tuple(RequestRecord.from_dict(r) for r in data["log"]),
+            in_flight=data["in_flight"], max_in_flight=data["max_in_flight"],
+            max_in_flight_per_host=dict(data["max_in_flight_per_host"]),
+            connections=data["connections"], open_connections=data["open_connections"],
+            faults_injected=dict(data["faults_injected"]), bytes_sent=data["bytes_sent"])
+
+
+def max_overlap_per_host(log: Iterable[RequestRecord]) -> dict[str, int]:
+    """The most requests in progress at once on each address, from start to end.
+
+    A request that starts when another ends does not overlap it. Per address, since each of
+    the site's hosts is its own address (all on one port): a crawler's per-host concurrency
+    limit must hold here.
+    """
+    # (time, order, step): at one instant ends go before starts, so that touching requests
+    # do not overlap, except the end of a request that took no time, which follows its start.
+    events: dict[str, list[tuple[float, int, int]]] = defaultdict(list)
+    for record in log:
+        events[record.address] += [(record.start, 1, 1),
+                                   (record.end, 0 if record.end > record.start else 2, -1)]
+    most: dict[str, int] = {}
+    for address, points in events.items():
+        now = peak = 0
+        for _, _, step in sorted(points):
+            now += step
+            peak = max(peak, now)
+        most[address] = peak
+    return most
+
+
+def min_start_gap_per_host(log: Iterable[RequestRecord]) -> dict[str, float]:
+    """The shortest time between two request starts on each address (math.inf for an
+    address with one request): a crawler's per-host delay must hold here."""
+    starts: dict[str, list[float]] = defaultdict(list)
+    for record in log:
+        starts[record.address].append(record.start)
+    gaps: dict[str, float] = {}
+    for address, times in starts.items():
+        times.sort()
+        gaps[address] = min((b - a for a, b in pairwise(times)),
+                            default=math.inf)
+    return gaps
 
 
 @dataclass
@@ -116,7 +181,7 @@ class Recorder:
             self.faults[fault] += 1
         h = req.headers
         self.log.append(RequestRecord(
-            req.method, req.path, req.target, req.host, req.started, now,
+            req.method, req.path, req.target, req.host, req.address, req.started, now,
             h.get("user-agent", ""), h.get("if-none-match"), h.get("if-modified-since"),
             status, sent, fault, req.conn_id))
 
