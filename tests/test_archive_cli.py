@@ -95,6 +95,8 @@ def test_stats_text_and_json(archive_path: str) -> None:
     assert (data["pages"], data["versions"], data["blobs"], data["runs"]) == (1, 2, 2, 1)
     assert data["bytes_fetched"] == len(b"<html>first</html>") + len(BODY_2)
     assert data["sites"]["wiki"]["fill_rates"]["categories"] == 1.0
+    assert data["last_run"]["workers"] == []  # one process, no parts
+    assert data["last_run"]["id"] == 1
 
 
 def test_errors_are_clear_and_create_nothing(tmp_path: Path, archive_path: str) -> None:

@@ -283,3 +283,10 @@ def test_a_recrawl_after_edits_stores_what_one_sqlite_crawl_stores(
         assert {site.url(info_path(slug)) for slug in edited} <= changed
         assert set(shared.values()) == {1, 2}
         assert _exports(postgres_url, site, edited) == _exports(solo, site, edited)
+    # `scraper stats` says who fetched what in the last run.
+    shown = CliRunner().invoke(main, ["stats", "--archive", postgres_url])
+    assert shown.exit_code == 0, shown.output
+    parts = re.findall(r"^  worker \d+ \S+:\d+: fetched (\d+)", shown.output, re.M)
+    assert 1 <= len(parts) <= 3  # a worker that starts after the others ended runs alone
+    last = query(postgres_url, "SELECT fetched FROM runs ORDER BY id DESC LIMIT 1")[0][0]
+    assert sum(map(int, parts)) == last > 0

@@ -170,6 +170,12 @@ def stats(archive_path: str | None, output_format: str) -> None:
     with _open(archive_path) as archive:
         data = archive.stats()
         data["run_statuses"] = archive.run_statuses()
+        last = archive.last_run()
+        if last is not None:
+            data["last_run"] = {key: last[key] for key in (
+                "id", "status", "started_at", "ended_at", "fetched", "new_versions", "failed")}
+            # A run that workers shared (a PostgreSQL archive): who fetched what.
+            data["last_run"]["workers"] = last["extra"].get("workers", [])
     if output_format == "json":
         _echo_json(data)
         return
@@ -193,6 +199,14 @@ def stats(archive_path: str | None, output_format: str) -> None:
     ]
     for name, value in lines:
         _echo(f"{name + ':':<10} {value}")
+    last = data.get("last_run")
+    if last is not None:
+        _echo(f"{'last run:':<10} {last['id']} {last['status']}, started {last['started_at']}"
+              f", fetched {last['fetched']}, new versions {last['new_versions']}, failed "
+              f"{last['failed']}")
+        for part in last["workers"]:
+            _echo(f"  worker {part['worker']} {part['label']}: fetched {part['fetched']}, new "
+                  f"versions {part['new_versions']}, failed {part['failed']} ({part['status']})")
     for site, counts in data["sites"].items():
         rates = ", ".join(f"{field} {rate:.0%}" for field, rate in counts["fill_rates"].items())
         _echo(f"site {site}: {counts['pages']} pages, {counts['versions']} versions, "
