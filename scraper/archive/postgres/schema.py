@@ -14,15 +14,19 @@ the same tables, columns and meanings, in PostgreSQL's types:
 - JSON values (runs.sites, snapshots.headers, ...) stay text holding the JSON the shared code
   writes: jsonb would reorder keys and respace them, and a copied archive must compare equal;
 - blob data is bytea;
-- full-text search is a generated tsvector column on pages with a GIN index, in place of
-  FTS5. The `simple` configuration: wikis come in every language, and stemming in the wrong
-  one finds less than none;
+- full-text search is a tsvector column on pages with a GIN index, in place of FTS5. The
+  `simple` configuration: wikis come in every language, and stemming in the wrong one finds
+  less than none. Since version 3 a trigger fills it (see V3_SEARCH_TRIGGER);
 - links are one table: the SQLite archive's links_recent/links_settled split works around
   the cost of SQLite's index writes and is not needed here; the views keep their names.
 
 Version 2 adds what workers sharing one archive need: `workers`, the frontier's lease
 columns, `hosts` (per-host politeness and robots.txt) and `host_slots` (who holds a host's
 slots, so that a dead worker's can be given back).
+
+Version 3 makes the search column cheaper to keep: a trigger fills it from the title, the
+summary and the first SEARCH_TEXT_CHARS characters of the text, and only when one of the
+three changed.
 
 Migrations run in one transaction under a transaction-level advisory lock: N workers
 opening a fresh database at once migrate it once; the others wait, then find it done.
@@ -237,6 +241,44 @@ CREATE TABLE host_slots (
 );
 """
 
+# The characters of a page's text that search indexes (its title and summary are indexed
+# whole). Parsing text into a tsvector costs the server ~0.1 ms of CPU per KB, whatever the
+# GIN index does: a Wikipedia article's ~60 KB of text took ~6 ms per stored page, more than
+# the rest of a save together, and the crawl benchmark's pages (19 KB of text) 1.8 ms of the
+# server's 5.5 ms per page. The first 8 K characters hold the lead and the first sections,
+# where a page says what it is about. What search loses is the words that occur only further
+# down: on the long Wikipedia articles of the test corpus (52-62 K characters of text), ~80%
+# of their distinct words. The SQLite archive's FTS5 index takes the whole text.
+SEARCH_TEXT_CHARS = 8192
+
+# Version 3: `search` stops being a generated column, which PostgreSQL computes again on every
+# UPDATE that sets title, summary or text (the save path sets all three for each new version,
+# also when a version changed only links or fields), and becomes a column a trigger fills:
+# on INSERT, and on an UPDATE that changes the title, the summary or the text (IS DISTINCT
+# FROM; comparing costs a read of the old text, ~1/50 of parsing it). The trigger leaves NEW
+# as it came when nothing changed, so the row keeps the tsvector it had, toast pointer and
+# all. Rows already stored keep their vectors (computed from the whole text) until their page
+# changes: no rewrite of the table under the migration's lock. DROP EXPRESSION changes the
+# catalog only.
+V3_SEARCH_TRIGGER = f"""
+ALTER TABLE pages ALTER COLUMN search DROP EXPRESSION;
+CREATE FUNCTION pages_search_vector() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_OP = 'INSERT' OR NEW.title IS DISTINCT FROM OLD.title
+            OR NEW.summary IS DISTINCT FROM OLD.summary OR NEW.text IS DISTINCT FROM OLD.text
+    THEN
+        NEW.search := setweight(to_tsvector('simple'::regconfig, NEW.title), 'A')
+            || setweight(to_tsvector('simple'::regconfig, NEW.summary), 'B')
+            || setweight(to_tsvector('simple'::regconfig,
+                                     left(NEW.text, {SEARCH_TEXT_CHARS})), 'C');
+    END IF;
+    RETURN NEW;
+END
+$$;
+CREATE TRIGGER pages_search BEFORE INSERT OR UPDATE OF title, summary, text ON pages
+    FOR EACH ROW EXECUTE FUNCTION pages_search_vector();
+"""
+
 # Version 4: a run that several workers share. Each worker's part of a run is a run_workers
 # row with its own counts; the runs row adds them up and ends with the last part. A host's
 # robots.txt fetch is taken by one worker (robots_claimed_*), the others wait for its copy.
@@ -273,6 +315,7 @@ class Migration:
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "tables", V1_TABLES),
     Migration(2, "shared_crawl", V2_SHARED_CRAWL),
+    Migration(3, "search_trigger", V3_SEARCH_TRIGGER),
     Migration(4, "worker_runs", V4_WORKER_RUNS),
 )
 SCHEMA_VERSION = MIGRATIONS[-1].version
@@ -298,6 +341,20 @@ def current_version(conn: Connection) -> int:
     return int(found[0]) if found else 0
 
 
+def recorded_versions(conn: Connection) -> set[int]:
+    """The versions of the migrations recorded in the database (none: a fresh database)."""
+    if current_version(conn) == 0:
+        return set()
+    return {int(row[0]) for row in conn.execute("SELECT version FROM schema_version")}
+
+
+def _pending(recorded: set[int], target: int) -> list[Migration]:
+    # By what is recorded, not by the highest version: steps 3 and 4 were written side by
+    # side, and an archive made while 4 existed without 3 must still get 3.
+    return [step for step in MIGRATIONS if step.version <= target
+            and step.version not in recorded]
+
+
 def _user_tables(conn: Connection) -> list[str]:
     return [str(row[0]) for row in conn.execute(
         "SELECT tablename FROM pg_tables WHERE schemaname = current_schema() ORDER BY 1")]
@@ -314,20 +371,21 @@ def migrate(core: PostgresCore, *, target: int = SCHEMA_VERSION,
             on_step: Callable[[Migration], None] | None = None) -> list[str]:
     """Bring the database's schema up to `target`; returns the names of the steps run here.
 
-    All pending steps and their schema_version rows commit together or not at all. The
-    usual case (up to date) reads one row and takes no lock. `on_step` is called inside the
+    A step is pending when its version is not recorded (see _pending). All pending steps and
+    their schema_version rows commit together or not at all. The usual case (up to date)
+    reads the recorded versions and takes no lock. `on_step` is called inside the
     transaction before each step (tests use it to see who migrated).
     """
     if not 1 <= target <= SCHEMA_VERSION:
         raise ValueError(f"target schema version {target} is not one of 1..{SCHEMA_VERSION}")
     where = core.path
 
-    def read_version(conn: Connection) -> int:
-        return current_version(conn)
+    def read_versions(conn: Connection) -> set[int]:
+        return recorded_versions(conn)
 
-    version = core.run(read_version, doing="reading the schema version")
-    _check_version(version, where)
-    if version >= target:
+    recorded = core.run(read_versions, doing="reading the schema version")
+    _check_version(max(recorded, default=0), where)
+    if not _pending(recorded, target):
         return []
 
     def upgrade(conn: Connection) -> list[str]:
@@ -345,14 +403,13 @@ def migrate(core: PostgresCore, *, target: int = SCHEMA_VERSION,
                                           "give an empty database")
             conn.execute(SCHEMA_VERSION_TABLE)
         done: list[str] = []
-        for step in MIGRATIONS:
-            if current < step.version <= target:
-                if on_step is not None:
-                    on_step(step)
-                conn.execute(step.sql)
-                conn.execute("INSERT INTO schema_version (version, name) VALUES (%s, %s)",
-                             (step.version, step.name))
-                done.append(f"{step.version:03d}_{step.name}")
+        for step in _pending(recorded_versions(conn), target):
+            if on_step is not None:
+                on_step(step)
+            conn.execute(step.sql)
+            conn.execute("INSERT INTO schema_version (version, name) VALUES (%s, %s)",
+                         (step.version, step.name))
+            done.append(f"{step.version:03d}_{step.name}")
         return done
 
     # Idempotent under retry: a lost commit leaves the version recorded, and the retry

@@ -4,7 +4,9 @@ figures of `scraper stats`, with the SQLite archive's result fields
 
 Search ranks with `ts_rank` over the pages' `search` tsvector (the `simple` configuration,
 title weighted above summary above text) and makes its snippet with `ts_headline`, matches
-in [brackets]. `rank` is the negated ts_rank, so that lower is better as with SQLite's bm25.
+in [brackets]. The vector holds the title, the summary and the first SEARCH_TEXT_CHARS
+characters of the text (schema.py says why), so words further down a long page are not
+found, as they are by the SQLite archive's FTS5 index; the snippet is cut from the same part. `rank` is the negated ts_rank, so that lower is better as with SQLite's bm25.
 The query's words must all match (plainto_tsquery), as the SQLite archive's quoted FTS terms.
 
 A mixin over `self.core` (PostgresCore), as PostgresReads.
@@ -15,7 +17,7 @@ from __future__ import annotations
 from typing import Any
 
 from scraper.archive.postgres.core import Connection, PostgresCore
-from scraper.archive.postgres.schema import current_version
+from scraper.archive.postgres.schema import SEARCH_TEXT_CHARS, current_version
 from scraper.archive.queries import FILL_EXPRESSIONS
 
 # URLs in code point order, as SQLite sorts text.
@@ -42,10 +44,11 @@ class PostgresStatistics:
                 " hits AS (SELECT p.id, ts_rank(p.search, q.q) AS score FROM pages p, q"
                 f" WHERE p.search @@ q.q ORDER BY score DESC, {URL_ORDER} LIMIT %(limit)s)"
                 " SELECT p.url, p.site, p.title, p.current_version,"
-                " ts_headline('simple', concat_ws(' ', p.title, p.summary, p.text), q.q,"
-                " %(options)s), -h.score FROM hits h JOIN pages p ON p.id = h.id, q"
-                f" ORDER BY h.score DESC, {URL_ORDER}",
-                {"query": query, "limit": limit, "options": HEADLINE_OPTIONS}).fetchall()
+                " ts_headline('simple', concat_ws(' ', p.title, p.summary,"
+                " left(p.text, %(indexed)s)), q.q, %(options)s), -h.score"
+                f" FROM hits h JOIN pages p ON p.id = h.id, q ORDER BY h.score DESC, {URL_ORDER}",
+                {"query": query, "limit": limit, "options": HEADLINE_OPTIONS,
+                 "indexed": SEARCH_TEXT_CHARS}).fetchall()
             return [{"url": r[0], "site": r[1], "title": r[2], "version": r[3],
                      "snippet": r[4], "rank": float(r[5])} for r in rows]
 
