@@ -189,3 +189,18 @@ def test_on_long_pages_both_backends_find_the_indexed_part_and_only_sqlite_the_r
     # Past SEARCH_TEXT_CHARS characters of text: FTS5 indexes it, the tsvector does not.
     assert [h["url"] for h in lite.search("obsidianlate")] == [URL]
     assert pg.search("obsidianlate") == []
+
+
+def test_page_text_and_vector_are_stored_with_lz4_from_version_3(core: PostgresCore) -> None:
+    schema.migrate(core, target=2)
+    with core.transaction() as conn:
+        insert_page(conn, URL, "Basalt", "", long_text("jointing", "obsidianlate"))
+    schema.migrate(core)
+    with core.transaction() as conn:
+        insert_page(conn, "http://wiki.test/wiki/Granite", "Granite", "",
+                    long_text("coarse", "quartzlate"))
+        rows = conn.execute("SELECT url, pg_column_compression(text),"
+                            " pg_column_compression(search) FROM pages ORDER BY id").fetchall()
+    # Stored values keep their compression; new ones are lz4 (this server is built with it).
+    assert rows[0][:2] == (URL, "pglz")
+    assert rows[1] == ("http://wiki.test/wiki/Granite", "lz4", "lz4")
