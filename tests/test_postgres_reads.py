@@ -10,11 +10,14 @@ PostgreSQL write path.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import itertools
+import tempfile
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from psycopg import pq
 
 from scraper.archive.blobs import BlobStore
 from scraper.archive.copy import copy_archive
@@ -270,3 +273,34 @@ def test_search_ranks_title_matches_first_with_bracketed_snippets(
     assert pg.search('" OR NOT (') == [] == lite.search('" OR NOT (')
     assert pg.search("  ") == []
     assert len(pg.search("mozilla", limit=1)) == 1
+
+
+def round_trips(pg: ReadArchive, read: Callable[[], object]) -> int:
+    """How many times `read` sent messages to the server and then waited for its answer
+    (libpq's protocol trace of the archive's one connection: F lines sent, B received)."""
+    conn = pg.core.run(lambda c: c)
+    with tempfile.TemporaryFile() as trace:
+        conn.pgconn.trace(trace.fileno())
+        conn.pgconn.set_trace_flags(pq.Trace.SUPPRESS_TIMESTAMPS)
+        try:
+            read()
+        finally:
+            conn.pgconn.untrace()
+        trace.seek(0)
+        lines = trace.read().decode().splitlines()
+    directions = [line.split("\t")[0] for line in lines]
+    return sum(1 for sent, got in itertools.pairwise(directions) if (sent, got) == ("F", "B"))
+
+
+def test_current_hash_is_one_statement_between_begin_and_commit(
+        both: tuple[SQLiteArchive, ReadArchive]) -> None:
+    """The crawl's archive thread asks for it before every save and waits for each answer."""
+    lite, pg = both
+    urls = (URL, ALIAS, "http://wiki.test/wiki/Queued", "http://nowhere/x")
+    for url in urls:
+        assert pg.current_hash(url) == lite.current_hash(url)
+    # psycopg prepares a statement on its fifth run, which costs one more round trip once.
+    for url in urls * 2:
+        pg.current_hash(url)
+    for url in urls:
+        assert round_trips(pg, lambda u=url: pg.current_hash(u)) == 3, url
