@@ -199,6 +199,40 @@ class _RunAs:
             os.chown(path, self.uid, self.gid)
 
 
+FOLDER_PREFIX = "scraper-pg-"
+OWNER_FILE = "owner.pid"  # the PID of the process (a test session) that made the cluster
+
+
+def reap_orphans(parent: Path | None = None) -> list[Path]:
+    """Stops the servers and removes the folders of clusters whose test session died
+    without cleaning up (SIGKILL, a CI job cancelled): those whose owner process is gone.
+    A cluster with a live owner, or without an owner file, is never touched."""
+    reaped = []
+    for folder in sorted(Path(parent or tempfile.gettempdir()).glob(FOLDER_PREFIX + "*")):
+        try:
+            owner = int((folder / OWNER_FILE).read_text(encoding="ascii").strip())
+        except (OSError, ValueError):
+            continue
+        if process_running(owner):
+            continue
+        try:
+            first = (folder / "data" / "postmaster.pid").read_text().split("\n", 1)[0]
+            postmaster = int(first)
+        except (OSError, ValueError):
+            postmaster = None
+        if postmaster is not None and process_running(postmaster):
+            # SIGQUIT: the postmaster's immediate shutdown; its children follow it.
+            os.kill(postmaster, signal.SIGQUIT)
+            deadline = time.monotonic() + 10
+            while process_running(postmaster) and time.monotonic() < deadline:
+                time.sleep(0.02)
+            if process_running(postmaster):
+                os.kill(postmaster, signal.SIGKILL)
+        shutil.rmtree(folder, ignore_errors=True)
+        reaped.append(folder)
+    return reaped
+
+
 class PostgresServer:
     """One throwaway cluster in its own temp folder, and the server serving it."""
 
@@ -248,9 +282,11 @@ class PostgresServer:
         bin_dir = bin_dir or find_bin_dir()
         if bin_dir is None:
             raise HarnessError(missing_reason() or "PostgreSQL's programs were not found")
+        reap_orphans(parent)
         # In /tmp, not pytest's tmp_path: pytest's base folder is private to the user running
         # the tests (0700), so the postgres user could not reach a cluster inside it.
-        folder = Path(tempfile.mkdtemp(prefix="scraper-pg-", dir=parent))
+        folder = Path(tempfile.mkdtemp(prefix=FOLDER_PREFIX, dir=parent))
+        (folder / OWNER_FILE).write_text(str(os.getpid()), encoding="ascii")
         server = cls(folder, bin_dir, free_port(), settings=settings)
         try:
             server._initdb()

@@ -165,6 +165,28 @@ def test_a_server_that_cannot_start_leaves_no_folder_and_says_why() -> None:
         shutil.rmtree(parent)
 
 
+def test_a_cluster_whose_session_died_is_stopped_and_removed_by_the_next_one() -> None:
+    postgres_harness.require_postgres()
+    parent = Path(tempfile.mkdtemp(prefix="scraper-pg-test-"))
+    try:
+        parent.chmod(0o755)
+        orphan = PostgresServer.create(parent=parent)
+        alive = PostgresServer.create(parent=parent)
+        gone = subprocess.Popen([sys.executable, "-c", "pass"])
+        gone.wait()
+        (orphan.folder / postgres_harness.OWNER_FILE).write_text(str(gone.pid))
+        postmaster = orphan.pid
+        assert postmaster is not None
+        assert postgres_harness.reap_orphans(parent) == [orphan.folder]
+        assert not postgres_harness.process_running(postmaster)
+        assert not orphan.folder.exists()
+        # A cluster whose session lives (this one) is left alone.
+        assert alive.running and alive.folder.exists()
+        alive.destroy()
+    finally:
+        shutil.rmtree(parent)
+
+
 # --- finding the programs, skipping and failing -----------------------------------------------
 
 def _make_programs(folder: Path, names: tuple[str, ...] = ("initdb", "pg_ctl")) -> None:
