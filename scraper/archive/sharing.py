@@ -13,9 +13,12 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from scraper.models import FrontierItem
+
+if TYPE_CHECKING:
+    from scraper.archive.protocol import ArchiveBackend
 
 # How long a leased URL stays with a worker that stops renewing it (it died, or lost the
 # database): then any worker may take it. Workers renew every LEASE_RENEW_FRACTION of it.
@@ -96,6 +99,18 @@ class CrawlWorker(Protocol):
         """Per-host politeness shared with other workers; None: the process's own."""
         ...
 
+    @property
+    def writers(self) -> int:
+        """How many archive connections this worker may write through at once (each write
+        its own transaction): 1 for a file, more for a server, whose work on one page's
+        write then overlaps another's."""
+        ...
+
+    def open_writer(self) -> ArchiveBackend:
+        """One more archive object on the same archive, writing for this worker (when
+        `writers` > 1). The caller closes it."""
+        ...
+
     def claim(self, site: str, now: datetime, limit: int,
               exclude: Collection[str] = ()) -> list[FrontierItem]:
         """Up to `limit` URLs of `site` due at `now` for this worker to fetch (in `due`'s
@@ -146,6 +161,13 @@ class SoloWorker:
     @property
     def shared_hosts(self) -> SharedHosts | None:
         return None
+
+    @property
+    def writers(self) -> int:
+        return 1
+
+    def open_writer(self) -> ArchiveBackend:
+        raise NotImplementedError("a file archive has one writer: the process that holds it")
 
     def claim(self, site: str, now: datetime, limit: int,
               exclude: Collection[str] = ()) -> list[FrontierItem]:

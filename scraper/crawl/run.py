@@ -14,6 +14,7 @@ from scraper.archive import ArchiveBackend
 from scraper.archive.sharing import LEASE_RENEW_FRACTION, CrawlWorker
 from scraper.config import CrawlConfig
 from scraper.crawl.archive_gate import ArchiveGate
+from scraper.crawl.archive_pool import ArchivePool
 from scraper.crawl.client import make_client
 from scraper.crawl.events import CrawlEvent, EventSink
 from scraper.crawl.fetch import Fetcher
@@ -54,7 +55,7 @@ async def crawl(configs: Sequence[CrawlConfig], archive: ArchiveBackend, *,
             client = make_client(configs[0].network, policies)
         fetcher = Fetcher(client, policies=policies, shared_hosts=worker.shared_hosts)
         deadline = time.monotonic() + limits.max_time if limits.max_time else None
-        gate = ArchiveGate(archive)
+        gate = _archive_gate(archive, worker)
         runs = [SiteCrawl(cfg, gate, fetcher, limits, deadline, events or _ignore, clock,
                           parsers, worker) for cfg in configs]
         keeper = asyncio.ensure_future(_keep_claims(worker, gate, runs))
@@ -78,6 +79,22 @@ async def crawl(configs: Sequence[CrawlConfig], archive: ArchiveBackend, *,
             worker.leave()
             if own_client and client is not None:
                 await client.aclose()
+
+
+def _archive_gate(archive: ArchiveBackend, worker: CrawlWorker) -> ArchiveGate:
+    """One archive thread batching writes (a file), or a pool of threads with a connection
+    each when the archive takes several writers at once (a server)."""
+    if worker.writers <= 1:
+        return ArchiveGate(archive)
+    writers: list[ArchiveBackend] = []
+    try:
+        for _ in range(worker.writers - 1):
+            writers.append(worker.open_writer())
+    except BaseException:
+        for writer in writers:
+            writer.close()
+        raise
+    return ArchivePool(archive, writers)
 
 
 async def _keep_claims(worker: CrawlWorker, gate: ArchiveGate,

@@ -91,15 +91,29 @@ class PostgresArchive(PostgresVersionStore, PostgresRunStore, PostgresReads):
         failure or skip of a URL that another worker holds raises ClaimLost."""
         self._refuse_if_readonly()
         if self.worker is None:
-            self.worker = PostgresCrawlWorker(self.core.location, lease_seconds=lease_seconds)
-            self.worker_id = self.worker.worker_id
-            # What a crash of the server may lose of the last fraction of a second is
-            # fetched again (the leases of those URLs run out): not worth a disk flush
-            # per page.
-            self.core.session_settings.append("SET synchronous_commit = off")
-            self.core.run(lambda conn: conn.execute("SET synchronous_commit = off"),
-                          doing="preparing the crawl's writes")
+            self.worker = PostgresCrawlWorker(self.core.location, lease_seconds=lease_seconds,
+                                              open_writer=self._writer_for)
+            self._write_as(self.worker.worker_id)
         return self.worker
+
+    def _write_as(self, worker_id: int | None) -> None:
+        self.worker_id = worker_id
+        # What a crash of the server may lose of the last fraction of a second is fetched
+        # again (the leases of those URLs run out): not worth a disk flush per page.
+        self.core.session_settings.append("SET synchronous_commit = off")
+        self.core.run(lambda conn: conn.execute("SET synchronous_commit = off"),
+                      doing="preparing the crawl's writes")
+
+    def _writer_for(self, worker_id: int) -> PostgresArchive:
+        """Another connection writing as worker `worker_id` (CrawlWorker.open_writer)."""
+        writer = PostgresArchive(PostgresCore(self.core.location),
+                                 full_copy_every=self.blobs.max_depth, level=self.blobs.level)
+        try:
+            writer._write_as(worker_id)
+        except BaseException:
+            writer.close()
+            raise
+        return writer
 
     def close(self) -> None:
         if self.worker is not None:

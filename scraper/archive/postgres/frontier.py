@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import os
 import socket
+import threading
 from collections import Counter
 from collections.abc import Collection, Iterable
 from datetime import datetime
@@ -138,6 +139,9 @@ class SharedFrontier:
         self.worker_id = worker_id
         self.lease_seconds = lease_seconds
         self.held: set[str] = set()  # URLs this worker has claimed and not yet finished
+        # `held` is read and changed from the crawl's archive threads and its renewals;
+        # never taken while calling the database, so it cannot wait on the core's lock.
+        self._held_lock = threading.Lock()
         self.slots: Counter[str] = Counter()  # host slots this worker holds
         self._known_hosts: set[str] = set()
         if "leases" in keeps:
@@ -279,7 +283,8 @@ class SharedFrontier:
             return sorted((item_from_row(row) for row in rows), key=_due_order)
 
         items = self.core.run(op, doing="claiming URLs")
-        self.held.update(item.url for item in items)
+        with self._held_lock:
+            self.held.update(item.url for item in items)
         return items
 
     def renew(self) -> set[str]:
@@ -287,7 +292,8 @@ class SharedFrontier:
         the URLs whose lease was lost (expired and taken by another worker): drop them.
         A URL whose claim a save ended (the archive's writes clear the lease) is among them
         too, and is forgotten here: its fetch is done."""
-        held = sorted(self.held)
+        with self._held_lock:
+            held = sorted(self.held)
 
         def op(conn: Connection) -> set[str]:
             # A worker taken for dead (it lost the database longer than a lease) that
@@ -303,7 +309,8 @@ class SharedFrontier:
             return set(held) - kept
 
         lost = self.core.run(op, doing="renewing leases")
-        self.held -= lost
+        with self._held_lock:
+            self.held -= lost
         return lost
 
     def finish(self, url: str, *, fetched_at: datetime, next_due: datetime,
@@ -318,7 +325,8 @@ class SharedFrontier:
             return bool(row and row[0])
 
         done = self.core.run(op, doing="finishing a claim")
-        self.held.discard(url)
+        with self._held_lock:
+            self.held.discard(url)
         return done
 
     def release_many(self, urls: Collection[str]) -> None:
@@ -330,7 +338,8 @@ class SharedFrontier:
             "UPDATE frontier SET leased_by = NULL, lease_until = NULL"
             " WHERE leased_by = %s AND url = ANY(%s)", (self.worker_id, wanted)),
             doing="releasing claims")
-        self.held.difference_update(wanted)
+        with self._held_lock:
+            self.held.difference_update(wanted)
 
     def claimed_elsewhere(self, site: str, now: datetime) -> int:
         """How many URLs of `site` due at `now` other workers hold under a live lease."""
@@ -351,7 +360,8 @@ class SharedFrontier:
             return row is not None
 
         released = self.core.run(op, doing="releasing a claim")
-        self.held.discard(url)
+        with self._held_lock:
+            self.held.discard(url)
         return released
 
     # --- hosts -------------------------------------------------------------------------------
@@ -446,7 +456,8 @@ class SharedFrontier:
         """This worker stops: its leases and host slots are given back at once."""
         self.core.run(lambda conn: _give_back(conn, [self.worker_id]),
                       doing="leaving the shared crawl")
-        self.held.clear()
+        with self._held_lock:
+            self.held.clear()
         self.slots.clear()
 
     def reap_dead_workers(self, stale_after_s: float) -> list[int]:
@@ -469,7 +480,11 @@ class SharedFrontier:
         here (see the module docstring)."""
         conn.execute("UPDATE frontier SET leased_by = NULL, lease_until = NULL"
                      " WHERE leased_by = %s AND NOT (url = ANY(%s))",
-                     (self.worker_id, sorted(self.held)))
+                     (self.worker_id, self._held_now()))
+
+    def _held_now(self) -> list[str]:
+        with self._held_lock:
+            return sorted(self.held)
 
     def _resync_slots(self, conn: Connection) -> None:
         """After a reconnect: make the database count for this worker exactly the host
