@@ -19,7 +19,8 @@ to the site as discovered URLs, as the crawl's do.
 
 Reported: versions/s (all writers, from a start barrier to the last writer's end), ms per
 save, CPU ms per version of the writers and of the PostgreSQL server (its process tree, from
-/proc), saves retried after a deadlock, and the archive's size per million versions, the
+/proc), saves retried after a deadlock, the cores other processes kept busy meanwhile
+("others", from /proc/stat: on a shared machine, read the rates with it), and the archive's size per million versions, the
 empty archive's taken off: as written (PostgreSQL: pg_database_size after a checkpoint, so
 with the dead rows of updated pages that autovacuum has not yet made reusable; SQLite: the
 file and its WAL) and compacted (after VACUUM FULL; SQLite: VACUUM), and per table (with its
@@ -62,6 +63,7 @@ sys.path.insert(0, str(HERE))  # bench_crawl's helpers
 sys.path.insert(0, str(HERE.parent))  # tests/, for postgres_harness
 
 from bench_crawl import process_tree_cpu_seconds, start_postgres
+from bench_workers import code_version
 
 from scraper.archive import Archive
 from scraper.archive.encode import encode_page
@@ -79,6 +81,7 @@ SITE = "bench"
 BASE = "http://127.0.0.1:8000"  # only a string in the pages: nothing is fetched
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 SEED = 1
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 GROUP = 50  # topics per prepared file: their versions are written round by round
 HEADERS = (("content-type", "text/html; charset=utf-8"), ("server", "bench"))
 
@@ -216,6 +219,12 @@ def write_groups(archive: ArchiveBackend, run_id: int, files: list[Path], *,
     return versions, saves, save_s
 
 
+def machine_busy_seconds() -> float:
+    """CPU seconds all cores spent busy (not idle, not waiting for I/O) since boot."""
+    fields = [int(f) for f in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    return (sum(fields[:8]) - fields[3] - fields[4]) / CLOCK_TICKS
+
+
 def process_cpu() -> float:
     usage = resource.getrusage(resource.RUSAGE_SELF)
     return usage.ru_utime + usage.ru_stime
@@ -261,6 +270,14 @@ class Measured:
     compacted: int  # the same after VACUUM FULL (PostgreSQL) or VACUUM (SQLite)
     tables: dict[str, int]  # bytes per table as written (with its indexes, TOAST)
     compacted_tables: dict[str, int]
+    machine_busy_s: float  # CPU seconds the whole machine spent meanwhile (/proc/stat)
+
+    @property
+    def others_busy(self) -> float:
+        """Cores that processes outside the benchmark kept busy meanwhile (other users of a
+        shared machine): their load slows the writes, so read the figures with it."""
+        ours = sum(p.cpu_s for p in self.parts) + self.server_cpu_s
+        return max(0.0, (self.machine_busy_s - ours) / self.wall_s)
 
     @property
     def versions(self) -> int:
@@ -306,10 +323,12 @@ def measure_postgres(server: PostgresServer, files: list[Path], urls: list[str],
     barrier.wait(timeout=120)
     assert server.pid is not None
     server_cpu = process_tree_cpu_seconds(server.pid)
+    machine = machine_busy_seconds()
     started = time.perf_counter()
     barrier.wait()
     wall = time.perf_counter() - started
     server_cpu = process_tree_cpu_seconds(server.pid) - server_cpu
+    machine = machine_busy_seconds() - machine
     parts = tuple(results.get(timeout=120) for _ in procs)
     for proc in procs:
         proc.join()
@@ -321,7 +340,7 @@ def measure_postgres(server: PostgresServer, files: list[Path], urls: list[str],
     compacted, compacted_tables = postgres_sizes(server, database)
     server.drop_database(database)
     return Measured(f"pg-{writers}", wall, parts, server_cpu, total - empty, compacted - empty,
-                    tables, compacted_tables)
+                    tables, compacted_tables, machine)
 
 
 def postgres_sizes(server: PostgresServer, database: str) -> tuple[int, dict[str, int]]:
@@ -343,10 +362,12 @@ def measure_sqlite(folder: Path, files: list[Path], urls: list[str], number: int
     archive.prepare_bulk_writes()  # as the crawl does
     run_id = archive.start_run([SITE], {}, T0)
     cpu = process_cpu()
+    machine = machine_busy_seconds()
     started = time.perf_counter()
     versions, saves, save_s = write_groups(archive, run_id, files, batched=True)
     wall = time.perf_counter() - started
     cpu = process_cpu() - cpu
+    machine = machine_busy_seconds() - machine
     archive.close()
     tables = sqlite_tables(path)
     size = sqlite_file_size(path) - empty
@@ -357,7 +378,7 @@ def measure_sqlite(folder: Path, files: list[Path], urls: list[str], number: int
     for leftover in folder.glob(path.name + "*"):
         leftover.unlink()
     return Measured("sqlite", wall, (Written(versions, saves, save_s, cpu, 0),), 0.0, size,
-                    compacted, tables, compacted_tables)
+                    compacted, tables, compacted_tables, machine)
 
 
 def sqlite_file_size(path: Path) -> int:
@@ -393,7 +414,7 @@ def report(runs: dict[str, list[Measured]], raw: int, prepared: int) -> None:
           f" medians of {len(next(iter(runs.values())))} round(s), range after")
     print(f"{'contender':9} {'versions':>8} {'versions/s':>10} {'range':>11} {'ms/save':>7} "
           f"{'CPU ms/version: writers':>23} {'server':>6} {'size/M versions':>15} "
-          f"{'compacted':>10} {'deadlocks':>9}")
+          f"{'compacted':>10} {'deadlocks':>9} {'others':>6}")
     for name, got in runs.items():
         rates = [m.rate for m in got]
         writer_cpu = [1000 * sum(p.cpu_s for p in m.parts) / m.versions for m in got]
@@ -404,7 +425,8 @@ def report(runs: dict[str, list[Measured]], raw: int, prepared: int) -> None:
               f"{spread(rates):>11} {statistics.median([m.save_ms for m in got]):>7.2f} "
               f"{statistics.median(writer_cpu):>23.2f} {statistics.median(server_cpu):>6.2f} "
               f"{mb(statistics.median(sizes)):>15} {mb(statistics.median(compacted)):>10} "
-              f"{statistics.median([sum(p.deadlocks for p in m.parts) for m in got]):>9.0f}")
+              f"{statistics.median([sum(p.deadlocks for p in m.parts) for m in got]):>9.0f} "
+              f"{statistics.median([m.others_busy for m in got]):>6.2f}")
     for name, got in runs.items():
         last = got[-1]
         for when, tables in (("as written", last.tables), ("compacted", last.compacted_tables)):
@@ -457,6 +479,8 @@ def main() -> None:
         parser.error("--writers, --rounds and --versions-per-page must be at least 1")
     topics = max(1, args.versions // args.versions_per_page)
     runs: dict[str, list[Measured]] = {}
+    version = code_version()
+    print(version, file=sys.stderr)
     with contextlib.ExitStack() as stack:
         folder = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-pg-")))
         with timed(f"rendering and parsing {topics} topics x {args.versions_per_page} "
@@ -466,14 +490,16 @@ def main() -> None:
         urls = [f"{BASE}/info/{slug}" for slug in SiteModel(SEED, topics).slugs]
         server = start_postgres(stack)
         for number in range(1, args.rounds + 1):
-            if not args.skip_sqlite:
-                with timed(f"round {number} sqlite"):
-                    runs.setdefault("sqlite", []).append(
-                        measure_sqlite(folder, files, urls, number))
-            for count in writers:
-                with timed(f"round {number} pg-{count}"):
-                    runs.setdefault(f"pg-{count}", []).append(
-                        measure_postgres(server, files, urls, count))
+            for count in ([0] if not args.skip_sqlite else []) + writers:
+                if count == 0:
+                    measured = measure_sqlite(folder, files, urls, number)
+                else:
+                    measured = measure_postgres(server, files, urls, count)
+                runs.setdefault(measured.contender, []).append(measured)
+                print(f"round {number} {measured.contender}: {measured.versions} versions in "
+                      f"{measured.wall_s:.1f} s, {measured.rate:.0f}/s; other processes "
+                      f"{measured.others_busy:.2f} cores", file=sys.stderr)
+    print(version)
     report(runs, raw, prepared)
 
 

@@ -67,6 +67,9 @@ if TYPE_CHECKING:
 PYTHON = sys.executable
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 CORES = os.cpu_count() or 1
+# Other processes' load (cores) above which a crawl's wall time says more about them than
+# about the crawl; CPU ms per page holds up better.
+QUIET_CORES = 0.25
 SITE_START_TIMEOUT = 300  # --prerender renders every page of every host before it answers
 CRAWL_TIMEOUT = 1800  # only catches a hang
 
@@ -107,6 +110,23 @@ class Crawl:
         """Cores that processes outside the benchmark kept busy meanwhile (other users of a
         shared machine): their load slows the crawls, so read the figures with it."""
         return max(0.0, self.machine_busy_s / self.wall_s - self.cores_busy)
+
+
+def code_version() -> str:
+    """The checkout's commit, and the files of scraper/ that differ from it: what was timed
+    (in a checkout that others edit, the working tree, not the commit)."""
+    root = HERE.parents[1]
+    try:
+        head = subprocess.run(["git", "-C", str(root), "log", "-1", "--format=%h %cI"],
+                              capture_output=True, text=True, check=True).stdout.strip()
+        changed = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "--",
+                                  "scraper"], capture_output=True, text=True,
+                                 check=True).stdout.split("\n")
+    except (OSError, subprocess.CalledProcessError) as exc:
+        return f"(no git commit: {exc})"
+    edits = [line[3:] for line in changed if line.strip()]
+    return f"scraper at {head}" + (f", with uncommitted changes to {', '.join(edits)}"
+                                   if edits else "")
 
 
 # --- the site, in a process of its own ----------------------------------------------------------
@@ -318,6 +338,12 @@ def print_report(args: argparse.Namespace, concurrency: int,
             if name.startswith("pg-") and name != "pg-1":
                 target = "  (target: at least 1.8)" if name == "pg-4" else ""
                 print(ratio(runs, name, "pg-1") + target)
+    for number in range(args.rounds):
+        loaded = [f"{name} {got[number].others_busy:.2f}" for name, got in runs.items()
+                  if got[number].others_busy > QUIET_CORES]
+        if loaded:
+            print(f"round {number + 1} ran beside other processes' load (cores: "
+                  f"{', '.join(loaded)}): its pages/s and ratios understate those crawls")
     bad = [f"{c.contender}: {c.duplicates} pages served more than once, {c.unserved} stored "
            f"but not served, {c.fetched} fetched for {c.pages} stored"
            for got in runs.values() for c in got
@@ -352,6 +378,8 @@ def main() -> None:
     if args.rounds < 1 or min(settings) < 1 or min(args.workers) < 1:
         parser.error("--rounds, --concurrency and every --workers count must be at least 1")
     results: dict[int, dict[str, list[Crawl]]] = {}
+    version = code_version()
+    print(version, file=sys.stderr)
     with contextlib.ExitStack() as stack:
         workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-workers-")))
         site_log = stack.enter_context(open(workdir / "site.log", "wb"))
@@ -362,6 +390,7 @@ def main() -> None:
         server = start_postgres(stack)
         for concurrency in settings:
             results[concurrency] = run_rounds(args, concurrency, workdir, bases, site.pid, server)
+    print(version)
     for concurrency, runs in results.items():
         print_report(args, concurrency, runs)
     print(f"(machine: {os.cpu_count()} cores, the site, the crawls and the PostgreSQL server on "
