@@ -5,6 +5,7 @@ a request cancelled while it waits (scraper/archive/postgres/worker.py, sharing.
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -197,3 +198,45 @@ def test_a_request_cancelled_while_it_waits_for_a_host_slot_holds_none(
         caller.close()
     assert rows(postgres_url, "SELECT in_flight FROM hosts WHERE host = 'h.example:80'") == [
         (0,)]
+
+
+def test_two_pages_linking_to_each_other_saved_at_once_do_not_deadlock(
+        open_archive: OpenArchive, postgres_url: str) -> None:
+    """Each save inserts the URLs its page links to; were its own frontier row updated
+    first, two saves of pages linking to each other would each wait on the other's row."""
+    first = open_archive()
+    pairs = [(f"https://w.example/a{i}", f"https://w.example/b{i}") for i in range(8)]
+    first.enqueue([FrontierItem(url=u, site=SITE) for pair in pairs for u in pair], T0)
+    writers = [first, open_archive()]
+    for writer in writers:
+        writer.join_crawl()
+    run = first.start_run([SITE], {}, T0)
+    deadlocks = "SELECT deadlocks FROM pg_stat_database WHERE datname = current_database()"
+    before = query_one(postgres_url, deadlocks)
+    start = threading.Barrier(2)
+    errors: list[BaseException] = []
+
+    def save_all(writer: PostgresArchive, mine: int) -> None:
+        try:
+            for pair in pairs:
+                url, other = pair[mine], pair[1 - mine]
+                # Links to the other page and to many new URLs, in both orders.
+                links = [other, *(f"https://w.example/n{k}" for k in range(40))]
+                start.wait(10)
+                writer.save(run, SITE, fetch(url), page(url), next_due=T0 + timedelta(days=1),
+                            discovered=[FrontierItem(url=u, site=SITE, depth=1) for u in links])
+        except BaseException as exc:  # noqa: BLE001  (re-raised below)
+            errors.append(exc)
+
+    threads = [threading.Thread(target=save_all, args=(w, i)) for i, w in enumerate(writers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(120)
+    assert errors == []
+    assert query_one(postgres_url, deadlocks) == before
+    assert rows(postgres_url, "SELECT count(*) FROM snapshots")[0][0] == 2 * len(pairs)
+
+
+def query_one(url: str, sql: str) -> Any:
+    return rows(url, sql)[0][0]

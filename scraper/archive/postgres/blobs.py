@@ -59,6 +59,9 @@ class PostgresBlobRows:
                created_at: str) -> None:
         self.conn.execute(
             "INSERT INTO blobs (hash, kind, size, stored_size, base, depth, keyframe, created_at,"
-            " data) VALUES (%s, %s, %s, %s, %s, %s, %s, %s::timestamptz, %s)",
+            " data) VALUES (%s, %s, %s, %s, %s, %s, %s, %s::timestamptz, %s)"
+            # Two writers storing the same bytes at once (two pages with one body, saved by
+            # two workers): the second finds the first's row when it commits, and uses it.
+            " ON CONFLICT (hash) DO NOTHING",
             (blob_hash, kind, size, len(encoded.data), encoded.base, encoded.depth,
              encoded.keyframe, created_at, encoded.data))

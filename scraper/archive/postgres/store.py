@@ -140,9 +140,16 @@ class PostgresVersionStore(PostgresWrites):
             else:
                 result, page_id = self._new_version(conn, run_id, site, fetch, page, ready,
                                                     current, revision, change_gist)
+            # The URLs it links to first, this URL's own row last: a row updated here is
+            # waited on by every other save inserting that URL until this one commits, so
+            # updating it just before the commit leaves no time for this save to wait on
+            # theirs in turn (two pages linking to each other, saved at once, deadlocked
+            # and stalled both writers a second). A link to itself is its own row's
+            # business (a self-link never lowers the depth).
+            others = [item for item in discovered if item.url != fetch.url]
+            if others:
+                enqueue_in(conn, others, fetch.fetched_at)
             _fetched(conn, site, fetch, page_id, next_due)
-            if discovered:
-                enqueue_in(conn, discovered, fetch.fetched_at)
             return result
 
         return self._write(op, doing=f"saving {page.url}", pipelined=True)
