@@ -135,3 +135,19 @@ def test_recrawl_rules_and_backoff() -> None:
     assert recrawl_interval("http://127.0.0.1:8000/related/X", cfg) == 3600.0
     assert [failure_backoff(n) for n in (1, 2, 3)] == [300.0, 600.0, 1200.0]
     assert failure_backoff(50) == 7 * 86400.0
+
+
+def test_due_again_names_only_the_urls_due_again_by_then() -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from scraper.crawl.frontier import DueAgain
+
+    t0 = datetime(2024, 1, 1, tzinfo=UTC)
+    due = DueAgain()
+    due.add("https://a/1", t0 + timedelta(days=1))  # the usual: not in this run
+    due.add("https://a/2", t0)  # recrawl_after 0s
+    due.add("https://a/3", t0 + timedelta(minutes=5))  # a failure's back-off
+    assert due.by(t0) == {"https://a/2"}
+    assert due.by(t0 + timedelta(minutes=5)) == {"https://a/2", "https://a/3"}
+    # Once due, a URL stays left out for the rest of the run.
+    assert due.by(t0 + timedelta(minutes=6)) == {"https://a/2", "https://a/3"}

@@ -4,6 +4,8 @@ URL normal forms and scope rules are scraper.urls's."""
 
 from __future__ import annotations
 
+import heapq
+import threading
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -91,3 +93,28 @@ def gone_recheck_interval(config: CrawlConfig) -> float:
 
 def due_after(now: datetime, seconds: float) -> datetime:
     return now + timedelta(seconds=seconds)
+
+
+class DueAgain:
+    """The URLs a run has dealt with that are due again before it ends (a recrawl_after or
+    back-off shorter than the run): its claims must leave them out, or it would fetch them
+    again and again. The others need no mention (their next_due keeps them out), and a
+    claim that named every URL of the run grew with the square of its size. Thread-safe:
+    failures are recorded from the archive's thread."""
+
+    def __init__(self) -> None:
+        self._waiting: list[tuple[datetime, str]] = []  # a heap, by when due again
+        self._due: set[str] = set()
+        self._lock = threading.Lock()
+
+    def add(self, url: str, when: datetime) -> None:
+        """`url` was dealt with in this run and is due again at `when`."""
+        with self._lock:
+            heapq.heappush(self._waiting, (when, url))
+
+    def by(self, now: datetime) -> set[str]:
+        """Those due again by `now` (a new set)."""
+        with self._lock:
+            while self._waiting and self._waiting[0][0] <= now:
+                self._due.add(heapq.heappop(self._waiting)[1])
+            return set(self._due)

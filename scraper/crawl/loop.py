@@ -20,6 +20,7 @@ from scraper.crawl.archive_gate import ArchiveGate
 from scraper.crawl.events import CrawlEvent, EventSink, log_fields, record_fields
 from scraper.crawl.fetch import Fetcher
 from scraper.crawl.frontier import (
+    DueAgain,
     FollowRule,
     due_after,
     failure_backoff,
@@ -111,6 +112,7 @@ class SiteCrawl:
         self.errors: list[BaseException] = []
         # A run fetches a URL at most once, even when recrawl_after is shorter than the run.
         self.done: set[str] = set()
+        self.due_again = DueAgain()
         self.run_id = 0
         self.result: RunResult | None = None  # once the run row is finished
         # The last count of due URLs, and how many pages had ended when it was answered.
@@ -192,8 +194,9 @@ class SiteCrawl:
                 room = min(room, self.max_pages - self.counts.started)
             items: list[FrontierItem] = []
             if room > 0:
-                items = await self.db.run(self.worker.claim, self.config.name, self.clock(),
-                                          room, exclude=self.done)
+                now = self.clock()
+                items = await self.db.run(self.worker.claim, self.config.name, now, room,
+                                          exclude=self._not_again(now))
                 for item in items:
                     self.counts.started += 1
                     self.done.add(item.url)
@@ -246,8 +249,13 @@ class SiteCrawl:
             self.errors.append(error)
 
     async def _pending(self) -> bool:
-        return bool(await self.db.run(self.archive.due, self.config.name, self.clock(), 1,
-                                      exclude=self.done))
+        now = self.clock()
+        return bool(await self.db.run(self.archive.due, self.config.name, now, 1,
+                                      exclude=self._not_again(now)))
+
+    def _not_again(self, now: datetime) -> set[str]:
+        """The URLs this run has begun that could be due at `now`."""
+        return self.due_again.by(now) | self.in_flight.keys()
 
     async def _one(self, run_id: int, item: FrontierItem) -> None:
         log_fields.set({**log_fields.get(), "url": item.url})
@@ -280,6 +288,7 @@ class SiteCrawl:
             return
         now = self.clock()
         next_due = due_after(now, recrawl_interval(item.url, cfg))
+        self.due_again.add(item.url, next_due)
         if result.not_modified:
             self.counts.not_modified += 1
             await self.db.run(self.archive.record_not_modified, run_id, cfg.name, result,
@@ -327,6 +336,7 @@ class SiteCrawl:
             wait = recrawl_interval(item.url, cfg)
         await self.db.run(self.archive.record_skipped, run_id, cfg.name, item.url,
                           reason=exc.reason, now=now, next_due=due_after(now, wait))
+        self.due_again.add(item.url, due_after(now, wait))
         log.warning("%s: skipped: %s", item.url, exc.reason,
                     extra=record_fields("skipped", item.url))
         self.emit("skipped", item.url, detail=exc.reason)
@@ -419,6 +429,7 @@ class SiteCrawl:
         attempts = item.attempts + 1
         gone = status in (404, 410) and attempts >= cfg.gone_after
         wait = gone_recheck_interval(cfg) if gone else failure_backoff(attempts)
+        self.due_again.add(item.url, due_after(now, wait))
         self.archive.record_failure(run_id, cfg.name, item.url, reason=exc.reason,
                                     attempts=exc.attempts, status=status, now=now,
                                     next_due=due_after(now, wait), gone=gone)
