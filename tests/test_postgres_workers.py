@@ -240,3 +240,18 @@ def test_two_pages_linking_to_each_other_saved_at_once_do_not_deadlock(
 
 def query_one(url: str, sql: str) -> Any:
     return rows(url, sql)[0][0]
+
+
+def test_a_second_crawl_on_one_archive_object_is_a_new_worker(
+        open_archive: OpenArchive, postgres_url: str) -> None:
+    archive = open_archive()
+    first = archive.join_crawl()
+    first.leave()
+    second = archive.join_crawl()
+    assert second is not first and second.worker_id != first.worker_id
+    assert second.claim(SITE, T0, 1) == []  # works: its connections are its own, open
+    second.leave()
+    # Only the archive's own connection is left on the server.
+    open_now = query_one(postgres_url, "SELECT count(*) FROM pg_stat_activity WHERE"
+                                       " datname = current_database() AND pid <> pg_backend_pid()")
+    assert open_now == 1

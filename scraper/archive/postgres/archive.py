@@ -90,7 +90,8 @@ class PostgresArchive(PostgresVersionStore, PostgresRunStore, PostgresReads):
         ArchiveBackend.join_crawl): from now on each write commits on its own, and a save,
         failure or skip of a URL that another worker holds raises ClaimLost."""
         self._refuse_if_readonly()
-        if self.worker is None:
+        if self.worker is None or self.worker.left:
+            # A crawl after one that ended (its worker left) is a new worker.
             self.worker = PostgresCrawlWorker(self.core.location, lease_seconds=lease_seconds,
                                               open_writer=self._writer_for)
             self._write_as(self.worker.worker_id)
@@ -98,6 +99,8 @@ class PostgresArchive(PostgresVersionStore, PostgresRunStore, PostgresReads):
 
     def _write_as(self, worker_id: int | None) -> None:
         self.worker_id = worker_id
+        if "SET synchronous_commit = off" in self.core.session_settings:
+            return
         # What a crash of the server may lose of the last fraction of a second is fetched
         # again (the leases of those URLs run out): not worth a disk flush per page.
         self.core.session_settings.append("SET synchronous_commit = off")

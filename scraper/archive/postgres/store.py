@@ -35,7 +35,8 @@ def update_links(conn: Connection, page_id: int, version: int, links_json: str) 
     """Close the intervals of links the new version dropped and open those it added.
     `links_json`: the new version's [target, kind, anchor], once each, in page order."""
     links = [(str(url), str(kind), str(anchor)) for url, kind, anchor in orjson.loads(links_json)]
-    current = {(r[1], r[2], r[3]): int(r[0]) for r in conn.execute(
+    # A first version has no links yet: not asked (a read waits for its answer).
+    current = {} if version == 1 else {(r[1], r[2], r[3]): int(r[0]) for r in conn.execute(
         "SELECT id, target, kind, anchor FROM links WHERE page_id = %s AND to_version IS NULL",
         (page_id,))}
     if current:

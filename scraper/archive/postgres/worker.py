@@ -128,6 +128,10 @@ class PostgresCrawlWorker:
     def claimed_elsewhere(self, site: str, now: datetime) -> int:
         return self.frontier.claimed_elsewhere(site, now)
 
+    @property
+    def left(self) -> bool:
+        return self._left
+
     def leave(self) -> None:
         if self._left:
             return
