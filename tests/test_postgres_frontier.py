@@ -18,6 +18,7 @@ from scraper.archive.location import parse_archive_location
 from scraper.archive.postgres import schema
 from scraper.archive.postgres.core import PostgresCore
 from scraper.archive.postgres.frontier import SharedFrontier
+from scraper.archive.sharing import SharedRobots
 from scraper.models import FrontierItem
 
 SITE = "w"
@@ -244,8 +245,8 @@ def test_robots_txt_is_shared_and_a_newer_fetch_replaces_an_older(
         open_worker: OpenWorker) -> None:
     one, two = open_worker(), open_worker()
     assert two.robots("h.example") == (None, None, None)
-    one.store_robots("h.example", "User-agent: *\nDisallow: /x", 200, T0)
-    two.store_robots("h.example", "stale", 200, T0 - timedelta(hours=1))
+    one.store_robots("h.example", SharedRobots("User-agent: *\nDisallow: /x", 200, T0))
+    two.store_robots("h.example", SharedRobots("stale", 200, T0 - timedelta(hours=1)))
     assert two.robots("h.example") == ("User-agent: *\nDisallow: /x", 200, T0)
 
 

@@ -30,9 +30,11 @@ import os
 import socket
 import threading
 from collections import Counter
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Sequence
 from datetime import datetime
 from typing import Any
+
+import psycopg
 
 from scraper.archive.postgres.core import Connection, PostgresCore
 from scraper.archive.sharing import DEFAULT_LEASE_SECONDS, HostSlot, SharedRobots
@@ -124,6 +126,35 @@ def register_worker(core: PostgresCore, *, host: str | None = None,
     return core.run(op, doing="registering the worker")
 
 
+def enqueue_rows(conn: Connection, items: Sequence[FrontierItem],
+                 now: datetime) -> psycopg.Cursor[tuple[Any, ...]]:
+    """Add `items` to the frontier inside the caller's transaction (SharedFrontier.enqueue,
+    or a save's): known URLs keep their row, a shorter path lowers a known URL's depth.
+    Returns the INSERT's cursor (its rowcount: the new URLs; unknown in pipeline mode).
+    Rows go in URL order, so that two writers adding overlapping lists take the unique
+    index's locks in one order."""
+    rows = sorted(((i.url, i.site, i.depth, i.discovered_from, i.link_kind,
+                    i.next_due if i.next_due is not None else now, i.attempts, i.fetch_count,
+                    i.last_fetched, i.gone) for i in items), key=lambda row: (row[0], row[2]))
+    columns = [list(column) for column in zip(*rows, strict=True)]
+    inserted = conn.execute(
+        "INSERT INTO frontier (url, site, depth, discovered_from, link_kind, next_due,"
+        " attempts, fetch_count, last_fetched, gone, added_at)"
+        " SELECT u.*, %s FROM unnest(%s::text[], %s::text[], %s::int[], %s::text[],"
+        " %s::text[], %s::timestamptz[], %s::int[], %s::int[], %s::timestamptz[],"
+        " %s::boolean[]) AS u ON CONFLICT (url) DO NOTHING", (now, *columns))
+    # A shorter path to a known URL lowers its depth (the shortest of the rows when a URL
+    # comes more than once), so depth limits follow the best path.
+    conn.execute(
+        "UPDATE frontier f SET depth = b.depth, discovered_from = b.discovered_from,"
+        " link_kind = b.link_kind FROM (SELECT DISTINCT ON (url) url, depth,"
+        " discovered_from, link_kind FROM unnest(%s::text[], %s::int[], %s::text[],"
+        " %s::text[]) AS u(url, depth, discovered_from, link_kind)"
+        " ORDER BY url, depth) b WHERE f.url = b.url AND f.depth > b.depth",
+        (columns[0], columns[2], columns[3], columns[4]))
+    return inserted
+
+
 class SharedFrontier:
     """One worker's view of the shared frontier and host table. Not thread-safe on its own
     bookkeeping: one per worker, used by one thread at a time."""
@@ -161,38 +192,14 @@ class SharedFrontier:
         """Add URLs to the frontier (due at `now` unless the item says otherwise).
 
         Known URLs keep their row; a smaller depth replaces a larger one. Returns how many
-        URLs were new. Rows go in URL order, so that two workers adding overlapping lists
-        take the unique index's locks in one order.
+        URLs were new.
         """
-        rows = sorted(
-            ((i.url, i.site, i.depth, i.discovered_from, i.link_kind,
-              i.next_due if i.next_due is not None else now, i.attempts, i.fetch_count,
-              i.last_fetched, i.gone) for i in items), key=lambda row: (row[0], row[2]))
-        if not rows:
+        listed = list(items)
+        if not listed:
             return 0
-        columns = [list(column) for column in zip(*rows, strict=True)]
-
-        def op(conn: Connection) -> int:
-            cursor = conn.execute(
-                "INSERT INTO frontier (url, site, depth, discovered_from, link_kind, next_due,"
-                " attempts, fetch_count, last_fetched, gone, added_at)"
-                " SELECT u.*, %s FROM unnest(%s::text[], %s::text[], %s::int[], %s::text[],"
-                " %s::text[], %s::timestamptz[], %s::int[], %s::int[], %s::timestamptz[],"
-                " %s::boolean[]) AS u ON CONFLICT (url) DO NOTHING", (now, *columns))
-            added = cursor.rowcount
-            # A shorter path to a known URL lowers its depth (the shortest of the rows when a
-            # URL comes more than once), so depth limits follow the best path.
-            conn.execute(
-                "UPDATE frontier f SET depth = b.depth, discovered_from = b.discovered_from,"
-                " link_kind = b.link_kind FROM (SELECT DISTINCT ON (url) url, depth,"
-                " discovered_from, link_kind FROM unnest(%s::text[], %s::int[], %s::text[],"
-                " %s::text[]) AS u(url, depth, discovered_from, link_kind)"
-                " ORDER BY url, depth) b WHERE f.url = b.url AND f.depth > b.depth",
-                (columns[0], columns[2], columns[3], columns[4]))
-            return added
-
         # Retried as a whole: a lost commit's rows are known by then and not counted again.
-        return self.core.run(op, doing="enqueue")
+        return self.core.run(lambda conn: enqueue_rows(conn, listed, now).rowcount,
+                             doing="enqueue")
 
     def due(self, site: str, now: datetime, limit: int,
             exclude: Collection[str] = ()) -> list[FrontierItem]:
@@ -435,11 +442,7 @@ class SharedFrontier:
 
         return self.core.run(op, doing=f"taking the robots.txt fetch of host {host}")
 
-    def store_shared_robots(self, host: str, robots: SharedRobots) -> None:
-        self.store_robots(host, robots.text, robots.status, robots.fetched_at)
-
-    def store_robots(self, host: str, body: str | None, status: int,
-                     fetched_at: datetime) -> None:
+    def store_robots(self, host: str, robots: SharedRobots) -> None:
         """Share `host`'s robots.txt with every worker (a newer fetch replaces an older)."""
         self.core.run(lambda conn: conn.execute(
             "INSERT INTO hosts (host, robots_txt, robots_status, robots_fetched_at)"
@@ -448,7 +451,8 @@ class SharedFrontier:
             " robots_fetched_at = excluded.robots_fetched_at, robots_claimed_until = NULL"
             " WHERE hosts.robots_fetched_at IS NULL"
             " OR hosts.robots_fetched_at < excluded.robots_fetched_at",
-            (host, body, status, fetched_at)), doing=f"storing robots.txt of host {host}")
+            (host, robots.text, robots.status, robots.fetched_at)),
+            doing=f"storing robots.txt of host {host}")
 
     # --- workers -----------------------------------------------------------------------------
 

@@ -14,6 +14,7 @@ import orjson
 
 from scraper.archive.encode import EncodedPage, encode_page
 from scraper.archive.postgres.core import Connection
+from scraper.archive.postgres.frontier import enqueue_rows
 from scraper.archive.postgres.writing import PostgresWrites, dumps
 from scraper.archive.records import SaveResult
 from scraper.models import FetchResult, FrontierItem, Page, RevisionMeta
@@ -55,27 +56,6 @@ def update_links(conn: Connection, page_id: int, version: int, links_json: str) 
         " SELECT %s, u.target, u.kind, u.anchor, %s FROM unnest(%s::text[], %s::text[],"
         " %s::text[]) WITH ORDINALITY AS u(target, kind, anchor, n) ORDER BY u.n",
         (page_id, version, targets, kinds, anchors))
-
-
-def enqueue_in(conn: Connection, items: Sequence[FrontierItem], now: datetime) -> None:
-    """SharedFrontier.enqueue's statements, inside the caller's transaction (a save's)."""
-    rows = sorted(((i.url, i.site, i.depth, i.discovered_from, i.link_kind,
-                    i.next_due if i.next_due is not None else now, i.attempts, i.fetch_count,
-                    i.last_fetched, i.gone) for i in items), key=lambda row: (row[0], row[2]))
-    columns = [list(column) for column in zip(*rows, strict=True)]
-    conn.execute(
-        "INSERT INTO frontier (url, site, depth, discovered_from, link_kind, next_due,"
-        " attempts, fetch_count, last_fetched, gone, added_at)"
-        " SELECT u.*, %s FROM unnest(%s::text[], %s::text[], %s::int[], %s::text[],"
-        " %s::text[], %s::timestamptz[], %s::int[], %s::int[], %s::timestamptz[],"
-        " %s::boolean[]) AS u ON CONFLICT (url) DO NOTHING", (now, *columns))
-    conn.execute(
-        "UPDATE frontier f SET depth = b.depth, discovered_from = b.discovered_from,"
-        " link_kind = b.link_kind FROM (SELECT DISTINCT ON (url) url, depth,"
-        " discovered_from, link_kind FROM unnest(%s::text[], %s::int[], %s::text[],"
-        " %s::text[]) AS u(url, depth, discovered_from, link_kind)"
-        " ORDER BY url, depth) b WHERE f.url = b.url AND f.depth > b.depth",
-        (columns[0], columns[2], columns[3], columns[4]))
 
 
 # The frontier row after a completed fetch (made if the caller never enqueued it).
@@ -149,7 +129,7 @@ class PostgresVersionStore(PostgresWrites):
             # business (a self-link never lowers the depth).
             others = [item for item in discovered if item.url != fetch.url]
             if others:
-                enqueue_in(conn, others, fetch.fetched_at)
+                enqueue_rows(conn, others, fetch.fetched_at)
             _fetched(conn, site, fetch, page_id, next_due)
             return result
 

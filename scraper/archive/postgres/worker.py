@@ -20,9 +20,7 @@ from scraper.archive.location import ArchiveLocation
 from scraper.archive.postgres.core import PostgresCore
 from scraper.archive.postgres.frontier import SharedFrontier, register_worker
 from scraper.archive.sharing import (
-    HostSlot,
     SharedHosts,
-    SharedRobots,
     worker_label,
 )
 from scraper.models import FrontierItem
@@ -36,28 +34,6 @@ log = logging.getLogger(__name__)
 # server (its CPU, its answers) for most of its time: with one connection the crawl's
 # archive thread was the bottleneck of a one-worker crawl, at ~11 ms a page.
 DEFAULT_WRITERS = 4
-
-
-class PostgresSharedHosts:
-    """SharedHosts over one connection of the worker's own."""
-
-    def __init__(self, frontier: SharedFrontier) -> None:
-        self._frontier = frontier
-
-    def acquire_host(self, host: str, *, concurrency: int, delay_s: float) -> HostSlot:
-        return self._frontier.acquire_host(host, concurrency=concurrency, delay_s=delay_s)
-
-    def release_host(self, host: str) -> None:
-        self._frontier.release_host(host)
-
-    def shared_robots(self, host: str, *, fresh_after: datetime) -> SharedRobots | None:
-        return self._frontier.shared_robots(host, fresh_after=fresh_after)
-
-    def claim_robots_fetch(self, host: str, *, fresh_after: datetime, hold_s: float) -> bool:
-        return self._frontier.claim_robots_fetch(host, fresh_after=fresh_after, hold_s=hold_s)
-
-    def store_robots(self, host: str, robots: SharedRobots) -> None:
-        self._frontier.store_shared_robots(host, robots)
 
 
 class PostgresCrawlWorker:
@@ -82,9 +58,9 @@ class PostgresCrawlWorker:
         except BaseException:
             self._claims_core.close()
             raise
-        self._hosts = PostgresSharedHosts(SharedFrontier(
-            self._hosts_core, self._id, lease_seconds=lease_seconds,
-            keeps=frozenset({"slots"})))
+        # SharedFrontier's host members are the SharedHosts protocol.
+        self._hosts = SharedFrontier(self._hosts_core, self._id, lease_seconds=lease_seconds,
+                                     keeps=frozenset({"slots"}))
         self._left = False
 
     @property
