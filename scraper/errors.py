@@ -136,10 +136,11 @@ class ClaimLost(ScraperError):
     """A worker's claim on a URL ran out and another worker holds it now: what this one
     fetched is not written (the holder's fetch is)."""
 
-    def __init__(self, url: str, holder: int) -> None:
+    def __init__(self, url: str, holder: int | None = None) -> None:
         self.url = url
-        self.holder = holder
-        super().__init__(f"{url}: the claim on it was lost to worker {holder}; not written")
+        self.holder = holder  # the worker that holds it now, when known
+        who = "another worker" if holder is None else f"worker {holder}"
+        super().__init__(f"{url}: the claim on it was lost to {who}; not written")
 
 
 class ExportError(ScraperError):

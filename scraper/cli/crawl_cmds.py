@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Self
 import click
 
 from scraper.archive.location import parse_archive_location, redact
+from scraper.archive.sharing import DEFAULT_LEASE_SECONDS
 from scraper.cli.app import (
     EXIT_ALL_FAILED,
     EXIT_ERROR,
@@ -280,7 +281,7 @@ def _crawl(config_paths: tuple[str, ...], archive_path: str | None, max_pages: i
             limit_seconds = parse_duration(max_time)
         except ValueError as exc:
             raise click.BadParameter(str(exc), param_hint="--max-time") from None
-    lease_seconds = None
+    lease_seconds = DEFAULT_LEASE_SECONDS
     if lease is not None:
         try:
             lease_seconds = parse_duration(lease)

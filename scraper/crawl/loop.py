@@ -13,7 +13,7 @@ from typing import Any, ParamSpec, TypeVar
 
 from scraper.archive import SaveResult
 from scraper.archive.encode import EncodedPage, encode_page
-from scraper.archive.sharing import CrawlWorker
+from scraper.archive.sharing import DEFAULT_LEASE_SECONDS, CrawlWorker
 from scraper.config import CrawlConfig, config_to_dict
 from scraper.crawl.alerts import BreakageMonitor
 from scraper.crawl.archive_gate import ArchiveGate
@@ -79,9 +79,9 @@ class RunResult:
 class CrawlLimits:
     max_pages: int | None = None  # per config, overrides the config's
     max_time: float | None = None  # seconds for the whole run
-    # How long a claim lasts without renewal on an archive that workers share (None: the
-    # archive's default). A dead worker's URLs come back to the others after it.
-    lease_seconds: float | None = None
+    # How long a claim lasts without renewal on an archive that workers share. A dead
+    # worker's URLs come back to the others after it.
+    lease_seconds: float = DEFAULT_LEASE_SECONDS
 
 
 class SiteCrawl:
@@ -237,9 +237,7 @@ class SiteCrawl:
     def drop_lost(self, urls: set[str]) -> None:
         """Claims lost to other workers (this worker's leases ran out): stop those pages."""
         for url in urls & self.in_flight.keys():
-            log.warning("%s: its claim was lost to another worker; dropped", url,
-                        extra=record_fields("claim_lost", url))
-            self.counts.claims_lost += 1
+            self._count_lost(ClaimLost(url))
             self.in_flight[url].cancel()
 
     def _reap(self, task: asyncio.Task[None]) -> None:
@@ -334,9 +332,10 @@ class SiteCrawl:
             # The site's own choice (robots.txt, a content type), or a link the config does
             # not let the crawl follow: asked again at the page's next recrawl.
             wait = recrawl_interval(item.url, cfg)
+        next_due = due_after(now, wait)
         await self.db.run(self.archive.record_skipped, run_id, cfg.name, item.url,
-                          reason=exc.reason, now=now, next_due=due_after(now, wait))
-        self.due_again.add(item.url, due_after(now, wait))
+                          reason=exc.reason, now=now, next_due=next_due)
+        self.due_again.add(item.url, next_due)
         log.warning("%s: skipped: %s", item.url, exc.reason,
                     extra=record_fields("skipped", item.url))
         self.emit("skipped", item.url, detail=exc.reason)
@@ -429,10 +428,11 @@ class SiteCrawl:
         attempts = item.attempts + 1
         gone = status in (404, 410) and attempts >= cfg.gone_after
         wait = gone_recheck_interval(cfg) if gone else failure_backoff(attempts)
-        self.due_again.add(item.url, due_after(now, wait))
+        next_due = due_after(now, wait)
+        self.due_again.add(item.url, next_due)
         self.archive.record_failure(run_id, cfg.name, item.url, reason=exc.reason,
                                     attempts=exc.attempts, status=status, now=now,
-                                    next_due=due_after(now, wait), gone=gone)
+                                    next_due=next_due, gone=gone)
 
     def _count_failure(self, item: FrontierItem, exc: PageFailure) -> None:
         status = exc.status if isinstance(exc, HTTPStatusError) else None

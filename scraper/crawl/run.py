@@ -45,8 +45,7 @@ async def crawl(configs: Sequence[CrawlConfig], archive: ArchiveBackend, *,
         was stored stays, each run row is finished `interrupted` and its result returned.
     """
     policies: dict[str, AddressPolicy] = {}
-    worker = archive.join_crawl(**({} if limits.lease_seconds is None
-                                   else {"lease_seconds": limits.lease_seconds}))
+    worker = archive.join_crawl(lease_seconds=limits.lease_seconds)
     own_client = client is None
     gate: ArchiveGate | None = None
     parsers = ParsePool(processes=0) if parse_pool is None else parse_pool
