@@ -376,6 +376,8 @@ def test_a_hostile_url_against_every_accepted_pattern_is_fast() -> None:
     r"(a|a)*", r"(a|ab)*c", r"(a|aa)+$", r"(ab|a[bc]b)*d", r"x.*x.*y", r"\d+\d+\d+x",
     r"(a)\1", r"(?P<q>a)(?P=q)", r"(a)?(?(1)b|c)", r"(a?){30}a{30}", "a?" * 30 + "a" * 30,
     r"(a*a?)$",
+    # A repeat inside an alternative, then one after it (found by the property test below):
+    r"(a{2,}|a).{2,}aac",
 ])
 def test_hanging_patterns_are_refused(pattern: str) -> None:
     assert regex_problem(pattern) is not None

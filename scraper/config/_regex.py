@@ -220,6 +220,12 @@ class _Analysis:
             elif op is _c.BRANCH:
                 inner = max((self.chain(list(alt)) for alt in av[1]), default=0)
                 best = max(best, length + inner)
+                if inner:
+                    # The chain runs on through the branch: in `(a{2,}|a).{2,}c` the
+                    # repeat after it overlaps the one inside (n**3 unanchored).
+                    body = self.chars([(op, av)])
+                    length = length + inner if length and body & last else inner
+                    last = body
         return best
 
 
