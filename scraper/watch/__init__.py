@@ -1,0 +1,1 @@
+"""Watching pages: what the archive tells people about new versions (feeds, notifications)."""
