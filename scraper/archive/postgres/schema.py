@@ -317,6 +317,42 @@ ALTER TABLE hosts
 """
 
 
+# Version 5: the notification outbox (issue 19), as the SQLite archive's version 6: changes
+# queued by the write that makes them, the targets seen and one delivery row per target and
+# change (scraper/watch/ sends them).
+V5_NOTIFY_OUTBOX = """
+CREATE TABLE notify_outbox (
+    id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    site text NOT NULL,
+    url text NOT NULL,
+    event text NOT NULL,
+    version integer,
+    run_id bigint,
+    at timestamptz NOT NULL,
+    detail text NOT NULL DEFAULT ''
+);
+CREATE INDEX notify_outbox_site ON notify_outbox(site, id);
+CREATE TABLE notify_targets (
+    site text NOT NULL,
+    target text NOT NULL,
+    label text NOT NULL,
+    since_id bigint NOT NULL,
+    added_at timestamptz NOT NULL,
+    PRIMARY KEY (site, target)
+);
+CREATE TABLE notify_deliveries (
+    target text NOT NULL,
+    change_id bigint NOT NULL REFERENCES notify_outbox(id),
+    status text NOT NULL DEFAULT 'pending',
+    attempts integer NOT NULL DEFAULT 0,
+    next_attempt timestamptz,
+    last_error text,
+    sent_at timestamptz,
+    PRIMARY KEY (target, change_id)
+);
+"""
+
+
 @dataclass(frozen=True, slots=True)
 class Migration:
     version: int
@@ -329,6 +365,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(2, "shared_crawl", V2_SHARED_CRAWL),
     Migration(3, "search_trigger", V3_SEARCH_TRIGGER),
     Migration(4, "worker_runs", V4_WORKER_RUNS),
+    Migration(5, "notify_outbox", V5_NOTIFY_OUTBOX),
 )
 SCHEMA_VERSION = MIGRATIONS[-1].version
 

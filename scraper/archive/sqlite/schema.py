@@ -16,7 +16,8 @@ if TYPE_CHECKING:
 
 # Tables this release knows; a file with other tables and no user_version is someone else's.
 OUR_TABLES = ("runs", "blobs", "pages", "snapshots", "links", "failures", "skips", "frontier",
-              "schema_migrations", "links_settled", "links_recent")
+              "schema_migrations", "links_settled", "links_recent", "notify_outbox",
+              "notify_targets", "notify_deliveries")
 
 # Version 1: the tables. Never edit a shipped step: add a new one.
 V1_TABLES = """
@@ -295,6 +296,49 @@ def _v5_recent_links_unchecked(db: Database) -> None:
     db.executescript(V5_RECENT_LINKS_UNCHECKED)
 
 
+# Version 6: the notification outbox (issue 19). A change to tell watchers about (a new
+# version, a page gone, parser breakage) is queued in notify_outbox by the write that makes
+# it, in its transaction; scraper/watch/ sends it after the run. notify_targets remembers when
+# each target (a site's notify entry) was first seen, so that a new one gets the changes from
+# then on, not the whole history; notify_deliveries holds one row per target and change:
+# sent, skipped (the target's filter left it out) or pending with its retry state.
+V6_NOTIFY_OUTBOX = """
+CREATE TABLE notify_outbox (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    site TEXT NOT NULL,
+    url TEXT NOT NULL,
+    event TEXT NOT NULL,
+    version INTEGER,
+    run_id INTEGER,
+    at TEXT NOT NULL,
+    detail TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX notify_outbox_site ON notify_outbox(site, id);
+CREATE TABLE notify_targets (
+    site TEXT NOT NULL,
+    target TEXT NOT NULL,
+    label TEXT NOT NULL,
+    since_id INTEGER NOT NULL,
+    added_at TEXT NOT NULL,
+    PRIMARY KEY (site, target)
+);
+CREATE TABLE notify_deliveries (
+    target TEXT NOT NULL,
+    change_id INTEGER NOT NULL REFERENCES notify_outbox(id),
+    status TEXT NOT NULL DEFAULT 'pending',
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_attempt TEXT,
+    last_error TEXT,
+    sent_at TEXT,
+    PRIMARY KEY (target, change_id)
+);
+"""
+
+
+def _v6_notify_outbox(db: Database) -> None:
+    db.executescript(V6_NOTIFY_OUTBOX)
+
+
 @dataclass(frozen=True, slots=True)
 class Migration:
     version: int
@@ -308,6 +352,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(3, "summary_columns", _v3_summary_columns),
     Migration(4, "recent_links", _v4_recent_links),
     Migration(5, "recent_links_unchecked", _v5_recent_links_unchecked),
+    Migration(6, "notify_outbox", _v6_notify_outbox),
 )
 SCHEMA_VERSION = MIGRATIONS[-1].version
 
@@ -342,6 +387,10 @@ EXPECTED_TABLES: dict[str, tuple[str, ...]] = {
                  "attempts", "fetch_count", "last_fetched", "last_status", "etag",
                  "last_modified", "page_id", "gone"),
     "schema_migrations": ("version", "name", "applied_at"),
+    "notify_outbox": ("id", "site", "url", "event", "version", "run_id", "at", "detail"),
+    "notify_targets": ("site", "target", "label", "since_id", "added_at"),
+    "notify_deliveries": ("target", "change_id", "status", "attempts", "next_attempt",
+                          "last_error", "sent_at"),
 }
 EXPECTED_VIEWS: dict[str, tuple[str, ...]] = {
     "links": ("id", "page_id", "target", "kind", "anchor", "from_version", "to_version"),
@@ -364,6 +413,9 @@ EXPECTED_INDEXES: dict[str, str] = {
     "links_page": "links_settled", "links_recent_page": "links_recent",
     "failures_url": "failures", "failures_run": "failures", "skips_run": "skips",
     "frontier_due": "frontier", "sqlite_autoindex_blobs_1": "blobs",
+    "notify_outbox_site": "notify_outbox",
+    "sqlite_autoindex_notify_targets_1": "notify_targets",
+    "sqlite_autoindex_notify_deliveries_1": "notify_deliveries",
     "sqlite_autoindex_frontier_1": "frontier", "sqlite_autoindex_pages_1": "pages",
     "sqlite_autoindex_snapshots_1": "snapshots",
 }
