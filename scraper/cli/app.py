@@ -107,6 +107,7 @@ COMMAND_MODULES: dict[str, str] = {
     "demo": "demo_cmd",
     "diff": "diff_cmds",
     "export": "export_cmd",
+    "feed": "feed_cmd",
     "history": "archive_cmds",
     "parse": "parse_cmd",
     "show": "archive_cmds",

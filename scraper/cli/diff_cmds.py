@@ -131,27 +131,49 @@ def diff(url: str, from_: int | datetime | None, to: int | datetime | None, outp
 @click.option("--until", type=When(), default=None,
               help="End of the period (default: now).")
 @click.option("--site", default=None, help="Only pages of this site (the config's name).")
-@format_option("text", "json")
+@format_option("text", "json", "atom")
+@click.option("--exit-code", "exit_code", is_flag=True,
+              help="Exit 1 when something changed in the period (a new version, a new page "
+                   "or a page gone), 0 when nothing did, as `git diff --exit-code` does.")
 @archive_option
 @handle_errors
 def changes(since: datetime, until: datetime | None, site: str | None, output_format: str,
-            archive_path: str | None) -> None:
+            exit_code: bool, archive_path: str | None) -> None:
     """List the pages that changed in a period, with a one-line gist of each change.
 
     Pages newly seen and pages gone (404/410 after having existed) are listed apart.
+    --format atom gives the same period as an Atom feed: one entry per new version, with
+    the diff as HTML (`scraper feed` writes one to a file).
+
+    With --exit-code the command exits 1 when something changed and 0 when nothing did,
+    whatever the format: `scraper changes --since 1h --exit-code >/dev/null || mail ...`.
+    Errors exit 2 (usage, config) or 1 with a message on standard error.
 
     \b
     Examples:
       scraper changes                      # the last 7 days
       scraper changes --since 1d --site nato-mirror
       scraper changes --since 2026-11-01 --until 2026-11-08 --format json
+      scraper changes --since 1d --format atom > changes.xml
     """
     if until is not None and until <= since:
         raise click.BadParameter(f"--until ({until.isoformat()}) must be after --since "
                                  f"({since.isoformat()})", param_hint="--until")
-    with _open(archive_path) as archive:
-        report = changes_report(archive, since, until, site)
-    if output_format == "json":
-        click.echo(safe_json_dumps(report_to_json(report)))
+    if output_format == "atom":
+        from scraper.cli.feed_cmd import atom_feed
+
+        path = resolve_archive_path(archive_path)
+        with _open(archive_path) as archive:
+            xml, count = atom_feed(archive, path, since, until, site)
+        click.echo(xml.decode("utf-8"), nl=False)
+        changed = count > 0  # every version and every page gone in the period is an entry
     else:
-        click.echo(terminal_safe(report_text(report)), nl=False)
+        with _open(archive_path) as archive:
+            report = changes_report(archive, since, until, site)
+        if output_format == "json":
+            click.echo(safe_json_dumps(report_to_json(report)))
+        else:
+            click.echo(terminal_safe(report_text(report)), nl=False)
+        changed = bool(report.changed or report.new or report.gone)
+    if exit_code and changed:
+        raise SystemExit(1)

@@ -152,6 +152,16 @@ def _flag(ctx: _Ctx, key: str, value: Any) -> bool:
     return value
 
 
+def _positive_number(ctx: _Ctx, key: str, value: Any, *, maximum: float) -> float:
+    """A number > 0 (an integer or a decimal), at most `maximum`."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) \
+            or not math.isfinite(value) or value <= 0:
+        raise ctx.error(key, f"must be a number > 0, got {_describe(value)}")
+    if value > maximum:
+        raise ctx.error(key, f"must be at most {maximum:g}, got {_describe(value)}")
+    return float(value)
+
+
 def _seconds(ctx: _Ctx, key: str, value: Any, *, positive: bool = False,
              maximum: float = MAX_SECONDS) -> float:
     seconds = -1.0

@@ -26,6 +26,12 @@ class Politeness:
     delay: float = 0.25  # seconds between request starts per host
     robots_txt: bool = True
     user_agent: str = DEFAULT_USER_AGENT
+    # adaptive: the delay follows the server's latency and errors (scraper.crawl.adaptive),
+    # never below `delay`; about target_concurrency requests kept in flight per host.
+    adaptive: bool = False
+    target_concurrency: float = 1.0
+    max_delay: float = 60.0  # seconds: the most adaptive backoff goes to
+    slow_answer: float = 10.0  # seconds: an answer this slow backs off like a 503
 
 
 @dataclass(frozen=True, slots=True)

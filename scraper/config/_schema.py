@@ -24,6 +24,7 @@ from scraper.config._fields import (
     _integer,
     _list,
     _plain_text,
+    _positive_number,
     _regex,
     _scope_problem,
     _seconds,
@@ -114,6 +115,10 @@ _POLITENESS: dict[str, _Field] = {
     "delay": partial(_seconds, maximum=_DAY),
     "robots_txt": _flag,
     "user_agent": _header_text,
+    "adaptive": _flag,
+    "target_concurrency": partial(_positive_number, maximum=1000),
+    "max_delay": partial(_seconds, maximum=_DAY),
+    "slow_answer": partial(_seconds, positive=True, maximum=_DAY),
 }
 _NETWORK: dict[str, _Field] = {
     "allow_loopback": _flag,
@@ -201,6 +206,11 @@ def _check_together(ctx: _Ctx, cfg: CrawlConfig) -> None:
         raise ctx.error("selectors", "required when parser is selectors: a mapping of CSS "
                                      "selectors (entry, title, summary, related, ...)",
                         at="selectors" if "selectors" in ctx.lines else "parser")
+    politeness = cfg.politeness
+    if politeness.adaptive and politeness.max_delay < politeness.delay:
+        raise ctx.error("politeness.max_delay", f"must be at least politeness.delay "
+                        f"({politeness.delay:g} s): adaptive politeness never goes under it, "
+                        f"got {politeness.max_delay:g} s")
     if cfg.source != "mediawiki" and cfg.mediawiki is not None:
         raise ctx.error("mediawiki", "only used with `source: mediawiki`; set it or remove "
                                      "this block")

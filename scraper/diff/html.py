@@ -41,6 +41,19 @@ td p { margin: 0 0 .6em; } td p:last-child { margin-bottom: 0; }
 def render_html(d: PageDiff) -> str:
     """One page, old left and new right, deletions in <del> and insertions in <ins>."""
     name = d.new_title or d.old_title or d.url
+    return "".join([
+        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n",
+        '<meta name="viewport" content="width=device-width, initial-scale=1">\n',
+        f"<title>Diff: {escape(name)}</title>\n<style>{_CSS}</style>\n</head>\n<body>\n",
+        f"<h1>Changes to {_href(d.url, name)}</h1>\n",
+        render_html_fragment(d), "</body>\n</html>\n",
+    ])
+
+
+def render_html_fragment(d: PageDiff) -> str:
+    """The gist and the side-by-side table of render_html, without the page around them: for
+    embedding (an Atom entry's content). The classes are render_html's; without its style
+    sheet <del> and <ins> still read as deletions and insertions."""
     rows: list[str] = []
     for label, change in (("Title", d.title), ("Summary", d.summary)):
         if change is not None:
@@ -77,16 +90,12 @@ def render_html(d: PageDiff) -> str:
                          '<span class="note">no change</span>'))
     gist = "no change" if d.is_empty else d.gist()
     return "".join([
-        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n",
-        '<meta name="viewport" content="width=device-width, initial-scale=1">\n',
-        f"<title>Diff: {escape(name)}</title>\n<style>{_CSS}</style>\n</head>\n<body>\n",
-        f"<h1>Changes to {_href(d.url, name)}</h1>\n",
         f'<p class="gist">{escape(gist)}</p>\n',
         '<table class="diff">\n<colgroup><col class="label"><col><col></colgroup>\n',
         "<thead><tr><th></th>",
         f'<th class="old">Old: {_side(d.old_version, d.old_revision_id, d.old_fetched_at)}</th>',
         f'<th class="new">New: {_side(d.new_version, d.new_revision_id, d.new_fetched_at)}</th>',
-        "</tr></thead>\n<tbody>\n", "\n".join(rows), "\n</tbody>\n</table>\n</body>\n</html>\n",
+        "</tr></thead>\n<tbody>\n", "\n".join(rows), "\n</tbody>\n</table>\n",
     ])
 
 

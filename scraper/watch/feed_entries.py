@@ -1,0 +1,71 @@
+"""The entries of a feed of changes, read from an archive (any backend)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from html import escape
+
+from scraper.archive import ArchiveBackend
+from scraper.diff import diff_pages
+from scraper.diff.html import render_html_fragment
+from scraper.models import Snapshot
+from scraper.timeutil import from_iso
+from scraper.watch.feed import FeedEntry
+
+DEFAULT_LIMIT = 200  # entries in a feed unless told: a week of a big crawl stays readable
+
+
+def feed_entries(archive: ArchiveBackend, since: datetime, until: datetime | None = None,
+                 site: str | None = None, limit: int = DEFAULT_LIMIT) -> list[FeedEntry]:
+    """One entry per version made in [since, until) and per page gone then, newest first,
+    at most `limit`. Only the entries kept are diffed: a long period costs one metadata read
+    per version and two page reads per entry."""
+    found: list[tuple[datetime, str, str, Snapshot | None, dict[str, object] | None]] = []
+    for version_site, version in archive.versions_between(since, until, site):
+        found.append((version.fetched_at, version.url, version_site, version, None))
+    for row in archive.gone_pages(since, site):
+        gone_at = row.get("gone_at")
+        if isinstance(gone_at, datetime):
+            at = gone_at
+        elif isinstance(gone_at, str) and gone_at:
+            at = from_iso(gone_at)
+        else:
+            continue
+        if until is None or at < until:
+            found.append((at, str(row["url"]), str(row.get("site") or ""), None, row))
+    # Newest first; one time's entries in a fixed order so that the feed is reproducible.
+    found.sort(key=lambda item: (item[0], item[1], item[3].version if item[3] else 0),
+               reverse=True)
+    entries = []
+    for at, url, page_site, snap, gone in found[:limit]:
+        if snap is not None:
+            entries.append(_version_entry(archive, page_site, snap))
+        elif gone is not None:
+            entries.append(_gone_entry(page_site, url, at, gone))
+    return entries
+
+
+def _version_entry(archive: ArchiveBackend, site: str, snap: Snapshot) -> FeedEntry:
+    new = archive.page(snap.url, snap.version)
+    if snap.version <= 1:
+        content = (f"<p>First version of {escape(new.title or snap.url)}.</p>\n"
+                   + (f"<p>{escape(new.summary)}</p>\n" if new.summary else ""))
+        return FeedEntry("new", site, snap.url, new.title, snap.version, snap.content_hash,
+                         snap.fetched_at, "first version", content)
+    old_meta = archive.snapshot(snap.url, snap.version - 1)
+    d = diff_pages(archive.page(snap.url, snap.version - 1), new, old_meta=old_meta,
+                   new_meta=snap)
+    # The gist the crawl stored is the one `changes` and notifications show: keep them alike.
+    gist = snap.change_gist or ("no change in the extracted fields" if d.is_empty
+                                else d.gist())
+    return FeedEntry("changed", site, snap.url, new.title, snap.version, snap.content_hash,
+                     snap.fetched_at, gist, render_html_fragment(d))
+
+
+def _gone_entry(site: str, url: str, at: datetime, row: dict[str, object]) -> FeedEntry:
+    title = str(row.get("title") or "")
+    version = row.get("current_version")
+    last = version if isinstance(version, int) else 0
+    content = (f"<p>{escape(title or url)} is gone: the site answered not found after it "
+               f"had existed (last stored version {last}).</p>\n")
+    return FeedEntry("gone", site, url, title, last, "", at, "page gone", content)
