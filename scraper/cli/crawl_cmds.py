@@ -29,6 +29,7 @@ from scraper.cli.app import (
     resolve_archive_path,
     stdout_is_terminal,
 )
+from scraper.cli.quiet_unless import CONDITIONS, hold_logs, release_held_logs, speak_or_hush
 from scraper.cli.terminal import terminal_safe
 from scraper.config import CrawlConfig
 from scraper.crawl.events import log_fields
@@ -195,6 +196,11 @@ def summary_lines(results: Sequence[RunResult], archive_path: str, *,
               show_default=True, help="json: one JSON object per log line.")
 @click.option("--format", "output_format", type=click.Choice(["text", "json"]), default="text",
               show_default=True, help="The end summary for people or programs.")
+@click.option("--quiet-unless", "quiet_unless", type=click.Choice(CONDITIONS), default=None,
+              help="Print nothing at all (the exit code is unchanged) unless the run made new "
+                   "versions (changes) or had failed URLs (failures); then print the log lines "
+                   "and summary as usual. For cron, which mails any output. Errors and runs "
+                   "that end with a non-zero code always print.")
 @click.option("--progress/--no-progress", default=None,
               help="Progress bar (default: only when stdout is a terminal).")
 @click.option("--backfill", type=click.IntRange(min=0), default=None, metavar="N",
@@ -208,7 +214,8 @@ def summary_lines(results: Sequence[RunResult], archive_path: str, *,
 def crawl_command(config_paths: tuple[str, ...], archive_path: str | None,
                   max_pages: int | None, max_time: str | None, verbose: int, quiet: bool,
                   log_format: str, output_format: str, progress: bool | None,
-                  backfill: int | None, lease: str | None, settings: tuple[str, ...]) -> None:
+                  backfill: int | None, lease: str | None, settings: tuple[str, ...],
+                  quiet_unless: str | None) -> None:
     """One crawl run: new URLs and the pages due for recrawl.
 
     \b
@@ -216,6 +223,7 @@ def crawl_command(config_paths: tuple[str, ...], archive_path: str | None,
       scraper crawl config/testsite.yaml
       scraper crawl config/*.yaml --max-time 10m -q      # from cron
       scraper crawl config/wikipedia.yaml --max-pages 50 --log-format json
+      scraper crawl config/testsite.yaml -q --quiet-unless changes   # mail on change
 
     Safe under cron: a second crawl on the same SQLite archive exits at once with code 3.
     On a PostgreSQL archive (--archive postgresql://...) crawls on any number of machines
@@ -225,12 +233,18 @@ def crawl_command(config_paths: tuple[str, ...], archive_path: str | None,
         try:
             path, results = _crawl(config_paths, archive_path, max_pages, max_time, verbose,
                                    quiet, log_format, progress, backfill, lease, settings,
-                                   ctrl_c)
+                                   ctrl_c, hold=quiet_unless is not None)
         except KeyboardInterrupt:
+            release_held_logs()
             # Before the crawl began or after it ended: there was no run to finish.
             click.echo(f"interrupted ({ctrl_c.name})", err=True)
             raise SystemExit(ctrl_c.exit_code) from None
-    if output_format == "json":
+        except BaseException:
+            release_held_logs()  # under --quiet-unless too: an error is worth reading
+            raise
+    if not speak_or_hush(quiet_unless, results, failing=all_fetches_failed(results)):
+        pass  # --quiet-unless: nothing to read; the exit code below is the usual one
+    elif output_format == "json":
         click.echo(json.dumps([{
             "site": r.site, "run_id": r.run_id, "status": r.status,
             "fetched": r.stats.fetched, "new_versions": r.stats.new_versions,
@@ -259,8 +273,12 @@ def crawl_command(config_paths: tuple[str, ...], archive_path: str | None,
 def _crawl(config_paths: tuple[str, ...], archive_path: str | None, max_pages: int | None,
            max_time: str | None, verbose: int, quiet: bool, log_format: str,
            progress: bool | None, backfill: int | None, lease: str | None,
-           settings: tuple[str, ...], ctrl_c: CtrlC) -> tuple[str, list[RunResult]]:
-    """The crawl of `scraper crawl`: its archive's path and its runs' results."""
+           settings: tuple[str, ...], ctrl_c: CtrlC, *, hold: bool = False
+           ) -> tuple[str, list[RunResult]]:
+    """The crawl of `scraper crawl`: its archive's path and its runs' results.
+
+    :param hold: --quiet-unless: no progress bar, and log lines held until the end.
+    """
     # The pipeline is imported here so that `scraper --help` and the other commands start fast.
     from scraper.archive import Archive
     from scraper.cli.crawl_progress import ProgressView
@@ -295,7 +313,7 @@ def _crawl(config_paths: tuple[str, ...], archive_path: str | None, max_pages: i
     # The process lock is a file beside an SQLite archive; a server archive has none (and a
     # URL must never become a file name: it may hold a password).
     process_lock = ArchiveLock(path) if location.kind == "sqlite" else nullcontext()
-    show_progress = stdout_is_terminal() if progress is None else progress
+    show_progress = (stdout_is_terminal() if progress is None else progress) and not hold
     view = (ProgressView({cfg.name: cfg.max_pages for cfg in configs}, limit_seconds)
             if show_progress and not quiet else None)
     # Log lines go above the bar, through its console, when both share the terminal; a
@@ -303,6 +321,8 @@ def _crawl(config_paths: tuple[str, ...], archive_path: str | None, max_pages: i
     configure_logging(verbose, quiet, log_format, show_progress,
                       console=view.console if view is not None and sys.stderr.isatty()
                       else None)
+    if hold:
+        hold_logs()
 
     async def crawl_until_done_or_ctrl_c() -> list[RunResult]:
         stop = asyncio.Event()
