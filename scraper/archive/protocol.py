@@ -147,9 +147,10 @@ class ArchiveBackend(Protocol):
 
     def record_failure(self, run_id: int, site: str, url: str, *, reason: str, attempts: int,
                        status: int | None, now: datetime, next_due: datetime,
-                       gone: bool = False) -> None:
+                       gone: bool = False, queue: bool = True) -> None:
         """A failed fetch: recorded with the run; the URL's failures-in-a-row count grows and
-        it is due again at `next_due`. `gone` marks the page (and URL) gone."""
+        it is due again at `next_due`. `gone` marks the page (and URL) gone. `queue=False`:
+        only the failure is recorded, for a URL that is not a page (a sitemap)."""
         ...
 
     def record_skipped(self, run_id: int, site: str, url: str, *, reason: str, now: datetime,
@@ -163,6 +164,14 @@ class ArchiveBackend(Protocol):
     def enqueue(self, items: Iterable[FrontierItem], now: datetime) -> int:
         """Add URLs to the frontier (due at `now` unless the item says otherwise); returns
         how many were new. A known URL keeps its row; a smaller depth replaces a larger."""
+        ...
+
+    def requeue_modified(self, site: str, lastmods: Sequence[tuple[str, datetime]],
+                         now: datetime) -> int:
+        """Make due at `now` each fetched URL of `site` whose page changed after its last
+        fetch, by the (url, lastmod) pairs a sitemap gives. URLs not queued, never fetched,
+        waiting on a failure's back-off or due by `now` already are left as they are.
+        Returns how many were made due."""
         ...
 
     def due(self, site: str, now: datetime, limit: int,

@@ -3,7 +3,7 @@ migrating the schema), closing it, and the parts that make it up."""
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Sequence
 from datetime import datetime
 from types import TracebackType
 from typing import Self
@@ -135,6 +135,11 @@ class PostgresArchive(PostgresVersionStore, PostgresRunStore, PostgresReads):
     def enqueue(self, items: Iterable[FrontierItem], now: datetime) -> int:
         self._refuse_if_readonly()
         return self.frontier.enqueue(items, now)
+
+    def requeue_modified(self, site: str, lastmods: Sequence[tuple[str, datetime]],
+                         now: datetime) -> int:
+        self._refuse_if_readonly()
+        return self.frontier.requeue_modified(site, lastmods, now)
 
     def due(self, site: str, now: datetime, limit: int,
             exclude: Collection[str] = ()) -> list[FrontierItem]:

@@ -218,6 +218,29 @@ class SharedFrontier:
 
         return self.core.run(op, doing="due")
 
+    def requeue_modified(self, site: str, lastmods: Sequence[tuple[str, datetime]],
+                         now: datetime) -> int:
+        """Make due at `now` each fetched URL of `site` whose (url, lastmod) pair says its
+        page changed after its last fetch; those never fetched, backing off after a failure
+        or already due are left alone (a leased row too: its worker sets its next_due).
+        Returns how many were made due."""
+        if not lastmods:
+            return 0
+        urls = [url for url, _ in lastmods]
+        times = [lastmod for _, lastmod in lastmods]
+
+        def op(conn: Connection) -> int:
+            cursor = conn.execute(
+                "UPDATE frontier f SET next_due = %s FROM (SELECT url, max(lastmod) AS lastmod"
+                " FROM unnest(%s::text[], %s::timestamptz[]) AS u(url, lastmod) GROUP BY url) m"
+                " WHERE f.url = m.url AND f.site = %s AND f.attempts = 0"
+                " AND f.last_fetched < m.lastmod AND f.next_due > %s AND f.leased_by IS NULL",
+                (now, urls, times, site, now))
+            return cursor.rowcount
+
+        # Running it twice after a lost commit finds those rows due: none counted twice.
+        return self.core.run(op, doing="requeueing URLs a sitemap says changed")
+
     def pending_count(self, site: str, now: datetime) -> int:
         """How many URLs of `site` are due at `now` (leased or not)."""
         return self._count("SELECT count(*) FROM frontier WHERE site = %s AND next_due <= %s",

@@ -201,16 +201,20 @@ class PostgresVersionStore(PostgresWrites):
 
     def record_failure(self, run_id: int, site: str, url: str, *, reason: str, attempts: int,
                        status: int | None, now: datetime, next_due: datetime,
-                       gone: bool = False) -> None:
+                       gone: bool = False, queue: bool = True) -> None:
         """A failed fetch: a `failures` row; the frontier row's failures-in-a-row count grows
-        and it is due again at `next_due`. `gone` marks the page (and URL) gone."""
+        and it is due again at `next_due`. `gone` marks the page (and URL) gone. `queue=False`:
+        the `failures` row only (a sitemap, which is no page)."""
 
         def op(conn: Connection) -> None:
-            self._hold_claim(conn, url)
+            if queue:
+                self._hold_claim(conn, url)
             conn.execute(
                 "INSERT INTO failures (run_id, site, url, reason, attempts, status, gone, at)"
                 " VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
                 (run_id, site, url, reason, attempts, status, gone, now))
+            if not queue:
+                return
             conn.execute(
                 "INSERT INTO frontier AS f (url, site, added_at, next_due, attempts,"
                 " last_status, gone) VALUES (%s, %s, %s, %s, 1, %s, %s) ON CONFLICT (url)"

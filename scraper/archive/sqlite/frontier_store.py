@@ -4,7 +4,7 @@ time and back-off."""
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -76,6 +76,27 @@ class FrontierStore(ArchiveCore):
         """
         with self._write() as conn:
             return enqueue_rows(conn, items, now)
+
+    @translated
+    def requeue_modified(self, site: str, lastmods: Sequence[tuple[str, datetime]],
+                         now: datetime) -> int:
+        """Make due at `now` each fetched URL of `site` whose (url, lastmod) pair says its
+        page changed after its last fetch; those never fetched, backing off after a failure
+        or already due are left alone. Returns how many were made due."""
+        if not lastmods:
+            return 0
+        stamp = iso(now)
+        pairs = compact_json([(url, iso(lastmod)) for url, lastmod in lastmods]).decode("utf-8")
+        with self._write() as conn:
+            before = conn.total_changes
+            # Times are iso() text in UTC with microseconds: they compare as text.
+            conn.execute(
+                "UPDATE frontier SET next_due = ? FROM (SELECT json_extract(value, '$[0]') AS url,"
+                " max(json_extract(value, '$[1]')) AS lastmod FROM json_each(?) GROUP BY 1) AS m"
+                " WHERE frontier.url = m.url AND frontier.site = ? AND frontier.attempts = 0"
+                " AND frontier.last_fetched IS NOT NULL AND frontier.last_fetched < m.lastmod"
+                " AND frontier.next_due > ?", (stamp, pairs, site, stamp))
+            return conn.total_changes - before
 
     @translated
     def due(self, site: str, now: datetime, limit: int,

@@ -153,15 +153,18 @@ class VersionStore(ArchiveCore):
     @translated
     def record_failure(self, run_id: int, site: str, url: str, *, reason: str, attempts: int,
                        status: int | None, now: datetime, next_due: datetime,
-                       gone: bool = False) -> None:
+                       gone: bool = False, queue: bool = True) -> None:
         """A failed fetch: a `failures` row; the frontier row's failures-in-a-row count grows
-        and it is due again at `next_due`. `gone` marks the page (and URL) gone."""
+        and it is due again at `next_due`. `gone` marks the page (and URL) gone. `queue=False`:
+        the `failures` row only (a sitemap, which is no page)."""
         stamp = iso(now)
         with self._write() as conn:
             conn.execute(
                 "INSERT INTO failures (run_id, site, url, reason, attempts, status, gone, at)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 (run_id, site, url, reason, attempts, status, int(gone), stamp))
+            if not queue:
+                return
             conn.execute(
                 "INSERT INTO frontier (url, site, added_at, next_due, attempts, last_status, gone)"
                 " VALUES (?, ?, ?, ?, 1, ?, ?) ON CONFLICT (url) DO UPDATE SET"
