@@ -25,24 +25,29 @@ from scraper.config._model import (
     FOLLOW_KINDS,
     PARSERS,
     SOURCES,
+    BasicAuth,
     CrawlConfig,
+    FileCookie,
     MediaWikiSource,
     Network,
     Politeness,
     RecrawlRule,
+    RequestSettings,
     Scope,
     Selectors,
 )
+from scraper.config._request import redact_url, request_to_dict
 from scraper.config._schema import FIELD_OF_KEY, build_config, set_override
 from scraper.config._yaml import check_shape, read_config_file, read_yaml
+from scraper.config.secrets import Secret, expand_secrets
 from scraper.errors import ConfigError
 
 __all__ = [
     "DEFAULT_USER_AGENT", "FOLLOW_KINDS", "PARSERS", "SOURCES",
-    "CrawlConfig", "MediaWikiSource", "Network", "Politeness", "RecrawlRule", "Scope",
-    "Selectors",
-    "config_to_dict", "config_to_yaml", "load_config", "load_config_text", "parse_overrides",
-    "parse_size",
+    "BasicAuth", "CrawlConfig", "FileCookie", "MediaWikiSource", "Network", "Politeness",
+    "RecrawlRule", "RequestSettings", "Scope", "Secret", "Selectors",
+    "config_to_dict", "config_to_yaml", "expand_secrets", "load_config", "load_config_text",
+    "parse_overrides", "parse_size",
 ]
 
 
@@ -76,7 +81,8 @@ def load_config_text(
 def config_to_dict(cfg: CrawlConfig) -> dict[str, Any]:
     """The config as plain JSON-ready data in the file's shape (regexes as patterns, durations
     in seconds, sizes in bytes); loading it again gives the same config, except that the
-    password of an `archive:` URL shows as `***` (this is what `config show` prints and what
+    password of an `archive:` URL, of a `network.proxy` URL and every value of `request:`
+    show as `***` (this is what `config show` prints and what
     a run row keeps). `path` is left out."""
     # (Imported here: the archive package is not needed to read a config.)
     from scraper.archive.location import redact
@@ -94,6 +100,10 @@ def config_to_dict(cfg: CrawlConfig) -> dict[str, Any]:
             for f in dataclasses.fields(cfg) if f.name != "path"}
     if data.get("archive"):
         data["archive"] = redact(data["archive"])
+    # Secrets show as `***` (a proxy URL its password only), here and so in every run row.
+    data["request"] = request_to_dict(cfg.request)
+    if cfg.network.proxy is not None:
+        data["network"]["proxy"] = redact_url(cfg.network.proxy.reveal())
     return data
 
 

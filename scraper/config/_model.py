@@ -6,6 +6,7 @@ import re
 from dataclasses import dataclass, field
 
 from scraper import __version__
+from scraper.config.secrets import Secret
 
 PARSERS = ("auto", "listing", "mediawiki", "generic", "selectors")
 FOLLOW_KINDS = ("related", "more_info", "see_also", "internal", "external", "next")
@@ -48,6 +49,38 @@ class Network:
     backoff_max: float = 30.0
     retry_after_max: float = 120.0  # a longer Retry-After is capped to this
     http2: bool = False
+    proxy: Secret | None = None  # http://, https:// or socks5:// URL (may hold a password)
+    trust_env: bool = False  # honour HTTP(S)_PROXY / NO_PROXY
+
+
+@dataclass(frozen=True, slots=True)
+class BasicAuth:
+    user: str
+    password: Secret
+
+
+@dataclass(frozen=True, slots=True)
+class FileCookie:
+    """One line of a Netscape cookies.txt."""
+
+    domain: str  # without a leading dot
+    subdomains: bool  # the file's flag: sent to the domain's subdomains too
+    path: str
+    secure: bool  # https only
+    name: str
+    value: Secret
+
+
+@dataclass(frozen=True, slots=True)
+class RequestSettings:
+    """What every request to the config's hosts carries (never to other hosts)."""
+
+    headers: tuple[tuple[str, Secret], ...] = ()
+    cookies: tuple[tuple[str, Secret], ...] = ()  # inline: sent to every config host
+    cookies_file: str | None = None  # as written in the config
+    file_cookies: tuple[FileCookie, ...] = ()  # read from cookies_file when it was loaded
+    basic: BasicAuth | None = None
+    bearer: Secret | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,6 +129,7 @@ class CrawlConfig:
     recrawl_rules: tuple[RecrawlRule, ...] = ()
     politeness: Politeness = field(default_factory=Politeness)
     network: Network = field(default_factory=Network)
+    request: RequestSettings = field(default_factory=RequestSettings)
     archive: str | None = None
     selectors: Selectors | None = None
     source: str = "html"

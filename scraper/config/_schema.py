@@ -45,6 +45,7 @@ from scraper.config._model import (
     Scope,
     Selectors,
 )
+from scraper.config._request import proxy_url, request_settings
 
 
 def _block(ctx: _Ctx, key: str, value: Any, cls: type[Any], spec: Mapping[str, _Field]) -> Any:
@@ -133,6 +134,8 @@ _NETWORK: dict[str, _Field] = {
     "backoff_max": partial(_seconds, maximum=_DAY),
     "retry_after_max": partial(_seconds, maximum=_DAY),
     "http2": _flag,
+    "proxy": proxy_url,
+    "trust_env": _flag,
 }
 _SELECTORS: dict[str, _Field] = {f.name: _css for f in dataclasses.fields(Selectors)}
 _MEDIAWIKI: dict[str, _Field] = {
@@ -161,6 +164,7 @@ _TOP: dict[str, _Field] = {
     "recrawl": lambda ctx, key, value: _list(ctx, key, value, _recrawl_rule),
     "politeness": lambda ctx, key, value: _block(ctx, key, value, Politeness, _POLITENESS),
     "network": lambda ctx, key, value: _block(ctx, key, value, Network, _NETWORK),
+    "request": request_settings,
     "archive": _archive,
     "selectors": _optional_block(Selectors, _SELECTORS),
     "source": partial(_choice, choices=SOURCES),

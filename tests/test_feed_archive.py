@@ -1,0 +1,157 @@
+"""`scraper feed` and `scraper changes --format atom / --exit-code` over a real crawl of the
+built-in site, on each archive backend (tests/archive_backends.py): valid Atom, the diff in
+the entries, ids that stay the same across writes and later recrawls."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import textwrap
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import feedparser
+import pytest
+from click.testing import CliRunner
+
+from scraper.archive import Archive
+from scraper.cli import main
+from scraper.config import load_config_text
+from scraper.crawl import crawl
+from scraper.testsite import TestSite
+
+EDITED_WORD = "Quixotically"
+
+
+def run(*args: str) -> tuple[int, str, str]:
+    result = CliRunner().invoke(main, list(args))
+    return result.exit_code, result.stdout, result.stderr
+
+
+@pytest.fixture
+def site() -> Iterator[TestSite]:
+    with TestSite(pages=30) as running:
+        yield running
+
+
+def crawl_once(site: TestSite, location: str) -> None:
+    config = load_config_text(textwrap.dedent(f"""\
+        name: nato
+        start_urls: ["{site.url('/related/NATO')}"]
+        network: {{allow_loopback: true}}
+        follow: [related, more_info]
+        scope: {{include: ["^/related/NATO$", "^/info/NATO$", "^/info/Warsaw_Pact$"]}}
+        max_depth: 1
+        recrawl_after: 0s
+        politeness: {{concurrency: 2, delay: 0}}
+        """), "nato.yaml")
+    with Archive.open(location) as archive:
+        asyncio.run(crawl([config], archive))
+
+
+def write_feed(location: str, out: Path, *args: str) -> Any:
+    code, _, err = run("feed", "--archive", location, "-o", str(out), "--since", "1h", *args)
+    assert code == 0, err
+    parsed = feedparser.parse(out.read_bytes())
+    assert not parsed.bozo, parsed.get("bozo_exception")
+    assert parsed.version == "atom10"
+    return parsed
+
+
+def test_feed_entries_and_ids_across_writes_and_recrawls(
+        site: TestSite, any_archive_location: str, tmp_path: Path) -> None:
+    db = any_archive_location
+    (tmp_path / "www").mkdir()
+    out = tmp_path / "www" / "changes.xml"
+    crawl_once(site, db)
+    first = write_feed(db, out)
+    first_bytes = out.read_bytes()
+    pages = {site.url("/related/NATO"), site.url("/info/NATO"), site.url("/info/Warsaw_Pact")}
+    assert {e.link for e in first.entries} == pages
+    assert {e.title.split(":")[0] for e in first.entries} == {"New page"}
+    inode = out.stat().st_ino
+
+    again = write_feed(db, out)  # the same archive: the same feed, written anew
+    assert [e.id for e in again.entries] == [e.id for e in first.entries]
+    assert out.read_bytes() == first_bytes
+    assert out.stat().st_ino != inode  # replaced by a rename, never rewritten in place
+    assert [p.name for p in out.parent.iterdir()] == ["changes.xml"]  # no temporary left
+
+    site.edit("NATO", summary=f"NATO is an alliance. {EDITED_WORD} edited by the feed test.",
+              infobox={"Type": "Defence alliance"})
+    crawl_once(site, db)
+    after = write_feed(db, out)
+    ids = [e.id for e in after.entries]
+    assert set(ids) >= {e.id for e in first.entries}  # old entries keep their ids
+    assert len(ids) == len(set(ids))
+    changed = [e for e in after.entries if e.id not in {f.id for f in first.entries}]
+    article = [e for e in changed if e.link == site.url("/info/NATO")]
+    assert len(article) == 1
+    entry = article[0]
+    assert entry.id.startswith("tag:127.0.0.1,") and "/v2-" in entry.id
+    assert entry.title.startswith("NATO: ") and "infobox: Type changed" in entry.title
+    assert entry.summary in entry.title
+    html = entry.content[0].value
+    assert entry.content[0].type == "text/html"
+    assert re.search(f"<ins>[^<]*{EDITED_WORD}", html), html
+    assert "Defence alliance" in html and "Military alliance" in html and "<del>" in html
+    assert after.entries[0].id in {e.id for e in changed}  # newest first
+    newest = datetime.fromisoformat(after.entries[0].updated)
+    assert newest == max(datetime.fromisoformat(e.updated) for e in after.entries)
+    assert after.feed.updated == after.entries[0].updated
+
+    # A recrawl that changes nothing adds no entry and changes no id.
+    crawl_once(site, db)
+    assert [e.id for e in write_feed(db, out).entries] == ids
+    # --limit keeps the newest; --site filters.
+    assert [e.id for e in write_feed(db, out, "--limit", "1").entries] == ids[:1]
+    assert write_feed(db, out, "--site", "elsewhere").entries == []
+
+
+def test_changes_format_atom_and_exit_code(site: TestSite, any_archive_location: str) -> None:
+    db = any_archive_location
+    crawl_once(site, db)
+    code, out, _ = run("changes", "--archive", db, "--since", "1h", "--exit-code")
+    assert code == 1 and "New pages: 3" in out
+    code, out, _ = run("changes", "--archive", db, "--since", "1h", "--exit-code",
+                       "--format", "atom")
+    parsed = feedparser.parse(out.encode())
+    assert code == 1 and not parsed.bozo and len(parsed.entries) == 3
+    code, out, _ = run("changes", "--archive", db, "--since", "1h", "--format", "atom")
+    assert code == 0  # without --exit-code, changes or not
+    assert [e.id for e in feedparser.parse(out.encode()).entries] == [
+        e.id for e in parsed.entries]
+
+    quiet_since = datetime.now(UTC).isoformat()
+    crawl_once(site, db)  # nothing changed on the site: no new version
+    for fmt in ("text", "json", "atom"):
+        code, out, _ = run("changes", "--archive", db, "--since", quiet_since, "--exit-code",
+                           "--format", fmt)
+        assert code == 0, (fmt, out)
+    assert "Changed pages: 0" in run("changes", "--archive", db, "--since", quiet_since)[1]
+
+    site.edit("NATO", append_sentence="A sentence the exit-code test added.")
+    crawl_once(site, db)
+    for fmt in ("text", "json", "atom"):
+        code, out, _ = run("changes", "--archive", db, "--since", quiet_since, "--exit-code",
+                           "--format", fmt)
+        assert code == 1, (fmt, out)
+    assert "A sentence the exit-code test added" in out  # the atom output's diff
+
+
+def test_feed_names_what_is_wrong(tmp_path: Path) -> None:
+    missing = tmp_path / "nowhere.db"
+    code, _, err = run("feed", "--archive", str(missing), "-o", str(tmp_path / "f.xml"))
+    assert code == 1 and str(missing) in err
+    assert not (tmp_path / "f.xml").exists()
+    code, _, err = run("feed", "--archive", str(missing))
+    assert code == 2 and "-o" in err
+    folder = tmp_path / "no-such-folder" / "f.xml"
+    db = tmp_path / "a.db"
+    Archive.open(str(db)).close()
+    code, _, err = run("feed", "--archive", str(db), "-o", str(folder))
+    assert code == 1 and "no-such-folder" in err
+    assert not os.path.exists(folder.parent)
