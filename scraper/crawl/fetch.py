@@ -37,6 +37,7 @@ from scraper.crawl.answers import (
     transport_failure,
     unreadable_answer_reason,
 )
+from scraper.crawl.credentials import SiteCredentials
 from scraper.crawl.netpolicy import AddressPolicy, check_address
 from scraper.crawl.shared_politeness import SharedHostGate, SharedHostsCaller
 from scraper.errors import (
@@ -173,7 +174,8 @@ class Fetcher:
                     accept: frozenset[str] = HTML_TYPES,
                     headers: dict[str, str] | None = None,
                     truncate_at: int | None = None,
-                    on_retry: RetryHook | None = None) -> FetchResult:
+                    on_retry: RetryHook | None = None,
+                    credentials: SiteCredentials | None = None) -> FetchResult:
         """GET `url` politely. Returns the answer (200 or 304); raises a FetchError subclass
         for anything else, after the configured retries for transient failures.
 
@@ -182,6 +184,8 @@ class Fetcher:
         :param on_retry: called at every retry this fetch makes, as it is made, those of
             the host's robots.txt included when this fetch is the one that reads it (a
             crawl counts them all in its run's summary; `attempts` tells only this URL's).
+        :param credentials: the config's `request:` headers, cookies and auth, added to
+            each hop (robots.txt included) whose host is the config's, to no other.
         """
         started = time.perf_counter()
         if self._down:
@@ -193,7 +197,7 @@ class Fetcher:
                                            "in this run)", host=host, attempts=0)
         attempt = functools.partial(self._attempt, url, politeness, network, etag,
                                     last_modified, scope_check, accept, headers or {},
-                                    truncate_at, on_retry)
+                                    truncate_at, on_retry, credentials)
         try:
             result, attempts = await self._attempts(url, network, attempt, on_retry)
         except HostUnreachable as exc:
@@ -262,7 +266,8 @@ class Fetcher:
                        etag: str | None, last_modified: str | None,
                        scope_check: ScopeCheck | None, accept: frozenset[str],
                        extra_headers: dict[str, str], truncate_at: int | None,
-                       on_retry: RetryHook | None) -> FetchResult:
+                       on_retry: RetryHook | None,
+                       credentials: SiteCredentials | None) -> FetchResult:
         seen: list[str] = []
         current = url
         while True:
@@ -277,9 +282,12 @@ class Fetcher:
                     raise BlockedURL(url, f"redirected out of scope to {current}: {reason}")
             await self.admit(current, network)
             if politeness.robots_txt:
-                await self._check_robots(current, politeness, network, on_retry)
+                await self._check_robots(current, politeness, network, on_retry, credentials)
             headers = {"User-Agent": politeness.user_agent, "Accept-Encoding": "gzip, deflate, br",
                        **extra_headers}
+            if credentials is not None:
+                # Asked for this hop's URL: a hop to another host gets none of them.
+                headers.update(self._credential_headers(credentials, current))
             if current == url:
                 if etag:
                     headers["If-None-Match"] = etag
@@ -298,6 +306,17 @@ class Fetcher:
                                      f" ({exc})") from None
                 continue
             return result
+
+    def _credential_headers(self, credentials: SiteCredentials, url: str) -> dict[str, str]:
+        added = credentials.headers_for(url)
+        if "Cookie" in added:
+            # A Cookie header of the request's own replaces the client's jar for it: the
+            # cookies the site set are added to the configured ones here.
+            probe = httpx.Request("GET", url)
+            self.client.cookies.set_cookie_header(probe)
+            if "cookie" in probe.headers:
+                added["Cookie"] += "; " + probe.headers["cookie"]
+        return added
 
     async def _request(self, url: str, current: str, headers: dict[str, str],
                        politeness: Politeness, network: Network,
@@ -329,7 +348,8 @@ class Fetcher:
                 raise FetchError(url, unreadable_answer_reason(exc)) from exc
 
     async def _check_robots(self, url: str, politeness: Politeness, network: Network,
-                            on_retry: RetryHook | None = None) -> None:
+                            on_retry: RetryHook | None = None,
+                            credentials: SiteCredentials | None = None) -> None:
         parts = urlsplit(url)
         origin = f"{parts.scheme}://{parts.netloc}"
         robots = self._robots.get(origin)
@@ -339,7 +359,7 @@ class Fetcher:
                 robots = self._robots.get(origin)
                 if robots is None:
                     robots = self._robots[origin] = await self._robots_for(
-                        origin, politeness, network, on_retry)
+                        origin, politeness, network, on_retry, credentials)
                     delay = robots.parser.crawl_delay(politeness.user_agent) if robots.parser \
                         else None
                     if delay:
@@ -353,11 +373,13 @@ class Fetcher:
             raise RobotsDisallowed(url, "disallowed by robots.txt")
 
     async def _robots_for(self, origin: str, politeness: Politeness, network: Network,
-                          on_retry: RetryHook | None) -> _Robots:
+                          on_retry: RetryHook | None,
+                          credentials: SiteCredentials | None = None) -> _Robots:
         """`origin`'s robots.txt: fetched here, or in a shared crawl taken from the worker
         that fetched it for all (one fetch per host per ROBOTS_SHARED_FOR_S)."""
         if self._shared is None:
-            return (await self._load_robots(origin, politeness, network, on_retry))[0]
+            return (await self._load_robots(origin, politeness, network, on_retry,
+                                            credentials))[0]
         caller = self._shared
         hosts = caller.hosts
         give_up = time.monotonic() + ROBOTS_FETCH_HOLD_S
@@ -369,14 +391,16 @@ class Fetcher:
             if time.monotonic() > give_up or await caller.call(
                     hosts.claim_robots_fetch, origin, fresh_after=fresh_after,
                     hold_s=ROBOTS_FETCH_HOLD_S):
-                robots, share = await self._load_robots(origin, politeness, network, on_retry)
+                robots, share = await self._load_robots(origin, politeness, network, on_retry,
+                                                        credentials)
                 if share is not None:
                     await caller.call_through(hosts.store_robots, origin, share)
                 return robots
             await asyncio.sleep(ROBOTS_POLL_S)  # another worker is fetching it
 
     async def _load_robots(self, origin: str, politeness: Politeness, network: Network,
-                           on_retry: RetryHook | None = None
+                           on_retry: RetryHook | None = None,
+                           credentials: SiteCredentials | None = None
                            ) -> tuple[_Robots, SharedRobots | None]:
         """The robots.txt of `origin`, and what to share of it with other workers (None
         when it could not be read: each worker tries again itself)."""
@@ -387,7 +411,8 @@ class Fetcher:
         try:
             result = await self.fetch(robots_url, politeness=no_robots, network=network,
                                       accept=frozenset({"text/plain", ""}) | HTML_TYPES,
-                                      truncate_at=ROBOTS_MAX_BYTES, on_retry=on_retry)
+                                      truncate_at=ROBOTS_MAX_BYTES, on_retry=on_retry,
+                                      credentials=credentials)
         except SkippedContent:
             return _Robots(None), SharedRobots(None, 200, datetime.now(UTC))
         except FetchError as exc:

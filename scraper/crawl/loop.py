@@ -17,6 +17,7 @@ from scraper.archive.sharing import DEFAULT_LEASE_SECONDS, CrawlWorker
 from scraper.config import CrawlConfig, config_to_dict
 from scraper.crawl.alerts import BreakageMonitor
 from scraper.crawl.archive_gate import ArchiveGate
+from scraper.crawl.credentials import SiteCredentials
 from scraper.crawl.events import CrawlEvent, EventSink, log_fields, record_fields
 from scraper.crawl.fetch import Fetcher
 from scraper.crawl.frontier import (
@@ -96,6 +97,7 @@ class SiteCrawl:
         # Where URLs are claimed (the archive's frontier; leased when workers share it).
         self.worker = worker
         self.follow_rule = FollowRule.of(config)
+        self.credentials = SiteCredentials.of(config)  # request: headers, cookies, auth
         self.db = gate
         # Direct use of the archive from the event loop's thread must go through
         # self.db.call(...): the archive thread may be writing.
@@ -273,7 +275,7 @@ class SiteCrawl:
                 item.url, politeness=cfg.politeness, network=cfg.network, etag=etag,
                 last_modified=last_modified,
                 scope_check=lambda url: out_of_scope_reason(url, cfg.scope),
-                on_retry=self.count_retry)
+                on_retry=self.count_retry, credentials=self.credentials)
         except (BlockedURL, SkippedContent) as exc:
             await self._skip(run_id, item, exc)
             return

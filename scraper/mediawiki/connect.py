@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from scraper.archive import ArchiveBackend
 from scraper.config import MediaWikiSource, config_to_dict
+from scraper.crawl.credentials import SiteCredentials
 from scraper.errors import ArchiveError, FetchError, HTTPStatusError
 from scraper.mediawiki.api import MediaWikiClient
 from scraper.mediawiki.errors import BadAnswer, NoApiFound
@@ -97,7 +98,8 @@ async def discover_api(ctx: CrawlContext, *, on_retry: Callable[[], None] | None
     """The api.php the first start page links (its RSD link), fetched politely."""
     url = ctx.config.start_urls[0]
     result = await ctx.fetcher.fetch(url, politeness=ctx.config.politeness,
-                                     network=ctx.config.network, on_retry=on_retry)
+                                     network=ctx.config.network, on_retry=on_retry,
+                                     credentials=SiteCredentials.of(ctx.config))
     api = find_api_url(result.body, result.final_url)
     if api is None:
         raise NoApiFound(url, "the page links no api.php (<link rel=\"EditURI\">); set "

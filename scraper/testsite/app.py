@@ -11,6 +11,7 @@ from email.utils import formatdate, parsedate_to_datetime
 from typing import Any
 from urllib.parse import parse_qs
 
+from scraper.testsite.access import Access
 from scraper.testsite.articles import render_article
 from scraper.testsite.content import MARKUPS, SiteModel, Topic
 from scraper.testsite.control import Control
@@ -89,6 +90,7 @@ class SiteApp:
         self.recorder = Recorder(log_limit)
         self.faults = FaultSet(model.seed if fault_seed is None else fault_seed)
         self.fault_urls = FaultURLs()
+        self.access = Access()  # pages that need a login, and the headers requests carried
         self.cache: dict[tuple[Any, ...], Cached] = {}
         self.addresses = host_addresses(hosts)
         self.base_url = ""  # the first host's origin, once serving
@@ -151,6 +153,7 @@ class SiteApp:
         if faults:
             self.faults.clear()
             self.fault_urls.reset()
+            self.access.clear()
         if content:
             self.model.reset()
             self.cache.clear()
@@ -222,6 +225,10 @@ class SiteApp:
         path = req.path
         if path.startswith(CONTROL):
             return self.control.handle(req)
+        if self.access.recording:
+            refused = self.access.check(req)
+            if refused is not None:
+                return refused
         reply = self._route(req)
         if self.faults.rules and isinstance(reply, Reply):
             where = path + ("?" + req.query if req.query else "")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import logging
+import re
 import signal
 import threading
 from collections.abc import Callable
@@ -13,6 +14,7 @@ from types import TracebackType
 from typing import Any, Self, TypeVar
 from urllib.parse import unquote
 
+from scraper.testsite.access import AccessRule, Received
 from scraper.testsite.app import SiteApp
 from scraper.testsite.content import SiteModel, Topic
 from scraper.testsite.faults import FaultRule
@@ -299,6 +301,27 @@ class TestSite:
         whose `fired` counts how often it was injected."""
         rule = FaultRule(kind, pattern, **options)
         return self._call(lambda: self.app.add_fault(rule))
+
+    def require_access(self, pattern: str = ".", *, cookie: tuple[str, str] | None = None,
+                       header: tuple[str, str] | None = None,
+                       basic: tuple[str, str] | None = None,
+                       bearer: str | None = None) -> AccessRule:
+        """Answer 401 (basic, bearer) or 403 (cookie, header) to requests for paths matching
+        `pattern` that lack what is named; switches on the record of received headers."""
+        rule = AccessRule(re.compile(pattern), cookie=cookie, header=header, basic=basic,
+                          bearer=bearer)
+        return self._call(lambda: self.app.access.add(rule))
+
+    def record_requests(self) -> None:
+        """Keep the headers of every request from now on (see received())."""
+        def start() -> None:
+            self.app.access.recording = True
+        self._call(start)
+
+    def received(self) -> list[Received]:
+        """The requests recorded since require_access() or record_requests(), oldest first:
+        the host each arrived on, its target and its headers."""
+        return self._call(self.app.access.received)
 
     def clear_faults(self) -> None:
         self._call(lambda: self.app.reset(stats=False, faults=True))

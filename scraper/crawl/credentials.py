@@ -1,0 +1,67 @@
+"""Which headers a config's `request:` settings add to a request for one URL: its headers,
+cookies and auth for the config's own hosts (scope.domains, by default the start URLs'
+hosts), nothing for any other host. Pure: no I/O.
+
+The fetcher asks on every hop of every request (robots.txt included), so a redirect to
+another host, or another host's robots.txt, carries none of them.
+"""
+
+from __future__ import annotations
+
+import base64
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from scraper.config import CrawlConfig, FileCookie, RequestSettings
+
+__all__ = ["SiteCredentials"]
+
+
+@dataclass(frozen=True, slots=True)
+class SiteCredentials:
+    settings: RequestSettings
+    domains: tuple[str, ...]  # a domain admits its subdomains, as scope.domains does
+
+    @classmethod
+    def of(cls, cfg: CrawlConfig) -> SiteCredentials | None:
+        """The config's credentials, or None when its `request:` block adds nothing."""
+        if cfg.request == RequestSettings():
+            return None
+        return cls(cfg.request, cfg.scope.domains)
+
+    def covers(self, url: str) -> bool:
+        host = (urlsplit(url).hostname or "").lower().rstrip(".")
+        return any(host == d or host.endswith("." + d) for d in self.domains)
+
+    def headers_for(self, url: str) -> dict[str, str]:
+        """The headers to add to a request for `url` (none when its host is not the
+        config's). A `Cookie` header holds the configured cookies only: the caller adds
+        those the site set itself."""
+        if not self.covers(url):
+            return {}
+        settings = self.settings
+        headers = {name: value.reveal() for name, value in settings.headers}
+        if settings.basic is not None:
+            pair = f"{settings.basic.user}:{settings.basic.password.reveal()}"
+            headers["Authorization"] = "Basic " + base64.b64encode(pair.encode()).decode()
+        elif settings.bearer is not None:
+            headers["Authorization"] = "Bearer " + settings.bearer.reveal()
+        cookies = [f"{name}={value.reveal()}" for name, value in settings.cookies]
+        cookies += [f"{c.name}={c.value.reveal()}" for c in settings.file_cookies
+                    if _cookie_matches(c, url)]
+        if cookies:
+            headers["Cookie"] = "; ".join(cookies)
+        return headers
+
+
+def _cookie_matches(cookie: FileCookie, url: str) -> bool:
+    """RFC 6265's domain and path match, and `secure` cookies over https only."""
+    parts = urlsplit(url)
+    host = (parts.hostname or "").lower().rstrip(".")
+    if cookie.secure and parts.scheme != "https":
+        return False
+    if host != cookie.domain and not (cookie.subdomains and host.endswith("." + cookie.domain)):
+        return False
+    path = parts.path or "/"
+    return (path == cookie.path or path.startswith(cookie.path.rstrip("/") + "/")
+            or cookie.path == "/")
