@@ -14,7 +14,8 @@
     ├── ParseError             a page could not be parsed (url, selector)
     ├── ArchiveError           the archive database is unusable (db_path)
     │   ├── ArchiveLocked      another run holds the archive
-    │   └── SchemaVersionError the archive was made by another schema version
+    │   ├── SchemaVersionError the archive was made by another schema version
+    │   └── NotArchived        no such page or version in the archive (url)
     └── ExportError            an export could not be written (path)
 
 A URL's failure is a FetchError or a ParseError (`PageFailure`): both carry the URL, a
@@ -130,6 +131,14 @@ class ArchiveLocked(ArchiveError):
 
 class SchemaVersionError(ArchiveError):
     """The archive's schema version is not one this release can read or upgrade."""
+
+
+class NotArchived(ArchiveError):
+    """The archive holds no such page, or no such version of it (scraper serve answers 404)."""
+
+    def __init__(self, db_path: str, url: str, reason: str) -> None:
+        self.url = url
+        super().__init__(db_path, f"{url}: {reason}")
 
 
 class ClaimLost(ScraperError):

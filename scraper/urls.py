@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import posixpath
 import re
+from dataclasses import dataclass
+from functools import lru_cache
 from typing import TYPE_CHECKING
-from urllib.parse import parse_qsl, quote, urlencode, urljoin, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, quote, unquote_plus, urlencode, urljoin, urlsplit, urlunsplit
 
 if TYPE_CHECKING:
     from scraper.config import Scope
@@ -26,14 +28,73 @@ MAX_URL_CHARS = 8192
 # the key/value form only, so a query that is not plain key=value pairs is left as it is.
 _PLAIN_QUERY = re.compile(r"^[^=&]+=[^&]*(&[^=&]+=[^&]*)*$")
 
+# Query parameters that only say how a visitor arrived (ad clicks, mail and social campaigns,
+# analytics hand-offs), never which page is shown: dropped from every URL, so that one page
+# linked with them is archived once. Names match exactly and case-sensitively (as servers read
+# them), after percent-decoding; TRACKING_PREFIXES match the start of a name.
+TRACKING_PARAMS = frozenset({
+    "fbclid",  # Facebook
+    "gclid", "gclsrc", "dclid", "gbraid", "wbraid", "_ga", "_gl",  # Google Ads, Analytics
+    "msclkid",  # Microsoft Ads
+    "mc_cid", "mc_eid",  # Mailchimp
+    "yclid",  # Yandex
+    "igshid",  # Instagram
+    "twclid",  # X / Twitter
+    "ttclid",  # TikTok
+    "li_fat_id",  # LinkedIn
+    "mkt_tok",  # Marketo
+    "_hsenc", "_hsmi",  # HubSpot
+    "vero_id", "oly_anon_id", "oly_enc_id",  # Vero, Omeda
+})
+TRACKING_PREFIXES = ("utm_",)  # Google Analytics campaigns: utm_source, utm_medium, ...
 
-def normalise_url(url: str, base: str | None = None) -> str:
+
+@dataclass(frozen=True, slots=True)
+class QueryRule:
+    """Which query parameters a site's URLs keep (scope.keep_query / scope.drop_query).
+
+    A name goes when it is in `drop` or starts with one of `drop_prefixes`; of the others,
+    all stay, or with `keep` set only those it names (so a tracking name goes even when
+    `keep` lists it: what a URL keeps never depends on where a link was shared).
+    """
+
+    keep: frozenset[str] | None = None
+    drop: frozenset[str] = TRACKING_PARAMS
+    drop_prefixes: tuple[str, ...] = TRACKING_PREFIXES
+
+    def keeps(self, name: str) -> bool:
+        """Whether a parameter of this (percent-decoded) name stays in the URL."""
+        if name in self.drop or name.startswith(self.drop_prefixes):
+            return False
+        return self.keep is None or name in self.keep
+
+
+DEFAULT_QUERY_RULE = QueryRule()
+
+
+@lru_cache(maxsize=256)
+def query_rule_of(scope: Scope) -> QueryRule:
+    """The QueryRule of a config's scope: the tracking parameters and `drop_query`'s go (a
+    name ending in `*` is a prefix); with `keep_query` only those it names may stay."""
+    if scope.keep_query is None and not scope.drop_query:
+        return DEFAULT_QUERY_RULE
+    names = {n for n in scope.drop_query if not n.endswith("*")}
+    prefixes = tuple(n[:-1] for n in scope.drop_query if n.endswith("*"))
+    keep = None if scope.keep_query is None else frozenset(scope.keep_query)
+    return QueryRule(keep=keep, drop=TRACKING_PARAMS | names,
+                     drop_prefixes=TRACKING_PREFIXES + prefixes)
+
+
+def normalise_url(url: str, base: str | None = None,
+                  rule: QueryRule = DEFAULT_QUERY_RULE) -> str:
     """The one form of a URL under which it is queued and stored.
 
     Lowercases scheme and host, drops default ports, the fragment, dot segments and an empty
     query, normalises percent-escapes, makes an empty path "/" and sorts a plain key=value
-    query by key (stable, so repeated keys keep their order). Raises ValueError for URLs
-    that are not http(s), have no host, carry credentials or are longer than
+    query by key (stable, so repeated keys keep their order). Query parameters `rule`
+    does not keep are dropped (by default the tracking ones, TRACKING_PARAMS and
+    TRACKING_PREFIXES; a site's rule is query_rule_of(config.scope)). Raises ValueError for
+    URLs that are not http(s), have no host, carry credentials or are longer than
     MAX_URL_CHARS.
     """
     if base is not None:
@@ -63,7 +124,7 @@ def normalise_url(url: str, base: str | None = None) -> str:
         # aiohttp refuses such URLs beside its own auth): they are not fetched.
         raise ValueError(f"URL carries credentials (user name or password): {url!r}")
     path = _normalise_path(parts.path)
-    query = _normalise_query(parts.query)
+    query = _normalise_query(parts.query, rule)
     return urlunsplit((scheme, netloc, path, query, ""))
 
 
@@ -124,12 +185,18 @@ def _normalise_path(path: str) -> str:
     return _normalise_escapes(resolved, "/:@!$&'()*+,;=-._~")
 
 
-def _normalise_query(query: str) -> str:
+def _normalise_query(query: str, rule: QueryRule) -> str:
     if not query:
         return ""
     if not _PLAIN_QUERY.match(query):
-        return _normalise_escapes(query, "=&/:@!$'()*+,;?-._~")
-    pairs = parse_qsl(query, keep_blank_values=True)
+        # Pieces that are not key=value (`?print`, `a=1&&b=2`) keep their order; a piece
+        # whose name the rule drops goes all the same.
+        pieces = [p for p in query.split("&") if rule.keeps(unquote_plus(p.partition("=")[0]))]
+        query = "&".join(pieces)
+        if not _PLAIN_QUERY.match(query):
+            return _normalise_escapes(query, "=&/:@!$'()*+,;?-._~")
+    keeps = rule.keeps
+    pairs = [pair for pair in parse_qsl(query, keep_blank_values=True) if keeps(pair[0])]
     pairs.sort(key=lambda pair: pair[0])
     # "+" is escaped: parse_qsl has decoded "+" to a space and "%2B" to "+", and a "+" left
     # bare would read back as a space (found by the idempotence property test).

@@ -110,6 +110,7 @@ COMMAND_MODULES: dict[str, str] = {
     "feed": "feed_cmd",
     "history": "archive_cmds",
     "parse": "parse_cmd",
+    "serve": "serve_cmd",
     "show": "archive_cmds",
     "stats": "archive_cmds",
     "testsite": "testsite_cmd",

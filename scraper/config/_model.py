@@ -19,6 +19,10 @@ class Scope:
     domains: tuple[str, ...] = ()  # hosts that may be fetched; empty: the start URLs' hosts
     include: tuple[re.Pattern[str], ...] = ()  # regexes on path+query; none: all
     exclude: tuple[re.Pattern[str], ...] = ()
+    # Query parameters (scraper.urls.query_rule_of): with keep_query only those named stay;
+    # else the tracking ones and drop_query's go (a name ending in `*` is a prefix).
+    keep_query: tuple[str, ...] | None = None
+    drop_query: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

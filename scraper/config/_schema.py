@@ -105,11 +105,26 @@ def _recrawl_rule(ctx: _Ctx, key: str, value: Any) -> RecrawlRule:
                        _seconds(ctx, f"{key}.after", value["after"]))
 
 
+def _query_name(ctx: _Ctx, key: str, value: Any, *, prefix: bool = True) -> str:
+    """A query parameter's name as a URL's query decodes to it (`*` at the end: a prefix)."""
+    text = _plain_text(ctx, key, value)
+    assert text is not None
+    star = "*" in text[:-1] or text == "*" or (not prefix and "*" in text)
+    if not text or any(c in text for c in "&=#") or star:
+        where = "'*' only at the end of a prefix such as 'utm_*'" if prefix else "no '*'"
+        raise ctx.error(key, f"must be a query parameter's name (no '&', '=' or '#'; {where}),"
+                             f" got {text!r}")
+    return text
+
+
 _DAY = 86400.0  # the cap on waits and timeouts: a longer one is a typo, not a plan
 _SCOPE: dict[str, _Field] = {
     "domains": lambda ctx, key, value: _unique(_list(ctx, key, value, _host)),
     "include": lambda ctx, key, value: _list(ctx, key, value, _regex),
     "exclude": lambda ctx, key, value: _list(ctx, key, value, _regex),
+    "keep_query": lambda ctx, key, value: None if value is None else _unique(
+        _list(ctx, key, value, partial(_query_name, prefix=False))),
+    "drop_query": lambda ctx, key, value: _unique(_list(ctx, key, value, _query_name)),
 }
 _POLITENESS: dict[str, _Field] = {
     "concurrency": partial(_integer, minimum=1, maximum=1000),

@@ -11,7 +11,13 @@ from datetime import datetime, timedelta
 
 from scraper.config import CrawlConfig, Scope
 from scraper.models import FrontierItem, Page
-from scraper.urls import normalise_url, out_of_scope_reason, path_and_query
+from scraper.urls import (
+    QueryRule,
+    normalise_url,
+    out_of_scope_reason,
+    path_and_query,
+    query_rule_of,
+)
 
 
 def follow_kinds(config: CrawlConfig) -> frozenset[str]:
@@ -33,11 +39,12 @@ class FollowRule:
     max_depth: int
     max_links: int
     scope: Scope
+    query: QueryRule  # the scope's: which query parameters a link keeps
 
     @classmethod
     def of(cls, config: CrawlConfig) -> FollowRule:
         return cls(config.name, follow_kinds(config), config.max_depth,
-                   config.max_links_per_page, config.scope)
+                   config.max_links_per_page, config.scope, query_rule_of(config.scope))
 
 
 def links_to_follow(page: Page, rule: FollowRule, depth: int) -> list[FrontierItem]:
@@ -54,7 +61,7 @@ def links_to_follow(page: Page, rule: FollowRule, depth: int) -> list[FrontierIt
         if child_depth > rule.max_depth:
             continue
         try:
-            url = normalise_url(link.url)
+            url = normalise_url(link.url, rule=rule.query)
         except ValueError:
             continue
         if url in seen or out_of_scope_reason(url, rule.scope) is not None:
@@ -66,7 +73,8 @@ def links_to_follow(page: Page, rule: FollowRule, depth: int) -> list[FrontierIt
 
 
 def start_items(config: CrawlConfig) -> list[FrontierItem]:
-    return [FrontierItem(url=normalise_url(u), site=config.name, depth=0)
+    rule = query_rule_of(config.scope)
+    return [FrontierItem(url=normalise_url(u, rule=rule), site=config.name, depth=0)
             for u in config.start_urls]
 
 

@@ -36,6 +36,9 @@ ins { background: var(--ins); text-decoration: none; }
 .elided, .note { color: var(--muted); font-style: italic; }
 td p { margin: 0 0 .6em; } td p:last-child { margin-bottom: 0; }
 """
+# The style sheet render_html_fragment's markup reads best with, for pages that embed it
+# (scraper serve's diff view).
+HTML_DIFF_CSS = _CSS
 
 
 def render_html(d: PageDiff) -> str:
