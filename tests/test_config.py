@@ -32,6 +32,7 @@ from scraper.config import (
     parse_overrides,
     parse_size,
 )
+from scraper.config.secrets import Secret
 from scraper.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -91,7 +92,8 @@ def test_every_key() -> None:
         network=Network(allow_loopback=True, allow_private=True, timeout=10.0,
                         total_timeout=60.0, max_body_bytes=512 * 1024,
                         max_decompressed_bytes=2_000_000, max_redirects=3, attempts=2,
-                        backoff_base=1.5, backoff_max=60.0, retry_after_max=300.0, http2=True),
+                        backoff_base=1.5, backoff_max=60.0, retry_after_max=300.0, http2=True,
+                        proxy=Secret("http://proxy.example.org:3128"), trust_env=True),
         archive="data/every.db",
         selectors=Selectors(entry="div.entry", title="h1, h2.title", summary="p.summary",
                             related="a.related", more_info="a.more", image="img.picture",
