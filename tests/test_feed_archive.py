@@ -55,6 +55,7 @@ def crawl_once(site: TestSite, location: str) -> None:
 def write_feed(location: str, out: Path, *args: str) -> Any:
     code, _, err = run("feed", "--archive", location, "-o", str(out), "--since", "1h", *args)
     assert code == 0, err
+    assert err.startswith(f"wrote {out} (")
     parsed = feedparser.parse(out.read_bytes())
     assert not parsed.bozo, parsed.get("bozo_exception")
     assert parsed.version == "atom10"
@@ -72,12 +73,18 @@ def test_feed_entries_and_ids_across_writes_and_recrawls(
     pages = {site.url("/related/NATO"), site.url("/info/NATO"), site.url("/info/Warsaw_Pact")}
     assert {e.link for e in first.entries} == pages
     assert {e.title.split(":")[0] for e in first.entries} == {"New page"}
-    inode = out.stat().st_ino
+    reader = out.open("rb")  # a web server part way through serving the feed
 
+    code, _, err = run("feed", "--archive", db, "-o", str(out), "--since", "1h", "-q")
+    assert (code, err) == (0, "")  # -q: silent, for cron
     again = write_feed(db, out)  # the same archive: the same feed, written anew
     assert [e.id for e in again.entries] == [e.id for e in first.entries]
     assert out.read_bytes() == first_bytes
-    assert out.stat().st_ino != inode  # replaced by a rename, never rewritten in place
+    # Replaced by a rename, never rewritten in place: the open reader keeps the whole old
+    # file, a different one from the file now at the name.
+    with reader:
+        assert os.fstat(reader.fileno()).st_ino != out.stat().st_ino
+        assert reader.read() == first_bytes
     assert [p.name for p in out.parent.iterdir()] == ["changes.xml"]  # no temporary left
 
     site.edit("NATO", summary=f"NATO is an alliance. {EDITED_WORD} edited by the feed test.",

@@ -49,10 +49,12 @@ def atom_feed(archive: ArchiveBackend, archive_path: str, since: datetime,
 @click.option("--self-url", default=None, metavar="URL",
               help="Where the feed is served (its rel=self link, and its id).")
 @click.option("--title", default=None, help="The feed's title.")
+@click.option("-q", "--quiet", is_flag=True,
+              help="Print nothing when the feed is written (for cron, which mails output).")
 @archive_option
 @handle_errors
 def feed_command(output: str, since: datetime, until: datetime | None, site: str | None,
-                 limit: int, self_url: str | None, title: str | None,
+                 limit: int, self_url: str | None, title: str | None, quiet: bool,
                  archive_path: str | None) -> None:
     """Write an Atom feed of the changes in a period: one entry per new version of a page
     (and per page gone), newest first, with the change's gist as its title and the diff as
@@ -65,6 +67,7 @@ def feed_command(output: str, since: datetime, until: datetime | None, site: str
     \b
     Examples:
       scraper feed -o /var/www/feeds/changes.xml
+      scraper feed -q -o /var/www/feeds/changes.xml      # from cron
       scraper feed --site nato-mirror --since 30d -o nato.xml \\
           --self-url https://example.org/feeds/nato.xml
     """
@@ -77,4 +80,5 @@ def feed_command(output: str, since: datetime, until: datetime | None, site: str
                                self_url=self_url, title=title)
     with atomic_output(output, force=True) as stream:
         stream.write(xml)
-    click.echo(f"wrote {output} ({count} entr{'y' if count == 1 else 'ies'})", err=True)
+    if not quiet:
+        click.echo(f"wrote {output} ({count} entr{'y' if count == 1 else 'ies'})", err=True)
