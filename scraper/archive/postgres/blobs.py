@@ -10,7 +10,7 @@ and every call runs in that connection's current transaction.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 
 from scraper.archive.blobs import ChainLink, Encoded
 from scraper.archive.postgres.core import Connection
@@ -21,15 +21,25 @@ class PostgresBlobRows:
 
     def __init__(self) -> None:
         self._conn: Connection | None = None
+        # Whether blobs are stored, as read inside the bound operation by a statement that
+        # asked for more than that (a save's first): `has` answers these without a query.
+        self._known: dict[str, bool] = {}
 
     @contextlib.contextmanager
     def bound(self, conn: Connection) -> Iterator[PostgresBlobRows]:
         """Use `conn` for the calls made inside the block (nested binds restore the outer)."""
         outer, self._conn = self._conn, conn
+        outer_known, self._known = self._known, {}
         try:
             yield self
         finally:
-            self._conn = outer
+            self._conn, self._known = outer, outer_known
+
+    def know(self, asked: Iterable[str], present: Iterable[str]) -> None:
+        """Record that of the blobs `asked` (read in the bound operation's transaction),
+        those in `present` are stored and the others are not."""
+        stored = set(present)
+        self._known.update((blob_hash, blob_hash in stored) for blob_hash in asked)
 
     @property
     def conn(self) -> Connection:
@@ -47,6 +57,9 @@ class PostgresBlobRows:
         return ChainLink(row[0], row[1], bool(row[2]), row[3])
 
     def has(self, blob_hash: str) -> bool:
+        known = self._known.get(blob_hash)
+        if known is not None:
+            return known
         return self.conn.execute(
             "SELECT 1 FROM blobs WHERE hash = %s", (blob_hash,)).fetchone() is not None
 
@@ -57,6 +70,7 @@ class PostgresBlobRows:
 
     def insert(self, blob_hash: str, kind: str, size: int, encoded: Encoded,
                created_at: str) -> None:
+        self._known[blob_hash] = True
         self.conn.execute(
             "INSERT INTO blobs (hash, kind, size, stored_size, base, depth, keyframe, created_at,"
             " data) VALUES (%s, %s, %s, %s, %s, %s, %s, %s::timestamptz, %s)"

@@ -145,10 +145,13 @@ class PostgresCore:
                 raise archive_error(self.location, "database error", exc) from None
 
     def run(self, op: Callable[[Connection], R], *, doing: str = "database error",
-            pipelined: bool = False) -> R:
+            pipelined: bool = False, transaction: bool = True) -> R:
         """`op(conn)` in one transaction, retried on a new connection while the server is
         away (see the class docstring); other psycopg errors become ArchiveError.
-        `pipelined`: in pipeline mode (an `op` that reads no cursor's rowcount)."""
+        `pipelined`: in pipeline mode (an `op` that reads no cursor's rowcount).
+        `transaction=False`: each statement commits on its own (the connection is in
+        autocommit mode): for an `op` of one statement, one round trip instead of the three
+        that BEGIN and COMMIT around it make."""
         deadline = time.monotonic() + self.retry_for
         backoff = FIRST_BACKOFF
         reconnected = False
@@ -164,7 +167,8 @@ class PostgresCore:
                     with contextlib.ExitStack() as stack:
                         if pipelined:
                             stack.enter_context(conn.pipeline())
-                        stack.enter_context(conn.transaction())
+                        if transaction:
+                            stack.enter_context(conn.transaction())
                         return op(conn)
                 except ArchiveError:
                     raise

@@ -199,9 +199,8 @@ class PostgresReads(PostgresStatistics):
     def current_hash(self, url: str) -> str | None:
         """The content hash of the latest version of `url` (None: nothing stored yet)."""
         # The crawl asks before each save, on the archive's thread, which waits for every
-        # answer: one statement (_page_id's two lookups inside it), so BEGIN, the query and
-        # COMMIT make three round trips instead of four or five. Not in pipeline mode: there
-        # a transaction that reads a row costs five (syncs after BEGIN, the read and COMMIT).
+        # answer: one statement (_page_id's two lookups inside it) outside a transaction,
+        # one round trip (BEGIN and COMMIT around it made three).
         def op(conn: Connection) -> str | None:
             row = conn.execute(
                 "SELECT s.content_hash FROM pages p JOIN snapshots s ON s.page_id = p.id"
@@ -210,7 +209,7 @@ class PostgresReads(PostgresStatistics):
                 " WHERE url = %(url)s AND page_id IS NOT NULL))", {"url": url}).fetchone()
             return None if row is None else str(row[0])
 
-        return self.core.run(op, doing="current_hash")
+        return self.core.run(op, doing="current_hash", transaction=False)
 
     def history(self, url: str) -> list[Snapshot]:
         """Every version of `url`, oldest first."""

@@ -12,6 +12,7 @@ from typing import Any
 
 import orjson
 
+from scraper.archive.blobs import sha256_hex
 from scraper.archive.encode import EncodedPage, encode_page
 from scraper.archive.postgres.core import Connection
 from scraper.archive.postgres.frontier import enqueue_rows
@@ -81,6 +82,26 @@ _SNAPSHOT_INSERT = (
     " VALUES (" + ", ".join(["%s"] * 32) + ")")
 
 
+# A save's first statement. `claimed`: the frontier URL the worker claimed; `url`: the page's
+# own (a redirect's target). Columns: the claim's holder, the blobs of `hashes` stored, the
+# current version's page id, version, content, body and fields hashes, and for a page not
+# stored yet the id it will take (a gap in the ids when the save fails: harmless).
+_SAVE_START_QUERY = (
+    "WITH {claim}"
+    " current AS (SELECT p.id, p.current_version, s.content_hash, s.body_hash, s.fields_hash"
+    "   FROM pages p JOIN snapshots s ON s.page_id = p.id AND s.version = p.current_version"
+    "   WHERE p.url = %(url)s FOR UPDATE OF p)"
+    " SELECT {holder}, (SELECT array_agg(hash) FROM blobs WHERE hash = ANY(%(hashes)s)),"
+    " c.id, c.current_version, c.content_hash, c.body_hash, c.fields_hash,"
+    " CASE WHEN c.id IS NULL THEN nextval(pg_get_serial_sequence('pages', 'id')) END"
+    " FROM (VALUES (1)) AS one LEFT JOIN current c ON true")
+_SAVE_START = _SAVE_START_QUERY.format(
+    claim="claim AS (SELECT leased_by FROM frontier WHERE url = %(claimed)s FOR UPDATE),",
+    holder="(SELECT leased_by FROM claim)")
+# Outside a shared crawl there is no claim to check (nor lock: see _hold_claim).
+_SAVE_START_UNCLAIMED = _SAVE_START_QUERY.format(claim="", holder="NULL::bigint")
+
+
 def _fetched(conn: Connection, site: str, fetch: FetchResult, page_id: int | None,
              next_due: datetime) -> None:
     conn.execute(_FETCHED, (fetch.url, site, fetch.fetched_at, next_due, fetch.fetched_at,
@@ -103,12 +124,21 @@ class PostgresVersionStore(PostgresWrites):
         ready = encoded
 
         def op(conn: Connection) -> SaveResult:
-            self._hold_claim(conn, fetch.url)
-            current = conn.execute(
-                "SELECT p.id, p.current_version, s.content_hash, s.body_hash, s.fields_hash"
-                " FROM pages p JOIN snapshots s ON s.page_id = p.id"
-                " AND s.version = p.current_version WHERE p.url = %s FOR UPDATE OF p",
-                (page.url,)).fetchone()
+            # One statement answers all a save must know before it writes (each read waits
+            # for its answer; there were four): this worker's claim on the URL, the page's
+            # current version (both rows locked), whether the two blobs are stored, and the
+            # id a new page will take.
+            hashes = [ready.body_copy.hash if ready.body_copy else sha256_hex(fetch.body),
+                      ready.fields_copy.hash if ready.fields_copy
+                      else sha256_hex(ready.fields_json)]
+            row = conn.execute(
+                _SAVE_START if self.worker_id is not None else _SAVE_START_UNCLAIMED,
+                {"claimed": fetch.url, "url": page.url, "hashes": hashes}).fetchone()
+            assert row is not None
+            self._check_claim(fetch.url, row[0])
+            self.blob_rows.know(hashes, row[1] or ())
+            current = None if row[2] is None else row[2:7]
+            new_page_id = row[7]
             if current is not None and current[2] == ready.content_hash:
                 page_id, version = int(current[0]), int(current[1])
                 conn.execute(
@@ -120,7 +150,8 @@ class PostgresVersionStore(PostgresWrites):
                 result = SaveResult(version, False, ready.content_hash, current[3], 0)
             else:
                 result, page_id = self._new_version(conn, run_id, site, fetch, page, ready,
-                                                    current, revision, change_gist)
+                                                    current, new_page_id, revision,
+                                                    change_gist)
             # The URLs it links to first, this URL's own row last: a row updated here is
             # waited on by every other save inserting that URL until this one commits, so
             # updating it just before the commit leaves no time for this save to wait on
@@ -137,7 +168,8 @@ class PostgresVersionStore(PostgresWrites):
 
     def _new_version(self, conn: Connection, run_id: int, site: str, fetch: FetchResult,
                      page: Page, encoded: EncodedPage, current: tuple[Any, ...] | None,
-                     revision: RevisionMeta | None, change_gist: str) -> tuple[SaveResult, int]:
+                     new_page_id: int | None, revision: RevisionMeta | None,
+                     change_gist: str) -> tuple[SaveResult, int]:
         stamp = iso(fetch.fetched_at)
         new_hash = encoded.content_hash
         body_hash, body_added = self.blobs.put(fetch.body, "body", current[3] if current else None,
@@ -147,15 +179,17 @@ class PostgresVersionStore(PostgresWrites):
             ready=encoded.fields_copy)
         when = fetch.fetched_at
         if current is None:
-            version = 1
-            row = conn.execute(
-                "INSERT INTO pages (url, site, kind, title, summary, text, first_seen,"
+            assert new_page_id is not None
+            version, page_id = 1, int(new_page_id)
+            # The id was taken from the sequence by the save's first statement, so nothing
+            # here waits for an answer.
+            conn.execute(
+                "INSERT INTO pages (id, url, site, kind, title, summary, text, first_seen,"
                 " last_fetched, last_changed, current_version, seen_count)"
-                " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, 1, 1) RETURNING id",
-                (page.url, site, page.kind, page.title, page.summary, page.text, when, when,
-                 when)).fetchone()
-            assert row is not None
-            page_id = int(row[0])
+                " OVERRIDING SYSTEM VALUE"
+                " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, 1, 1)",
+                (page_id, page.url, site, page.kind, page.title, page.summary, page.text, when,
+                 when, when))
         else:
             page_id, version = int(current[0]), int(current[1]) + 1
             conn.execute(
@@ -175,6 +209,10 @@ class PostgresVersionStore(PostgresWrites):
             fields_hash, dumps([list(h) for h in fetch.headers]), change_gist,
             page.summary_truncated, encoded.row.related))
         update_links(conn, page_id, version, encoded.row.links)
+        # The outbox row for watchers (scraper/watch/), in this version's transaction.
+        conn.execute("INSERT INTO notify_outbox (site, url, event, version, run_id, at)"
+                     " VALUES (%s, %s, 'version', %s, %s, %s)",
+                     (site, page.url, version, run_id, when))
         return SaveResult(version, True, new_hash, body_hash, body_added + fields_added), page_id
 
     def record_not_modified(self, run_id: int, site: str, fetch: FetchResult, *,
@@ -225,8 +263,13 @@ class PostgresVersionStore(PostgresWrites):
             if gone:
                 page_id = page_id_of(conn, url)
                 if page_id is not None:
-                    conn.execute("UPDATE pages SET gone = true, gone_at = %s"
-                                 " WHERE id = %s AND NOT gone", (now, page_id))
+                    # Marked gone now (not already): its outbox row in the same statement.
+                    conn.execute(
+                        "WITH went AS (UPDATE pages SET gone = true, gone_at = %s"
+                        " WHERE id = %s AND NOT gone RETURNING site, url, current_version)"
+                        " INSERT INTO notify_outbox (site, url, event, version, run_id, at,"
+                        " detail) SELECT site, url, 'gone', current_version, %s, %s, %s"
+                        " FROM went", (now, page_id, run_id, now, reason))
 
         self._write(op, doing=f"recording the failure of {url}")
 

@@ -79,8 +79,13 @@ class PostgresWrites:
             return
         row = conn.execute("SELECT leased_by FROM frontier WHERE url = %s FOR UPDATE",
                            (url,)).fetchone()
-        if row is not None and row[0] is not None and int(row[0]) != self.worker_id:
-            raise ClaimLost(url, int(row[0]))
+        self._check_claim(url, None if row is None else row[0])
+
+    def _check_claim(self, url: str, holder: int | None) -> None:
+        """Raise ClaimLost when `holder` (the frontier row's leased_by, read under lock) is
+        a worker other than this one."""
+        if self.worker_id is not None and holder is not None and int(holder) != self.worker_id:
+            raise ClaimLost(url, int(holder))
 
     def _refuse_if_readonly(self) -> None:
         if self.readonly:
