@@ -32,6 +32,7 @@ from scraper.config import (
     parse_overrides,
     parse_size,
 )
+from scraper.config._model import NotifyTarget
 from scraper.config.secrets import Secret
 from scraper.errors import ConfigError
 
@@ -107,6 +108,12 @@ def test_every_key() -> None:
         max_links_per_page=100,
         gone_after=5,
         full_copy_every=8,
+        notify=(NotifyTarget(kind="webhook", url="https://hooks.example.org",
+                             url_value=Secret("https://hooks.example.org"),
+                             secret="${file:every_key.secret}",
+                             secret_value=Secret("every-key-secret"),
+                             on=("summary", "links"),
+                             match=re.compile(r"^https://wiki\.example\.org/")),),
     )
 
 

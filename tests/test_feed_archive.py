@@ -9,7 +9,7 @@ import os
 import re
 import textwrap
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -17,11 +17,15 @@ import feedparser
 import pytest
 from click.testing import CliRunner
 
-from scraper.archive import Archive
+from scraper.archive import Archive, ArchiveBackend
 from scraper.cli import main
 from scraper.config import load_config_text
 from scraper.crawl import crawl
+from scraper.diff import diff_pages
+from scraper.diff.html import render_html_fragment
+from scraper.models import FetchResult, Page
 from scraper.testsite import TestSite
+from scraper.watch.feed_entries import MAX_CONTENT_CHARS, feed_entries
 
 EDITED_WORD = "Quixotically"
 
@@ -162,3 +166,33 @@ def test_feed_names_what_is_wrong(tmp_path: Path) -> None:
     code, _, err = run("feed", "--archive", str(db), "-o", str(folder))
     assert code == 1 and "no-such-folder" in err
     assert not os.path.exists(folder.parent)
+
+
+def test_a_diff_too_long_for_a_feed_is_left_out_for_a_note(any_archive: ArchiveBackend) -> None:
+    url = "http://127.0.0.1:8000/info/Long"
+    when = datetime(2026, 11, 1, tzinfo=UTC)
+
+    def text(word: str) -> str:
+        return "\n\n".join(f"{word} paragraph {n} " + " ".join(f"{word}{i}" for i in range(40))
+                           for n in range(300))
+
+    run_id = any_archive.start_run(["long"], {"name": "long"}, when)
+    for version, (word, summary) in enumerate((("alpha", "Long."), ("beta", "Long, edited."),
+                                                ("beta", "Long, edited again.")), start=1):
+        at = when + timedelta(hours=version)
+        fetch = FetchResult(url=url, final_url=url, status=200,
+                            headers=(("content-type", "text/html"),),
+                            body=f"<p>{version}</p>".encode(), fetched_at=at, elapsed_s=0.01)
+        page = Page(url=url, kind="article", title="Long", summary=summary, text=text(word))
+        any_archive.save(run_id, "long", fetch, page, next_due=at + timedelta(days=1))
+    entries = feed_entries(any_archive, when)
+    assert [(e.kind, e.version) for e in entries] == [("changed", 3), ("changed", 2),
+                                                      ("new", 1)]
+    small, rewritten = entries[0], entries[1]
+    assert re.search(r"<ins>[^<]*again", small.content_html), small.content_html
+    assert len(rewritten.content_html) < 1_000
+    assert "too long for the feed" in rewritten.content_html
+    assert f"scraper diff {url} --from 1 --to 2 --format html" in rewritten.content_html
+    # Without the cap the rewrite's diff would have been far past it.
+    assert len(render_html_fragment(diff_pages(any_archive.page(url, 1),
+                                               any_archive.page(url, 2)))) > MAX_CONTENT_CHARS

@@ -22,6 +22,7 @@ from types import TracebackType
 from typing import Any, Protocol, Self
 
 from scraper.archive.encode import EncodedPage
+from scraper.archive.notify_records import NotifyBacklog, OutboxChange
 from scraper.archive.records import SaveResult
 from scraper.archive.sharing import DEFAULT_LEASE_SECONDS, CrawlWorker
 from scraper.models import (
@@ -104,7 +105,8 @@ class ArchiveBackend(Protocol):
     def finish_run(self, run_id: int, stats: CrawlStats, *, status: str, ended_at: datetime,
                    alerts: Sequence[Mapping[str, Any]] = ()) -> None:
         """Record the end of run `run_id`: `status` (one of RUN_STATUSES), its counts and
-        alerts. Raises ArchiveError for an unknown status or run. In a run that workers
+        alerts, each alert queuing an outbox row (event `breakage`) in the same transaction.
+        Raises ArchiveError for an unknown status or run. In a run that workers
         share, these are this worker's part: the run adds the parts up, and ends (with this
         status) when its last live worker finishes; `stats.extra["workers"]` then lists
         each worker's part (RUN_WORKER_KEYS)."""
@@ -133,7 +135,7 @@ class ArchiveBackend(Protocol):
         A new version is made only when the page's content hash differs from the current
         version's; otherwise the current version is only marked seen again. The frontier row
         of `fetch.url` (due again at `next_due`) and the `discovered` URLs are written in
-        the same transaction.
+        the same transaction; so is a new version's outbox row (event `version`).
 
         :param encoded: encode_page(page, fetch.body, ...) made ahead (a crawl makes it in
             its parse workers); made here when not given.
@@ -149,7 +151,8 @@ class ArchiveBackend(Protocol):
                        status: int | None, now: datetime, next_due: datetime,
                        gone: bool = False, queue: bool = True) -> None:
         """A failed fetch: recorded with the run; the URL's failures-in-a-row count grows and
-        it is due again at `next_due`. `gone` marks the page (and URL) gone. `queue=False`:
+        it is due again at `next_due`. `gone` marks the page (and URL) gone; a stored page
+        marked gone now queues an outbox row (event `gone`) in the same transaction. `queue=False`:
         only the failure is recorded, for a URL that is not a page (a sitemap)."""
         ...
 
@@ -302,6 +305,37 @@ class ArchiveBackend(Protocol):
     def search(self, query: str, limit: int = 20) -> list[dict[str, Any]]:
         """Full-text search over the current title, summary and text of every page, best
         first: url, site, title, version, snippet (matches in [brackets]), rank."""
+        ...
+
+    # the notification outbox (scraper.archive.notify_records; scraper.watch sends)
+
+    def register_notify_target(self, site: str, target: str, label: str,
+                               now: datetime) -> int:
+        """Make `target` (a key) a notification target of `site`, shown as `label`; returns
+        the outbox id it gets changes after. A target seen for the first time gets the
+        changes queued from now on, not the ones before; a known one keeps its start and
+        takes the new label."""
+        ...
+
+    def due_changes(self, site: str, target: str, now: datetime,
+                    limit: int = 10_000) -> list[OutboxChange]:
+        """The changes of `site` to send to the registered `target` now, oldest first: those
+        queued after it was registered with no delivery yet, or a failed one whose retry
+        time (`next_attempt`) has come. Raises ArchiveError for a target never registered."""
+        ...
+
+    def record_deliveries(self, target: str, change_ids: Sequence[int], *, status: str,
+                          now: datetime, error: str | None = None,
+                          next_attempt: datetime | None = None) -> None:
+        """What sending `change_ids` to `target` did, in one transaction: `sent`, `skipped`
+        (left out by the target's filter) or `failed` (attempts + 1, retried at
+        `next_attempt`, `error` kept). A change sent or skipped stays so: a later call does
+        not change it."""
+        ...
+
+    def notify_backlog(self, site: str | None = None) -> list[NotifyBacklog]:
+        """Per registered target (of `site`): what waits, what was sent, the next retry and
+        the last error; by site, then in the order the targets were registered."""
         ...
 
     # the whole archive

@@ -30,12 +30,14 @@ from scraper.config._model import (
     FileCookie,
     MediaWikiSource,
     Network,
+    NotifyTarget,
     Politeness,
     RecrawlRule,
     RequestSettings,
     Scope,
     Selectors,
 )
+from scraper.config._notify import notify_to_plain
 from scraper.config._request import redact_url, request_to_dict
 from scraper.config._schema import FIELD_OF_KEY, build_config, set_override
 from scraper.config._yaml import check_shape, read_config_file, read_yaml
@@ -44,8 +46,8 @@ from scraper.errors import ConfigError
 
 __all__ = [
     "DEFAULT_USER_AGENT", "FOLLOW_KINDS", "PARSERS", "SOURCES",
-    "BasicAuth", "CrawlConfig", "FileCookie", "MediaWikiSource", "Network", "Politeness",
-    "RecrawlRule", "RequestSettings", "Scope", "Secret", "Selectors",
+    "BasicAuth", "CrawlConfig", "FileCookie", "MediaWikiSource", "Network", "NotifyTarget",
+    "Politeness", "RecrawlRule", "RequestSettings", "Scope", "Secret", "Selectors",
     "config_to_dict", "config_to_yaml", "expand_secrets", "load_config", "load_config_text",
     "parse_overrides", "parse_size",
 ]
@@ -100,6 +102,7 @@ def config_to_dict(cfg: CrawlConfig) -> dict[str, Any]:
             for f in dataclasses.fields(cfg) if f.name != "path"}
     if data.get("archive"):
         data["archive"] = redact(data["archive"])
+    data["notify"] = [notify_to_plain(target) for target in cfg.notify]
     # Secrets show as `***` (a proxy URL its password only), here and so in every run row.
     data["request"] = request_to_dict(cfg.request)
     if cfg.network.proxy is not None:

@@ -119,6 +119,24 @@ class MediaWikiSource:
     use_textextracts: bool = True
 
 
+# Kinds of change a notify target can ask for (`on:`). A new version of a known page is
+# `changed`, and also `summary`, `links` or `infobox` when its summary, its related links or
+# its infobox changed; a page first archived is `new`; `gone` and `breakage` as named.
+NOTIFY_KINDS = ("changed", "summary", "links", "infobox", "new", "gone", "breakage")
+DEFAULT_NOTIFY_ON = ("changed", "gone", "breakage")  # not `new`: a first crawl is all new
+
+
+@dataclass(frozen=True, slots=True)
+class NotifyTarget:
+    kind: str  # "apprise" | "webhook"
+    url: str  # as written (`${NAME}` references unexpanded): its key and what is shown
+    url_value: Secret  # the URL to send to
+    secret: str | None = None  # webhooks: the HMAC key, as written
+    secret_value: Secret | None = None
+    on: tuple[str, ...] = DEFAULT_NOTIFY_ON
+    match: re.Pattern[str] | None = None  # on the page URL; None: every page
+
+
 @dataclass(frozen=True, slots=True)
 class CrawlConfig:
     name: str
@@ -141,3 +159,4 @@ class CrawlConfig:
     max_links_per_page: int = 5000
     gone_after: int = 2  # consecutive 404/410 answers before a page is marked gone
     full_copy_every: int = 20  # a stored body is a full copy at least every K versions
+    notify: tuple[NotifyTarget, ...] = ()  # where to tell of changes (scraper.watch)

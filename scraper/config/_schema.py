@@ -45,6 +45,7 @@ from scraper.config._model import (
     Scope,
     Selectors,
 )
+from scraper.config._notify import notify_targets
 from scraper.config._request import proxy_url, request_settings
 
 
@@ -187,6 +188,7 @@ _TOP: dict[str, _Field] = {
     "max_links_per_page": partial(_integer, minimum=1),
     "gone_after": partial(_integer, minimum=1),
     "full_copy_every": partial(_integer, minimum=1),
+    "notify": notify_targets,
 }
 FIELD_OF_KEY = {"recrawl": "recrawl_rules"}
 

@@ -214,7 +214,10 @@ class _Builder:
         for knode, vnode in node.value:
             if isinstance(knode, yaml.ScalarNode) and knode.tag == _TAG + "merge":
                 raise self._fail(knode, key, "merge keys (<<) are not supported; write the keys out")
-            if not (isinstance(knode, yaml.ScalarNode) and knode.tag == _TAG + "str"):
+            # YAML 1.1 reads a plain `on:` (or yes, no, off) as a boolean; as a key it can
+            # only mean the word (`notify: - on: [changed]`), so it is read as written.
+            if not (isinstance(knode, yaml.ScalarNode)
+                    and knode.tag in (_TAG + "str", _TAG + "bool")):
                 shown = knode.value if isinstance(knode, yaml.ScalarNode) else knode.id
                 raise self._fail(knode, key, f"keys must be text, got {shown!r} (quote it)")
             name = knode.value

@@ -13,6 +13,9 @@ from scraper.timeutil import from_iso
 from scraper.watch.feed import FeedEntry
 
 DEFAULT_LIMIT = 200  # entries in a feed unless told: a week of a big crawl stays readable
+# An entry's diff beyond this many characters (a rewritten 400 KB article) is left out for a
+# note: readers fetch the whole feed every time, and 200 such entries would make it 100 MB.
+MAX_CONTENT_CHARS = 100_000
 
 
 def feed_entries(archive: ArchiveBackend, since: datetime, until: datetime | None = None,
@@ -58,8 +61,14 @@ def _version_entry(archive: ArchiveBackend, site: str, snap: Snapshot) -> FeedEn
     # The gist the crawl stored is the one `changes` and notifications show: keep them alike.
     gist = snap.change_gist or ("no change in the extracted fields" if d.is_empty
                                 else d.gist())
+    content = render_html_fragment(d)
+    if len(content) > MAX_CONTENT_CHARS:
+        content = (f'<p class="gist">{escape(gist)}</p>\n<p>The diff is too long for the feed '
+                   f"({len(content):,} characters of HTML): <code>scraper diff "
+                   f"{escape(snap.url)} --from {snap.version - 1} --to {snap.version} "
+                   "--format html</code> shows it.</p>\n")
     return FeedEntry("changed", site, snap.url, new.title, snap.version, snap.content_hash,
-                     snap.fetched_at, gist, render_html_fragment(d))
+                     snap.fetched_at, gist, content)
 
 
 def _gone_entry(site: str, url: str, at: datetime, row: dict[str, object]) -> FeedEntry:

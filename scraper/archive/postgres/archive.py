@@ -14,6 +14,7 @@ from scraper.archive.postgres import schema
 from scraper.archive.postgres.blobs import PostgresBlobRows
 from scraper.archive.postgres.core import PostgresCore
 from scraper.archive.postgres.frontier import SharedFrontier
+from scraper.archive.postgres.outbox import PostgresNotifyOutbox
 from scraper.archive.postgres.reads import PostgresReads
 from scraper.archive.postgres.runs import PostgresRunStore
 from scraper.archive.postgres.store import PostgresVersionStore
@@ -28,7 +29,8 @@ from scraper.models import FrontierItem
 NO_WORKER = 0
 
 
-class PostgresArchive(PostgresVersionStore, PostgresRunStore, PostgresReads):
+class PostgresArchive(PostgresVersionStore, PostgresRunStore, PostgresReads,
+                      PostgresNotifyOutbox):
     """Versioned snapshots of crawled pages in a PostgreSQL database: the PostgreSQL backend
     of scraper.archive.protocol.ArchiveBackend. Use it from one thread at a time."""
 

@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from scraper.archive.postgres.core import Connection
+from scraper.archive.postgres.outbox import queue_breakage
 from scraper.archive.postgres.writing import PostgresWrites, dumps
 from scraper.archive.records import RUN_STATUSES
 from scraper.archive.sharing import DEFAULT_LEASE_SECONDS, worker_label
@@ -114,7 +115,7 @@ class PostgresRunStore(PostgresWrites):
             return
 
         def op(conn: Connection) -> int:
-            return conn.execute(
+            updated = conn.execute(
                 "UPDATE runs SET ended_at = %s, status = %s, fetched = %s, new_versions = %s,"
                 " unchanged = %s, not_modified = %s, failed = %s, skipped = %s, retried = %s,"
                 " queued = %s, elapsed_s = %s, alerts = %s, extra = %s WHERE id = %s",
@@ -122,6 +123,9 @@ class PostgresRunStore(PostgresWrites):
                  stats.not_modified, stats.failed, stats.skipped, stats.retried, stats.queued,
                  stats.elapsed_s, dumps([dict(a) for a in alerts]), dumps(stats.extra),
                  run_id)).rowcount
+            if updated == 1:
+                queue_breakage(conn, run_id, ended_at, alerts)
+            return updated
 
         if self._write(op, doing="finish_run") != 1:
             raise ArchiveError(self.core.path, f"no run {run_id} to finish")
@@ -153,6 +157,7 @@ class PostgresRunStore(PostgresWrites):
             totals = {key: sum(int(part[key]) for part in parts) for key in PART_COUNTS}
             extra = {**json.loads(run[2]), **stats.extra, "workers": parts}
             all_alerts = [*json.loads(run[1]), *(dict(a) for a in alerts)]
+            queue_breakage(conn, run_id, ended_at, alerts)
             conn.execute(
                 "UPDATE runs SET fetched = %s, new_versions = %s, unchanged = %s,"
                 " not_modified = %s, failed = %s, skipped = %s, retried = %s, queued = %s,"

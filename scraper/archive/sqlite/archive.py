@@ -15,6 +15,7 @@ from scraper.archive.sharing import DEFAULT_LEASE_SECONDS, CrawlWorker, SoloWork
 from scraper.archive.sqlite import files, schema
 from scraper.archive.sqlite.core import describe_sqlite_error, unreadable
 from scraper.archive.sqlite.frontier_store import FrontierStore
+from scraper.archive.sqlite.outbox import NotifyOutbox
 from scraper.archive.sqlite.reads import ArchiveReads
 from scraper.archive.sqlite.runs import RunStore
 from scraper.archive.sqlite.store import VersionStore
@@ -38,7 +39,7 @@ def _connect(target: str, *, uri: bool = False) -> sqlite3.Connection:
     return conn
 
 
-class SQLiteArchive(VersionStore, RunStore, ArchiveReads, FrontierStore):
+class SQLiteArchive(VersionStore, RunStore, ArchiveReads, FrontierStore, NotifyOutbox):
     """Versioned snapshots of crawled pages in one SQLite file: the SQLite backend of
     scraper.archive.protocol.ArchiveBackend. Use it from one thread at a time."""
 

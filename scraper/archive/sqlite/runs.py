@@ -12,6 +12,7 @@ from typing import Any
 from scraper.archive.records import KILLED, RUN_STATUSES
 from scraper.archive.sqlite.core import ArchiveCore, dumps, translated
 from scraper.archive.sqlite.links import settle_links
+from scraper.archive.sqlite.outbox import queue_breakage
 from scraper.errors import ArchiveError
 from scraper.lock import holds as holds_crawl_lock
 from scraper.models import CrawlStats
@@ -102,6 +103,7 @@ class RunStore(ArchiveCore):
                  stats.elapsed_s, dumps([dict(a) for a in alerts]), dumps(stats.extra), run_id))
             if cursor.rowcount != 1:
                 raise ArchiveError(self.path, f"no run {run_id} to finish")
+            queue_breakage(conn, run_id, iso(ended_at), alerts)
             settle_links(conn)
         if self._held_key is not None:
             _runs_here.get(self._held_key, set()).discard(run_id)

@@ -110,6 +110,10 @@ class VersionStore(ArchiveCore):
              len(fetch.body), fields_hash, dumps([list(h) for h in fetch.headers]),
              change_gist, int(page.summary_truncated), encoded.row.related))
         update_links(conn, page_id, version, encoded.row.links)
+        # The outbox row for watchers (scraper/watch/), in this version's transaction: a
+        # version is never written without it, nor it without the version.
+        conn.execute("INSERT INTO notify_outbox (site, url, event, version, run_id, at)"
+                     " VALUES (?, ?, 'version', ?, ?, ?)", (site, page.url, version, run_id, stamp))
         settle_when_many(conn)
         return SaveResult(version, True, new_hash, body_hash, body_added + fields_added), page_id
 
@@ -173,9 +177,13 @@ class VersionStore(ArchiveCore):
                 (url, site, stamp, iso(next_due), status, int(gone)))
             if gone:
                 page_id = self._page_id(url)
-                if page_id is not None:
-                    conn.execute("UPDATE pages SET gone = 1, gone_at = ? WHERE id = ? AND gone = 0",
-                                 (stamp, page_id))
+                if page_id is not None and conn.execute(
+                        "UPDATE pages SET gone = 1, gone_at = ? WHERE id = ? AND gone = 0",
+                        (stamp, page_id)).rowcount:
+                    conn.execute(
+                        "INSERT INTO notify_outbox (site, url, event, version, run_id, at, detail)"
+                        " SELECT site, url, 'gone', current_version, ?, ?, ? FROM pages"
+                        " WHERE id = ?", (run_id, stamp, reason, page_id))
 
     @translated
     def record_skipped(self, run_id: int, site: str, url: str, *, reason: str, now: datetime,
