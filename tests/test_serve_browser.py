@@ -71,6 +71,12 @@ class Watcher:
         self.server.server_close()
 
 
+@pytest.fixture(scope="module", autouse=True)
+def needs_chromium() -> None:
+    """Skip (or fail under CI) before any archive is built for the tests."""
+    chromium()
+
+
 @pytest.fixture(scope="module")
 def watcher() -> Iterator[Watcher]:
     w = Watcher()
