@@ -1,17 +1,28 @@
 """The shared HTTP client of a crawl: aiohttp's engine under the httpx API (or httpx's own
-for HTTP/2), every connection checked against the host's address policy, cookies capped."""
+for HTTP/2), every connection checked against the host's address policy, cookies capped.
+
+A proxy (`network.proxy`, or the environment's with `network.trust_env`) goes through the
+libraries' own support: aiohttp's `proxy=` and `trust_env`, aiohttp-socks for socks5,
+httpcore's proxy pools for HTTP/2. The proxy's own address is connected to whatever it is
+(the user chose it); the targets are checked before each request (Fetcher.admit).
+"""
 
 from __future__ import annotations
 
+import base64
+from collections.abc import Awaitable, Callable, Iterable
 from http.cookiejar import Cookie
+from typing import Any
+from urllib.parse import unquote, urlsplit
 
 import aiohttp
 import httpcore
 import httpx
+from aiohttp_socks import ProxyConnector
 from httpx_aiohttp import AiohttpTransport
 
 from scraper.config import Network
-from scraper.crawl.netpolicy import AddressPolicy, PolicyBackend, PolicyConnector
+from scraper.crawl.netpolicy import AddressPolicy, Endpoints, PolicyBackend, PolicyConnector
 
 
 class SetCookieJar(httpx.Cookies):
@@ -64,41 +75,119 @@ def make_client(network: Network, policies: dict[str, AddressPolicy], *,
     limits = httpx.Limits(max_connections=max_connections,
                           max_keepalive_connections=max_connections)
     timeout = httpx.Timeout(network.timeout)
+    proxy = network.proxy.reveal() if network.proxy is not None else None
+    # With trust_env, the proxies the environment names (each checked like network.proxy).
+    env_proxies = ({} if proxy is not None or not network.trust_env
+                   else environment_proxies())
+    trusted = proxy_endpoints([proxy] if proxy is not None else env_proxies.values())
     if network.http2:
+        mounts: dict[str, httpx.AsyncBaseTransport | None] = {
+            pattern: None if url is None else _http2_transport(policies, limits, url, trusted)
+            for pattern, url in env_proxies.items()}
         return _with_set_cookie_jar(httpx.AsyncClient(
-            transport=_http2_transport(policies, limits), limits=limits, timeout=timeout,
-            follow_redirects=False, trust_env=False))
+            transport=_http2_transport(policies, limits, proxy, trusted), mounts=mounts,
+            limits=limits, timeout=timeout, follow_redirects=False, trust_env=False))
+    socks = proxy is not None and urlsplit(proxy).scheme.lower() == "socks5"
+
     def session() -> aiohttp.ClientSession:
-        connector = PolicyConnector(policies, limit=max_connections, ttl_dns_cache=None,
-                                    use_dns_cache=False)
+        connector: aiohttp.TCPConnector
+        if socks:
+            assert proxy is not None
+            # rdns: the proxy resolves the target's name, as a socks5 proxy is used for.
+            connector = ProxyConnector.from_url(proxy, rdns=True, limit=max_connections,
+                                                ttl_dns_cache=None, use_dns_cache=False)
+        else:
+            connector = PolicyConnector(policies, trusted=trusted, limit=max_connections,
+                                        ttl_dns_cache=None, use_dns_cache=False)
         # Cookies are httpx's to keep (SetCookieJar, capped); aiohttp's own jar would hold
         # a second, uncapped copy for named hosts.
-        return aiohttp.ClientSession(connector=connector, trust_env=False,
+        return aiohttp.ClientSession(connector=connector, trust_env=bool(env_proxies),
                                      cookie_jar=aiohttp.DummyCookieJar())
 
-    transport = AiohttpTransport(limits=limits, client=session)
+    http_proxy, hooks = (None, []) if proxy is None or socks else _aiohttp_proxy(proxy)
+    transport = AiohttpTransport(limits=limits, client=session, proxy=http_proxy)
     return _with_set_cookie_jar(httpx.AsyncClient(
         transport=transport, limits=limits, timeout=timeout, follow_redirects=False,
-        trust_env=False))
+        trust_env=False, event_hooks={"request": hooks}))
 
 
-def _http2_transport(policies: dict[str, AddressPolicy],
-                     limits: httpx.Limits) -> httpx.AsyncHTTPTransport:
+RequestHook = Callable[[httpx.Request], Awaitable[None]]
+
+
+def _aiohttp_proxy(url: str) -> tuple[httpx.Proxy, list[RequestHook]]:
+    """The proxy for aiohttp, its credentials as headers: aiohttp deprecates `proxy_auth`
+    (which httpx-aiohttp would pass). A CONNECT tunnel (https targets) takes them from the
+    proxy's headers; a plain http request goes to the proxy as it is, so the hook adds them
+    to those alone (never to a request that a tunnel carries to the site)."""
+    parts = urlsplit(url)
+    bare = parts._replace(netloc=parts.netloc.rpartition("@")[2]).geturl()
+    if parts.username is None:
+        return httpx.Proxy(bare), []
+    pair = f"{unquote(parts.username)}:{unquote(parts.password or '')}"
+    credential = "Basic " + base64.b64encode(pair.encode()).decode()
+
+    async def authorise_plain_http(request: httpx.Request) -> None:
+        if request.url.scheme == "http":
+            request.headers["Proxy-Authorization"] = credential
+
+    return httpx.Proxy(bare, headers={"Proxy-Authorization": credential}), [authorise_plain_http]
+
+
+def environment_proxies() -> dict[str, str | None]:
+    """HTTP_PROXY, HTTPS_PROXY, ALL_PROXY and NO_PROXY as httpx reads them: URL patterns
+    (`http://`, `all://*example.org`) to a proxy URL, or None for those NO_PROXY exempts."""
+    from httpx._utils import get_environment_proxies  # httpx's own reading, not exported
+
+    return dict(get_environment_proxies())
+
+
+def proxy_endpoints(urls: Iterable[str | None]) -> Endpoints:
+    """The (host, port) each proxy URL connects to."""
+    found = set()
+    for url in urls:
+        if url is None:
+            continue
+        parts = urlsplit(url if "://" in url else "http://" + url)
+        default = 443 if parts.scheme == "https" else 1080 if parts.scheme.startswith(
+            "socks") else 80
+        if parts.hostname:
+            found.add((parts.hostname.lower(), parts.port or default))
+    return frozenset(found)
+
+
+def _http2_transport(policies: dict[str, AddressPolicy], limits: httpx.Limits,
+                     proxy: str | None = None,
+                     trusted: Endpoints = frozenset()) -> httpx.AsyncHTTPTransport:
     """httpx's own transport (HTTP/2 and 1.1) whose connection pool connects through
     PolicyBackend. httpx takes no network backend, so its pool is replaced by one built
-    with the same settings; should a later httpx keep its pool elsewhere, this refuses to
-    build a client rather than build one that checks no address."""
+    with the same settings (through `proxy` when given: httpcore's HTTP or SOCKS proxy
+    pool); should a later httpx keep its pool elsewhere, this refuses to build a client
+    rather than build one that checks no address."""
     transport = httpx.AsyncHTTPTransport(http1=True, http2=True, limits=limits,
                                          trust_env=False)
     if not isinstance(getattr(transport, "_pool", None), httpcore.AsyncConnectionPool):
         raise TypeError("httpx.AsyncHTTPTransport keeps no httpcore pool in `_pool`: "
                         "cannot apply the address policy to HTTP/2 connections")
-    transport._pool = httpcore.AsyncConnectionPool(
-        ssl_context=httpx.create_ssl_context(trust_env=False),
-        max_connections=limits.max_connections,
-        max_keepalive_connections=limits.max_keepalive_connections,
-        keepalive_expiry=limits.keepalive_expiry, http1=True, http2=True,
-        network_backend=PolicyBackend(policies))
+    ssl_context = httpx.create_ssl_context(trust_env=False)
+    backend = PolicyBackend(policies, trusted=trusted)
+    common: dict[str, Any] = {
+        "ssl_context": ssl_context, "max_connections": limits.max_connections,
+        "max_keepalive_connections": limits.max_keepalive_connections,
+        "keepalive_expiry": limits.keepalive_expiry, "http1": True, "http2": True,
+        "network_backend": backend}
+    if proxy is None:
+        transport._pool = httpcore.AsyncConnectionPool(**common)
+        return transport
+    parts = urlsplit(proxy)
+    auth = ((unquote(parts.username or ""), unquote(parts.password or ""))
+            if parts.username is not None else None)
+    bare = parts._replace(netloc=parts.netloc.rpartition("@")[2]).geturl()
+    if parts.scheme.lower() == "socks5":
+        transport._pool = httpcore.AsyncSOCKSProxy(proxy_url=bare, proxy_auth=auth, **common)
+    else:
+        transport._pool = httpcore.AsyncHTTPProxy(
+            proxy_url=bare, proxy_auth=auth, **common,
+            proxy_ssl_context=ssl_context if parts.scheme.lower() == "https" else None)
     return transport
 
 

@@ -22,10 +22,15 @@ from aiohttp.tracing import Trace
 from scraper.addresses import AddressPolicy, parse_ip
 from scraper.errors import BlockedURL, HostUnreachable
 
-__all__ = ["AddressPolicy", "AddressRefused", "PolicyBackend", "PolicyConnector",
+__all__ = ["AddressPolicy", "AddressRefused", "Endpoints", "PolicyBackend", "PolicyConnector",
            "PolicyResolver", "allowed_addresses", "check_address", "policy_for"]
 
 AddrInfo = tuple[socket.AddressFamily, socket.SocketKind, int, str, tuple[Any, ...]]
+# (host, port) pairs connected to whatever their address: the proxies the config names. The
+# proxy is the user's choice; the policy applies to the targets, checked before each request
+# (Fetcher.admit) since the proxy, not this process, connects to them.
+Endpoints = frozenset[tuple[str, int]]
+NO_ENDPOINTS: Endpoints = frozenset()
 
 
 class AddressRefused(OSError):
@@ -72,12 +77,17 @@ def _refuse_literal(host: str, policy: AddressPolicy) -> bool:
     return True
 
 
-async def allowed_addresses(host: str, port: int, policy: AddressPolicy,
+async def allowed_addresses(host: str, port: int, policy: AddressPolicy | None,
                             family: int = socket.AF_UNSPEC) -> list[AddrInfo]:
-    """Resolve `host` and keep the getaddrinfo entries whose address `policy` allows.
+    """Resolve `host` and keep the getaddrinfo entries whose address `policy` allows (all of
+    them when it is None: a proxy the config names).
 
     Raises AddressRefused when none is left, socket.gaierror when the name does not resolve.
     """
+    if policy is None:
+        return list(await asyncio.get_running_loop().getaddrinfo(
+            unquote(host) if parse_ip(host) is not None else host, port, family=family,
+            type=socket.SOCK_STREAM))
     literal = _refuse_literal(host, policy)
     infos = await asyncio.get_running_loop().getaddrinfo(
         unquote(host) if literal else host, port, family=family, type=socket.SOCK_STREAM)
@@ -100,12 +110,16 @@ class PolicyResolver(AbstractResolver):
     Checking the very addresses the connection uses closes the gap a check before the
     request leaves open (a name that resolves differently the second time)."""
 
-    def __init__(self, policies: dict[str, AddressPolicy]) -> None:
+    def __init__(self, policies: dict[str, AddressPolicy],
+                 trusted: Endpoints = NO_ENDPOINTS) -> None:
         self._policies = policies
+        self._trusted = trusted
 
     async def resolve(self, host: str, port: int = 0,
                       family: socket.AddressFamily = socket.AF_INET) -> list[ResolveResult]:
-        infos = await allowed_addresses(host, port, policy_for(self._policies, host), family)
+        policy = (None if (host.lower(), port) in self._trusted
+                  else policy_for(self._policies, host))
+        infos = await allowed_addresses(host, port, policy, family)
         return [ResolveResult(hostname=host, host=str(sockaddr[0]), port=int(sockaddr[1]),
                               family=fam, proto=proto, flags=socket.AI_NUMERICHOST)
                 for fam, _, proto, _, sockaddr in infos]
@@ -118,13 +132,16 @@ class PolicyConnector(aiohttp.TCPConnector):
     """aiohttp's connector, checking literal IP hosts as well: aiohttp never asks the
     resolver about those."""
 
-    def __init__(self, policies: dict[str, AddressPolicy], **kwargs: Any) -> None:
-        super().__init__(resolver=PolicyResolver(policies), **kwargs)
+    def __init__(self, policies: dict[str, AddressPolicy], *,
+                 trusted: Endpoints = NO_ENDPOINTS, **kwargs: Any) -> None:
+        super().__init__(resolver=PolicyResolver(policies, trusted), **kwargs)
         self._policies = policies
+        self._trusted = trusted
 
     async def _resolve_host(self, host: str, port: int,
                             traces: Sequence[Trace] | None = None) -> list[ResolveResult]:
-        _refuse_literal(host, policy_for(self._policies, host))
+        if (host.lower(), port) not in self._trusted:
+            _refuse_literal(host, policy_for(self._policies, host))
         return await super()._resolve_host(host, port, traces=traces)
 
 
@@ -137,8 +154,10 @@ class PolicyBackend(httpcore.AsyncNetworkBackend):
     """
 
     def __init__(self, policies: dict[str, AddressPolicy],
-                 backend: httpcore.AsyncNetworkBackend | None = None) -> None:
+                 backend: httpcore.AsyncNetworkBackend | None = None,
+                 trusted: Endpoints = NO_ENDPOINTS) -> None:
         self._policies = policies
+        self._trusted = trusted
         # AnyIO's, not httpcore's AutoBackend (private): this package runs on asyncio.
         self._backend = backend or httpcore.AnyIOBackend()
 
@@ -149,8 +168,9 @@ class PolicyBackend(httpcore.AsyncNetworkBackend):
         deadline = None if timeout is None else time.monotonic() + timeout
         try:
             async with asyncio.timeout(timeout):
-                infos = await allowed_addresses(host, port,
-                                                policy_for(self._policies, host))
+                policy = (None if (host.lower(), port) in self._trusted
+                          else policy_for(self._policies, host))
+                infos = await allowed_addresses(host, port, policy)
         except TimeoutError:
             raise httpcore.ConnectTimeout(f"resolving {host} took over {timeout} s") from None
         except OSError as exc:  # AddressRefused, or the name does not resolve
