@@ -7,11 +7,11 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from test_archive import T0, URL, article, save, sql_rows
 
 from scraper.archive import ArchiveBackend
 from scraper.errors import ArchiveError
 from scraper.models import CrawlStats
-from test_archive import T0, URL, article, save, sql_rows
 
 
 def _gone(archive: ArchiveBackend, run: int, url: str) -> None:

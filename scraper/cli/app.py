@@ -109,6 +109,7 @@ COMMAND_MODULES: dict[str, str] = {
     "export": "export_cmd",
     "feed": "feed_cmd",
     "history": "archive_cmds",
+    "notify": "notify_cmd",
     "parse": "parse_cmd",
     "serve": "serve_cmd",
     "show": "archive_cmds",

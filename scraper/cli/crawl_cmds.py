@@ -282,6 +282,7 @@ def _crawl(config_paths: tuple[str, ...], archive_path: str | None, max_pages: i
     # The pipeline is imported here so that `scraper --help` and the other commands start fast.
     from scraper.archive import Archive
     from scraper.cli.crawl_progress import ProgressView
+    from scraper.cli.notify_cmd import notify_after_crawl
     from scraper.config import load_config, parse_overrides
     from scraper.crawl import CrawlLimits, crawl
     from scraper.crawl.parse_pool import ParsePool
@@ -341,6 +342,10 @@ def _crawl(config_paths: tuple[str, ...], archive_path: str | None, max_pages: i
           ParsePool() as parse_pool,
           view if view is not None else nullcontext()):
         results = asyncio.run(crawl_until_done_or_ctrl_c())
+        if not any(r.status == "interrupted" for r in results):
+            # The runs' changes wait in the outbox since they were written: sent now, or
+            # by a later run if this one is killed first.
+            notify_after_crawl(archive, configs)
     return location.display, results
 
 
