@@ -170,3 +170,13 @@ def test_bad_proxy_urls_are_refused(value: str, message: str) -> None:
     assert str(err.value).startswith("site.yaml:4: network.proxy: ")
     assert message in str(err.value)
     assert "hunter2" not in str(err.value)
+
+
+def test_configs_of_one_run_must_share_their_proxy(site: TestSite, tmp_path: Path) -> None:
+    with ForwardProxy() as proxy:
+        direct = config(site)
+        proxied = config(site, f", proxy: '{proxy.url}'")
+        with Archive.open(str(tmp_path / "a.db")) as archive, \
+                pytest.raises(ConfigError, match="network.proxy / network.trust_env differ"):
+            asyncio.run(crawl([direct, proxied], archive, limits=CrawlLimits()))
+    assert proxy.forwarded() == [] and site.stats().requests == 0

@@ -10,7 +10,7 @@ httpcore's proxy pools for HTTP/2. The proxy's own address is connected to whate
 from __future__ import annotations
 
 import base64
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from http.cookiejar import Cookie
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -21,8 +21,9 @@ import httpx
 from aiohttp_socks import ProxyConnector
 from httpx_aiohttp import AiohttpTransport
 
-from scraper.config import Network
+from scraper.config import CrawlConfig, Network
 from scraper.crawl.netpolicy import AddressPolicy, Endpoints, PolicyBackend, PolicyConnector
+from scraper.errors import ConfigError
 
 
 class SetCookieJar(httpx.Cookies):
@@ -131,6 +132,18 @@ def _aiohttp_proxy(url: str) -> tuple[httpx.Proxy, list[RequestHook]]:
             request.headers["Proxy-Authorization"] = credential
 
     return httpx.Proxy(bare, headers={"Proxy-Authorization": credential}), [authorise_plain_http]
+
+
+def check_one_proxy(configs: Sequence[CrawlConfig]) -> None:
+    """Configs crawled in one run share one client, so one proxy setting: raise ConfigError
+    naming two that differ."""
+    first = configs[0]
+    for cfg in configs[1:]:
+        if (cfg.network.proxy, cfg.network.trust_env) != (first.network.proxy,
+                                                          first.network.trust_env):
+            raise ConfigError(f"network.proxy / network.trust_env differ between {first.path} "
+                              f"and {cfg.path}: one run shares one HTTP client; crawl them in "
+                              "separate runs", key="network.proxy")
 
 
 def environment_proxies() -> dict[str, str | None]:

@@ -15,7 +15,7 @@ from scraper.archive.sharing import LEASE_RENEW_FRACTION, CrawlWorker
 from scraper.config import CrawlConfig
 from scraper.crawl.archive_gate import ArchiveGate
 from scraper.crawl.archive_pool import ArchivePool
-from scraper.crawl.client import make_client
+from scraper.crawl.client import check_one_proxy, make_client
 from scraper.crawl.events import CrawlEvent, EventSink
 from scraper.crawl.fetch import Fetcher
 from scraper.crawl.loop import CrawlLimits, RunResult, SiteCrawl
@@ -45,6 +45,8 @@ async def crawl(configs: Sequence[CrawlConfig], archive: ArchiveBackend, *,
         was stored stays, each run row is finished `interrupted` and its result returned.
     """
     policies: dict[str, AddressPolicy] = {}
+    if client is None:
+        check_one_proxy(configs)
     worker = archive.join_crawl(lease_seconds=limits.lease_seconds)
     own_client = client is None
     gate: ArchiveGate | None = None
