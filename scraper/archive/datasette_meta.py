@@ -176,6 +176,42 @@ TABLE_DOCS: dict[str, dict[str, Any]] = {
             "at": "When (UTC)",
         },
     },
+    "notify_outbox": {
+        "description": "Changes to tell watchers of (notify:), queued with the write that made "
+                       "them.",
+        "columns": {
+            "id": "Integer key, in the order queued",
+            "site": "Site name",
+            "url": "The page (for breakage: an example page)",
+            "event": "version, gone or breakage",
+            "version": "The new version; for gone, the version current then",
+            "run_id": "The run (runs.id)",
+            "at": "When (UTC)",
+            "detail": "A gone page's reason; a breakage alert's message",
+        },
+    },
+    "notify_targets": {
+        "description": "Notification targets seen, per site, and where their changes start.",
+        "columns": {
+            "site": "Site name",
+            "target": "Key from the target's kind and URL as written",
+            "label": "The target, without credentials",
+            "since_id": "It gets the changes after this notify_outbox.id",
+            "added_at": "When first seen (UTC)",
+        },
+    },
+    "notify_deliveries": {
+        "description": "One row per target and change: sent, skipped or pending a retry.",
+        "columns": {
+            "target": "notify_targets.target",
+            "change_id": "notify_outbox.id",
+            "status": "sent, skipped (the target's filter) or pending",
+            "attempts": "Failed sends",
+            "next_attempt": "Retried from (UTC)",
+            "last_error": "The last failure",
+            "sent_at": "When sent or skipped (UTC)",
+        },
+    },
     "frontier": {
         "description": "Every known URL: the persisted crawl queue with due times and back-off.",
         "columns": {
