@@ -142,6 +142,8 @@ class CrawlConfig:
     name: str
     start_urls: tuple[str, ...]
     path: str = "<config>"  # the file it came from, for messages
+    sitemaps: tuple[str, ...] = ()  # sitemap URLs whose pages seed the crawl
+    start: str = "urls"  # urls | sitemap: also the start hosts' robots.txt Sitemap: lines
     parser: str = "auto"
     follow: tuple[str, ...] = ("related",)
     scope: Scope = field(default_factory=Scope)

@@ -47,6 +47,7 @@ from scraper.config._model import (
 )
 from scraper.config._notify import notify_targets
 from scraper.config._request import proxy_url, request_settings
+from scraper.config._sitemaps import START_MODES, check_sitemaps, sitemap_hosts, sitemap_urls
 
 
 def _block(ctx: _Ctx, key: str, value: Any, cls: type[Any], spec: Mapping[str, _Field]) -> Any:
@@ -78,9 +79,8 @@ def _name(ctx: _Ctx, key: str, value: Any) -> str:
 
 
 def _start_urls(ctx: _Ctx, key: str, value: Any) -> tuple[str, ...]:
+    # May be empty when `sitemaps:` seeds the crawl (checked with it: _sitemaps.py).
     urls = _list(ctx, key, value, _http_url)
-    if not urls:
-        raise ctx.error(key, "must list at least one http or https URL")
     # The crawl queues each start URL in its normal form; one it cannot normalise would stop
     # the run after the archive is opened, so it is refused here. (Imported here: the
     # frontier imports this package.)
@@ -170,6 +170,8 @@ _MEDIAWIKI: dict[str, _Field] = {
 _TOP: dict[str, _Field] = {
     "name": _name,
     "start_urls": _start_urls,
+    "sitemaps": sitemap_urls,
+    "start": partial(_choice, choices=START_MODES),
     "parser": partial(_choice, choices=PARSERS),
     "follow": lambda ctx, key, value: _unique(
         _list(ctx, key, value, partial(_choice, choices=FOLLOW_KINDS))),
@@ -196,17 +198,19 @@ FIELD_OF_KEY = {"recrawl": "recrawl_rules"}
 def build_config(ctx: _Ctx, raw: Mapping[str, Any]) -> CrawlConfig:
     _check_keys(ctx, "", raw, _TOP)
     for required in ("name", "start_urls"):
-        if required not in raw:
-            raise ctx.error(required, "missing: every config needs a name and start_urls")
+        if required not in raw and (required == "name" or "sitemaps" not in raw):
+            raise ctx.error(required, "missing: every config needs a name and start_urls"
+                                      " (or sitemaps)")
     values = {FIELD_OF_KEY.get(k, k): _TOP[k](ctx, k, v) for k, v in raw.items()}
-    cfg = CrawlConfig(path=ctx.path, **values)
+    cfg = CrawlConfig(path=ctx.path, **{"start_urls": (), **values})
     if not cfg.scope.domains:
-        domains = _unique(_url_host(url) for url in cfg.start_urls)
+        domains = _unique([*(_url_host(url) for url in cfg.start_urls), *sitemap_hosts(cfg)])
         cfg = dataclasses.replace(cfg, scope=dataclasses.replace(cfg.scope, domains=domains))
     if cfg.source == "mediawiki" and cfg.mediawiki is None:
         # Every key of the block has a default: `source: mediawiki` alone reads the wiki of
         # the start URLs with them.
         cfg = dataclasses.replace(cfg, mediawiki=MediaWikiSource())
+    check_sitemaps(ctx, cfg)
     _check_together(ctx, cfg)
     return cfg
 

@@ -27,10 +27,10 @@ from scraper.crawl.frontier import (
     failure_backoff,
     gone_recheck_interval,
     recrawl_interval,
-    start_items,
 )
 from scraper.crawl.parse_pool import ParsePool, ParseRequest
 from scraper.crawl.run_stats import run_stats, with_run_parts
+from scraper.crawl.sitemaps import seed_run
 from scraper.crawl.source import BUILT_IN_SOURCE, RunCounts, load_source
 from scraper.diff import diff_pages
 from scraper.errors import (
@@ -142,7 +142,7 @@ class SiteCrawl:
         log.info("%s: run %d started", cfg.name, run_id, extra=record_fields("run_start"))
         status = "completed"
         try:
-            await self.db.run(self.archive.enqueue, start_items(cfg), started)
+            await seed_run(self, run_id, started)  # start URLs, sitemaps
             if cfg.source == BUILT_IN_SOURCE:
                 status = await self._loop(run_id)
             else:

@@ -28,6 +28,7 @@ from scraper.testsite.pages import (
     tiny_jpeg,
 )
 from scraper.testsite.protocol import Action, Connection, Reply, Request
+from scraper.testsite.sitemaps import robots_sitemap_lines, sitemap_reply
 from scraper.testsite.stats import Recorder
 
 log = logging.getLogger(__name__)
@@ -87,6 +88,7 @@ class SiteApp:
         self.markup = markup
         self.latency = latency_ms / 1000
         self.volatile_footer = volatile_footer
+        self.sitemaps = False  # /sitemap.xml and its gzip children (sitemaps.py)
         self.recorder = Recorder(log_limit)
         self.faults = FaultSet(model.seed if fault_seed is None else fault_seed)
         self.fault_urls = FaultURLs()
@@ -260,7 +262,11 @@ class SiteApp:
             if path == "/":
                 return self._cached_reply(req, self.page("home", ""))
             if path == "/robots.txt":
-                return Reply(200, ROBOTS_TXT, b"Content-Type: text/plain; charset=utf-8\r\n")
+                return Reply(200, ROBOTS_TXT + robots_sitemap_lines(self),
+                             b"Content-Type: text/plain; charset=utf-8\r\n")
+            sitemap = sitemap_reply(self, path)
+            if sitemap is not None:
+                return sitemap
             if path.startswith("/img/") and path.endswith(".jpg"):
                 self._slug(path[5:-4])
                 return Reply(200, tiny_jpeg(), b"Content-Type: image/jpeg\r\n"

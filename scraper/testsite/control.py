@@ -97,6 +97,8 @@ class Control:
                     app.latency = latency / 1000
                 if "volatile_footer" in data:
                     app.volatile_footer = bool(data["volatile_footer"])
+                if "sitemaps" in data:
+                    app.sitemaps = bool(data["sitemaps"])
                 if "markup" in data:
                     app.set_markup(str(data["markup"]))
             return _json(200, self.settings())
@@ -112,4 +114,5 @@ class Control:
         return {"seed": app.model.seed, "pages": app.model.pages, "page_kb": app.model.page_kb,
                 "markup": app.markup, "latency_ms": app.latency * 1000,
                 "volatile_footer": app.volatile_footer, "base_url": app.base_url,
+                "sitemaps": app.sitemaps,
                 "base_urls": list(app.origins)}

@@ -289,6 +289,18 @@ class TestSite:
         self.app.latency = value / 1000
 
     @property
+    def sitemaps(self) -> bool:
+        """Whether /sitemap.xml (an index of gzip sitemaps) is served and named in
+        robots.txt (see sitemaps.py); off by default."""
+        return self.app.sitemaps
+
+    @sitemaps.setter
+    def sitemaps(self, value: bool) -> None:
+        def switch() -> None:
+            self.app.sitemaps = value
+        self._call(switch)
+
+    @property
     def volatile_footer(self) -> bool:
         return self.app.volatile_footer
 
