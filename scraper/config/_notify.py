@@ -111,24 +111,28 @@ def notify_targets(ctx: _Ctx, key: str, value: Any) -> tuple[NotifyTarget, ...]:
     return targets
 
 
+_SHOWN_HOST = re.compile(r"(?:[A-Za-z0-9-]+\.)+[A-Za-z0-9-]+|localhost|\[[0-9A-Fa-f:.]+\]")
+
+
 def redact_target_url(url: str) -> str:
-    """A target URL as messages and `config show` print it: `${NAME}` references as written,
-    and any literal password, token path or query replaced by `***` (Apprise URLs carry
-    their credentials in every part)."""
-    parts = urlsplit(url)
-    if not parts.scheme:
+    """A target URL as messages and `config show` print it: the scheme, and the host when it
+    is a host name or an address (`slack://TOKEN/...` has a token there), with any user
+    part, path or query replaced by `***`: Apprise URLs carry credentials in every part."""
+    scheme, sep, rest = url.partition("://")
+    if not sep or not re.fullmatch(r"[A-Za-z][A-Za-z0-9+.-]*", scheme):
         return REDACTED
-    host = parts.hostname or ""
-    if parts.port is not None:
-        host = f"{host}:{parts.port}"
-    user = parts.username
-    shown = f"{parts.scheme}://"
-    if user:
-        shown += f"{user}:{REDACTED}@" if parts.password is not None else f"{user}@"
-    shown += host
-    if parts.path not in ("", "/"):
+    netloc = re.split(r"[/?#]", rest, maxsplit=1)[0]
+    tail = rest[len(netloc):]
+    _userinfo, at, hostport = netloc.rpartition("@")
+    host, colon, port = hostport.rpartition(":") if not hostport.endswith("]") else (
+        hostport, "", "")
+    if not colon or not port.isdigit():
+        host, port = hostport, ""
+    shown = f"{scheme}://" + (f"{REDACTED}@" if at else "")
+    shown += (host + (f":{port}" if port else "")) if _SHOWN_HOST.fullmatch(host) else REDACTED
+    if tail.split("?", 1)[0].split("#", 1)[0] not in ("", "/"):
         shown += "/" + REDACTED
-    if parts.query:
+    if "?" in tail:
         shown += "?" + REDACTED
     return shown
 
