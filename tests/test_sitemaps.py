@@ -128,6 +128,29 @@ def test_a_recrawl_fetches_only_the_pages_whose_lastmod_moved(
         assert site.stats().count("/sitemap.xml") == 1  # read again, nothing due
 
 
+def test_sitemaps_behind_a_login_are_read_with_the_request_settings(
+        site: TestSite, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SITEMAP_PASSWORD", "s3cret-for-sitemaps")
+    site.require_access("^/(sitemap|robots)", basic=("archivist", "s3cret-for-sitemaps"))
+    body = f"""\
+        start_urls: ["{site.url('/')}"]
+        start: sitemap
+        max_depth: 0
+        """
+    with Archive.open(str(tmp_path / "without.db")) as archive:
+        without = run(make_config(body), archive)
+    # robots.txt answers 401: no Sitemap: lines, so only the start URL.
+    assert without.stats.fetched == 1
+    login = "request: {auth: {basic: {user: archivist, password: '${SITEMAP_PASSWORD}'}}}\n"
+    with Archive.open(str(tmp_path / "with.db")) as archive:
+        with_login = run(make_config(body + login), archive)
+    assert with_login.stats.failed == 0
+    assert with_login.stats.fetched == PAGES + 1
+    sent = [r for r in site.received() if r.target.startswith("/sitemap")]
+    assert len(sent) == 1 + 3  # the index and its children, with the login only
+    assert all("authorization" in r.headers for r in sent)
+
+
 # -- sitemaps that are no sitemaps, or too large ---------------------------------------------
 
 def _urlset(urls: list[str], padding: int = 0) -> bytes:

@@ -21,6 +21,7 @@ from urllib.parse import urlsplit
 from protego import Protego
 
 from scraper.config import Network
+from scraper.crawl.credentials import SiteCredentials
 from scraper.crawl.events import record_fields
 from scraper.crawl.frontier import start_items
 from scraper.crawl.source import CrawlContext
@@ -139,7 +140,8 @@ async def _robots_sitemaps(ctx: CrawlContext, run_id: int,
             result = await ctx.fetcher.fetch(robots_url, politeness=no_robots,
                                              network=cfg.network, accept=ROBOTS_TYPES,
                                              truncate_at=ROBOTS_MAX_BYTES,
-                                             on_retry=ctx.count_retry)
+                                             on_retry=ctx.count_retry,
+                                             credentials=SiteCredentials.of(cfg))
         except HTTPStatusError as exc:
             if 400 <= exc.status < 500:
                 log.info("%s: no robots.txt (%s): no sitemaps from it", robots_url, exc.reason)
@@ -176,6 +178,8 @@ async def _read(ctx: CrawlContext, run_id: int, url: str,
         result = await ctx.fetcher.fetch(
             url, politeness=cfg.politeness, network=_sitemap_network(cfg.network),
             accept=SITEMAP_TYPES, on_retry=ctx.count_retry,
+            # The config's `request:` settings, sent to its own hosts only, as for pages.
+            credentials=SiteCredentials.of(cfg),
             scope_check=lambda target: None if _host_in_scope(target, cfg.scope.domains)
             else "its host is not in scope.domains")
         # Parsing 50 MB takes a while: off the event loop, which has pages to fetch.
