@@ -3,18 +3,35 @@ site's overload mode, and crawls of the overloaded site over real loopback HTTP.
 
 from __future__ import annotations
 
+import asyncio
+import json
+import textwrap
+import time
+from collections.abc import Iterator, Sequence
 from itertools import pairwise
+from pathlib import Path
 
+import httpx
+import psycopg
 import pytest
+from click.testing import CliRunner
 
-from scraper.config import Politeness, load_config_text
+from scraper.archive import Archive
+from scraper.archive.postgres.archive import PostgresArchive
+from scraper.cli import main
+from scraper.config import CrawlConfig, Politeness, load_config_text
+from scraper.crawl import CrawlLimits, RunResult, crawl
 from scraper.crawl.adaptive import MIN_BACKOFF_S, START_DELAY_S, AdaptiveDelay
+from scraper.crawl.shared_politeness import SharedHostGate, SharedHostsCaller
 from scraper.errors import ConfigError
+from scraper.testsite import TestSite
+from scraper.testsite.overload import Overload
+from scraper.testsite.protocol import Reply
 
 # -- the policy ------------------------------------------------------------------------------
 
 
-def feed(policy: AdaptiveDelay, answers: list[tuple[float, int | None]],
+def feed(policy: AdaptiveDelay, answers: Sequence[tuple[float, int | None]],
          start: float = 0.0) -> list[float]:
     """Record answers sent one after the other, 1 s apart; returns the delays after each."""
     return [policy.record(latency, status, sent_at=start + i)
@@ -101,12 +118,12 @@ def test_error_answers_never_lower_the_delay() -> None:
 
 def test_notable_changes_are_reported_once() -> None:
     policy = AdaptiveDelay(floor=0.0)
-    assert not policy.notable_change()
+    assert policy.notable_change() is None
     policy.record(0.45, 200, sent_at=0)  # 0.5 -> 0.475: smoothing
-    assert not policy.notable_change()
+    assert policy.notable_change() is None
     policy.record(0.01, 503, sent_at=1)  # doubled
-    assert policy.notable_change()
-    assert not policy.notable_change()
+    assert policy.notable_change() == START_DELAY_S
+    assert policy.notable_change() is None
 
 
 def test_the_report_tells_the_range_and_the_backoffs() -> None:
@@ -156,3 +173,216 @@ def test_bad_keys_name_the_file_line_and_key(block: str, key: str, line: int,
         load_config_text(BASE + "politeness:\n" + block, "bad.yaml")
     message = str(caught.value)
     assert f"bad.yaml:{line}" in message and key in message and says in message
+
+
+# -- the overloaded site ---------------------------------------------------------------------
+
+
+async def _burst(urls: list[str]) -> list[int]:
+    async with httpx.AsyncClient(timeout=10, trust_env=False) as client:
+        answers = await asyncio.gather(*(client.get(u) for u in urls))
+    return [a.status_code for a in answers]
+
+
+def test_the_site_slows_past_its_capacity_and_refuses_past_its_limit() -> None:
+    overload = Overload(capacity=2, latency_ms=100, reject_above=4, retry_after=3)
+    assert overload.service_time(1) == overload.service_time(2) == pytest.approx(0.1)
+    assert overload.service_time(4) == pytest.approx(0.2)
+    with TestSite(pages=10, overload=overload) as site:
+        statuses = asyncio.run(_burst([site.url(f"/info/{slug}")
+                                       for slug in site.model.slugs[:7]]))
+        assert sorted(statuses) == [200] * 4 + [503] * 3
+        log = {r.status: r for r in site.stats().log}
+        assert log[503].fault == "overload" and log[503].end - log[503].start < 0.05
+        # The fourth request in shared two workers: twice the time.
+        times = sorted(r.end - r.start for r in site.stats().log if r.status == 200)
+        assert times[0] >= 0.09 and times[-1] >= 0.19
+        answer = httpx.get(site.url("/info/" + site.model.slugs[0]), trust_env=False)
+        assert answer.status_code == 200  # nothing in flight: served again
+        # Read on the site's loop (the control endpoint), after the answer's task ended.
+        counts = httpx.get(site.url("/_control/settings"), trust_env=False).json()["overload"]
+        assert (counts["rejected"], counts["served"], counts["in_flight"],
+                counts["max_in_flight"]) == (3, 5, 0, 4)
+        # The Retry-After header, and the switch over the control endpoint.
+        site.overload = Overload(capacity=1, latency_ms=200, reject_above=1, retry_after=3)
+        refused = asyncio.run(_burst([site.url("/related/NATO")] * 2))
+        assert sorted(refused) == [200, 503]
+        off = httpx.post(site.url("/_control/settings"), json={"overload": None},
+                         trust_env=False)
+        assert off.json()["overload"] is None and site.overload is None
+        on = httpx.post(site.url("/_control/settings"),
+                        json={"overload": {"capacity": 3, "latency_ms": 5}}, trust_env=False)
+        assert on.json()["overload"]["reject_above"] == 6
+        bad = httpx.post(site.url("/_control/settings"), json={"overload": {"cap": 3}},
+                         trust_env=False)
+        assert bad.status_code == 400 and "cap" in bad.json()["error"]
+
+
+def test_the_503_carries_retry_after_when_set() -> None:
+    page = Reply(200, b"<p>page</p>")
+    reply = Overload(capacity=1, reject_above=1, retry_after=2, in_flight=1).admit(page)
+    assert isinstance(reply, Reply) and reply.status == 503
+    assert b"Retry-After: 2\r\n" in reply.head
+    plain = Overload(capacity=1, reject_above=1, in_flight=1).admit(page)
+    assert isinstance(plain, Reply) and b"Retry-After" not in plain.head
+
+
+@pytest.mark.parametrize(("spec", "expected"), [
+    ("4", Overload(capacity=4, reject_above=8)),
+    ("capacity=3, latency_ms=20,reject_above=5,retry_after=1.5",
+     Overload(capacity=3, latency_ms=20, reject_above=5, retry_after=1.5)),
+])
+def test_overload_specs(spec: str, expected: Overload) -> None:
+    assert Overload.parse(spec) == expected
+
+
+@pytest.mark.parametrize(("spec", "says"), [
+    ("speed=3", "unknown key 'speed'"), ("capacity=two", "invalid literal"),
+    ("0", "capacity must be an integer >= 1"), ("capacity=4,reject_above=2", "reject_above"),
+])
+def test_bad_overload_specs_are_refused_by_the_command(spec: str, says: str) -> None:
+    result = CliRunner().invoke(main, ["testsite", "--port", "0", "--overload", spec])
+    assert result.exit_code == 2 and says in result.output
+
+
+# -- crawls of the overloaded site -----------------------------------------------------------
+
+PAGES = 40
+
+
+@pytest.fixture
+def busy_site() -> Iterator[TestSite]:
+    # Two workers of 30 ms each; more than three requests at once are refused.
+    with TestSite(pages=PAGES, overload=Overload(capacity=2, latency_ms=30,
+                                                 reject_above=3)) as running:
+        yield running
+
+
+def site_config(site: TestSite, politeness: str) -> CrawlConfig:
+    text = textwrap.dedent(f"""\
+        name: busy
+        start_urls: ["{site.url('/related/NATO')}"]
+        follow: [related, more_info]
+        max_depth: 50
+        network: {{allow_loopback: true, backoff_base: 0.05, backoff_max: 0.2, attempts: 6}}
+        politeness: {{robots_txt: false, {politeness}}}
+        """)
+    return load_config_text(text, "busy.yaml")
+
+
+def crawl_once(config: CrawlConfig, path: Path) -> RunResult:
+    with Archive.open(str(path)) as archive:
+        return asyncio.run(crawl([config], archive, limits=CrawlLimits()))[0]
+
+
+def test_adaptive_gets_far_fewer_503s_than_no_delay(busy_site: TestSite,
+                                                    tmp_path: Path) -> None:
+    fixed = crawl_once(site_config(busy_site, "concurrency: 12, delay: 0"), tmp_path / "f.db")
+    fixed_stats = busy_site.stats()
+    busy_site.reset(stats=True, faults=False, content=False)
+    busy_site.overload = Overload(capacity=2, latency_ms=30, reject_above=3)
+    adaptive = crawl_once(site_config(
+        busy_site, "concurrency: 12, delay: 0, adaptive: true, target_concurrency: 2"),
+        tmp_path / "a.db")
+    adaptive_stats = busy_site.stats()
+    fixed_503 = fixed_stats.by_status.get(503, 0)
+    adaptive_503 = adaptive_stats.by_status.get(503, 0)
+    print(f"503s: delay 0 {fixed_503} of {fixed_stats.requests}, adaptive {adaptive_503} of "
+          f"{adaptive_stats.requests}")
+    assert fixed_503 >= 30
+    assert adaptive_503 * 5 <= fixed_503
+    assert adaptive.status == "completed" and adaptive.stats.failed == 0
+    assert adaptive.stats.fetched == fixed.stats.fetched + fixed.stats.failed
+    # The run row keeps the host's delay.
+    pace = adaptive.stats.extra["host_delays"][busy_site.url("").split("//")[1]]
+    assert pace["answers"] >= adaptive.stats.fetched and pace["delay_s"] > 0
+    assert "host_delays" not in fixed.stats.extra
+    with Archive.open(str(tmp_path / "a.db")) as archive:
+        row = archive.last_run("busy")
+    assert row is not None and row["extra"]["host_delays"] == adaptive.stats.extra["host_delays"]
+
+
+def test_adaptive_never_starts_requests_closer_than_the_floor(busy_site: TestSite,
+                                                              tmp_path: Path) -> None:
+    floor = 0.05
+    result = crawl_once(site_config(
+        busy_site, f"concurrency: 8, delay: {floor}, adaptive: true, target_concurrency: 4"),
+        tmp_path / "a.db")
+    assert result.status == "completed"
+    starts = sorted(r.start for r in busy_site.stats().log)
+    gaps = [b - a for a, b in pairwise(starts)]
+    assert len(gaps) > 50
+    # Server-side times: a request the client's event loop sent a little late shows a
+    # shorter gap to the next (on a busy machine by 15 ms and more), which the one after
+    # makes up. So each gap gets slack, and every run of five starts spans four floors.
+    assert min(gaps) >= floor / 2
+    spans = [b - a for a, b in zip(starts, starts[4:], strict=False)]
+    assert min(spans) >= 4 * floor - 0.02
+    pace = next(iter(result.stats.extra["host_delays"].values()))
+    assert pace["min_delay_s"] >= floor
+
+
+def test_the_delay_shows_in_verbose_logs_and_the_summary(busy_site: TestSite,
+                                                         tmp_path: Path) -> None:
+    config = tmp_path / "busy.yaml"
+    config.write_text(textwrap.dedent(f"""\
+        name: busy
+        start_urls: ["{busy_site.url('/related/NATO')}"]
+        follow: [related, more_info]
+        max_depth: 50
+        network: {{allow_loopback: true, backoff_base: 0.05, backoff_max: 0.2, attempts: 6}}
+        politeness: {{robots_txt: false, concurrency: 12, delay: 0, adaptive: true}}
+        """))
+    host = busy_site.url("").split("//")[1]
+    result = CliRunner().invoke(main, ["crawl", str(config), "-v", "--no-progress",
+                                       "--archive", str(tmp_path / "a.db")])
+    assert result.exit_code == 0, result.output
+    assert f"{host}: adaptive delay 0.500 s -> " in result.output
+    assert f"  adaptive delay {host}: " in result.output and "backed off" in result.output
+    as_json = CliRunner().invoke(main, ["crawl", str(config), "--format", "json", "-q",
+                                        "--archive", str(tmp_path / "b.db")])
+    assert as_json.exit_code == 0
+    (run,) = json.loads(as_json.output)
+    assert run["host_delays"][host]["answers"] >= run["fetched"]
+
+
+# -- workers sharing a crawl through PostgreSQL -----------------------------------------------
+
+
+def test_a_worker_asks_for_host_slots_with_its_adaptive_delay(postgres_url: str) -> None:
+    archive = PostgresArchive.open(postgres_url)
+    caller: SharedHostsCaller | None = None
+    host = "h.example:80"
+
+    def spacing() -> float:
+        """Seconds from now until the host's next slot (taken just before)."""
+        with psycopg.connect(postgres_url, autocommit=True) as conn:
+            row = conn.execute("SELECT extract(epoch FROM next_allowed_at - clock_timestamp())"
+                               " FROM hosts WHERE host = %s", (host,)).fetchone()
+        assert row is not None
+        return float(row[0])
+
+    try:
+        worker = archive.join_crawl()
+        assert worker.shared_hosts is not None
+        caller = SharedHostsCaller(worker.shared_hosts)
+        polite = Politeness(concurrency=1, delay=0.0, robots_txt=False, user_agent="t",
+                            adaptive=True, max_delay=10.0)
+
+        async def scenario() -> tuple[float, float]:
+            gate = SharedHostGate(host, polite, caller)
+            async with gate:
+                first = spacing()
+                now = time.monotonic()
+                gate.answered(now - 0.01, now, 503)
+            async with gate:
+                second = spacing()
+            return first, second
+
+        first, second = asyncio.run(scenario())
+        assert START_DELAY_S - 0.3 < first <= START_DELAY_S
+        assert 2 * START_DELAY_S - 0.3 < second <= 2 * START_DELAY_S
+    finally:
+        if caller is not None:
+            caller.close()
+        archive.close()

@@ -94,6 +94,10 @@ def test_bearer_token_from_a_file(tmp_path: Path) -> None:
     ("request: {auth: {basic: {user: a}}}", "request.auth.basic.password: missing"),
     ("request: {auth: {basic: {user: a, password: b}, bearer: c}}", "exactly one of"),
     ("request: {auth: {token: x}}", "request.auth.token: unknown key"),
+    ("request: {auth: {bearer: abc123}}",
+     "test.yaml:3: request.auth.bearer: must come from the environment or a file"),
+    ("request: {auth: {basic: {user: a, password: hunter2}}}",
+     "request.auth.basic.password: must come from the environment or a file"),
     ("request: {cookies: {a: b}, cookies_file: c.txt}", "either cookies or cookies_file"),
     ("request: {headers: {X-Key: \"a\\nb\"}}", "request.headers.X-Key: must expand to one line"),
 ])
@@ -152,11 +156,13 @@ def test_a_cookies_file_without_its_header_or_live_cookies_is_refused(tmp_path: 
 
 # -- which hosts get them ----------------------------------------------------------------
 
-def test_credentials_go_to_the_config_hosts_and_their_subdomains_only() -> None:
+def test_credentials_go_to_the_config_hosts_and_their_subdomains_only(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TOKEN", "t")
     cfg = load_config_text("""\
         name: x
         start_urls: [https://example.org/]
-        request: {headers: {X-Key: k}, auth: {bearer: t}, cookies: {sid: v}}
+        request: {headers: {X-Key: k}, auth: {bearer: "${TOKEN}"}, cookies: {sid: v}}
         """)
     creds = SiteCredentials.of(cfg)
     assert creds is not None
@@ -244,15 +250,17 @@ def test_a_cookie_set_by_the_site_is_sent_with_the_configured_ones(site: TestSit
     assert page[0].headers["cookie"] == "sid=abc; theme=dark"
 
 
-def test_credentials_are_not_sent_on_a_redirect_to_another_host(site: TestSite) -> None:
+def test_credentials_are_not_sent_on_a_redirect_to_another_host(
+        site: TestSite, monkeypatch: pytest.MonkeyPatch) -> None:
     """127.0.0.1 redirects to 127.0.0.2 (the same site on a second address): the fetch that
     follows it (no scope check, as `scraper parse URL` and the API discovery fetch) sends
     127.0.0.2 and its robots.txt none of the settings."""
+    monkeypatch.setenv("TOKEN", "token-value")
     cfg = site_config(site, """\
         request:
           headers: {X-Api-Key: key-value}
           cookies: {sid: cookie-value}
-          auth: {bearer: token-value}
+          auth: {bearer: "${TOKEN}"}
         """)
     site.record_requests()
     other = site.base_urls[1] + "/offsite/landing"
@@ -282,9 +290,10 @@ def test_credentials_are_not_sent_on_a_redirect_to_another_host(site: TestSite) 
 
 
 def test_a_crawl_does_not_follow_a_redirect_out_of_scope_with_credentials(
-        site: TestSite, tmp_path: Path) -> None:
+        site: TestSite, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PASSWORD", "p")
     other = site.base_urls[1] + "/offsite/landing"
-    cfg = site_config(site, "request: {auth: {basic: {user: u, password: p}}}",
+    cfg = site_config(site, "request: {auth: {basic: {user: u, password: '${PASSWORD}'}}}",
                       start=f"/fault/redirect-to?url={other}")
     site.record_requests()
     with Archive.open(str(tmp_path / "a.db")) as archive:

@@ -104,7 +104,7 @@ def configure_logging(verbose: int, quiet: bool, log_format: str, progress: bool
 
 # What a run's stats.extra says beyond the counts (scraper.crawl), given in --format json.
 _OUTCOME_NOTES = ("unreachable", "start_skips", "waiting_retries", "next_retry", "worker",
-                  "workers", "claims_lost")
+                  "workers", "claims_lost", "host_delays")
 
 
 def _clock_time(stamp: str | None) -> str:
@@ -162,6 +162,12 @@ def summary_lines(results: Sequence[RunResult], archive_path: str, *,
         for refused in notes.get("start_skips") or ():
             lines.append(f"  start URL refused: {refused}")
         lines.extend(_worker_lines(notes))
+        for host, pace in sorted((notes.get("host_delays") or {}).items()):
+            backoffs = pace.get("backoffs", 0)
+            lines.append(f"  adaptive delay {host}: {pace.get('delay_s', 0):.3f} s at the end "
+                         f"(from {pace.get('min_delay_s', 0):.3f} to "
+                         f"{pace.get('max_delay_s', 0):.3f} s, backed off {backoffs} "
+                         f"time{'s' if backoffs != 1 else ''})")
         if r.status == "completed" and s.fetched == 0 and s.not_modified == 0 \
                 and s.failed == 0 and s.skipped == 0:
             waiting = notes.get("waiting_retries") or 0

@@ -7,6 +7,7 @@ import click
 from scraper.cli.app import main
 from scraper.testsite import MARKUPS, TestSite
 from scraper.testsite.hosts import MAX_HOSTS
+from scraper.testsite.overload import Overload
 
 
 @main.command()
@@ -29,8 +30,13 @@ from scraper.testsite.hosts import MAX_HOSTS
 @click.option("--hosts", type=click.IntRange(1, MAX_HOSTS), default=1, show_default=True,
               help="Serve on 127.0.0.1 .. 127.0.0.N (one port) as N hosts; topic i's pages "
                    "live on host i mod N.")
+@click.option("--overload", "overload_spec", default=None, metavar="SPEC",
+              help="Serve like a server with a capacity: slower past it, 503 past a limit. "
+                   "SPEC: capacity=4,latency_ms=50,reject_above=8,retry_after=1 (any of "
+                   "them; a bare number is the capacity).")
 def testsite(port: int, pages: int, page_kb: int | None, latency_ms: float, seed: int,
-             markup: str, volatile_footer: bool, prerender: bool, hosts: int) -> None:
+             markup: str, volatile_footer: bool, prerender: bool, hosts: int,
+             overload_spec: str | None) -> None:
     """Serve the built-in encyclopedia site on 127.0.0.1 until Ctrl-C.
 
     Listing pages /related/<topic> (shaped like an encyclopedia mirror), MediaWiki-like
@@ -46,9 +52,10 @@ def testsite(port: int, pages: int, page_kb: int | None, latency_ms: float, seed
       curl 127.0.0.1:8000/_control/stats?log=0
     """
     try:
+        overload = None if overload_spec is None else Overload.parse(overload_spec)
         site = TestSite(seed=seed, pages=pages, page_kb=page_kb, latency_ms=latency_ms,
                         markup=markup, volatile_footer=volatile_footer, port=port,
-                        hosts=hosts)
+                        hosts=hosts, overload=overload)
     except ValueError as exc:
         raise click.UsageError(str(exc)) from exc
 

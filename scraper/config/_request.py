@@ -177,6 +177,15 @@ def _cookie_line_problem(line: str) -> str | None:
     return None
 
 
+def _referenced(ctx: _Ctx, key: str, value: Any) -> Any:
+    """A password or token must come from ${ENV_VAR} or ${file:PATH}: a config file is
+    copied, committed and shared, which a secret written in it would go along with."""
+    if isinstance(value, str) and "${" not in value.replace("$${", ""):
+        raise ctx.error(key, "must come from the environment or a file: write "
+                             "\"${ENV_VAR}\" or \"${file:PATH}\", not the secret itself")
+    return value
+
+
 def _auth(ctx: _Ctx, key: str, value: Any) -> tuple[BasicAuth | None, Secret | None]:
     value = _mapping(ctx, key, value, "one of basic: {user, password} or bearer: TOKEN")
     _check_keys(ctx, key, value, ("basic", "bearer"))
@@ -184,7 +193,8 @@ def _auth(ctx: _Ctx, key: str, value: Any) -> tuple[BasicAuth | None, Secret | N
         raise ctx.error(key, "must hold exactly one of basic: {user, password} or "
                              "bearer: TOKEN")
     if "bearer" in value:
-        return None, _header_value(ctx, f"{key}.bearer", value["bearer"])
+        bearer = _referenced(ctx, f"{key}.bearer", value["bearer"])
+        return None, _header_value(ctx, f"{key}.bearer", bearer)
     sub = f"{key}.basic"
     basic = _mapping(ctx, sub, value["basic"], "user and password")
     _check_keys(ctx, sub, basic, ("user", "password"))
@@ -195,7 +205,8 @@ def _auth(ctx: _Ctx, key: str, value: Any) -> tuple[BasicAuth | None, Secret | N
     if ":" in user or any(ord(c) < 32 or ord(c) == 127 for c in user):
         raise ctx.error(f"{sub}.user", "must be one line without ':' (HTTP basic auth "
                                        "separates the user from the password with it)")
-    password = _secret(ctx, f"{sub}.password", basic["password"])
+    password = _secret(ctx, f"{sub}.password",
+                       _referenced(ctx, f"{sub}.password", basic["password"]))
     if any(ord(c) < 32 or ord(c) == 127 for c in password.reveal()):
         raise ctx.error(f"{sub}.password", "must be one line without control characters; "
                                            "the value is not shown here")

@@ -13,15 +13,21 @@ delay far higher than needed (minutes to drift back). So the delay doubles at mo
 per answer to a request sent after the last doubling; refusals to requests sent before it
 are the same news and only keep the delay from falling.
 
-AdaptiveDelay is pure (times are given to it): the fetcher's host gates feed it each
-answer and read the delay back.
+AdaptiveDelay is pure (times are given to it); HostPace is the part of the fetcher's host
+gates (fetch.py, shared_politeness.py) that feeds it each answer and reads the delay back.
 """
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Collection
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 from scraper.config import Politeness
+from scraper.timeutil import parse_retry_after
+
+log = logging.getLogger(__name__)
 
 # Statuses that say "too much, slow down".
 OVERLOAD_STATUSES = frozenset({429, 503})
@@ -116,17 +122,62 @@ class AdaptiveDelay:
                                                                          self.delay)
         return self.delay
 
-    def notable_change(self) -> bool:
-        """Whether the delay moved by NOTABLE_FACTOR since the last time this said so (the
-        first call compares with the start delay)."""
-        low, high = sorted((self.delay, self._reported))
+    def notable_change(self) -> float | None:
+        """The delay last reported, when the delay moved by NOTABLE_FACTOR since (the first
+        call compares with the start delay); None when it did not."""
+        before = self._reported
+        low, high = sorted((self.delay, before))
         if high <= 0 or (low > 0 and high / low < NOTABLE_FACTOR) \
                 or (low == 0 and high < MIN_BACKOFF_S):
-            return False
+            return None
         self._reported = self.delay
-        return True
+        return before
 
     def report(self) -> DelayReport:
         return DelayReport(self.delay, self._max_seen,
                            self.delay if self._min_seen is None else self._min_seen,
                            self.backoffs, self.answers)
+
+
+class HostPace:
+    """What a host gate knows of its pace: the config's politeness, robots.txt's
+    Crawl-delay and, with `politeness.adaptive`, the delay that follows the server."""
+
+    politeness: Politeness
+    crawl_delay: float  # from robots.txt, when larger than the config's
+    adaptive: AdaptiveDelay | None
+    host: str  # host:port, for the log
+
+    def _init_pace(self, host: str, politeness: Politeness) -> None:
+        self.host = host
+        self.politeness = politeness
+        self.crawl_delay = 0.0
+        self.adaptive = AdaptiveDelay.from_politeness(politeness) if politeness.adaptive \
+            else None
+
+    def delay(self) -> float:
+        """Seconds between request starts to the host now."""
+        pace = self.politeness.delay if self.adaptive is None else self.adaptive.delay
+        return max(pace, self.crawl_delay)
+
+    def answered(self, sent_at: float, now: float, status: int | None,
+                 retry_after: str | None = None) -> None:
+        """Tell the adaptive delay (if any) of an answer's head, or of no answer (status
+        None), to a request sent at `sent_at` (time.monotonic())."""
+        policy = self.adaptive
+        if policy is None:
+            return
+        latency = now - sent_at
+        wait = parse_retry_after(retry_after) if status in OVERLOAD_STATUSES else None
+        policy.record(latency, status, sent_at=sent_at, retry_after=wait)
+        before = policy.notable_change()
+        if before is not None:
+            log.debug("%s: adaptive delay %.3f s -> %.3f s (%s in %.3f s)", self.host, before,
+                      policy.delay, "no answer" if status is None else f"HTTP {status}",
+                      latency)
+
+
+def in_domains(netloc: str, domains: Collection[str]) -> bool:
+    """Whether host:port `netloc` is one of `domains` or under one (as scope.domains)."""
+    host = urlsplit("//" + netloc).hostname or ""
+    return any(host == d or host.endswith("." + d) for d in domains)

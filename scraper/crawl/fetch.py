@@ -9,10 +9,11 @@ the only modules that talk HTTP.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import functools
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Self
@@ -30,6 +31,7 @@ from tenacity import (
 
 from scraper.archive.sharing import SharedHosts, SharedRobots
 from scraper.config import Network, Politeness
+from scraper.crawl.adaptive import HostPace, in_domains
 from scraper.crawl.answers import (
     REDIRECT_STATUSES,
     Retryable,
@@ -71,30 +73,48 @@ RetryHook = Callable[[], None]
 
 # -- politeness --------------------------------------------------------------------------
 
-class HostGate:
-    """At most `concurrency` requests in flight to one host, starts at least `delay` apart."""
+class HostGate(HostPace):
+    """At most `concurrency` requests in flight to one host, starts at least `delay()` apart
+    (the config's delay, or the adaptive one, or robots.txt's Crawl-delay)."""
 
-    def __init__(self, politeness: Politeness, clock: Callable[[], float] = time.monotonic) -> None:
-        self.politeness = politeness
+    def __init__(self, politeness: Politeness, clock: Callable[[], float] = time.monotonic,
+                 host: str = "") -> None:
+        self._init_pace(host, politeness)
         self._slots = asyncio.Semaphore(politeness.concurrency)
         self._lock = asyncio.Lock()
-        self._next_start = 0.0
+        self._next_start = 0.0  # fixed delay: when the next request may start
+        self._last_start = 0.0  # adaptive delay: when the last one started
         self._clock = clock
-        self.crawl_delay: float = 0.0  # from robots.txt, when larger than the config's
 
     async def __aenter__(self) -> Self:
         await self._slots.acquire()
         try:
+            if self.adaptive is not None:
+                await self._wait_adaptive()
+                return self
             async with self._lock:
                 now = self._clock()
                 start = max(now, self._next_start)
-                self._next_start = start + max(self.politeness.delay, self.crawl_delay)
+                self._next_start = start + self.delay()
             if start > now:
                 await asyncio.sleep(start - now)
         except BaseException:
             self._slots.release()
             raise
         return self
+
+    async def _wait_adaptive(self) -> None:
+        """Start once the delay as it is then has passed since the last start: a waiting
+        request is not held to a start reserved under an older delay (a backoff holds
+        those already waiting; a faster pace frees them)."""
+        while True:
+            async with self._lock:
+                now = self._clock()
+                due = self._last_start + self.delay()
+                if now >= due:
+                    self._last_start = now
+                    return
+            await asyncio.sleep(due - now)
 
     async def __aexit__(self, *exc: object) -> None:
         self._slots.release()
@@ -159,9 +179,15 @@ class Fetcher:
         gate = self._gates.get(host)
         if gate is None:
             gate = self._gates[host] = (
-                HostGate(politeness, self._clock) if self._shared is None
+                HostGate(politeness, self._clock, host) if self._shared is None
                 else SharedHostGate(host, politeness, self._shared))
         return gate
+
+    def adaptive_delays(self, domains: Collection[str]) -> dict[str, dict[str, float | int]]:
+        """The adaptive delay of each host (host:port) in or under `domains` (a config's
+        scope.domains) that has one, as the run row keeps it."""
+        return {host: gate.adaptive.report().to_dict() for host, gate in self._gates.items()
+                if gate.adaptive is not None and in_domains(host, domains)}
 
     def close(self) -> None:
         """Stop the thread that shared politeness calls run on (none without it)."""
@@ -327,16 +353,24 @@ class Fetcher:
         async with gate:
             self.stats.requests += 1
             self.stats.per_host[host] = self.stats.per_host.get(host, 0) + 1
+            sent_at, heard = time.monotonic(), False
             try:
                 async with asyncio.timeout(network.total_timeout):
                     async with self.client.stream("GET", current, headers=headers) as response:
+                        heard = True
+                        gate.answered(sent_at, time.monotonic(), response.status_code,
+                                      response.headers.get("retry-after"))
                         return await read_answer(url, current, response, network, accept,
                                                  fetched_at, truncate_at)
             except TimeoutError:
+                if not heard:  # no answer at all: the server may be struggling
+                    gate.answered(sent_at, time.monotonic(), None)
                 raise Retryable(FetchTimeout(
                     url, f"no complete answer within {network.total_timeout:g} s "
                          "(network.total_timeout)")) from None
             except httpx.TransportError as exc:
+                if not heard:
+                    gate.answered(sent_at, time.monotonic(), None)
                 raise transport_failure(url, current, exc, network) from None
             except (FetchError, Retryable):
                 raise
@@ -406,8 +440,9 @@ class Fetcher:
         when it could not be read: each worker tries again itself)."""
         robots_url = origin + "/robots.txt"
         self.stats.robots_fetched += 1
-        no_robots = Politeness(politeness.concurrency, politeness.delay, False,
-                               politeness.user_agent)
+        # The host's gate is made by its first request, this one: with the config's
+        # politeness as it is (adaptive included), robots.txt aside.
+        no_robots = dataclasses.replace(politeness, robots_txt=False)
         try:
             result = await self.fetch(robots_url, politeness=no_robots, network=network,
                                       accept=frozenset({"text/plain", ""}) | HTML_TYPES,

@@ -13,24 +13,28 @@ from scraper.models import CrawlStats
 
 
 def run_stats(archive: ArchiveBackend, site: str, counts: RunCounts, started: datetime,
-              ended: datetime, worker: str | None) -> CrawlStats:
+              ended: datetime, worker: str | None,
+              host_delays: dict[str, dict[str, float | int]] | None = None) -> CrawlStats:
     """The run's counts, what is left queued and its outcome notes. `worker`: this
-    worker's label in a crawl that workers share (None when it crawls alone)."""
+    worker's label in a crawl that workers share (None when it crawls alone);
+    `host_delays`: each host's adaptive delay at the end (Fetcher.adaptive_delays)."""
     c = counts
     return CrawlStats(
         fetched=c.fetched, new_versions=c.new_versions, unchanged=c.unchanged,
         not_modified=c.not_modified, failed=c.failed, skipped=c.skipped, retried=c.retried,
         queued=archive.pending_count(site, ended),
         elapsed_s=(ended - started).total_seconds(),
-        extra=outcome_notes(archive, site, counts, ended, worker),
+        extra=outcome_notes(archive, site, counts, ended, worker, host_delays),
     )
 
 
 def outcome_notes(archive: ArchiveBackend, site: str, counts: RunCounts, ended: datetime,
-                  worker: str | None) -> dict[str, Any]:
+                  worker: str | None,
+                  host_delays: dict[str, dict[str, float | int]] | None = None
+                  ) -> dict[str, Any]:
     """What the summary tells beyond the counts: hosts that could not be reached, how many
     failed URLs wait and when the first is tried again, start URLs that were refused, pages
-    whose claim another worker took, and which worker this was."""
+    whose claim another worker took, which worker this was, and the adaptive delays."""
     c = counts
     notes: dict[str, Any] = {}
     waiting, first_retry = archive.waiting_retries(site, ended)
@@ -45,6 +49,8 @@ def outcome_notes(archive: ArchiveBackend, site: str, counts: RunCounts, ended: 
         notes["claims_lost"] = c.claims_lost
     if worker is not None:
         notes["worker"] = worker
+    if host_delays:
+        notes["host_delays"] = host_delays
     return notes
 
 

@@ -16,6 +16,7 @@ from typing import Any, Self, TypeVar
 
 from scraper.archive.sharing import HostSlot, SharedHosts
 from scraper.config import Politeness
+from scraper.crawl.adaptive import HostPace
 
 T = TypeVar("T")
 
@@ -54,17 +55,19 @@ class SharedHostsCaller:
         self._thread.shutdown(wait=True)
 
 
-class SharedHostGate:
+class SharedHostGate(HostPace):
     """At most `concurrency` requests in flight to one host from all workers, starts at
-    least `delay` apart: the slot is taken in the archive. A local semaphore first holds
-    this worker's own requests to `concurrency`, so that only those that could go ask."""
+    least `delay()` apart: the slot is taken in the archive. A local semaphore first holds
+    this worker's own requests to `concurrency`, so that only those that could go ask.
+
+    With `politeness.adaptive` each worker adapts from the answers it sees and asks for
+    each slot with its current delay: the hosts row spaces the next start by the delay of
+    the worker that took the last slot."""
 
     def __init__(self, host: str, politeness: Politeness, caller: SharedHostsCaller) -> None:
-        self.host = host
-        self.politeness = politeness
+        self._init_pace(host, politeness)
         self._caller = caller
         self._local = asyncio.Semaphore(politeness.concurrency)
-        self.crawl_delay: float = 0.0  # from robots.txt, when larger than the config's
 
     async def __aenter__(self) -> Self:
         await self._local.acquire()
@@ -81,7 +84,7 @@ class SharedHostGate:
         while True:
             future = asyncio.ensure_future(self._caller.call(
                 hosts.acquire_host, self.host, concurrency=self.politeness.concurrency,
-                delay_s=max(self.politeness.delay, self.crawl_delay)))
+                delay_s=self.delay()))
             try:
                 slot: HostSlot = await asyncio.shield(future)
             except asyncio.CancelledError:

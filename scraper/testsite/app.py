@@ -18,6 +18,7 @@ from scraper.testsite.control import Control
 from scraper.testsite.fault_urls import FaultURLs
 from scraper.testsite.faults import HTML, FaultRule, FaultSet
 from scraper.testsite.hosts import host_addresses, page_owner, spread_links
+from scraper.testsite.overload import Overload
 from scraper.testsite.pages import (
     ROBOTS_TXT,
     render_category,
@@ -79,7 +80,8 @@ class SiteApp:
 
     def __init__(self, model: SiteModel, *, markup: str = "divs", latency_ms: float = 0,
                  volatile_footer: bool = False, log_limit: int = 100_000,
-                 fault_seed: int | None = None, hosts: int = 1) -> None:
+                 fault_seed: int | None = None, hosts: int = 1,
+                 overload: Overload | None = None) -> None:
         if markup not in MARKUPS:
             raise ValueError(f"unknown markup {markup!r}: expected one of {', '.join(MARKUPS)}")
         if latency_ms < 0:
@@ -92,6 +94,7 @@ class SiteApp:
         self.recorder = Recorder(log_limit)
         self.faults = FaultSet(model.seed if fault_seed is None else fault_seed)
         self.fault_urls = FaultURLs()
+        self.overload = overload  # None: no capacity; see overload.py
         self.access = Access()  # pages that need a login, and the headers requests carried
         self.cache: dict[tuple[Any, ...], Cached] = {}
         self.addresses = host_addresses(hosts)
@@ -237,6 +240,8 @@ class SiteApp:
             rule = self.faults.match(where)
             if rule is not None:
                 return self.faults.apply(rule, reply)
+        if self.overload is not None and isinstance(reply, Reply):
+            return self.overload.admit(reply)
         return reply
 
     def _route(self, req: Request) -> Reply | Action:

@@ -11,6 +11,7 @@ from urllib.parse import parse_qs
 
 from scraper.testsite.content import Topic
 from scraper.testsite.faults import FaultRule
+from scraper.testsite.overload import Overload
 from scraper.testsite.protocol import Reply, Request
 
 if TYPE_CHECKING:
@@ -101,6 +102,12 @@ class Control:
                     app.sitemaps = bool(data["sitemaps"])
                 if "markup" in data:
                     app.set_markup(str(data["markup"]))
+                if "overload" in data:
+                    spec = data["overload"]
+                    if spec is not None and not isinstance(spec, dict):
+                        raise ValueError('"overload" must be null or an object such as '
+                                         '{"capacity": 4, "latency_ms": 50}')
+                    app.overload = None if spec is None else Overload.from_dict(spec)
             return _json(200, self.settings())
         if name == "topics" and method == "GET":
             model = app.model
@@ -115,4 +122,5 @@ class Control:
                 "markup": app.markup, "latency_ms": app.latency * 1000,
                 "volatile_footer": app.volatile_footer, "base_url": app.base_url,
                 "sitemaps": app.sitemaps,
+                "overload": None if app.overload is None else app.overload.to_dict(),
                 "base_urls": list(app.origins)}

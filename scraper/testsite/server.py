@@ -19,6 +19,7 @@ from scraper.testsite.app import SiteApp
 from scraper.testsite.content import SiteModel, Topic
 from scraper.testsite.faults import FaultRule
 from scraper.testsite.hosts import crawl_config, page_owner
+from scraper.testsite.overload import Overload
 from scraper.testsite.protocol import Connection
 from scraper.testsite.stats import SiteStats
 
@@ -46,6 +47,8 @@ class TestSite:
     :param log_limit: how many requests the stats log keeps (the counters count them all).
     :param hosts: serve the site on 127.0.0.1 .. 127.0.0.<hosts>, one port, as that many
         hosts: topic i's pages live on host i mod hosts and links point there (see hosts.py).
+    :param overload: a server with a capacity, slower past it and answering 503 past its
+        limit (see overload.py); settable while running (`site.overload = ...`).
     """
 
     __test__ = False  # not a pytest test class, despite its name
@@ -53,11 +56,11 @@ class TestSite:
     def __init__(self, seed: int = 1, pages: int = 200, page_kb: int | None = None,
                  latency_ms: float = 0, markup: str = "divs", *, volatile_footer: bool = False,
                  port: int = 0, log_limit: int = 100_000, fault_seed: int | None = None,
-                 hosts: int = 1) -> None:
+                 hosts: int = 1, overload: Overload | None = None) -> None:
         self.model = SiteModel(seed, pages, page_kb)
         self.app = SiteApp(self.model, markup=markup, latency_ms=latency_ms,
                            volatile_footer=volatile_footer, log_limit=log_limit,
-                           fault_seed=fault_seed, hosts=hosts)
+                           fault_seed=fault_seed, hosts=hosts, overload=overload)
         self._want_port = port
         self._servers: list[asyncio.Server] = []
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -298,6 +301,17 @@ class TestSite:
     def sitemaps(self, value: bool) -> None:
         def switch() -> None:
             self.app.sitemaps = value
+        self._call(switch)
+
+    @property
+    def overload(self) -> Overload | None:
+        """The overload mode, with its counters (served, rejected, max_in_flight)."""
+        return self.app.overload
+
+    @overload.setter
+    def overload(self, value: Overload | None) -> None:
+        def switch() -> None:
+            self.app.overload = value
         self._call(switch)
 
     @property
