@@ -57,6 +57,7 @@ class ForwardProxy:
         self._server: asyncio.Server | None = None
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
+        self._writers: set[asyncio.StreamWriter] = set()
 
     @property
     def url(self) -> str:
@@ -79,14 +80,12 @@ class ForwardProxy:
         def run() -> None:
             loop = asyncio.new_event_loop()
             self._loop = loop
-            handler = self._http if self.kind == "http" else self._socks
             self._server = loop.run_until_complete(
-                asyncio.start_server(handler, self.host, 0))
+                asyncio.start_server(self._serve, self.host, 0))
             self.port = int(self._server.sockets[0].getsockname()[1])
             started.set()
             loop.run_forever()
-            self._server.close()
-            loop.run_until_complete(self._server.wait_closed())
+            loop.run_until_complete(self._shutdown())
             loop.close()
 
         self._thread = threading.Thread(target=run, name="forward-proxy", daemon=True)
@@ -94,6 +93,26 @@ class ForwardProxy:
         if not started.wait(10):
             raise RuntimeError("the forward proxy did not start")
         return self
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self._writers.add(writer)
+        try:
+            await (self._http if self.kind == "http" else self._socks)(reader, writer)
+        finally:
+            await _close(writer)
+            self._writers.discard(writer)
+
+    async def _shutdown(self) -> None:
+        """Close the listener and every connection, and wait for their handlers to end."""
+        assert self._server is not None
+        self._server.close()
+        for writer in list(self._writers):
+            writer.close()
+        tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await self._server.wait_closed()
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
@@ -138,14 +157,18 @@ class ForwardProxy:
             return
         upstream_reader, upstream = await asyncio.open_connection(parts.hostname,
                                                                   parts.port or 80)
+        self._writers.add(upstream)
         path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
         kept = [line for line in lines[1:] if line and not line.lower().startswith(
             ("proxy-", "connection:", "keep-alive:"))]
         upstream.write(f"{method} {path} {version}\r\n".encode("latin-1")
                        + "\r\n".join([*kept, "Connection: close", "", ""]).encode("latin-1"))
         await upstream.drain()
-        await _pipe(upstream_reader, writer)
-        await _close(upstream)
+        try:
+            await _pipe(upstream_reader, writer)
+        finally:
+            await _close(upstream)
+            self._writers.discard(upstream)
         await _close(writer)
 
     def _authorised(self, value: str) -> bool:
@@ -161,10 +184,14 @@ class ForwardProxy:
             upstream_reader, upstream = await asyncio.open_connection(host, port)
         except OSError:
             return False
-        writer.write(ok)
-        await writer.drain()
-        await asyncio.gather(_pipe(reader, upstream), _pipe(upstream_reader, writer))
-        await _close(upstream)
+        self._writers.add(upstream)
+        try:
+            writer.write(ok)
+            await writer.drain()
+            await asyncio.gather(_pipe(reader, upstream), _pipe(upstream_reader, writer))
+        finally:
+            await _close(upstream)
+            self._writers.discard(upstream)
         await _close(writer)
         return True
 
