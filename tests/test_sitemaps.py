@@ -8,6 +8,8 @@ from __future__ import annotations
 import asyncio
 import gzip
 import sqlite3
+import subprocess
+import sys
 import textwrap
 import time
 from collections.abc import Iterator
@@ -16,6 +18,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 from urllib.parse import unquote, urlsplit
 
+import httpx
 import pytest
 from local_http import serve
 
@@ -56,8 +59,6 @@ def article_paths(site: TestSite) -> set[str]:
 
 
 def test_robots_txt_names_the_index_of_gzip_children(site: TestSite) -> None:
-    import httpx
-
     robots = httpx.get(site.url("/robots.txt")).text
     assert f"Sitemap: {site.url('/sitemap.xml')}" in robots
     index = httpx.get(site.url("/sitemap.xml"))
@@ -266,3 +267,33 @@ def test_sitemap_urls_out_of_scope_are_skipped(tmp_path: Path) -> None:
                     if archive.frontier_item(item) is not None}
     assert result.stats.fetched == 1
     assert urls == {f"{base}/p/in"}
+
+
+def test_scraper_crawl_from_the_sitemaps_of_a_scraper_testsite_process(tmp_path: Path) -> None:
+    site = subprocess.Popen([sys.executable, "-m", "scraper", "testsite", "--port", "0",
+                             "--pages", "60", "--sitemaps"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert site.stdout is not None
+        base = site.stdout.readline().strip()
+        assert httpx.get(base + "/_control/settings", timeout=10).json()["sitemaps"] is True
+        config = tmp_path / "maps.yaml"
+        config.write_text(textwrap.dedent(f"""\
+            name: maps
+            start_urls: ["{base}/"]
+            start: sitemap
+            max_depth: 0
+            network: {{allow_loopback: true}}
+            politeness: {{delay: 0}}
+            """))
+        crawl_run = subprocess.run([sys.executable, "-m", "scraper", "crawl", str(config),
+                                    "--archive", str(tmp_path / "a.db")],
+                                   check=False, capture_output=True, text=True, timeout=300)
+        assert crawl_run.returncode == 0, crawl_run.stderr
+    finally:
+        site.terminate()
+        site.communicate(timeout=60)
+    with sqlite3.connect(tmp_path / "a.db") as conn:
+        urls = {row[0] for row in conn.execute("SELECT url FROM pages")}
+    assert len(urls) == 61  # the home page and the 60 articles the sitemaps list
+    assert sum("/info/" in url for url in urls) == 60

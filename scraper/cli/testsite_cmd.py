@@ -25,6 +25,9 @@ from scraper.testsite.overload import Overload
               help="Listing markup (switch it while running: POST /_control/markup).")
 @click.option("--volatile-footer", is_flag=True,
               help="Put the current time in every page's footer.")
+@click.option("--sitemaps", is_flag=True,
+              help="Serve /sitemap.xml, an index of gzip sitemaps of every article with its "
+                   "last edit as lastmod, named in robots.txt.")
 @click.option("--prerender", is_flag=True,
               help="Render every page before serving (for benchmarks).")
 @click.option("--hosts", type=click.IntRange(1, MAX_HOSTS), default=1, show_default=True,
@@ -35,7 +38,8 @@ from scraper.testsite.overload import Overload
                    "SPEC: capacity=4,latency_ms=50,reject_above=8,retry_after=1 (any of "
                    "them; a bare number is the capacity).")
 def testsite(port: int, pages: int, page_kb: int | None, latency_ms: float, seed: int,
-             markup: str, volatile_footer: bool, prerender: bool, hosts: int,
+             markup: str, volatile_footer: bool, sitemaps: bool, prerender: bool,
+             hosts: int,
              overload_spec: str | None) -> None:
     """Serve the built-in encyclopedia site on 127.0.0.1 until Ctrl-C.
 
@@ -58,6 +62,7 @@ def testsite(port: int, pages: int, page_kb: int | None, latency_ms: float, seed
                         hosts=hosts, overload=overload)
     except ValueError as exc:
         raise click.UsageError(str(exc)) from exc
+    site.sitemaps = sitemaps
 
     def started(url: str) -> None:
         if prerender:  # after start, so that canonical URLs carry the real port
