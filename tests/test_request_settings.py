@@ -6,11 +6,14 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import subprocess
+import sys
 import textwrap
 import time
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from scraper.archive import Archive
@@ -302,3 +305,28 @@ def test_a_crawl_does_not_follow_a_redirect_out_of_scope_with_credentials(
     assert all(r.headers.get("authorization") == basic for r in site.received()
                if r.address == "127.0.0.1")
     assert [r for r in site.received() if r.address == "127.0.0.2"] == []
+
+
+def test_testsite_require_option_protects_every_page_but_robots_txt() -> None:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "scraper", "testsite", "--port", "0", "--pages", "5",
+         "--require", "basic=archivist:pw 1", "--require", "header=X-Api-Key:k"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None
+        base = proc.stdout.readline().strip()
+        assert base.startswith("http://127.0.0.1:"), proc.stderr.read() if proc.stderr else ""
+        login = "Basic " + base64.b64encode(b"archivist:pw 1").decode()
+        with httpx.Client(base_url=base, trust_env=False) as client:
+            assert client.get("/related/NATO").status_code == 401
+            assert client.get("/related/NATO",
+                              headers={"Authorization": login}).status_code == 403
+            assert client.get("/related/NATO", headers={
+                "Authorization": login, "X-Api-Key": "k"}).status_code == 200
+            assert client.get("/robots.txt").status_code == 200
+    finally:
+        proc.terminate()
+        proc.communicate(timeout=30)
+    bad = subprocess.run([sys.executable, "-m", "scraper", "testsite", "--require", "oauth=x"],
+                         capture_output=True, text=True, timeout=60, check=False)
+    assert bad.returncode == 2 and "cannot read the access rule 'oauth=x'" in bad.stderr

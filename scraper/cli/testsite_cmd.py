@@ -6,6 +6,7 @@ import click
 
 from scraper.cli.app import main
 from scraper.testsite import MARKUPS, TestSite
+from scraper.testsite.access import AccessRule
 from scraper.testsite.hosts import MAX_HOSTS
 from scraper.testsite.overload import Overload
 
@@ -37,10 +38,14 @@ from scraper.testsite.overload import Overload
               help="Serve like a server with a capacity: slower past it, 503 past a limit. "
                    "SPEC: capacity=4,latency_ms=50,reject_above=8,retry_after=1 (any of "
                    "them; a bare number is the capacity).")
+@click.option("--require", "access_specs", multiple=True, metavar="SPEC",
+              help="Every page but robots.txt answers 401/403 without this (repeatable): "
+                   "basic=USER:PASSWORD, bearer=TOKEN, cookie=NAME=VALUE or "
+                   "header=NAME:VALUE.")
 def testsite(port: int, pages: int, page_kb: int | None, latency_ms: float, seed: int,
              markup: str, volatile_footer: bool, sitemaps: bool, prerender: bool,
              hosts: int,
-             overload_spec: str | None) -> None:
+             overload_spec: str | None, access_specs: tuple[str, ...]) -> None:
     """Serve the built-in encyclopedia site on 127.0.0.1 until Ctrl-C.
 
     Listing pages /related/<topic> (shaped like an encyclopedia mirror), MediaWiki-like
@@ -60,6 +65,8 @@ def testsite(port: int, pages: int, page_kb: int | None, latency_ms: float, seed
         site = TestSite(seed=seed, pages=pages, page_kb=page_kb, latency_ms=latency_ms,
                         markup=markup, volatile_footer=volatile_footer, port=port,
                         hosts=hosts, overload=overload)
+        for spec in access_specs:
+            site.add_access_rule(AccessRule.parse(spec))
     except ValueError as exc:
         raise click.UsageError(str(exc)) from exc
     site.sitemaps = sitemaps

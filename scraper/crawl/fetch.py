@@ -13,7 +13,7 @@ import dataclasses
 import functools
 import logging
 import time
-from collections.abc import Awaitable, Callable, Collection
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Self
@@ -30,7 +30,7 @@ from tenacity import (
 )
 
 from scraper.archive.sharing import SharedHosts, SharedRobots
-from scraper.config import Network, Politeness
+from scraper.config import Network, Politeness, Scope
 from scraper.crawl.adaptive import HostPace, in_domains
 from scraper.crawl.answers import (
     REDIRECT_STATUSES,
@@ -183,11 +183,11 @@ class Fetcher:
                 else SharedHostGate(host, politeness, self._shared))
         return gate
 
-    def adaptive_delays(self, domains: Collection[str]) -> dict[str, dict[str, float | int]]:
-        """The adaptive delay of each host (host:port) in or under `domains` (a config's
-        scope.domains) that has one, as the run row keeps it."""
+    def host_delays(self, scope: Scope) -> dict[str, dict[str, float | int]]:
+        """The adaptive delay of each host (host:port) in `scope` that has one, as the run
+        row keeps it. From the event loop only (it makes the gates)."""
         return {host: gate.adaptive.report().to_dict() for host, gate in self._gates.items()
-                if gate.adaptive is not None and in_domains(host, domains)}
+                if gate.adaptive is not None and in_domains(host, scope.domains)}
 
     def close(self) -> None:
         """Stop the thread that shared politeness calls run on (none without it)."""

@@ -169,9 +169,7 @@ class SiteCrawl:
         cfg = self.config
         ended = self.clock()
         # Queued behind every pending write, so the run row comes last.
-        # Read here, on the event loop that changes them.
-        delays = self.fetcher.adaptive_delays(cfg.scope.domains)
-        stats = await self.db.run(self._stats, ended, started, delays)
+        stats = await self.db.run(self._stats, ended, started, self.fetcher.host_delays(cfg.scope))
         alerts = self._breakage_alerts(self.run_id)
         await self.db.run_durably(self.archive.finish_run, self.run_id, stats, status=status,
                                   ended_at=ended, alerts=alerts)
@@ -489,10 +487,9 @@ class SiteCrawl:
         c = self.counts
         return c.fetched + c.not_modified + c.failed + c.skipped
 
-    def _stats(self, ended: datetime, started: datetime,
-               host_delays: dict[str, dict[str, float | int]]) -> CrawlStats:
+    def _stats(self, ended: datetime, started: datetime, delays: dict[str, Any]) -> CrawlStats:
         return run_stats(self.archive, self.config.name, self.counts, started, ended,
-                         self.worker.label if self.shared else None, host_delays)
+                         self.worker.label if self.shared else None, delays)
 
     def _with_run_parts(self, stats: CrawlStats) -> CrawlStats:
         return with_run_parts(self.archive, self.config.name, self.run_id, stats)

@@ -17,7 +17,7 @@ def run_stats(archive: ArchiveBackend, site: str, counts: RunCounts, started: da
               host_delays: dict[str, dict[str, float | int]] | None = None) -> CrawlStats:
     """The run's counts, what is left queued and its outcome notes. `worker`: this
     worker's label in a crawl that workers share (None when it crawls alone);
-    `host_delays`: each host's adaptive delay at the end (Fetcher.adaptive_delays)."""
+    `host_delays`: each host's adaptive delay at the end (Fetcher.host_delays)."""
     c = counts
     return CrawlStats(
         fetched=c.fetched, new_versions=c.new_versions, unchanged=c.unchanged,

@@ -22,6 +22,8 @@ from scraper.testsite.pages import render_plain
 from scraper.testsite.protocol import Reply, Request
 
 MAX_RECEIVED = 10_000
+# What `scraper testsite --require` protects: every page but robots.txt.
+EVERY_PAGE = r"^/(?!robots\.txt$)"
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +39,27 @@ class AccessRule:
             raise ValueError("an access rule needs a cookie, a header, basic or bearer")
         if self.basic and self.bearer:
             raise ValueError("an access rule takes basic or bearer auth, not both")
+
+    @classmethod
+    def parse(cls, spec: str, pattern: str = EVERY_PAGE) -> AccessRule:
+        """`basic=USER:PASSWORD`, `bearer=TOKEN`, `cookie=NAME=VALUE` or
+        `header=NAME:VALUE` (the --require option). Raises ValueError."""
+        kind, _, value = spec.partition("=")
+        kind = kind.strip().lower()
+        separator = {"basic": ":", "cookie": "=", "header": ":"}.get(kind)
+        if kind == "bearer" and value:
+            return cls(re.compile(pattern), bearer=value)
+        if separator is not None:
+            name, sep, secret = value.partition(separator)
+            if sep and name and secret:
+                pair = (name.strip(), secret.strip())
+                compiled = re.compile(pattern)
+                if kind == "basic":
+                    return cls(compiled, basic=pair)
+                return cls(compiled, cookie=pair) if kind == "cookie" else cls(compiled,
+                                                                               header=pair)
+        raise ValueError(f"cannot read the access rule {spec!r}: expected basic=USER:PASSWORD, "
+                         "bearer=TOKEN, cookie=NAME=VALUE or header=NAME:VALUE")
 
     def refusal(self, req: Request) -> Reply | None:
         """The answer to a request that lacks what this rule asks for, or None."""

@@ -334,8 +334,11 @@ class TestSite:
                        bearer: str | None = None) -> AccessRule:
         """Answer 401 (basic, bearer) or 403 (cookie, header) to requests for paths matching
         `pattern` that lack what is named; switches on the record of received headers."""
-        rule = AccessRule(re.compile(pattern), cookie=cookie, header=header, basic=basic,
-                          bearer=bearer)
+        return self.add_access_rule(AccessRule(re.compile(pattern), cookie=cookie,
+                                               header=header, basic=basic, bearer=bearer))
+
+    def add_access_rule(self, rule: AccessRule) -> AccessRule:
+        """require_access() with a rule made already (AccessRule.parse: --require)."""
         return self._call(lambda: self.app.access.add(rule))
 
     def record_requests(self) -> None:
