@@ -8,7 +8,7 @@ import re
 from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import quote_plus, urlencode
 
 import jinja2
 from markupsafe import Markup, escape
@@ -45,7 +45,8 @@ def _environment() -> jinja2.Environment:
     env = jinja2.Environment(loader=jinja2.PackageLoader("scraper.serve", "templates"),
                              autoescape=True, undefined=jinja2.StrictUndefined)
     env.globals.update(href=href, diff_css=Markup(DIFF_CSS), version=__version__)
-    env.filters.update(when=_when, snippet=_snippet, size=_size)
+    env.filters.update(when=_when, snippet=_snippet, size=_size,
+                       urlquote=lambda text: quote_plus(str(text), safe=""))
     return env
 
 
