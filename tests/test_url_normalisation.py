@@ -4,14 +4,21 @@ carry tracking parameters and unsorted queries archives each topic once."""
 
 from __future__ import annotations
 
+import textwrap
+from pathlib import Path
 from urllib.parse import unquote_plus, urlsplit
+from urllib.request import urlopen
 
 import pytest
+from click.testing import CliRunner
 from hypothesis import given
 from hypothesis import strategies as st
 
+from scraper.archive import Archive
+from scraper.cli import main
 from scraper.config import Scope, load_config_text
 from scraper.errors import ConfigError
+from scraper.testsite import TestSite
 from scraper.urls import (
     DEFAULT_QUERY_RULE,
     TRACKING_PARAMS,
@@ -130,3 +137,41 @@ def test_normalisation_is_idempotent_and_tracking_never_survives(
     # (normalise_url strips the URL's surrounding whitespace first.)
     kept_before = {n for n in _names_in(url.strip()) if n and rule.keeps(n)}
     assert kept_before <= set(names), (url, once)
+
+
+# --- a real crawl of the built-in site with tracking links -----------------------------------
+
+def _crawl_pages(tmp_path: Path, name: str, **options: bool) -> tuple[int, list[str], bytes]:
+    with TestSite(pages=15, **options) as site:
+        config = tmp_path / f"{name}.yaml"
+        config.write_text(textwrap.dedent(f"""\
+            name: {name}
+            start_urls: ["{site.url('/related/NATO')}"]
+            scope:
+              include: ["^/related/", "^/info/"]
+            follow: [related, more_info]
+            network: {{allow_loopback: true}}
+            politeness: {{delay: 0, robots_txt: false}}
+            """))
+        archive = str(tmp_path / f"{name}.db")
+        result = CliRunner().invoke(main, ["crawl", str(config), "--archive", archive, "-q"])
+        assert result.exit_code == 0, result.output
+        targets = [record.target for record in site.stats().log]
+        listing = urlopen(site.url("/related/NATO")).read()
+    with Archive.open(archive) as opened:
+        pages = int(opened.stats()["pages"])
+    return pages, targets, listing
+
+
+def test_a_crawl_of_tracking_links_archives_each_topic_once(tmp_path: Path) -> None:
+    plain, _, plain_listing = _crawl_pages(tmp_path, "plain")
+    tracked, targets, listing = _crawl_pages(tmp_path, "tracked", tracking_links=True)
+    # The site did link its pages under several URLs each ...
+    assert b"utm_source=" in listing and b"fbclid=" in listing
+    assert b"utm_source=" not in plain_listing
+    # ... and the crawl asked for each page once, under its one form, and stored as many
+    # pages as the crawl of the plain site.
+    assert tracked == plain > 10
+    assert len(targets) == len(set(targets))
+    assert not [t for t in targets if any(name in t for name in ("utm_", "fbclid", "gclid",
+                                                                  "mc_cid", "mc_eid"))]

@@ -15,6 +15,7 @@ so the same crawl and commands run on any backend. The contract, for every membe
 
 from __future__ import annotations
 
+import re
 from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime
@@ -177,10 +178,25 @@ class ArchiveBackend(Protocol):
         Returns how many were made due."""
         ...
 
+    def enqueue_now(self, items: Iterable[FrontierItem], now: datetime) -> int:
+        """Queue URLs given by hand (`scraper add`, `crawl --url`): unknown ones are added,
+        known ones made due at `now` (their depth, counts and history kept). Returns how
+        many were new."""
+        ...
+
+    def forget(self, site: str, pattern: re.Pattern[str], *,
+               dry_run: bool = False) -> list[str]:
+        """Drop the frontier rows of `site` whose URL `pattern` finds a match in (search),
+        never a page or a version; returns their URLs, sorted. A row that a live worker
+        holds (a server's lease) is left. `dry_run`: only list them."""
+        ...
+
     def due(self, site: str, now: datetime, limit: int,
-            exclude: Collection[str] = ()) -> list[FrontierItem]:
+            exclude: Collection[str] = (),
+            only: Collection[str] | None = None) -> list[FrontierItem]:
         """Up to `limit` URLs of `site` due at `now`: never fetched first, then most overdue.
-        `exclude` holds URLs in flight. Pages marked gone are returned too when due."""
+        `exclude` holds URLs in flight; `only`, when given, the URLs that may be returned.
+        Pages marked gone are returned too when due."""
         ...
 
     def pending_count(self, site: str, now: datetime) -> int:

@@ -112,10 +112,12 @@ class CrawlWorker(Protocol):
         ...
 
     def claim(self, site: str, now: datetime, limit: int,
-              exclude: Collection[str] = ()) -> list[FrontierItem]:
+              exclude: Collection[str] = (),
+              only: Collection[str] | None = None) -> list[FrontierItem]:
         """Up to `limit` URLs of `site` due at `now` for this worker to fetch (in `due`'s
-        order), none of `exclude`; each is this worker's until saved, failed, skipped or
-        released. A save, failure or skip ends the claim."""
+        order), none of `exclude`, and with `only` none but those (crawl --url); each is
+        this worker's until saved, failed, skipped or released. A save, failure or skip
+        ends the claim."""
         ...
 
     def renew(self) -> set[str]:
@@ -141,7 +143,8 @@ class SoloWorker:
     """The only worker of a crawl (an SQLite archive, held by one process): a claim is a
     look at the due URLs, and there is nothing to renew, release or wait for."""
 
-    def __init__(self, due: Callable[[str, datetime, int, Collection[str]], list[FrontierItem]],
+    def __init__(self, due: Callable[[str, datetime, int, Collection[str],
+                                      Collection[str] | None], list[FrontierItem]],
                  label: str) -> None:
         self._due = due
         self._label = label
@@ -170,8 +173,9 @@ class SoloWorker:
         raise NotImplementedError("a file archive has one writer: the process that holds it")
 
     def claim(self, site: str, now: datetime, limit: int,
-              exclude: Collection[str] = ()) -> list[FrontierItem]:
-        return self._due(site, now, limit, exclude)
+              exclude: Collection[str] = (),
+              only: Collection[str] | None = None) -> list[FrontierItem]:
+        return self._due(site, now, limit, exclude, only)
 
     def renew(self) -> set[str]:
         return set()

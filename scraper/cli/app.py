@@ -99,6 +99,7 @@ def echo_json(data: Any) -> None:
 # crawler's (httpx, asyncio) nor the test site's: startup is part of every cron job and of an
 # export's records/s. tests/test_cli.py checks this table against the modules.
 COMMAND_MODULES: dict[str, str] = {
+    "add": "frontier_cmds",
     "archive": "archive_copy_cmd",
     "changes": "diff_cmds",
     "config": "config_cmds",
@@ -108,6 +109,7 @@ COMMAND_MODULES: dict[str, str] = {
     "diff": "diff_cmds",
     "export": "export_cmd",
     "feed": "feed_cmd",
+    "forget": "frontier_cmds",
     "history": "archive_cmds",
     "notify": "notify_cmd",
     "parse": "parse_cmd",

@@ -216,12 +216,15 @@ def summary_lines(results: Sequence[RunResult], archive_path: str, *,
                    "(default 5m); a dead worker's URLs go to the others after it.")
 @click.option("--set", "settings", multiple=True, metavar="KEY=VALUE",
               help="Override a config key for this run, e.g. --set politeness.delay=1s.")
+@click.option("--url", "urls", multiple=True, metavar="URL",
+              help="Fetch just this URL now, due or not (repeatable); no other queued URL "
+                   "is fetched, the links found are queued for later.")
 @handle_errors
 def crawl_command(config_paths: tuple[str, ...], archive_path: str | None,
                   max_pages: int | None, max_time: str | None, verbose: int, quiet: bool,
                   log_format: str, output_format: str, progress: bool | None,
                   backfill: int | None, lease: str | None, settings: tuple[str, ...],
-                  quiet_unless: str | None) -> None:
+                  quiet_unless: str | None, urls: tuple[str, ...]) -> None:
     """One crawl run: new URLs and the pages due for recrawl.
 
     \b
@@ -231,6 +234,8 @@ def crawl_command(config_paths: tuple[str, ...], archive_path: str | None,
       scraper crawl config/wikipedia.yaml --max-pages 50 --log-format json
       scraper crawl config/testsite.yaml -q --quiet-unless changes   # mail on change
 
+    With --url, only the URLs given are fetched (each must be in a config's scope).
+
     Safe under cron: a second crawl on the same SQLite archive exits at once with code 3.
     On a PostgreSQL archive (--archive postgresql://...) crawls on any number of machines
     share the work: a second one joins the run.
@@ -239,7 +244,7 @@ def crawl_command(config_paths: tuple[str, ...], archive_path: str | None,
         try:
             path, results = _crawl(config_paths, archive_path, max_pages, max_time, verbose,
                                    quiet, log_format, progress, backfill, lease, settings,
-                                   ctrl_c, hold=quiet_unless is not None)
+                                   ctrl_c, hold=quiet_unless is not None, urls=urls)
         except KeyboardInterrupt:
             release_held_logs()
             # Before the crawl began or after it ended: there was no run to finish.
@@ -279,11 +284,13 @@ def crawl_command(config_paths: tuple[str, ...], archive_path: str | None,
 def _crawl(config_paths: tuple[str, ...], archive_path: str | None, max_pages: int | None,
            max_time: str | None, verbose: int, quiet: bool, log_format: str,
            progress: bool | None, backfill: int | None, lease: str | None,
-           settings: tuple[str, ...], ctrl_c: CtrlC, *, hold: bool = False
+           settings: tuple[str, ...], ctrl_c: CtrlC, *, hold: bool = False,
+           urls: tuple[str, ...] = ()
            ) -> tuple[str, list[RunResult]]:
     """The crawl of `scraper crawl`: its archive's path and its runs' results.
 
     :param hold: --quiet-unless: no progress bar, and log lines held until the end.
+    :param urls: --url: fetch just these.
     """
     # The pipeline is imported here so that `scraper --help` and the other commands start fast.
     from scraper.archive import Archive
@@ -291,6 +298,7 @@ def _crawl(config_paths: tuple[str, ...], archive_path: str | None, max_pages: i
     from scraper.cli.notify_cmd import notify_after_crawl
     from scraper.config import load_config, parse_overrides
     from scraper.crawl import CrawlLimits, crawl
+    from scraper.crawl.frontier import hand_urls
     from scraper.crawl.parse_pool import ParsePool
 
     # Precedence: defaults < file < flags.
@@ -314,6 +322,7 @@ def _crawl(config_paths: tuple[str, ...], archive_path: str | None, max_pages: i
             raise click.BadParameter(str(exc), param_hint="--lease") from None
         if lease_seconds <= 0:
             raise click.BadParameter("must be longer than 0 s", param_hint="--lease")
+    given = hand_urls(configs, urls)  # refused before the archive is opened
     path = resolve_archive_path(archive_path, configs[0].archive)
     _check_same_archive(configs, archive_path, path)
     location = parse_archive_location(path, key="--archive" if archive_path else "archive")
@@ -336,7 +345,7 @@ def _crawl(config_paths: tuple[str, ...], archive_path: str | None, max_pages: i
         ctrl_c.bind(asyncio.get_running_loop(), stop)
         try:
             return await crawl(configs, archive, limits=CrawlLimits(max_pages, limit_seconds,
-                                                                  lease_seconds),
+                                                                  lease_seconds, given),
                                events=view, parse_pool=parse_pool, stop=stop)
         finally:
             ctrl_c.unbind()

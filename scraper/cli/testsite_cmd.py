@@ -34,6 +34,9 @@ from scraper.testsite.overload import Overload
 @click.option("--hosts", type=click.IntRange(1, MAX_HOSTS), default=1, show_default=True,
               help="Serve on 127.0.0.1 .. 127.0.0.N (one port) as N hosts; topic i's pages "
                    "live on host i mod N.")
+@click.option("--tracking-links", is_flag=True,
+              help="Links carry tracking parameters (utm_*, fbclid, ...) and out-of-order "
+                   "queries: several URLs for one page.")
 @click.option("--overload", "overload_spec", default=None, metavar="SPEC",
               help="Serve like a server with a capacity: slower past it, 503 past a limit. "
                    "SPEC: capacity=4,latency_ms=50,reject_above=8,retry_after=1 (any of "
@@ -43,6 +46,7 @@ from scraper.testsite.overload import Overload
                    "basic=USER:PASSWORD, bearer=TOKEN, cookie=NAME=VALUE or "
                    "header=NAME:VALUE.")
 def testsite(port: int, pages: int, page_kb: int | None, latency_ms: float, seed: int,
+             tracking_links: bool,
              markup: str, volatile_footer: bool, sitemaps: bool, prerender: bool,
              hosts: int,
              overload_spec: str | None, access_specs: tuple[str, ...]) -> None:
@@ -64,6 +68,7 @@ def testsite(port: int, pages: int, page_kb: int | None, latency_ms: float, seed
         overload = None if overload_spec is None else Overload.parse(overload_spec)
         site = TestSite(seed=seed, pages=pages, page_kb=page_kb, latency_ms=latency_ms,
                         markup=markup, volatile_footer=volatile_footer, port=port,
+                        tracking_links=tracking_links,
                         hosts=hosts, overload=overload)
         for spec in access_specs:
             site.add_access_rule(AccessRule.parse(spec))

@@ -5,11 +5,15 @@ URL normal forms and scope rules are scraper.urls's."""
 from __future__ import annotations
 
 import heapq
+import re
 import threading
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from scraper.config import CrawlConfig, Scope
+from scraper.config._regex import regex_problem
+from scraper.errors import ConfigError
 from scraper.models import FrontierItem, Page
 from scraper.urls import (
     QueryRule,
@@ -76,6 +80,63 @@ def start_items(config: CrawlConfig) -> list[FrontierItem]:
     rule = query_rule_of(config.scope)
     return [FrontierItem(url=normalise_url(u, rule=rule), site=config.name, depth=0)
             for u in config.start_urls]
+
+
+def hand_items(config: CrawlConfig, urls: Iterable[str], *,
+               strict: bool = True) -> list[FrontierItem]:
+    """Frontier items (depth 0) of URLs given by hand (`scraper add`, `crawl --url`), in the
+    site's normal form, each once. Raises ConfigError naming a URL that cannot be crawled or
+    is outside the site's scope (then none is queued); not `strict`: leaves it out."""
+    rule = query_rule_of(config.scope)
+    items: dict[str, FrontierItem] = {}
+    for given in urls:
+        try:
+            url = normalise_url(given, rule=rule)
+        except ValueError as exc:
+            if not strict:
+                continue
+            raise ConfigError(f"{given!r} cannot be crawled: {exc}", path=config.path) from None
+        reason = out_of_scope_reason(url, config.scope)
+        if reason is not None:
+            if not strict:
+                continue
+            raise ConfigError(f"{given!r} is outside the scope of site {config.name!r}: {reason}",
+                              path=config.path)
+        items.setdefault(url, FrontierItem(url=url, site=config.name, depth=0))
+    return list(items.values())
+
+
+def hand_urls(configs: Sequence[CrawlConfig], urls: Iterable[str]) -> tuple[str, ...]:
+    """URLs given to `crawl --url` in the normal form of the first config whose scope takes
+    each (CrawlLimits.urls). Raises ConfigError naming a URL that no config takes."""
+    found: dict[str, None] = {}
+    for given in urls:
+        problems: list[str] = []
+        for config in configs:
+            try:
+                found.update((item.url, None) for item in hand_items(config, [given]))
+                break
+            except ConfigError as exc:
+                problems.append(str(exc))
+        else:
+            raise ConfigError("--url: " + "; ".join(problems))
+    return tuple(found)
+
+
+def url_pattern(text: str) -> re.Pattern[str]:
+    """`text` compiled as a regex to search URLs with (`scraper forget`), refused as the
+    config's regexes are: ConfigError when it does not compile or could run for very long."""
+    try:
+        compiled = re.compile(text)
+    except re.error as exc:
+        raise ConfigError(f"URL-PATTERN {text!r} is not a valid regular expression: {exc.msg}"
+                          f" at position {exc.pos}") from None
+    except RecursionError:
+        raise ConfigError(f"URL-PATTERN {text[:80]!r} is nested too deeply") from None
+    problem = regex_problem(text)
+    if problem:
+        raise ConfigError(f"URL-PATTERN {text!r} is refused: {problem}")
+    return compiled
 
 
 def recrawl_interval(url: str, config: CrawlConfig) -> float:

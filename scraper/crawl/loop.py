@@ -26,6 +26,7 @@ from scraper.crawl.frontier import (
     due_after,
     failure_backoff,
     gone_recheck_interval,
+    hand_items,
     recrawl_interval,
 )
 from scraper.crawl.parse_pool import ParsePool, ParseRequest
@@ -37,6 +38,7 @@ from scraper.errors import (
     ArchiveError,
     BlockedURL,
     ClaimLost,
+    ConfigError,
     FetchError,
     HostUnreachable,
     HTTPStatusError,
@@ -83,6 +85,10 @@ class CrawlLimits:
     # How long a claim lasts without renewal on an archive that workers share. A dead
     # worker's URLs come back to the others after it.
     lease_seconds: float = DEFAULT_LEASE_SECONDS
+    # crawl --url: fetch these URLs now, due or not, and no other queued URL. Each config
+    # takes those in its scope (in its normal form); check beforehand that some config does
+    # (hand_items raises ConfigError naming a URL outside a config's scope).
+    urls: tuple[str, ...] = ()
 
 
 class SiteCrawl:
@@ -97,6 +103,13 @@ class SiteCrawl:
         # Where URLs are claimed (the archive's frontier; leased when workers share it).
         self.worker = worker
         self.follow_rule = FollowRule.of(config)
+        # URLs given by hand (CrawlLimits.urls): queued due now, and the only ones claimed.
+        self.hand = hand_items(config, limits.urls, strict=False) if limits.urls else None
+        self.only = None if self.hand is None else frozenset(i.url for i in self.hand)
+        if self.hand is not None and config.source != BUILT_IN_SOURCE:
+            raise ConfigError(f"fetching given URLs (--url) works for `source: html` sites "
+                              f"only, and site {config.name!r} has `source: {config.source}`",
+                              path=config.path)
         self.credentials = SiteCredentials.of(config)  # request: headers, cookies, auth
         self.db = gate
         # Direct use of the archive from the event loop's thread must go through
@@ -143,6 +156,8 @@ class SiteCrawl:
         status = "completed"
         try:
             await seed_run(self, run_id, started)  # start URLs, sitemaps
+            if self.hand:
+                await self.db.run(self.archive.enqueue_now, self.hand, started)
             if cfg.source == BUILT_IN_SOURCE:
                 status = await self._loop(run_id)
             else:
@@ -198,7 +213,7 @@ class SiteCrawl:
             if room > 0:
                 now = self.clock()
                 items = await self.db.run(self.worker.claim, self.config.name, now, room,
-                                          exclude=self._not_again(now))
+                                          exclude=self._not_again(now), only=self.only)
                 for item in items:
                     self.counts.started += 1
                     self.done.add(item.url)
@@ -231,7 +246,7 @@ class SiteCrawl:
 
     async def _others_busy(self) -> bool:
         """Whether other workers hold due URLs of this site: their pages may add links."""
-        if not self.shared:
+        if not self.shared or self.only is not None:  # --url: the others' links wait
             return False
         return bool(await self.db.run(self.worker.claimed_elsewhere, self.config.name,
                                       self.clock()))
@@ -251,7 +266,7 @@ class SiteCrawl:
     async def _pending(self) -> bool:
         now = self.clock()
         return bool(await self.db.run(self.archive.due, self.config.name, now, 1,
-                                      exclude=self._not_again(now)))
+                                      exclude=self._not_again(now), only=self.only))
 
     def _not_again(self, now: datetime) -> set[str]:
         """The URLs this run has begun that could be due at `now`."""

@@ -31,6 +31,7 @@ from scraper.testsite.pages import (
 from scraper.testsite.protocol import Action, Connection, Reply, Request
 from scraper.testsite.sitemaps import robots_sitemap_lines, sitemap_reply
 from scraper.testsite.stats import Recorder
+from scraper.testsite.tracking import add_tracking
 
 log = logging.getLogger(__name__)
 
@@ -80,6 +81,7 @@ class SiteApp:
 
     def __init__(self, model: SiteModel, *, markup: str = "divs", latency_ms: float = 0,
                  volatile_footer: bool = False, log_limit: int = 100_000,
+                 tracking_links: bool = False,
                  fault_seed: int | None = None, hosts: int = 1,
                  overload: Overload | None = None) -> None:
         if markup not in MARKUPS:
@@ -90,6 +92,7 @@ class SiteApp:
         self.markup = markup
         self.latency = latency_ms / 1000
         self.volatile_footer = volatile_footer
+        self.tracking_links = tracking_links  # links carry tracking parameters (tracking.py)
         self.sitemaps = False  # /sitemap.xml and its gzip children (sitemaps.py)
         self.recorder = Recorder(log_limit)
         self.faults = FaultSet(model.seed if fault_seed is None else fault_seed)
@@ -200,6 +203,8 @@ class SiteApp:
             modified = model.topic(model.slugs[0]).revised_at
         if self._spread:
             body = spread_links(body, self._owner, self.origins, self.spread_cache)
+        if self.tracking_links:
+            body = add_tracking(body, f"{kind}/{name}/{page}")
         cached = make_cached(body, modified)
         if not volatile:
             self.cache[key] = cached

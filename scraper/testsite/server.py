@@ -45,6 +45,8 @@ class TestSite:
     :param volatile_footer: put the current time in every page's footer.
     :param port: 0 picks a free port (one that is free on every host's address).
     :param log_limit: how many requests the stats log keeps (the counters count them all).
+    :param tracking_links: links to listings and articles carry tracking parameters and
+        out-of-order queries, several URLs for one page (see tracking.py).
     :param hosts: serve the site on 127.0.0.1 .. 127.0.0.<hosts>, one port, as that many
         hosts: topic i's pages live on host i mod hosts and links point there (see hosts.py).
     :param overload: a server with a capacity, slower past it and answering 503 past its
@@ -56,10 +58,12 @@ class TestSite:
     def __init__(self, seed: int = 1, pages: int = 200, page_kb: int | None = None,
                  latency_ms: float = 0, markup: str = "divs", *, volatile_footer: bool = False,
                  port: int = 0, log_limit: int = 100_000, fault_seed: int | None = None,
+                 tracking_links: bool = False,
                  hosts: int = 1, overload: Overload | None = None) -> None:
         self.model = SiteModel(seed, pages, page_kb)
         self.app = SiteApp(self.model, markup=markup, latency_ms=latency_ms,
                            volatile_footer=volatile_footer, log_limit=log_limit,
+                           tracking_links=tracking_links,
                            fault_seed=fault_seed, hosts=hosts, overload=overload)
         self._want_port = port
         self._servers: list[asyncio.Server] = []

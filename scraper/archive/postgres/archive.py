@@ -3,6 +3,7 @@ migrating the schema), closing it, and the parts that make it up."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Collection, Iterable, Sequence
 from datetime import datetime
 from types import TracebackType
@@ -143,9 +144,20 @@ class PostgresArchive(PostgresVersionStore, PostgresRunStore, PostgresReads,
         self._refuse_if_readonly()
         return self.frontier.requeue_modified(site, lastmods, now)
 
+    def enqueue_now(self, items: Iterable[FrontierItem], now: datetime) -> int:
+        self._refuse_if_readonly()
+        return self.frontier.enqueue_now(items, now)
+
+    def forget(self, site: str, pattern: re.Pattern[str], *,
+               dry_run: bool = False) -> list[str]:
+        if not dry_run:
+            self._refuse_if_readonly()
+        return self.frontier.forget(site, pattern, dry_run=dry_run)
+
     def due(self, site: str, now: datetime, limit: int,
-            exclude: Collection[str] = ()) -> list[FrontierItem]:
-        return self.frontier.due(site, now, limit, exclude)
+            exclude: Collection[str] = (),
+            only: Collection[str] | None = None) -> list[FrontierItem]:
+        return self.frontier.due(site, now, limit, exclude, only)
 
     def pending_count(self, site: str, now: datetime) -> int:
         return self.frontier.pending_count(site, now)

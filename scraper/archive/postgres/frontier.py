@@ -27,6 +27,7 @@ PostgreSQL archive can implement the protocol's frontier members with them.
 from __future__ import annotations
 
 import os
+import re
 import socket
 import threading
 from collections import Counter
@@ -71,6 +72,10 @@ SET leased_by = %(worker)s, lease_until = clock_timestamp() + %(lease)s * interv
 FROM picked WHERE f.url = picked.url
 RETURNING {", ".join(f"f.{c.strip()}" for c in FRONTIER_COLUMNS.split(","))}
 """
+# A claim of URLs named by hand (crawl --url): among those only.
+_CLAIM_ONLY = _CLAIM.replace("AND NOT (url = ANY(%(exclude)s))",
+                             "AND NOT (url = ANY(%(exclude)s)) AND url = ANY(%(only)s)")
+assert _CLAIM_ONLY != _CLAIM
 
 # Finished only by the worker that holds the lease; a retry after a lost commit finds the
 # row already finished by it (no lease, last_fetched = this fetch) and says so.
@@ -201,19 +206,57 @@ class SharedFrontier:
         return self.core.run(lambda conn: enqueue_rows(conn, listed, now).rowcount,
                              doing="enqueue")
 
+    def enqueue_now(self, items: Iterable[FrontierItem], now: datetime) -> int:
+        """Queue URLs given by hand: unknown ones are added, known ones made due at `now`
+        (their depth, counts and history kept). Returns how many were new."""
+        listed = list(items)
+        if not listed:
+            return 0
+
+        def op(conn: Connection) -> int:
+            added = enqueue_rows(conn, listed, now).rowcount
+            conn.execute("UPDATE frontier SET next_due = %s WHERE url = ANY(%s)"
+                         " AND next_due > %s", (now, [item.url for item in listed], now))
+            return added
+
+        return self.core.run(op, doing="queueing URLs given by hand")
+
+    def forget(self, site: str, pattern: re.Pattern[str], *,
+               dry_run: bool = False) -> list[str]:
+        """Drop the frontier rows of `site` whose URL `pattern` finds a match in (never a
+        page or a version), but those a live worker holds; returns their URLs, sorted.
+        `dry_run`: only list them."""
+
+        def op(conn: Connection) -> list[str]:
+            # The regex is Python's (checked by the config's guard), so rows are matched here.
+            urls = [str(row[0]) for row in conn.execute(
+                "SELECT url FROM frontier WHERE site = %s"
+                " AND (lease_until IS NULL OR lease_until < clock_timestamp())"
+                " ORDER BY url FOR UPDATE SKIP LOCKED", (site,)) if pattern.search(row[0])]
+            if urls and not dry_run:
+                conn.execute("DELETE FROM frontier WHERE site = %s AND url = ANY(%s)",
+                             (site, urls))
+            return urls
+
+        return self.core.run(op, doing="forgetting queued URLs")
+
     def due(self, site: str, now: datetime, limit: int,
-            exclude: Collection[str] = ()) -> list[FrontierItem]:
+            exclude: Collection[str] = (),
+            only: Collection[str] | None = None) -> list[FrontierItem]:
         """Up to `limit` URLs of `site` due at `now` and leased by no one: never fetched
-        first, then most overdue. Only a look: `claim` takes them."""
+        first, then most overdue; with `only`, none but those. Only a look: `claim` takes
+        them."""
         if limit <= 0:
             return []
+        chosen = "" if only is None else " AND url = ANY(%s)"
+        extra: tuple[Any, ...] = () if only is None else (list(only),)
 
         def op(conn: Connection) -> list[FrontierItem]:
             rows = conn.execute(
                 f"SELECT {FRONTIER_COLUMNS} FROM frontier WHERE site = %s AND next_due <= %s"
                 " AND (lease_until IS NULL OR lease_until < clock_timestamp())"
-                " AND NOT (url = ANY(%s)) ORDER BY (fetch_count > 0), next_due LIMIT %s",
-                (site, now, list(exclude), limit)).fetchall()
+                f" AND NOT (url = ANY(%s)){chosen} ORDER BY (fetch_count > 0), next_due"
+                " LIMIT %s", (site, now, list(exclude), *extra, limit)).fetchall()
             return [item_from_row(row) for row in rows]
 
         return self.core.run(op, doing="due")
@@ -298,18 +341,22 @@ class SharedFrontier:
     # --- leases ------------------------------------------------------------------------------
 
     def claim(self, site: str, now: datetime, limit: int,
-              exclude: Collection[str] = ()) -> list[FrontierItem]:
+              exclude: Collection[str] = (),
+              only: Collection[str] | None = None) -> list[FrontierItem]:
         """Lease up to `limit` URLs of `site` due at `now` to this worker, in `due`'s order,
-        none of `exclude`. Rows another worker is claiming at the same moment are skipped,
-        not waited for."""
+        none of `exclude` (with `only`, none but those). Rows another worker is claiming at
+        the same moment are skipped, not waited for."""
         if limit <= 0:
             return []
         excluded = list(exclude)
+        query = _CLAIM if only is None else _CLAIM_ONLY
+        chosen = None if only is None else list(only)
 
         def op(conn: Connection) -> list[FrontierItem]:
-            rows = conn.execute(_CLAIM, {"site": site, "now": now, "limit": limit,
-                                         "worker": self.worker_id, "exclude": excluded,
-                                         "lease": self.lease_seconds}).fetchall()
+            rows = conn.execute(query, {"site": site, "now": now, "limit": limit,
+                                        "worker": self.worker_id, "exclude": excluded,
+                                        "lease": self.lease_seconds,
+                                        "only": chosen}).fetchall()
             return sorted((item_from_row(row) for row in rows), key=_due_order)
 
         items = self.core.run(op, doing="claiming URLs")

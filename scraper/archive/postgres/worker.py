@@ -87,8 +87,9 @@ class PostgresCrawlWorker:
         return self._open_writer(self._id)
 
     def claim(self, site: str, now: datetime, limit: int,
-              exclude: Collection[str] = ()) -> list[FrontierItem]:
-        return self.frontier.claim(site, now, limit, exclude)
+              exclude: Collection[str] = (),
+              only: Collection[str] | None = None) -> list[FrontierItem]:
+        return self.frontier.claim(site, now, limit, exclude, only)
 
     def renew(self) -> set[str]:
         lost = self.frontier.renew()

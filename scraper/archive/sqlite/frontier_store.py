@@ -3,6 +3,8 @@ time and back-off."""
 
 from __future__ import annotations
 
+import json
+import re
 import sqlite3
 from collections.abc import Collection, Iterable, Sequence
 from datetime import datetime
@@ -99,12 +101,46 @@ class FrontierStore(ArchiveCore):
             return conn.total_changes - before
 
     @translated
+    def enqueue_now(self, items: Iterable[FrontierItem], now: datetime) -> int:
+        """Queue URLs given by hand: unknown ones are added, known ones made due at `now`
+        (their depth, counts and history kept). Returns how many were new."""
+        listed = list(items)
+        stamp = iso(now)
+        with self._write() as conn:
+            added = enqueue_rows(conn, listed, now)
+            conn.executemany("UPDATE frontier SET next_due = ? WHERE url = ? AND next_due > ?",
+                             [(stamp, item.url, stamp) for item in listed])
+        return added
+
+    @translated
+    def forget(self, site: str, pattern: re.Pattern[str], *,
+               dry_run: bool = False) -> list[str]:
+        """Drop the frontier rows of `site` whose URL `pattern` finds a match in (never a
+        page or a version); returns their URLs, sorted. `dry_run`: only list them."""
+        if dry_run:
+            return self._matching(self.conn, site, pattern)
+        with self._write() as conn:
+            urls = self._matching(conn, site, pattern)
+            if urls:
+                conn.execute("DELETE FROM frontier WHERE site = ? AND url IN"
+                             " (SELECT value FROM json_each(?))", (site, json.dumps(urls)))
+        return urls
+
+    @staticmethod
+    def _matching(conn: sqlite3.Connection, site: str, pattern: re.Pattern[str]) -> list[str]:
+        return [row[0] for row in conn.execute(
+            "SELECT url FROM frontier WHERE site = ? ORDER BY url", (site,))
+            if pattern.search(row[0])]
+
+    @translated
     def due(self, site: str, now: datetime, limit: int,
-            exclude: Collection[str] = ()) -> list[FrontierItem]:
+            exclude: Collection[str] = (),
+            only: Collection[str] | None = None) -> list[FrontierItem]:
         """Up to `limit` URLs of `site` due at `now`: never fetched first, then most overdue.
 
-        `exclude` holds URLs in flight. Pages marked gone are returned too when due: the
-        caller sets their next_due, and a page may come back.
+        `exclude` holds URLs in flight; `only`, when given, the URLs that may be returned.
+        Pages marked gone are returned too when due: the caller sets their next_due, and a
+        page may come back.
         """
         if limit <= 0:
             return []
@@ -112,6 +148,15 @@ class FrontierStore(ArchiveCore):
         stamp = iso(now)
         # Not copied: a crawl passes the set of every URL of its run, once per page.
         excluded = exclude if isinstance(exclude, (set, frozenset, dict)) else set(exclude)
+        if only is not None:
+            # URLs named by hand (crawl --url): a few, looked up by key.
+            rows = self.conn.execute(
+                f"SELECT {FRONTIER_COLUMNS} FROM frontier WHERE url IN"
+                " (SELECT value FROM json_each(?)) AND site = ? AND next_due <= ?",
+                (json.dumps(sorted(only)), site, stamp)).fetchall()
+            picked = [item_from_row(row) for row in rows if row[0] not in excluded]
+            picked.sort(key=lambda item: (item.fetch_count > 0, item.next_due))
+            return picked[:limit]
         # Two range scans of the (site, fetched?, next_due) index instead of one sort.
         for fetched in (0, 1):
             cursor = self.conn.execute(
