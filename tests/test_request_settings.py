@@ -23,7 +23,9 @@ from scraper.crawl import CrawlLimits, RunResult, crawl
 from scraper.crawl.client import make_client
 from scraper.crawl.credentials import SiteCredentials
 from scraper.crawl.fetch import Fetcher
-from scraper.errors import ConfigError
+from scraper.crawl.netpolicy import AddressPolicy
+from scraper.errors import ConfigError, FetchError
+from scraper.mediawiki import MediaWikiClient
 from scraper.testsite import TestSite
 
 SECRET = "s3cr3t-Xy9Q-never-stored"
@@ -330,3 +332,33 @@ def test_testsite_require_option_protects_every_page_but_robots_txt() -> None:
     bad = subprocess.run([sys.executable, "-m", "scraper", "testsite", "--require", "oauth=x"],
                          capture_output=True, text=True, timeout=60, check=False)
     assert bad.returncode == 2 and "cannot read the access rule 'oauth=x'" in bad.stderr
+
+
+def test_the_mediawiki_api_client_sends_them_to_the_config_hosts_only(
+        site: TestSite, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The API client (source: mediawiki) talks to the shared client itself: its requests
+    carry the settings to the config's hosts, and not to an api.php on another host."""
+    monkeypatch.setenv("PASSWORD", "api-pw")
+    cfg = site_config(site, """\
+        request:
+          cookies: {sid: c}
+          auth: {basic: {user: u, password: "${PASSWORD}"}}
+        """)
+    site.require_access("^/w/", basic=("u", "api-pw"))
+
+    async def ask(api: str) -> None:
+        loopback = AddressPolicy(allow_loopback=True)
+        async with make_client(cfg.network, dict.fromkeys(site.hosts, loopback)) as client:
+            client.cookies.set("session", "s", domain="127.0.0.1")
+            mw = MediaWikiClient(client, api, attempts=1, credentials=SiteCredentials.of(cfg))
+            with pytest.raises(FetchError):  # the test site serves no API: not JSON
+                await mw.siteinfo()
+
+    asyncio.run(ask(site.url("/w/api.php")))
+    asyncio.run(ask(site.base_urls[1] + "/w/api.php"))
+    first, second = (r for r in site.received() if r.target.startswith("/w/api.php"))
+    basic = "Basic " + base64.b64encode(b"u:api-pw").decode()
+    assert (first.address, first.headers["authorization"]) == ("127.0.0.1", basic)
+    assert first.headers["cookie"] == "sid=c; session=s"
+    assert second.address == "127.0.0.2"
+    assert not {"authorization", "cookie"} & set(second.headers)

@@ -1,6 +1,6 @@
 """Which headers a config's `request:` settings add to a request for one URL: its headers,
 cookies and auth for the config's own hosts (scope.domains, by default the start URLs'
-hosts), nothing for any other host. Pure: no I/O.
+hosts), nothing for any other host. No I/O.
 
 The fetcher asks on every hop of every request (robots.txt included), so a redirect to
 another host, or another host's robots.txt, carries none of them.
@@ -11,6 +11,8 @@ from __future__ import annotations
 import base64
 from dataclasses import dataclass
 from urllib.parse import urlsplit
+
+import httpx
 
 from scraper.config import CrawlConfig, FileCookie, RequestSettings
 
@@ -33,10 +35,11 @@ class SiteCredentials:
         host = (urlsplit(url).hostname or "").lower().rstrip(".")
         return any(host == d or host.endswith("." + d) for d in self.domains)
 
-    def headers_for(self, url: str) -> dict[str, str]:
+    def headers_for(self, url: str, jar: httpx.Cookies | None = None) -> dict[str, str]:
         """The headers to add to a request for `url` (none when its host is not the
-        config's). A `Cookie` header holds the configured cookies only: the caller adds
-        those the site set itself."""
+        config's). A Cookie header of the request's own replaces the client's jar for that
+        request, so the cookies the site set, in `jar` (the client's), are added to the
+        configured ones."""
         if not self.covers(url):
             return {}
         settings = self.settings
@@ -50,6 +53,11 @@ class SiteCredentials:
         cookies += [f"{c.name}={c.value.reveal()}" for c in settings.file_cookies
                     if _cookie_matches(c, url)]
         if cookies:
+            if jar is not None:
+                probe = httpx.Request("GET", url)
+                jar.set_cookie_header(probe)
+                if "cookie" in probe.headers:
+                    cookies.append(probe.headers["cookie"])
             headers["Cookie"] = "; ".join(cookies)
         return headers
 

@@ -53,7 +53,7 @@ from scraper.errors import (
     SkippedContent,
 )
 from scraper.models import FetchResult
-from scraper.urls import ALLOWED_SCHEMES, normalise_url
+from scraper.urls import ALLOWED_SCHEMES, DEFAULT_QUERY_RULE, QueryRule, normalise_url
 
 log = logging.getLogger(__name__)
 
@@ -201,7 +201,8 @@ class Fetcher:
                     headers: dict[str, str] | None = None,
                     truncate_at: int | None = None,
                     on_retry: RetryHook | None = None,
-                    credentials: SiteCredentials | None = None) -> FetchResult:
+                    credentials: SiteCredentials | None = None,
+                    query_rule: QueryRule = DEFAULT_QUERY_RULE) -> FetchResult:
         """GET `url` politely. Returns the answer (200 or 304); raises a FetchError subclass
         for anything else, after the configured retries for transient failures.
 
@@ -212,6 +213,8 @@ class Fetcher:
             crawl counts them all in its run's summary; `attempts` tells only this URL's).
         :param credentials: the config's `request:` headers, cookies and auth, added to
             each hop (robots.txt included) whose host is the config's, to no other.
+        :param query_rule: the site's (scraper.urls.query_rule_of): a redirect's target is
+            requested in the site's normal form, as its links are queued.
         """
         started = time.perf_counter()
         if self._down:
@@ -223,7 +226,7 @@ class Fetcher:
                                            "in this run)", host=host, attempts=0)
         attempt = functools.partial(self._attempt, url, politeness, network, etag,
                                     last_modified, scope_check, accept, headers or {},
-                                    truncate_at, on_retry, credentials)
+                                    truncate_at, on_retry, credentials, query_rule)
         try:
             result, attempts = await self._attempts(url, network, attempt, on_retry)
         except HostUnreachable as exc:
@@ -293,7 +296,8 @@ class Fetcher:
                        scope_check: ScopeCheck | None, accept: frozenset[str],
                        extra_headers: dict[str, str], truncate_at: int | None,
                        on_retry: RetryHook | None,
-                       credentials: SiteCredentials | None) -> FetchResult:
+                       credentials: SiteCredentials | None,
+                       query_rule: QueryRule) -> FetchResult:
         seen: list[str] = []
         current = url
         while True:
@@ -313,7 +317,7 @@ class Fetcher:
                        **extra_headers}
             if credentials is not None:
                 # Asked for this hop's URL: a hop to another host gets none of them.
-                headers.update(self._credential_headers(credentials, current))
+                headers.update(credentials.headers_for(current, self.client.cookies))
             if current == url:
                 if etag:
                     headers["If-None-Match"] = etag
@@ -326,23 +330,12 @@ class Fetcher:
                 if not location:
                     raise RedirectError(url, f"HTTP {result.status} without a Location header")
                 try:
-                    current = normalise_url(urljoin(current, location))
+                    current = normalise_url(urljoin(current, location), rule=query_rule)
                 except ValueError as exc:
                     raise BlockedURL(url, f"redirect to a URL that is never fetched: {location!r}"
                                      f" ({exc})") from None
                 continue
             return result
-
-    def _credential_headers(self, credentials: SiteCredentials, url: str) -> dict[str, str]:
-        added = credentials.headers_for(url)
-        if "Cookie" in added:
-            # A Cookie header of the request's own replaces the client's jar for it: the
-            # cookies the site set are added to the configured ones here.
-            probe = httpx.Request("GET", url)
-            self.client.cookies.set_cookie_header(probe)
-            if "cookie" in probe.headers:
-                added["Cookie"] += "; " + probe.headers["cookie"]
-        return added
 
     async def _request(self, url: str, current: str, headers: dict[str, str],
                        politeness: Politeness, network: Network,

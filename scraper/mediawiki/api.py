@@ -19,6 +19,7 @@ from urllib.parse import urlencode
 
 import httpx
 
+from scraper.crawl.credentials import SiteCredentials
 from scraper.errors import FetchError, FetchTimeout, HTTPStatusError
 from scraper.mediawiki.errors import (
     ApiError,
@@ -121,6 +122,8 @@ class MediaWikiClient:
     :param sleep: awaited to wait (tests pass a recorder).
     :param on_retry: called at every retry (of either kind), as it is made: a crawl counts
         them in its run's summary.
+    :param credentials: the config's `request:` headers, cookies and auth, sent with the
+        requests to the config's hosts.
     """
 
     def __init__(self, http: httpx.AsyncClient, api_url: str, *, user_agent: str | None = None,
@@ -128,7 +131,8 @@ class MediaWikiClient:
                  maxlag_retries: int = 5, retry_after_max: float = 60.0, backoff: float = 1.0,
                  delay: float = 0.0,
                  sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
-                 on_retry: Callable[[], None] | None = None) -> None:
+                 on_retry: Callable[[], None] | None = None,
+                 credentials: SiteCredentials | None = None) -> None:
         self.http = http
         self.api_url = api_url
         self.user_agent = user_agent
@@ -141,6 +145,7 @@ class MediaWikiClient:
         self.delay = delay
         self._sleep = sleep
         self._on_retry = on_retry
+        self._credentials = credentials  # the config's request: settings, for its hosts
         self._lock = asyncio.Lock()
         self._last_start = 0.0
         self._siteinfo: SiteInfo | None = None
@@ -156,6 +161,9 @@ class MediaWikiClient:
         """One request with retries on transient failures; returns any non-retryable answer."""
         shown = f"{url}?{urlencode(params)}" if params else url
         headers = {"User-Agent": self.user_agent} if self.user_agent else {}
+        if self._credentials is not None:
+            # Asked for this URL (never followed to another: redirects are not followed).
+            headers.update(self._credentials.headers_for(url, self.http.cookies))
         last: FetchError | None = None
         for attempt in range(1, self.attempts + 1):
             if attempt > 1:

@@ -76,7 +76,8 @@ async def _siteinfo(ctx: CrawlContext, options: MediaWikiSource, api_url: str,
     client = MediaWikiClient(ctx.fetcher.client, api_url, user_agent=pol.user_agent,
                              maxlag=options.maxlag, attempts=net.attempts,
                              backoff=net.backoff_base, retry_after_max=net.retry_after_max,
-                             delay=pol.delay, on_retry=on_retry)
+                             delay=pol.delay, on_retry=on_retry,
+                             credentials=SiteCredentials.of(ctx.config))
     return client, await client.siteinfo()
 
 
