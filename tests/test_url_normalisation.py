@@ -175,3 +175,31 @@ def test_a_crawl_of_tracking_links_archives_each_topic_once(tmp_path: Path) -> N
     assert len(targets) == len(set(targets))
     assert not [t for t in targets if any(name in t for name in ("utm_", "fbclid", "gclid",
                                                                   "mc_cid", "mc_eid"))]
+
+
+def test_a_redirects_target_is_requested_in_the_sites_normal_form(tmp_path: Path) -> None:
+    with TestSite(pages=5) as site:
+        slug = "NATO"
+        start = site.url(f"/fault/redirect-to?url=/info/{slug}%3Fsession%3Dabc%26utm_source%3Dx")
+        config = tmp_path / "site.yaml"
+        config.write_text(textwrap.dedent(f"""\
+            name: redirects
+            start_urls: ["{start}"]
+            scope:
+              include: ["^/fault/", "^/info/"]
+              drop_query: [session]
+            max_pages: 1
+            network: {{allow_loopback: true}}
+            politeness: {{delay: 0, robots_txt: false}}
+            """))
+        archive = str(tmp_path / "a.db")
+        result = CliRunner().invoke(main, ["crawl", str(config), "--archive", archive, "-q"])
+        assert result.exit_code == 0, result.output
+        targets = [record.target for record in site.stats().log]
+        stored = site.url(f"/fault/redirect-to?url=/info/{slug}?session%3Dabc%26utm_source%3Dx")
+        final = site.url(f"/info/{slug}")
+    # The redirect's target had session= and utm_source=: neither was asked for.
+    assert targets == [f"/fault/redirect-to?url=/info/{slug}?session%3Dabc%26utm_source%3Dx",
+                       f"/info/{slug}"]
+    with Archive.open(archive) as opened:
+        assert opened.snapshot(stored).final_url == final

@@ -290,7 +290,8 @@ class SiteCrawl:
                 item.url, politeness=cfg.politeness, network=cfg.network, etag=etag,
                 last_modified=last_modified,
                 scope_check=lambda url: out_of_scope_reason(url, cfg.scope),
-                on_retry=self.count_retry, credentials=self.credentials)
+                on_retry=self.count_retry, credentials=self.credentials,
+                query_rule=self.follow_rule.query)
         except (BlockedURL, SkippedContent) as exc:
             await self._skip(run_id, item, exc)
             return
