@@ -70,6 +70,7 @@ class QueryRule:
 
 
 DEFAULT_QUERY_RULE = QueryRule()
+_KEEP_ALL = QueryRule(drop=frozenset(), drop_prefixes=())  # URLs stored before the rule
 
 
 @lru_cache(maxsize=256)
@@ -137,25 +138,27 @@ def pasted_url_forms(text: str) -> list[str]:
     """The stored forms a person may mean by a URL pasted from a browser, most likely first.
 
     `text` is normalised as the crawler does (any case of scheme and host, a fragment,
-    default ports; https:// is added when it has no scheme), then given with its path's
-    trailing slash added or removed, and each of these with the other of http and https.
-    Raises ValueError as normalise_url does.
+    default ports, tracking parameters; https:// is added when it has no scheme), then given
+    with its path's trailing slash added or removed, and each of these with the other of
+    http and https; then the same with the query's tracking parameters kept, as an archive
+    made before they were dropped stores them. Raises ValueError as normalise_url does.
     """
     stripped = text.strip()
     if not _HAS_SCHEME.match(stripped):
         stripped = "https://" + stripped.lstrip("/")
-    first = normalise_url(stripped)
-    parts = urlsplit(first)
-    paths = [parts.path]
-    if parts.path != "/":
-        paths.append(parts.path[:-1] if parts.path.endswith("/") else parts.path + "/")
-    other_scheme = "http" if parts.scheme == "https" else "https"
     forms: list[str] = []
-    for scheme in (parts.scheme, other_scheme):
-        for path in paths:
-            form = normalise_url(urlunsplit((scheme, parts.netloc, path, parts.query, "")))
-            if form not in forms:
-                forms.append(form)
+    for rule in (DEFAULT_QUERY_RULE, _KEEP_ALL):
+        parts = urlsplit(normalise_url(stripped, rule=rule))
+        paths = [parts.path]
+        if parts.path != "/":
+            paths.append(parts.path[:-1] if parts.path.endswith("/") else parts.path + "/")
+        other_scheme = "http" if parts.scheme == "https" else "https"
+        for scheme in (parts.scheme, other_scheme):
+            for path in paths:
+                form = normalise_url(urlunsplit((scheme, parts.netloc, path, parts.query, "")),
+                                     rule=rule)
+                if form not in forms:
+                    forms.append(form)
     return forms
 
 

@@ -203,3 +203,15 @@ def test_a_redirects_target_is_requested_in_the_sites_normal_form(tmp_path: Path
                        f"/info/{slug}"]
     with Archive.open(archive) as opened:
         assert opened.snapshot(stored).final_url == final
+
+
+def test_a_pasted_url_finds_pages_stored_with_tracking_parameters_before() -> None:
+    from scraper.urls import pasted_url_forms
+
+    forms = pasted_url_forms("http://x.org/a?utm_source=1&b=2")
+    # The crawler's form first; the form an older archive stored comes after it.
+    assert forms[0] == "http://x.org/a?b=2"
+    assert "http://x.org/a?b=2&utm_source=1" in forms
+    assert forms.index("http://x.org/a?b=2&utm_source=1") > forms.index("https://x.org/a/?b=2")
+    assert pasted_url_forms("http://x.org/a?b=2") == [
+        "http://x.org/a?b=2", "http://x.org/a/?b=2", "https://x.org/a?b=2", "https://x.org/a/?b=2"]
