@@ -106,6 +106,22 @@ def hand_items(config: CrawlConfig, urls: Iterable[str], *,
     return list(items.values())
 
 
+def given_urls(config: CrawlConfig, urls: Sequence[str]
+               ) -> tuple[list[FrontierItem] | None, frozenset[str] | None]:
+    """A run's share of CrawlLimits.urls (crawl --url): the items of those in `config`'s
+    scope, to queue due now, and their URLs, the only ones it may claim; (None, None) when
+    no URL is given (the run takes every due URL). ConfigError for a site whose source is
+    not the built-in link-following one (a wiki's API source claims no URLs)."""
+    if not urls:
+        return None, None
+    if config.source != "html":
+        raise ConfigError(f"fetching given URLs (--url) works for `source: html` sites only, "
+                          f"and site {config.name!r} has `source: {config.source}`",
+                          path=config.path)
+    items = hand_items(config, urls, strict=False)
+    return items, frozenset(item.url for item in items)
+
+
 def hand_urls(configs: Sequence[CrawlConfig], urls: Iterable[str]) -> tuple[str, ...]:
     """URLs given to `crawl --url` in the normal form of the first config whose scope takes
     each (CrawlLimits.urls). Raises ConfigError naming a URL that no config takes."""

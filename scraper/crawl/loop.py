@@ -25,8 +25,8 @@ from scraper.crawl.frontier import (
     FollowRule,
     due_after,
     failure_backoff,
+    given_urls,
     gone_recheck_interval,
-    hand_items,
     recrawl_interval,
 )
 from scraper.crawl.parse_pool import ParsePool, ParseRequest
@@ -38,7 +38,6 @@ from scraper.errors import (
     ArchiveError,
     BlockedURL,
     ClaimLost,
-    ConfigError,
     FetchError,
     HostUnreachable,
     HTTPStatusError,
@@ -85,9 +84,7 @@ class CrawlLimits:
     # How long a claim lasts without renewal on an archive that workers share. A dead
     # worker's URLs come back to the others after it.
     lease_seconds: float = DEFAULT_LEASE_SECONDS
-    # crawl --url: fetch these URLs now, due or not, and no other queued URL. Each config
-    # takes those in its scope (in its normal form); check beforehand that some config does
-    # (hand_items raises ConfigError naming a URL outside a config's scope).
+    # crawl --url: fetch these now, due or not, and no other queued URL (see given_urls).
     urls: tuple[str, ...] = ()
 
 
@@ -103,13 +100,7 @@ class SiteCrawl:
         # Where URLs are claimed (the archive's frontier; leased when workers share it).
         self.worker = worker
         self.follow_rule = FollowRule.of(config)
-        # URLs given by hand (CrawlLimits.urls): queued due now, and the only ones claimed.
-        self.hand = hand_items(config, limits.urls, strict=False) if limits.urls else None
-        self.only = None if self.hand is None else frozenset(i.url for i in self.hand)
-        if self.hand is not None and config.source != BUILT_IN_SOURCE:
-            raise ConfigError(f"fetching given URLs (--url) works for `source: html` sites "
-                              f"only, and site {config.name!r} has `source: {config.source}`",
-                              path=config.path)
+        self.hand, self.only = given_urls(config, limits.urls)  # queued due now; claimed alone
         self.credentials = SiteCredentials.of(config)  # request: headers, cookies, auth
         self.db = gate
         # Direct use of the archive from the event loop's thread must go through
