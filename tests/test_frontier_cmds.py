@@ -194,3 +194,25 @@ def test_forget_drops_queued_urls_and_keeps_versions(tmp_path: Path,
             assert archive.stats()["pages"] == pages_before
         bad = _run("forget", str(config), "(a+)+$", "--archive", archive_location, code=2)
         assert "URL-PATTERN" in bad
+
+
+def test_given_urls_go_to_the_config_whose_scope_takes_them() -> None:
+    from scraper.config import CrawlConfig, load_config_text
+    from scraper.crawl.frontier import given_urls, hand_urls
+    from scraper.errors import ConfigError
+
+    def config(name: str, host: str, source: str = "html") -> CrawlConfig:
+        return load_config_text(f"name: {name}\nstart_urls: ['http://{host}/wiki/A']\n"
+                                f"source: {source}\n", f"{name}.yaml")
+
+    a, b = config("a", "a.example.org"), config("b", "b.example.org")
+    assert hand_urls([a, b], ["http://B.example.org/wiki/X?fbclid=1"]) == (
+        "http://b.example.org/wiki/X",)
+    with pytest.raises(ConfigError, match="c.example.org"):
+        hand_urls([a, b], ["http://c.example.org/wiki/X"])
+    items, only = given_urls(b, ("http://a.example.org/wiki/X", "http://b.example.org/wiki/Y"))
+    assert only == frozenset({"http://b.example.org/wiki/Y"}) and [i.site for i in items or ()] == ["b"]
+    assert given_urls(a, ()) == (None, None)
+    wiki = config("w", "w.example.org", source="mediawiki")
+    with pytest.raises(ConfigError, match="source: mediawiki"):
+        given_urls(wiki, ("http://w.example.org/wiki/X",))

@@ -141,8 +141,9 @@ def test_normalisation_is_idempotent_and_tracking_never_survives(
 
 # --- a real crawl of the built-in site with tracking links -----------------------------------
 
-def _crawl_pages(tmp_path: Path, name: str, **options: bool) -> tuple[int, list[str], bytes]:
-    with TestSite(pages=15, **options) as site:
+def _crawl_pages(tmp_path: Path, name: str, *,
+                 tracking_links: bool = False) -> tuple[int, list[str], bytes]:
+    with TestSite(pages=15, tracking_links=tracking_links) as site:
         config = tmp_path / f"{name}.yaml"
         config.write_text(textwrap.dedent(f"""\
             name: {name}
