@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import heapq
+from collections.abc import Iterator
 from datetime import datetime
 from html import escape
+from typing import Any
 
 from scraper.archive import ArchiveBackend
 from scraper.diff import diff_pages
@@ -18,14 +21,32 @@ DEFAULT_LIMIT = 200  # entries in a feed unless told: a week of a big crawl stay
 MAX_CONTENT_CHARS = 100_000
 
 
+# A candidate entry: (time, URL, version or 0, site, the version, or the gone page's row).
+_Found = tuple[datetime, str, int, str, Snapshot | None, dict[str, Any] | None]
+
+
 def feed_entries(archive: ArchiveBackend, since: datetime, until: datetime | None = None,
                  site: str | None = None, limit: int = DEFAULT_LIMIT) -> list[FeedEntry]:
     """One entry per version made in [since, until) and per page gone then, newest first,
-    at most `limit`. Only the entries kept are diffed: a long period costs one metadata read
-    per version and two page reads per entry."""
-    found: list[tuple[datetime, str, str, Snapshot | None, dict[str, object] | None]] = []
+    at most `limit`. The period's versions are streamed and only the newest `limit` kept
+    (memory does not grow with the period); only those are read whole and diffed, two page
+    reads each."""
+    # Newest first; one time's entries in a fixed order so that the feed is reproducible.
+    kept = heapq.nlargest(limit, _candidates(archive, since, until, site),
+                          key=lambda found: found[:3])
+    entries = []
+    for at, url, _, page_site, snap, gone in kept:
+        if snap is not None:
+            entries.append(_version_entry(archive, page_site, snap))
+        elif gone is not None:
+            entries.append(_gone_entry(page_site, url, at, gone))
+    return entries
+
+
+def _candidates(archive: ArchiveBackend, since: datetime, until: datetime | None,
+                site: str | None) -> Iterator[_Found]:
     for version_site, version in archive.versions_between(since, until, site):
-        found.append((version.fetched_at, version.url, version_site, version, None))
+        yield version.fetched_at, version.url, version.version, version_site, version, None
     for row in archive.gone_pages(since, site):
         gone_at = row.get("gone_at")
         if isinstance(gone_at, datetime):
@@ -35,17 +56,7 @@ def feed_entries(archive: ArchiveBackend, since: datetime, until: datetime | Non
         else:
             continue
         if until is None or at < until:
-            found.append((at, str(row["url"]), str(row.get("site") or ""), None, row))
-    # Newest first; one time's entries in a fixed order so that the feed is reproducible.
-    found.sort(key=lambda item: (item[0], item[1], item[3].version if item[3] else 0),
-               reverse=True)
-    entries = []
-    for at, url, page_site, snap, gone in found[:limit]:
-        if snap is not None:
-            entries.append(_version_entry(archive, page_site, snap))
-        elif gone is not None:
-            entries.append(_gone_entry(page_site, url, at, gone))
-    return entries
+            yield at, str(row["url"]), 0, str(row.get("site") or ""), None, row
 
 
 def _version_entry(archive: ArchiveBackend, site: str, snap: Snapshot) -> FeedEntry:
@@ -71,7 +82,7 @@ def _version_entry(archive: ArchiveBackend, site: str, snap: Snapshot) -> FeedEn
                      snap.fetched_at, gist, content)
 
 
-def _gone_entry(site: str, url: str, at: datetime, row: dict[str, object]) -> FeedEntry:
+def _gone_entry(site: str, url: str, at: datetime, row: dict[str, Any]) -> FeedEntry:
     title = str(row.get("title") or "")
     version = row.get("current_version")
     last = version if isinstance(version, int) else 0
