@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import gzip
+import logging
 import sqlite3
 import subprocess
 import sys
@@ -252,7 +253,9 @@ def test_the_protocol_caps_truncate_or_refuse_a_sitemap_and_the_run_goes_on(
     assert "compression bomb" in failures["/bomb.xml.gz"]
 
 
-def test_sitemap_urls_out_of_scope_are_skipped(tmp_path: Path) -> None:
+def test_sitemap_urls_out_of_scope_are_skipped(tmp_path: Path,
+                                               caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="scraper.crawl")
     with serve(_Sitemaps) as base:
         _Sitemaps.routes = {"/s.xml": ("text/xml", _urlset(
             [f"{base}/p/in", f"{base}/other/out", "http://elsewhere.example/p/x",
@@ -267,6 +270,12 @@ def test_sitemap_urls_out_of_scope_are_skipped(tmp_path: Path) -> None:
                     if archive.frontier_item(item) is not None}
     assert result.stats.fetched == 1
     assert urls == {f"{base}/p/in"}
+    # The run's one line on its sitemaps counts what was left out, and why.
+    [summary] = [r for r in caplog.records if getattr(r, "fields", {}).get("event") == "sitemaps"]
+    fields = summary.fields  # type: ignore[attr-defined]
+    assert (fields["urls"], fields["queued"], fields["out_of_scope"], fields["bad_urls"]) == (
+        3, 1, 2, 1)  # the mailto: <loc> is no URL
+    assert "3 URLs listed, 1 new, 0 due again by lastmod, 2 out of scope" in summary.getMessage()
 
 
 def test_scraper_crawl_from_the_sitemaps_of_a_scraper_testsite_process(tmp_path: Path) -> None:
