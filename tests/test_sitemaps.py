@@ -306,3 +306,17 @@ def test_scraper_crawl_from_the_sitemaps_of_a_scraper_testsite_process(tmp_path:
         urls = {row[0] for row in conn.execute("SELECT url FROM pages")}
     assert len(urls) == 61  # the home page and the 60 articles the sitemaps list
     assert sum("/info/" in url for url in urls) == 60
+
+
+def test_crawl_url_fetches_the_given_url_without_reading_the_sitemaps(
+        site: TestSite, tmp_path: Path) -> None:
+    config = make_config(f"""\
+        sitemaps: ["{site.url('/sitemap.xml')}"]
+        max_depth: 0
+        """)
+    wanted = site.url(f"/info/{site.model.slugs[5]}")
+    with Archive.open(str(tmp_path / "a.db")) as archive:
+        result = run(config, archive, urls=(wanted,))
+    assert result.stats.fetched == 1
+    assert page_requests(site) == [f"/info/{site.model.slugs[5]}"]
+    assert site.stats().count("/sitemap.xml") == 0

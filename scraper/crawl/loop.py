@@ -146,7 +146,7 @@ class SiteCrawl:
         log.info("%s: run %d started", cfg.name, run_id, extra=record_fields("run_start"))
         status = "completed"
         try:
-            await seed_run(self, run_id, started)  # start URLs, sitemaps
+            await seed_run(self, run_id, started, sitemaps=not self.hand)  # not with --url
             if self.hand:
                 await self.db.run(self.archive.enqueue_now, self.hand, started)
             if cfg.source == BUILT_IN_SOURCE:

@@ -67,11 +67,12 @@ class SitemapReport:
     bad_lastmods: int = 0  # lastmods unreadable or in the future: ignored for their URL
 
 
-async def seed_run(ctx: CrawlContext, run_id: int, now: datetime) -> SitemapReport | None:
+async def seed_run(ctx: CrawlContext, run_id: int, now: datetime, *,
+                   sitemaps: bool = True) -> SitemapReport | None:
     """Queue a run's seeds: its start URLs, then what its sitemaps list (None without
-    sitemaps)."""
+    sitemaps, or with `sitemaps` false)."""
     await ctx.db.run(ctx.archive.enqueue, start_items(ctx.config), now)
-    if not ctx.config.sitemaps and ctx.config.start != "sitemap":
+    if not sitemaps or (not ctx.config.sitemaps and ctx.config.start != "sitemap"):
         return None
     return await seed_from_sitemaps(ctx, run_id)
 
