@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import logging
 import os
 import subprocess
 import sys
@@ -115,6 +116,8 @@ def main() -> None:
     parser.add_argument("--retry-after", action="store_true",
                         help="the site's 503s carry Retry-After: 1")
     args = parser.parse_args()
+    # The 503s that run out of attempts are counted in the table, not logged one by one.
+    logging.getLogger("scraper").setLevel(logging.ERROR)
     overload = (f"capacity={args.capacity},latency_ms={args.latency:g},"
                 f"reject_above={2 * args.capacity}"
                 + (",retry_after=1" if args.retry_after else ""))
