@@ -351,8 +351,9 @@ class Fetcher:
                 async with asyncio.timeout(network.total_timeout):
                     async with self.client.stream("GET", current, headers=headers) as response:
                         heard = True
-                        gate.answered(sent_at, time.monotonic(), response.status_code,
-                                      response.headers.get("retry-after"))
+                        if gate.adaptive is not None:  # headers.get is not free: only then
+                            gate.answered(sent_at, time.monotonic(), response.status_code,
+                                          response.headers.get("retry-after"))
                         return await read_answer(url, current, response, network, accept,
                                                  fetched_at, truncate_at)
             except TimeoutError:
