@@ -292,9 +292,9 @@ def round_trips(pg: ReadArchive, read: Callable[[], object]) -> int:
     return sum(1 for sent, got in itertools.pairwise(directions) if (sent, got) == ("F", "B"))
 
 
-def test_current_hash_is_one_statement_between_begin_and_commit(
-        both: tuple[SQLiteArchive, ReadArchive]) -> None:
-    """The crawl's archive thread asks for it before every save and waits for each answer."""
+def test_current_hash_is_one_round_trip(both: tuple[SQLiteArchive, ReadArchive]) -> None:
+    """The crawl's archive thread asks for it before every save and waits for each answer:
+    one statement, outside a transaction (BEGIN and COMMIT would make it three)."""
     lite, pg = both
     urls = (URL, ALIAS, "http://wiki.test/wiki/Queued", "http://nowhere/x")
     for url in urls:
@@ -303,4 +303,4 @@ def test_current_hash_is_one_statement_between_begin_and_commit(
     for url in urls * 2:
         pg.current_hash(url)
     for url in urls:
-        assert round_trips(pg, lambda u=url: pg.current_hash(u)) == 3, url
+        assert round_trips(pg, lambda u=url: pg.current_hash(u)) == 1, url

@@ -4,7 +4,9 @@ tests' (tests/test_archive.py on both backends)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import itertools
+import tempfile
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -182,3 +184,50 @@ def test_a_save_sends_its_statements_pipelined(archive: PostgresArchive,
     assert len(statuses) == 4  # a body and a fields blob per version
     assert set(statuses) == {psycopg.pq.PipelineStatus.ON}
     assert rows(postgres_url, "SELECT current_version, text FROM pages") == [(2, "two")]
+
+
+def test_a_first_version_waits_for_one_answer_besides_the_transaction(
+        archive: PostgresArchive) -> None:
+    """A save asks what it must know in one statement (its claim, the page's current
+    version, which blobs are stored, a new page's id) and sends the rest without waiting:
+    for a page's first version, that read is the one wait besides the four of psycopg's
+    pipelined transaction (after BEGIN, before and after COMMIT, and the pipeline's end),
+    for a crawl worker as for a lone writer. (Before: nine, each read waiting for its
+    answer: the claim, the current version, each blob, the new page's id.)"""
+    run = archive.start_run(["wiki"], {}, T0)
+    links = (Link("http://wiki.test/wiki/Firefox", "related", "Firefox"),)
+    archive.save(run, "wiki", fetch(b"<html>warm</html>", url="http://wiki.test/wiki/Warm"),
+                 Page("http://wiki.test/wiki/Warm", title="Warm"), next_due=T0)
+    lone = round_trips(archive, lambda: archive.save(
+        run, "wiki", fetch(b"<html>v1</html>"), article("one", links), next_due=T0,
+        discovered=(FrontierItem("http://wiki.test/wiki/Firefox", "wiki", 1),)))
+    assert lone == 5
+    worker = archive.join_crawl(lease_seconds=60)
+    try:
+        second = "http://wiki.test/wiki/Second"
+        archive.enqueue([FrontierItem(second, "wiki")], T0)
+        assert [item.url for item in worker.claim("wiki", T0, 10, only=[second])] == [second]
+        assert round_trips(archive, lambda: archive.save(
+            run, "wiki", fetch(b"<html>s</html>", url=second),
+            Page(second, title="Second"), next_due=T0)) == 5
+    finally:
+        worker.leave()
+    assert rows(archive.core.location.path_or_dsn,
+                "SELECT url, current_version FROM pages ORDER BY id") == [
+        ("http://wiki.test/wiki/Warm", 1), (URL, 1), ("http://wiki.test/wiki/Second", 1)]
+
+
+def round_trips(archive: PostgresArchive, write: Callable[[], object]) -> int:
+    """How many times `write` sent messages to the server and then waited for its answer
+    (libpq's protocol trace of the archive's connection: F lines sent, B received)."""
+    conn = archive.core.run(lambda c: c)
+    with tempfile.TemporaryFile() as trace:
+        conn.pgconn.trace(trace.fileno())
+        conn.pgconn.set_trace_flags(psycopg.pq.Trace.SUPPRESS_TIMESTAMPS)
+        try:
+            write()
+        finally:
+            conn.pgconn.untrace()
+        trace.seek(0)
+        directions = [line.split("\t")[0] for line in trace.read().decode().splitlines()]
+    return sum(1 for sent, got in itertools.pairwise(directions) if (sent, got) == ("F", "B"))

@@ -353,6 +353,16 @@ CREATE TABLE notify_deliveries (
 """
 
 
+# Version 6: links.page_id is no longer a foreign key. Only a save writes links rows, in the
+# transaction that writes or locks their page, so the key guarded nothing; but it checked
+# each of a page's ~90 rows against pages, one nested query each: 0.6 of the server's 6.4 ms
+# per stored page on the crawl benchmark (pg_stat_statements). snapshots keep theirs (one
+# row per version).
+V6_LINKS_UNCHECKED = """
+ALTER TABLE links DROP CONSTRAINT IF EXISTS links_page_id_fkey;
+"""
+
+
 @dataclass(frozen=True, slots=True)
 class Migration:
     version: int
@@ -366,6 +376,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(3, "search_trigger", V3_SEARCH_TRIGGER),
     Migration(4, "worker_runs", V4_WORKER_RUNS),
     Migration(5, "notify_outbox", V5_NOTIFY_OUTBOX),
+    Migration(6, "links_unchecked", V6_LINKS_UNCHECKED),
 )
 SCHEMA_VERSION = MIGRATIONS[-1].version
 

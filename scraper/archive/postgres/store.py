@@ -85,7 +85,8 @@ _SNAPSHOT_INSERT = (
 # A save's first statement. `claimed`: the frontier URL the worker claimed; `url`: the page's
 # own (a redirect's target). Columns: the claim's holder, the blobs of `hashes` stored, the
 # current version's page id, version, content, body and fields hashes, and for a page not
-# stored yet the id it will take (a gap in the ids when the save fails: harmless).
+# stored yet the id it will take (a gap in the ids when the save fails: harmless). The
+# sequence is named, not looked up (pg_get_serial_sequence reads the catalog on each call).
 _SAVE_START_QUERY = (
     "WITH {claim}"
     " current AS (SELECT p.id, p.current_version, s.content_hash, s.body_hash, s.fields_hash"
@@ -93,7 +94,7 @@ _SAVE_START_QUERY = (
     "   WHERE p.url = %(url)s FOR UPDATE OF p)"
     " SELECT {holder}, (SELECT array_agg(hash) FROM blobs WHERE hash = ANY(%(hashes)s)),"
     " c.id, c.current_version, c.content_hash, c.body_hash, c.fields_hash,"
-    " CASE WHEN c.id IS NULL THEN nextval(pg_get_serial_sequence('pages', 'id')) END"
+    " CASE WHEN c.id IS NULL THEN nextval('pages_id_seq') END"
     " FROM (VALUES (1)) AS one LEFT JOIN current c ON true")
 _SAVE_START = _SAVE_START_QUERY.format(
     claim="claim AS (SELECT leased_by FROM frontier WHERE url = %(claimed)s FOR UPDATE),",
