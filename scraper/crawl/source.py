@@ -19,6 +19,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Protocol, cast
 
+# A source sends the config's request: settings with its own requests (the MediaWiki API
+# client does): it takes them from here, as it takes everything of the crawl.
+from scraper.crawl.credentials import SiteCredentials
 from scraper.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -31,7 +34,7 @@ if TYPE_CHECKING:
     from scraper.models import FetchResult, FrontierItem, Page, RevisionMeta
 
 __all__ = ["BUILT_IN_SOURCE", "SOURCES", "CrawlContext", "PageSource", "RunCounts",
-           "load_source"]
+           "SiteCredentials", "load_source"]
 
 # The source SiteCrawl runs itself: links followed from the start URLs.
 BUILT_IN_SOURCE = "html"

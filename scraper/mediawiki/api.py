@@ -19,7 +19,7 @@ from urllib.parse import urlencode
 
 import httpx
 
-from scraper.crawl.credentials import SiteCredentials
+from scraper.crawl.source import SiteCredentials
 from scraper.errors import FetchError, FetchTimeout, HTTPStatusError
 from scraper.mediawiki.errors import (
     ApiError,

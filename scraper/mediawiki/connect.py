@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from scraper.archive import ArchiveBackend
 from scraper.config import MediaWikiSource, config_to_dict
-from scraper.crawl.credentials import SiteCredentials
+from scraper.crawl.source import SiteCredentials
 from scraper.errors import ArchiveError, FetchError, HTTPStatusError
 from scraper.mediawiki.api import MediaWikiClient
 from scraper.mediawiki.errors import BadAnswer, NoApiFound

@@ -30,7 +30,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from scraper.config import MediaWikiSource
-from scraper.crawl.credentials import SiteCredentials
+from scraper.crawl.source import SiteCredentials
 from scraper.errors import BlockedURL, FetchError, HTTPStatusError, ParseError, SkippedContent
 from scraper.mediawiki.api import EXTRACTS_BATCH, TITLE_BATCH, MediaWikiClient, mw_timestamp
 from scraper.mediawiki.connect import connect, synced_at
