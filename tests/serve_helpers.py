@@ -4,7 +4,6 @@ pages and a hostile page, and the web view served by uvicorn on a free loopback 
 from __future__ import annotations
 
 import asyncio
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -20,6 +19,7 @@ from scraper.crawl import CrawlLimits, crawl
 from scraper.models import FetchResult
 from scraper.parse import parse_page
 from scraper.serve import ServeSettings, create_app
+from scraper.serve.listening import listening_socket
 from scraper.testsite import TestSite
 
 CONFIG = """\
@@ -93,16 +93,12 @@ def build_archive(location: str, watch_url: str = "http://127.0.0.1:9") -> Serve
     return ServeArchive(location, base_url, edited_url)
 
 
-def free_socket(host: str = "127.0.0.1") -> socket.socket:
-    return socket.create_server((host, 0))
-
-
 @contextmanager
 def serving(settings: ServeSettings) -> Iterator[str]:
     """The web view of `settings.archive` on a free loopback port, in a thread; yields its
     base URL."""
     app = create_app(settings)
-    sock = free_socket(settings.host)
+    sock = listening_socket(settings.host, 0)
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()

@@ -402,3 +402,18 @@ def test_command_names_a_missing_archive(tmp_path: Path) -> None:
 def test_readers_report_a_missing_archive_before_serving(tmp_path: Path) -> None:
     with pytest.raises(ArchiveError, match="no archive here"):
         ArchiveReaders(str(tmp_path / "none.db")).open_one()
+
+
+def test_connections_accepted_send_without_delay() -> None:
+    # Without TCP_NODELAY on each connection, every answer on a keep-alive connection waited
+    # 40 ms (Nagle's algorithm against the client's delayed ACK); uvicorn sets it only on the
+    # sockets it binds itself, so the listening socket carries it to the connections.
+    import socket
+
+    from scraper.serve.listening import listening_socket
+
+    with listening_socket("127.0.0.1", 0) as listener, \
+            socket.create_connection(listener.getsockname()[:2]):
+        accepted, _ = listener.accept()
+        with accepted:
+            assert accepted.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) != 0

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import shutil
-import socket
 import sys
 import tempfile
 import threading
@@ -25,6 +24,7 @@ from playwright.sync_api import sync_playwright
 
 from scraper.demo import run_demo
 from scraper.serve import ServeSettings, create_app
+from scraper.serve.listening import listening_socket
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -41,7 +41,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as workdir:
         demo = run_demo(workdir, say=lambda line: print(line, file=sys.stderr))
         app = create_app(ServeSettings(archive=demo.archive_path))
-        sock = socket.create_server(("127.0.0.1", 0))
+        sock = listening_socket("127.0.0.1", 0)
         server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
         thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
         thread.start()

@@ -15,13 +15,13 @@ from scraper.cli.app import (
     resolve_archive_path,
 )
 from scraper.serve.access import TOKEN_ENV, ServeSettings, check_settings
+from scraper.serve.listening import listening_socket
 
 
 def bind(host: str, port: int) -> socket.socket:
     """A listening socket on host:port (port 0: a free one), for uvicorn to serve on."""
-    family = socket.AF_INET6 if ":" in host.strip("[]") else socket.AF_INET
     try:
-        return socket.create_server((host.strip("[]"), port), family=family, backlog=128)
+        return listening_socket(host, port)
     except OSError as exc:
         raise ScraperClickError(f"cannot listen on {host}:{port}: {exc.strerror or exc}",
                                 EXIT_ERROR) from exc

@@ -166,6 +166,7 @@ class Result:
     errors: int
     seconds: float
     server_cores: float
+    client_cores: float  # the load loop's own process
     other_cores: float
 
     def pct(self, p: float) -> float:
@@ -212,7 +213,7 @@ def measure(base: str, server_pid: int, view: str, urls: list[str], seconds: flo
     server = (process_cpu_s(server_pid) - cpu0) / wall
     own = (time.process_time() - own0) / wall
     other = max(0.0, (machine_busy_s() - busy0) / wall - server - own)
-    return Result(view, latencies, errors, wall, server, other)
+    return Result(view, latencies, errors, wall, server, own, other)
 
 
 def cold_diff_ms(archive: Path, rounds: int) -> list[float]:
@@ -249,7 +250,7 @@ def main() -> None:
         base = found.group(1)
         print(f"scraper serve at {base}; {CONNECTIONS} connections, {args.seconds:.0f} s per view")
         print(f"{'view':<10} {'requests':>9} {'req/s':>7} {'median':>8} {'p99':>8} {'max':>8} "
-              f"{'errors':>6} {'server cores':>12} {'other load':>10}  target")
+              f"{'errors':>6} {'server cores':>12} {'client':>6} {'other load':>10}  target")
         for view in ("timeline", "version", "diff"):
             if args.only not in view:
                 continue
@@ -259,6 +260,7 @@ def main() -> None:
             print(f"{view:<10} {len(r.latencies_ms):>9,} {len(r.latencies_ms) / r.seconds:>7.0f} "
                   f"{statistics.median(r.latencies_ms):>6.1f}ms {r.pct(99):>6.1f}ms "
                   f"{max(r.latencies_ms):>6.0f}ms {r.errors:>6} {r.server_cores:>12.2f} "
+                  f"{r.client_cores:>6.2f} "
                   f"{r.other_cores:>10.2f}  p99 < {TARGETS_MS[view]:.0f} ms "
                   f"{'ok' if ok else 'MISSED'}", flush=True)
     finally:
