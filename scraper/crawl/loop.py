@@ -30,6 +30,7 @@ from scraper.crawl.frontier import (
     recrawl_interval,
 )
 from scraper.crawl.parse_pool import ParsePool, ParseRequest
+from scraper.crawl.pending import PendingEstimate
 from scraper.crawl.run_stats import run_stats, with_run_parts
 from scraper.crawl.sitemaps import seed_run
 from scraper.crawl.source import BUILT_IN_SOURCE, RunCounts, load_source
@@ -55,11 +56,6 @@ log = logging.getLogger("scraper.crawl")
 __all__ = ["CrawlLimits", "RunResult", "SiteCrawl"]
 
 MAX_WORKERS = 256
-# The frontier's count of due URLs (for a progress bar's total) is read at most this often,
-# and at most once per PENDING_COST_RATIO times what the last count took: a count scans the
-# site's part of the frontier index, and the archive thread has writes to do.
-PENDING_REFRESH_S = 1.0
-PENDING_COST_RATIO = 50
 # A worker of a shared crawl with nothing to claim while other workers hold due URLs looks
 # again this often: their pages may add links, or their leases run out.
 SHARED_POLL_S = 0.25
@@ -121,9 +117,7 @@ class SiteCrawl:
         self.due_again = DueAgain()
         self.run_id = 0
         self.result: RunResult | None = None  # once the run row is finished
-        # The last count of due URLs, and how many pages had ended when it was answered.
-        self._pending_count: tuple[int, int] | None = None
-        self._pending_next = 0.0
+        self.pending = PendingEstimate()
         hosts = max(1, len(config.scope.domains))
         # Pages in progress: twice what may be fetched at once (the fetcher's HostGate holds
         # each host to `concurrency`), so that pages waiting to be parsed or stored do not
@@ -195,7 +189,7 @@ class SiteCrawl:
         while True:
             if self.deadline is not None and time.monotonic() >= self.deadline:
                 return "max_time"
-            if time.monotonic() >= self._pending_next:
+            if self.pending.stale():
                 await self._count_pending()
             room = self.workers - len(self.in_flight)
             if self.max_pages is not None:
@@ -471,28 +465,16 @@ class SiteCrawl:
               version: int | None = None, detail: str = "") -> None:
         queued = len(self.in_flight)
         self.events(CrawlEvent(kind, self.config.name, url, status, version, detail, queued,
-                               self._pending_estimate()))
+                               self.pending.estimate(self.counts.ended, queued)))
 
     async def _count_pending(self) -> None:
-        """Count the due URLs for the progress bar's total (see PENDING_REFRESH_S)."""
+        """Count the due URLs for the progress bar's total (pending.py: how often)."""
         def count(site: str, now: datetime) -> tuple[int, float]:
             began = time.perf_counter()
             return self.archive.pending_count(site, now), time.perf_counter() - began
 
         pending, took = await self.db.run(count, self.config.name, self.clock())
-        self._pending_count = (pending, self._ended_pages())
-        self._pending_next = time.monotonic() + max(PENDING_REFRESH_S, PENDING_COST_RATIO * took)
-
-    def _pending_estimate(self) -> int | None:
-        """URLs due and not done: the last count less the pages ended since."""
-        if self._pending_count is None:
-            return None
-        pending, ended_then = self._pending_count
-        return max(len(self.in_flight), pending - (self._ended_pages() - ended_then))
-
-    def _ended_pages(self) -> int:
-        c = self.counts
-        return c.fetched + c.not_modified + c.failed + c.skipped
+        self.pending.counted(pending, took, self.counts.ended)
 
     def _stats(self, ended: datetime, started: datetime, delays: dict[str, Any]) -> CrawlStats:
         return run_stats(self.archive, self.config.name, self.counts, started, ended,

@@ -61,6 +61,11 @@ class RunCounts:
     start_skips: list[str] = field(default_factory=list)  # start URLs refused, and why
     claims_lost: int = 0  # pages dropped: their claim ran out and another worker took it
 
+    @property
+    def ended(self) -> int:
+        """Pages done with, whatever the outcome."""
+        return self.fetched + self.not_modified + self.failed + self.skipped
+
 
 class CrawlContext(Protocol):
     """What one config's run offers the source that fills it."""
