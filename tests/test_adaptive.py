@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import statistics
 import textwrap
 import time
 from collections.abc import Iterator, Sequence
@@ -292,7 +293,8 @@ def test_adaptive_gets_far_fewer_503s_than_no_delay(busy_site: TestSite,
     assert fixed_503 >= 30
     assert adaptive_503 * 5 <= fixed_503
     assert adaptive.status == "completed" and adaptive.stats.failed == 0
-    assert adaptive.stats.fetched == fixed.stats.fetched + fixed.stats.failed
+    # (A listing that failed hides the pages only it links to: the fixed crawl may miss some.)
+    assert adaptive.stats.fetched >= fixed.stats.fetched
     # The run row keeps the host's delay.
     pace = adaptive.stats.extra["host_delays"][busy_site.url("").split("//")[1]]
     assert pace["answers"] >= adaptive.stats.fetched and pace["delay_s"] > 0
@@ -310,14 +312,14 @@ def test_adaptive_never_starts_requests_closer_than_the_floor(busy_site: TestSit
         tmp_path / "a.db")
     assert result.status == "completed"
     starts = sorted(r.start for r in busy_site.stats().log)
-    gaps = [b - a for a, b in pairwise(starts)]
-    assert len(gaps) > 50
-    # Server-side times: a request the client's event loop sent a little late shows a
-    # shorter gap to the next (on a busy machine by 15 ms and more), which the one after
-    # makes up. So each gap gets slack, and every run of five starts spans four floors.
-    assert min(gaps) >= floor / 2
-    spans = [b - a for a, b in zip(starts, starts[4:], strict=False)]
-    assert min(spans) >= 4 * floor - 0.02
+    assert len(starts) > 50
+    # Server-side times: a request that the client's event loop sent late (a busy machine
+    # stalls it for tens of ms) shows a short gap to the next one, even none. So runs of 20
+    # starts are measured, each allowed one such stall; without the floor they would span
+    # about 20 * 7.5 ms (30 ms answers / 4).
+    spans = [b - a for a, b in zip(starts, starts[19:], strict=False)]
+    assert min(spans) >= 19 * floor - 0.1
+    assert statistics.median(b - a for a, b in pairwise(starts)) >= floor * 0.95
     pace = next(iter(result.stats.extra["host_delays"].values()))
     assert pace["min_delay_s"] >= floor
 
@@ -386,3 +388,17 @@ def test_a_worker_asks_for_host_slots_with_its_adaptive_delay(postgres_url: str)
         if caller is not None:
             caller.close()
         archive.close()
+
+
+def test_a_retry_after_on_a_503_sets_the_backoff(busy_site: TestSite, tmp_path: Path) -> None:
+    # Aimed at more requests in flight than the site takes: it refuses some, saying when to
+    # come back; the delay goes at least that far (then drifts back down).
+    busy_site.overload = Overload(capacity=2, latency_ms=30, reject_above=3, retry_after=1)
+    result = crawl_once(site_config(
+        busy_site, "concurrency: 12, delay: 0, adaptive: true, target_concurrency: 8"),
+        tmp_path / "a.db")
+    refused = busy_site.stats().by_status.get(503, 0)
+    pace = result.stats.extra["host_delays"][busy_site.url("").split("//")[1]]
+    assert refused >= 1 and pace["backoffs"] >= 1
+    assert pace["max_delay_s"] >= 1.0 and pace["delay_s"] < 0.5
+    assert result.stats.failed == 0
