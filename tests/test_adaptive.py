@@ -341,6 +341,11 @@ def test_the_delay_shows_in_verbose_logs_and_the_summary(busy_site: TestSite,
     assert result.exit_code == 0, result.output
     assert f"{host}: adaptive delay 0.500 s -> " in result.output
     assert f"  adaptive delay {host}: " in result.output and "backed off" in result.output
+    stats = CliRunner().invoke(main, ["stats", "--archive", str(tmp_path / "a.db")])
+    assert stats.exit_code == 0 and f"  adaptive delay {host}: " in stats.output
+    stats_json = CliRunner().invoke(main, ["stats", "--archive", str(tmp_path / "a.db"),
+                                           "--format", "json"])
+    assert host in json.loads(stats_json.output)["last_run"]["host_delays"]
     as_json = CliRunner().invoke(main, ["crawl", str(config), "--format", "json", "-q",
                                         "--archive", str(tmp_path / "b.db")])
     assert as_json.exit_code == 0

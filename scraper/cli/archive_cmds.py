@@ -176,6 +176,8 @@ def stats(archive_path: str | None, output_format: str) -> None:
                 "id", "status", "started_at", "ended_at", "fetched", "new_versions", "failed")}
             # A run that workers shared (a PostgreSQL archive): who fetched what.
             data["last_run"]["workers"] = last["extra"].get("workers", [])
+            # Each host's adaptive delay at the run's end (politeness.adaptive).
+            data["last_run"]["host_delays"] = last["extra"].get("host_delays", {})
     if output_format == "json":
         _echo_json(data)
         return
@@ -207,6 +209,9 @@ def stats(archive_path: str | None, output_format: str) -> None:
         for part in last["workers"]:
             _echo(f"  worker {part['worker']} {part['label']}: fetched {part['fetched']}, new "
                   f"versions {part['new_versions']}, failed {part['failed']} ({part['status']})")
+        for host, pace in sorted(last["host_delays"].items()):
+            _echo(f"  adaptive delay {host}: {pace['delay_s']:.3f} s at the end, backed off "
+                  f"{pace['backoffs']} times")
     for site, counts in data["sites"].items():
         rates = ", ".join(f"{field} {rate:.0%}" for field, rate in counts["fill_rates"].items())
         _echo(f"site {site}: {counts['pages']} pages, {counts['versions']} versions, "
