@@ -31,7 +31,6 @@ class ArchiveReaders:
         self.location = location
         self.size = size
         self._idle: list[ArchiveBackend] = []
-        self._opened: list[ArchiveBackend] = []
         self._lock = threading.Lock()
         self._closed = False
         self._limiter: anyio.CapacityLimiter | None = None
@@ -65,10 +64,7 @@ class ArchiveReaders:
                 return self._idle.pop()
         # Opened outside the lock: an open may take a while (a schema check, a connection),
         # and other threads must be able to give objects back meanwhile.
-        archive = Archive.open(self.location, create=False, readonly=True)
-        with self._lock:
-            self._opened.append(archive)
-        return archive
+        return Archive.open(self.location, create=False, readonly=True)
 
     def _release(self, archive: ArchiveBackend) -> None:
         with self._lock:
@@ -82,6 +78,5 @@ class ArchiveReaders:
         with self._lock:
             self._closed = True
             idle, self._idle = self._idle, []
-            self._opened = [a for a in self._opened if a not in idle]
         for archive in idle:
             archive.close()
