@@ -4,6 +4,7 @@ site's overload mode, and crawls of the overloaded site over real loopback HTTP.
 from __future__ import annotations
 
 import asyncio
+import heapq
 import json
 import statistics
 import textwrap
@@ -22,7 +23,13 @@ from scraper.archive.postgres.archive import PostgresArchive
 from scraper.cli import main
 from scraper.config import CrawlConfig, Politeness, load_config_text
 from scraper.crawl import CrawlLimits, RunResult, crawl
-from scraper.crawl.adaptive import MIN_BACKOFF_S, START_DELAY_S, AdaptiveDelay
+from scraper.crawl.adaptive import (
+    MIN_BACKOFF_S,
+    PROBE_STEP,
+    QUEUE_BACKOFF,
+    START_DELAY_S,
+    AdaptiveDelay,
+)
 from scraper.crawl.shared_politeness import SharedHostGate, SharedHostsCaller
 from scraper.errors import ConfigError
 from scraper.testsite import TestSite
@@ -39,12 +46,112 @@ def feed(policy: AdaptiveDelay, answers: Sequence[tuple[float, int | None]],
             for i, (latency, status) in enumerate(answers)]
 
 
-def test_the_delay_moves_halfway_toward_latency_over_target_concurrency() -> None:
-    policy = AdaptiveDelay(floor=0.0, target_concurrency=2.0)
+def test_far_above_the_latency_the_delay_moves_halfway_toward_it() -> None:
+    policy = AdaptiveDelay(floor=0.0)
     assert policy.delay == START_DELAY_S
-    assert policy.record(0.2, 200, sent_at=0) == pytest.approx((START_DELAY_S + 0.1) / 2)
-    delays = feed(policy, [(0.2, 200)] * 30, start=1)
-    assert delays[-1] == pytest.approx(0.1, rel=1e-3)  # 0.2 s latency / 2 in flight
+    assert policy.record(0.2, 200, sent_at=0) == pytest.approx((START_DELAY_S + 0.2) / 2)
+
+
+def test_the_delay_probes_down_while_answers_stay_fast_and_clean() -> None:
+    # Answers as fast as ever: the requests in the server's hands grow by PROBE_STEP per
+    # step, one step at most per two round trips, up to `concurrency`.
+    policy = AdaptiveDelay(floor=0.0, concurrency=8)
+    delays = feed(policy, [(0.2, 200)] * 40)
+    assert delays[-1] == pytest.approx(0.2 / 8)  # the cap: concurrency
+    in_hands = [0.2 / d for d in delays]
+    assert all(b >= a for a, b in pairwise(in_hands))
+    assert all(b - a <= PROBE_STEP + 1e-9 for a, b in pairwise(in_hands[2:]))
+    # Answers that come back faster than a round trip after the last step wait for it.
+    paced = AdaptiveDelay(floor=0.0, concurrency=8)
+    feed(paced, [(0.2, 200)] * 4)
+    before = paced.delay
+    assert paced.record(0.2, 200, sent_at=3.1) == before
+    assert paced.record(0.2, 200, sent_at=4.0) < before
+
+
+def test_target_concurrency_caps_the_requests_in_the_servers_hands() -> None:
+    policy = AdaptiveDelay(floor=0.0, target_concurrency=2.0, concurrency=16)
+    delays = feed(policy, [(0.2, 200)] * 40)
+    assert min(delays) == pytest.approx(0.1) and delays[-1] == pytest.approx(0.1)
+
+
+def test_rising_latency_backs_off_once_per_round_trip() -> None:
+    policy = AdaptiveDelay(floor=0.0, concurrency=8)
+    feed(policy, [(0.04, 200)] * 40)
+    settled = policy.delay
+    assert settled == pytest.approx(0.005)
+    # The server queues: answers slow to twice the lowest latency.
+    assert policy.record(0.08, 200, sent_at=100.0) == pytest.approx(QUEUE_BACKOFF * settled)
+    assert policy.queueing() and policy.backoffs == 1
+    # Requests sent before that backoff, or within a round trip after it: the same news.
+    for sent in (99.99, 100.05, 100.13):
+        assert policy.record(0.08, 200, sent_at=sent) == pytest.approx(QUEUE_BACKOFF * settled)
+    assert policy.backoffs == 1
+    assert policy.record(0.08, 200, sent_at=100.3) == pytest.approx(QUEUE_BACKOFF ** 2
+                                                                     * settled)
+    assert policy.backoffs == 2
+
+
+def test_a_server_slower_with_one_request_at_a_time_is_not_taken_for_queueing() -> None:
+    # Our requests do not overlap (delay >= latency): a slower server is not our doing.
+    policy = AdaptiveDelay(floor=0.5, concurrency=8)
+    feed(policy, [(0.04, 200)] * 5)
+    delays = feed(policy, [(0.3, 200)] * 60, start=10)
+    assert policy.backoffs == 0 and delays[-1] == 0.5
+    assert not policy.queueing()  # the lowest latency drifted up to the server's new one
+
+
+def simulate(policy: AdaptiveDelay, *, capacity: int, latency: float, requests: int,
+             concurrency: int = 16) -> list[tuple[float, int]]:
+    """Requests started `policy.delay` apart (as the host gate starts them, at most
+    `concurrency` at once) to a simulated server like the built-in site's overload mode:
+    each answer takes `latency * max(1, in_flight / capacity)`, and a request past twice the
+    capacity is refused with a 503 at once. The answers are fed back in the order they
+    come; returns (time, status) of each."""
+    answers: list[tuple[float, int]] = []
+    in_flight: list[tuple[float, float, int]] = []  # (answered at, sent at, status)
+    now, last_start, sent = 0.0, float("-inf"), 0
+    while sent < requests or in_flight:
+        start = max(now, last_start + policy.delay)
+        if sent < requests and len(in_flight) < concurrency \
+                and (not in_flight or start <= in_flight[0][0]):
+            now = last_start = start
+            serving = sum(1 for _, _, status in in_flight if status == 200) + 1
+            if serving > 2 * capacity:
+                heapq.heappush(in_flight, (now + 0.001, now, 503))
+            else:
+                heapq.heappush(in_flight, (now + latency * max(1.0, serving / capacity),
+                                           now, 200))
+            sent += 1
+            continue
+        now, sent_at, status = heapq.heappop(in_flight)
+        policy.record(now - sent_at, status, sent_at=sent_at)
+        answers.append((now, status))
+    return answers
+
+
+@pytest.mark.parametrize(("capacity", "most_refused", "least_speed"),
+                         [(1, 0.05, 0.8), (2, 0.0, 0.6), (4, 0.0, 0.7), (8, 0.0, 0.8)])
+def test_with_the_defaults_the_delay_finds_the_servers_capacity(
+        capacity: int, most_refused: float, least_speed: float) -> None:
+    # Past the first 100 answers (the start at START_DELAY_S and the first probes): few or
+    # no refusals, and most of the server's best rate (capacity / latency) served.
+    answers = simulate(AdaptiveDelay(floor=0.0, concurrency=16), capacity=capacity,
+                       latency=0.04, requests=1000)[100:]
+    refused = sum(1 for _, status in answers if status == 503)
+    rate = (len(answers) - refused) / (answers[-1][0] - answers[0][0])
+    print(f"capacity {capacity}: {refused} refused, {rate:.1f} answers/s of "
+          f"{capacity / 0.04:.0f}")
+    assert refused <= most_refused * len(answers)
+    assert rate >= least_speed * capacity / 0.04
+
+
+def test_the_old_rule_of_one_in_hands_is_target_concurrency_1() -> None:
+    # target_concurrency 1 keeps the delay at the latency: slower, never refused here.
+    answers = simulate(AdaptiveDelay(floor=0.0, target_concurrency=1.0, concurrency=16),
+                       capacity=4, latency=0.04, requests=300)
+    assert all(status == 200 for _, status in answers)
+    assert (len(answers) - 100) / (answers[-1][0] - answers[100][0]) < 26
 
 
 def test_the_floor_holds_whatever_the_server_answers() -> None:
@@ -93,20 +200,20 @@ def test_slow_answers_and_no_answer_back_off_too() -> None:
     policy = AdaptiveDelay(floor=0.0, slow_answer=1.0, max_delay=60.0)
     feed(policy, [(0.05, 200)] * 20)
     before = policy.delay
-    # A slow answer's own latency / target is more than double the settled delay.
-    assert policy.record(1.5, 200, sent_at=100) == pytest.approx(1.5)
-    assert policy.record(0.05, None, sent_at=101) == pytest.approx(3.0)
+    # A slow answer's own latency / concurrency is more than double the settled delay.
+    assert policy.record(1.5, 200, sent_at=100) == pytest.approx(1.5 / 4)
+    assert policy.record(0.05, None, sent_at=102) == pytest.approx(0.75)
     assert before < 0.1 and policy.backoffs == 2
 
 
 def test_the_delay_drifts_back_down_when_the_server_copes() -> None:
-    policy = AdaptiveDelay(floor=0.02, max_delay=60.0)
+    policy = AdaptiveDelay(floor=0.015, max_delay=60.0)
     feed(policy, [(0.05, 200)] * 20)
     feed(policy, [(0.01, 503)] * 6, start=100)
-    assert policy.delay > 1.0
-    delays = feed(policy, [(0.05, 200)] * 40, start=200)
+    assert policy.delay > 0.5
+    delays = feed(policy, [(0.05, 200)] * 60, start=200)
     assert all(b <= a for a, b in pairwise(delays))
-    assert delays[-1] == pytest.approx(0.05, rel=1e-3)
+    assert delays[-1] == pytest.approx(0.015)  # the floor (0.05 / 4 would be under it)
 
 
 def test_error_answers_never_lower_the_delay() -> None:
@@ -114,15 +221,17 @@ def test_error_answers_never_lower_the_delay() -> None:
     start = policy.delay
     delays = feed(policy, [(0.001, 404), (0.001, 500), (0.001, 410)])
     assert delays == [start] * 3
-    assert policy.record(2.0, 404, sent_at=10) > start  # but a slow one slows the pace
+    assert policy.record(4.0, 404, sent_at=10) > start  # but a slow one slows the pace
 
 
 def test_notable_changes_are_reported_once() -> None:
     policy = AdaptiveDelay(floor=0.0)
     assert policy.notable_change() is None
-    policy.record(0.45, 200, sent_at=0)  # 0.5 -> 0.475: smoothing
+    policy.record(0.2, 200, sent_at=0)  # 0.5 -> 0.35: smoothing
     assert policy.notable_change() is None
-    policy.record(0.01, 503, sent_at=1)  # doubled
+    policy.record(0.01, 503, sent_at=1)  # doubled: 0.7
+    assert policy.notable_change() is None
+    policy.record(0.01, 503, sent_at=2)  # doubled: 1.4
     assert policy.notable_change() == START_DELAY_S
     assert policy.notable_change() is None
 
@@ -149,7 +258,12 @@ BASE = "name: t\nstart_urls: [https://example.org/a]\n"
 
 
 def test_config_keys_and_defaults() -> None:
-    assert Politeness().adaptive is False and Politeness().target_concurrency == 1.0
+    assert Politeness().adaptive is False and Politeness().target_concurrency is None
+    auto = load_config_text(BASE + "politeness: {adaptive: true, target_concurrency: auto}\n",
+                            "a.yaml").politeness
+    assert auto.target_concurrency is None
+    policy = AdaptiveDelay.from_politeness(auto)
+    assert policy.in_hands_cap == auto.concurrency and policy.target_concurrency is None
     cfg = load_config_text(BASE + "politeness:\n  adaptive: true\n  target_concurrency: 2.5\n"
                            "  delay: 100ms\n  max_delay: 30s\n  slow_answer: 5s\n", "a.yaml")
     p = cfg.politeness
@@ -160,8 +274,10 @@ def test_config_keys_and_defaults() -> None:
 
 
 @pytest.mark.parametrize(("block", "key", "line", "says"), [
-    ("  target_concurrency: 0\n", "politeness.target_concurrency", 4, "must be a number > 0"),
-    ("  target_concurrency: fast\n", "politeness.target_concurrency", 4, "must be a number"),
+    ("  target_concurrency: 0\n", "politeness.target_concurrency", 4,
+     'must be "auto" or a number > 0'),
+    ("  target_concurrency: fast\n", "politeness.target_concurrency", 4,
+     "must be \"auto\" or a number > 0, got 'fast'"),
     ("  target_concurrency: 5000\n", "politeness.target_concurrency", 4, "at most 1000"),
     ("  adaptive: yes please\n", "politeness.adaptive", 4, "true or false"),
     ("  slow_answer: 0\n", "politeness.slow_answer", 4, "> 0"),
@@ -276,15 +392,15 @@ def crawl_once(config: CrawlConfig, path: Path) -> RunResult:
         return asyncio.run(crawl([config], archive, limits=CrawlLimits()))[0]
 
 
-def test_adaptive_gets_far_fewer_503s_than_no_delay(busy_site: TestSite,
-                                                    tmp_path: Path) -> None:
+@pytest.mark.parametrize("target", ["", ", target_concurrency: 2"])
+def test_adaptive_gets_far_fewer_503s_than_no_delay(busy_site: TestSite, tmp_path: Path,
+                                                    target: str) -> None:
     fixed = crawl_once(site_config(busy_site, "concurrency: 12, delay: 0"), tmp_path / "f.db")
     fixed_stats = busy_site.stats()
     busy_site.reset(stats=True, faults=False, content=False)
     busy_site.overload = Overload(capacity=2, latency_ms=30, reject_above=3)
     adaptive = crawl_once(site_config(
-        busy_site, "concurrency: 12, delay: 0, adaptive: true, target_concurrency: 2"),
-        tmp_path / "a.db")
+        busy_site, f"concurrency: 12, delay: 0, adaptive: true{target}"), tmp_path / "a.db")
     adaptive_stats = busy_site.stats()
     fixed_503 = fixed_stats.by_status.get(503, 0)
     adaptive_503 = adaptive_stats.by_status.get(503, 0)

@@ -162,6 +162,18 @@ def _positive_number(ctx: _Ctx, key: str, value: Any, *, maximum: float) -> floa
     return float(value)
 
 
+def _auto_or_positive_number(ctx: _Ctx, key: str, value: Any, *,
+                             maximum: float) -> float | None:
+    """"auto" or null (None, as Config.to_dict writes it) or a number > 0, at most
+    `maximum`."""
+    if value is None or value == "auto":
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) \
+            or not math.isfinite(value) or value <= 0:
+        raise ctx.error(key, f'must be "auto" or a number > 0, got {_describe(value)}')
+    return _positive_number(ctx, key, value, maximum=maximum)
+
+
 def _seconds(ctx: _Ctx, key: str, value: Any, *, positive: bool = False,
              maximum: float = MAX_SECONDS) -> float:
     seconds = -1.0

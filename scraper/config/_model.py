@@ -32,9 +32,10 @@ class Politeness:
     robots_txt: bool = True
     user_agent: str = DEFAULT_USER_AGENT
     # adaptive: the delay follows the server's latency and errors (scraper.crawl.adaptive),
-    # never below `delay`; about target_concurrency requests kept in flight per host.
+    # never below `delay`; at most target_concurrency requests in the server's hands per
+    # host (None: "auto", probe up to `concurrency`).
     adaptive: bool = False
-    target_concurrency: float = 1.0
+    target_concurrency: float | None = None
     max_delay: float = 60.0  # seconds: the most adaptive backoff goes to
     slow_answer: float = 10.0  # seconds: an answer this slow backs off like a 503
 

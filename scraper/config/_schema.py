@@ -11,6 +11,7 @@ from typing import Any
 from scraper.addresses import AddressPolicy, parse_ip
 from scraper.config._fields import (
     _archive,
+    _auto_or_positive_number,
     _check_keys,
     _choice,
     _css,
@@ -24,7 +25,6 @@ from scraper.config._fields import (
     _integer,
     _list,
     _plain_text,
-    _positive_number,
     _regex,
     _scope_problem,
     _seconds,
@@ -133,7 +133,7 @@ _POLITENESS: dict[str, _Field] = {
     "robots_txt": _flag,
     "user_agent": _header_text,
     "adaptive": _flag,
-    "target_concurrency": partial(_positive_number, maximum=1000),
+    "target_concurrency": partial(_auto_or_positive_number, maximum=1000),
     "max_delay": partial(_seconds, maximum=_DAY),
     "slow_answer": partial(_seconds, positive=True, maximum=_DAY),
 }

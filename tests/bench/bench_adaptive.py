@@ -3,14 +3,16 @@
 Serves the site in its own process as a server with `--capacity` workers of `--latency`
 ms each (slower as more requests are in flight than that, 503 past twice as many), then
 crawls it from scratch, once per setting: fixed delays from the sweep with a high
-concurrency, and adaptive politeness (floor 0) at a few target concurrencies. Prints for
+concurrency, and adaptive politeness (floor 0) with its default target_concurrency ("auto")
+and at a few set ones. Prints for
 each the pages/s, the 503s the site sent, the share of requests they were and the URLs
 that failed; then, for each adaptive row, the fixed delay whose 503 share is nearest to
 its own (the fastest of them on a tie) and whether adaptive met the issue's target: fewer
-503s and no lower pages/s than it.
+503s and no lower pages/s than it. `--capacity 0` serves the site without overload mode (its
+default settings), to show that adaptive does not storm a site that answers at once.
 
     python tests/bench/bench_adaptive.py [--pages 150] [--capacity 4] [--latency 40]
-        [--delays 0,0.005,0.01,0.015,0.02,0.04] [--targets 1,2,4] [--concurrency 16]
+        [--delays 0,0.005,0.01,0.015,0.02,0.04] [--targets auto,1,4] [--concurrency 16]
         [--rounds 1] [--retry-after]
 
 Run it under `flock /tmp/bench.lock` on a shared machine.
@@ -53,10 +55,10 @@ class Outcome:
         return self.refused / self.requests if self.requests else 0.0
 
 
-def start_site(pages: int, overload: str) -> tuple[subprocess.Popen[str], str]:
+def start_site(pages: int, overload: str | None) -> tuple[subprocess.Popen[str], str]:
     proc = subprocess.Popen(
         [PYTHON, "-m", "scraper", "testsite", "--port", "0", "--pages", str(pages),
-         "--overload", overload, "--prerender"],
+         *(["--overload", overload] if overload else []), "--prerender"],
         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     assert proc.stdout is not None
     url = proc.stdout.readline().strip()
@@ -107,10 +109,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--pages", type=int, default=150)
-    parser.add_argument("--capacity", type=int, default=4)
+    parser.add_argument("--capacity", type=int, default=4, help="0: no overload mode")
     parser.add_argument("--latency", type=float, default=40.0, help="ms per answer")
     parser.add_argument("--delays", default="0,0.005,0.01,0.015,0.02,0.04")
-    parser.add_argument("--targets", default="1,2,4")
+    parser.add_argument("--targets", default="auto,1,4",
+                        help='"auto" is the default: the key left out')
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--rounds", type=int, default=1)
     parser.add_argument("--retry-after", action="store_true",
@@ -118,16 +121,17 @@ def main() -> None:
     args = parser.parse_args()
     # The 503s that run out of attempts are counted in the table, not logged one by one.
     logging.getLogger("scraper").setLevel(logging.ERROR)
-    overload = (f"capacity={args.capacity},latency_ms={args.latency:g},"
+    overload = None if args.capacity == 0 else (f"capacity={args.capacity},latency_ms={args.latency:g},"
                 f"reject_above={2 * args.capacity}"
                 + (",retry_after=1" if args.retry_after else ""))
     settings = [(f"fixed {float(d):g} s", f"concurrency: {args.concurrency}, delay: {d}")
                 for d in args.delays.split(",")]
-    settings += [(f"adaptive T={float(t):g}",
-                  (f"concurrency: {args.concurrency}, delay: 0, adaptive: true, "
-                   f"target_concurrency: {t}")) for t in args.targets.split(",")]
+    settings += [("adaptive default" if t == "auto" else f"adaptive T={float(t):g}",
+                  f"concurrency: {args.concurrency}, delay: 0, adaptive: true"
+                  + ("" if t == "auto" else f", target_concurrency: {t}"))
+                 for t in args.targets.split(",")]
     proc, base = start_site(args.pages, overload)
-    print(f"site: {overload} ({args.pages} topics), crawl concurrency {args.concurrency}, "
+    print(f"site: {overload or 'no overload'} ({args.pages} topics), crawl concurrency {args.concurrency}, "
           f"{args.rounds} round(s), median by pages/s; load avg {os.getloadavg()[0]:.2f}")
     try:
         with tempfile.TemporaryDirectory() as tmp:
