@@ -2,29 +2,34 @@
 
 The start is Scrapy's AutoThrottle's rule: a server that takes `latency` seconds per answer
 carries about one of our requests at a time when they start `latency` apart, so while the
-delay is longer than the latency each good answer moves it halfway there. From there it
+delay is more than twice the latency each good answer moves it halfway there. From there it
 probes, as TCP's congestion control does (additive increase, multiplicative decrease):
 
 - While answers stay clean and as fast as the fastest seen for the host, the number of our
-  requests in the server's hands (latency / delay) grows by about one per round trip
-  (`PROBE_STEP / in_hands` per answer): the delay creeps down.
-- When the answers' latency rises clearly above the lowest seen (`QUEUE_RISE` times it plus
-  `QUEUE_SLACK_S`), the server is queueing our requests (a Vegas/BBR-like signal: a server
-  past its capacity gets slower before it refuses), and the delay is multiplied by
-  `QUEUE_BACKOFF`. This only counts while our requests overlap in the server (delay under
-  the latency): with one at a time, a slower server is not our doing.
+  requests in the server's hands (lowest latency / delay) grows by `PROBE_STEP`, once per
+  two round trips (a step is judged by an answer to a request sent a round trip after it:
+  the first ones at the new pace come back before the overlap they make shows).
+- When the answers' latency (smoothed) rises clearly above the lowest seen (`QUEUE_RISE`
+  times it plus `QUEUE_SLACK_S`), the server is queueing our requests (a Vegas/BBR-like
+  signal: a server past its capacity gets slower before it refuses), and the delay is
+  multiplied by `QUEUE_BACKOFF`. This only counts while our requests overlap in the server
+  (delay under the latency): with one at a time, a slower server is not our doing, and the
+  lowest latency drifts up to it.
 - 429 and 503, answers slower than `slow_answer` and no answer at all double it (at least to
   the answer's Retry-After).
+- After a backoff the probe returns to just under the level where the trouble began, stays
+  there for `PLATEAU_ROUND_TRIPS` and then creeps past it in small steps (CUBIC's plateau):
+  a server whose limit is sharp (one worker, 503 at the third request) is hit seldom.
 - It never goes under the configured `delay` (the floor) nor over `max_delay`, and never
   lets more than `target_concurrency` requests be in the server's hands (latency / target
-  is a floor on it); with `target_concurrency` "auto" (None) that cap is `concurrency`,
-  which the host gate enforces anyway.
+  is a floor on it); with `target_concurrency` "auto" (None, the default) that cap is
+  `concurrency`, which the host gate enforces anyway.
 
 A burst of requests sent before the server began to refuse comes back as a burst of
 refusals (or of slow answers), and backing off once per answer would leave the delay far
 higher than needed (minutes to drift back). So the delay backs off at most once per answer
-to a request sent after the last backoff was decided; the others are the same news and only
-keep the delay from falling.
+to a request sent after the last backoff was decided (for queueing: a round trip after, the
+queue's time to drain); the others are the same news and only keep the delay from falling.
 
 AdaptiveDelay is pure (times are given to it); HostPace is the part of the fetcher's host
 gates (fetch.py, shared_politeness.py) that feeds it each answer and reads the delay back.
