@@ -45,7 +45,8 @@ def test_open_creates_the_directory_and_sets_wal_and_schema(tmp_path: Path) -> N
     with Archive.open(str(path), create=False) as archive:
         rows = archive.conn.execute("SELECT version, name FROM schema_migrations").fetchall()
     assert rows == [(1, "tables"), (2, "full_text_search"), (3, "summary_columns"),
-                    (4, "recent_links"), (5, "recent_links_unchecked")]
+                    (4, "recent_links"), (5, "recent_links_unchecked"),
+                    (6, "notify_outbox")]
 
 
 def test_missing_file_without_create_is_refused_and_not_created(tmp_path: Path) -> None:
@@ -152,7 +153,8 @@ def test_a_version_1_archive_is_upgraded_in_place(tmp_path: Path) -> None:
         steps = archive.conn.execute(
             "SELECT version, name FROM schema_migrations ORDER BY version").fetchall()
     assert steps == [(1, "tables"), (2, "full_text_search"), (3, "summary_columns"),
-                     (4, "recent_links"), (5, "recent_links_unchecked")]
+                     (4, "recent_links"), (5, "recent_links_unchecked"),
+                     (6, "notify_outbox")]
     # Its version stored before the summary columns existed is summarised from its blob.
     with Archive.open(str(path), create=False) as archive:
         [summary] = list(archive.iter_summaries())

@@ -62,7 +62,7 @@ def test_a_version_2_archive_upgrades_to_3_and_stays_searchable(core: PostgresCo
         # Filled by version 2's generated column, from the whole text.
         insert_page(conn, URL, "Basalt columns", "Volcanic rock",
                     long_text("hexagonal jointing", "obsidianlate"))
-    assert schema.migrate(core) == ["003_search_trigger", "004_worker_runs"]
+    assert schema.migrate(core, target=4) == ["003_search_trigger", "004_worker_runs"]
     searcher = Searcher(core)
     # The stored vector is kept: no rewrite of the table at the upgrade.
     assert found(searcher, "basalt") == found(searcher, "volcanic") == [URL]
@@ -90,8 +90,8 @@ def test_an_archive_at_version_4_without_3_gets_3(core: PostgresCore) -> None:
     with core.transaction() as conn:
         conn.execute(schema.V4_WORKER_RUNS)
         conn.execute("INSERT INTO schema_version (version, name) VALUES (4, 'worker_runs')")
-    assert schema.migrate(core) == ["003_search_trigger"]
-    assert schema.migrate(core) == []
+    assert schema.migrate(core, target=4) == ["003_search_trigger"]
+    assert schema.migrate(core, target=4) == []
     assert [v for v, _ in schema.applied_steps(core)] == [1, 2, 3, 4]
     with core.transaction() as conn:
         insert_page(conn, URL, "Basalt", "", long_text("jointing", "obsidianlate"))
