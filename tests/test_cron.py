@@ -212,3 +212,4 @@ def test_demo_runs_from_a_clean_environment(tmp_path: Path) -> None:
     rows = [json.loads(line) for line in export.read_text().splitlines()]
     assert rows and {"url", "title", "summary", "version"} <= set(rows[0])
     assert (tmp_path / "demo" / "demo.db").exists()
+    assert f"scraper serve --archive {tmp_path / 'demo' / 'demo.db'}" in out

@@ -43,3 +43,5 @@ def demo_command(workdir: str, pages: int) -> None:
     click.echo(f"   scraper changes --since 1h --archive {result.archive_path}")
     click.echo(f"   scraper diff {result.edited_url} --format html -o nato.html "
                f"--archive {result.archive_path}")
+    click.echo(f"   scraper serve --archive {result.archive_path}     "
+               "# then open http://127.0.0.1:8080/")
