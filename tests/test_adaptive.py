@@ -24,10 +24,13 @@ from scraper.cli import main
 from scraper.config import CrawlConfig, Politeness, load_config_text
 from scraper.crawl import CrawlLimits, RunResult, crawl
 from scraper.crawl.adaptive import (
+    CREEP,
     MIN_BACKOFF_S,
     PROBE_STEP,
     QUEUE_BACKOFF,
+    SLOW_START,
     START_DELAY_S,
+    TROUBLE_NEAR,
     AdaptiveDelay,
 )
 from scraper.crawl.shared_politeness import SharedHostGate, SharedHostsCaller
@@ -46,21 +49,26 @@ def feed(policy: AdaptiveDelay, answers: Sequence[tuple[float, int | None]],
             for i, (latency, status) in enumerate(answers)]
 
 
-def test_far_above_the_latency_the_delay_moves_halfway_toward_it() -> None:
+def test_the_first_answer_puts_one_request_in_the_servers_hands() -> None:
     policy = AdaptiveDelay(floor=0.0)
     assert policy.delay == START_DELAY_S
-    assert policy.record(0.2, 200, sent_at=0) == pytest.approx((START_DELAY_S + 0.2) / 2)
+    assert policy.record(0.2, 200, sent_at=0) == pytest.approx(0.2)
+    # Later, far above the latency (after a Retry-After), the delay moves halfway to it.
+    assert policy.record(0.01, 503, sent_at=1, retry_after=7) == 7.0
+    assert policy.record(0.2, 200, sent_at=8) == pytest.approx((7.0 + 0.2) / 2)
 
 
 def test_the_delay_probes_down_while_answers_stay_fast_and_clean() -> None:
     # Answers as fast as ever: the requests in the server's hands grow by PROBE_STEP per
-    # step, one step at most per two round trips, up to `concurrency`.
+    # step (SLOW_START times them when more, before any trouble), one step at most per two
+    # round trips, up to `concurrency`.
     policy = AdaptiveDelay(floor=0.0, concurrency=8)
     delays = feed(policy, [(0.2, 200)] * 40)
     assert delays[-1] == pytest.approx(0.2 / 8)  # the cap: concurrency
     in_hands = [0.2 / d for d in delays]
     assert all(b >= a for a, b in pairwise(in_hands))
-    assert all(b - a <= PROBE_STEP + 1e-9 for a, b in pairwise(in_hands[2:]))
+    assert all(b - a <= max(PROBE_STEP, SLOW_START * a) + 1e-9
+               for a, b in pairwise(in_hands[1:]))
     # Answers that come back faster than a round trip after the last step wait for it.
     paced = AdaptiveDelay(floor=0.0, concurrency=8)
     feed(paced, [(0.2, 200)] * 4)
@@ -90,6 +98,26 @@ def test_rising_latency_backs_off_once_per_round_trip() -> None:
     assert policy.record(0.08, 200, sent_at=100.3) == pytest.approx(QUEUE_BACKOFF ** 2
                                                                      * settled)
     assert policy.backoffs == 2
+
+
+def test_after_a_backoff_the_probe_stays_under_where_the_trouble_began() -> None:
+    policy = AdaptiveDelay(floor=0.0, concurrency=16)
+    feed(policy, [(0.04, 200)] * 8)
+    level = 0.04 / policy.delay  # requests in the server's hands when it refused
+    assert level > 3
+    policy.record(0.001, 503, sent_at=100.0)
+    # A second refusal from well under that level (the queue still draining) doubles the
+    # delay again but does not lower the level.
+    policy.record(0.001, 503, sent_at=100.05)
+    assert policy.backoffs == 2
+    # For PLATEAU_ROUND_TRIPS (30 x 40 ms) after the last backoff it comes back up to TROUBLE_NEAR of that level
+    # at once, and no further.
+    in_hands = [0.04 / policy.record(0.04, 200, sent_at=100.2 + i / 10) for i in range(10)]
+    assert max(in_hands) == pytest.approx(TROUBLE_NEAR * level)
+    # Then it creeps past it, by PROBE_STEP * CREEP a step.
+    later = [0.04 / policy.record(0.04, 200, sent_at=101.3 + i / 10) for i in range(4)]
+    assert later[0] == pytest.approx(TROUBLE_NEAR * level + PROBE_STEP * CREEP)
+    assert later[-1] == pytest.approx(TROUBLE_NEAR * level + 4 * PROBE_STEP * CREEP)
 
 
 def test_a_server_slower_with_one_request_at_a_time_is_not_taken_for_queueing() -> None:
@@ -227,11 +255,9 @@ def test_error_answers_never_lower_the_delay() -> None:
 def test_notable_changes_are_reported_once() -> None:
     policy = AdaptiveDelay(floor=0.0)
     assert policy.notable_change() is None
-    policy.record(0.2, 200, sent_at=0)  # 0.5 -> 0.35: smoothing
+    policy.record(0.4, 200, sent_at=0)  # 0.5 -> 0.4: one in the server's hands
     assert policy.notable_change() is None
-    policy.record(0.01, 503, sent_at=1)  # doubled: 0.7
-    assert policy.notable_change() is None
-    policy.record(0.01, 503, sent_at=2)  # doubled: 1.4
+    policy.record(0.01, 503, sent_at=1)  # doubled: 0.8, 1.6 times the start
     assert policy.notable_change() == START_DELAY_S
     assert policy.notable_change() is None
 

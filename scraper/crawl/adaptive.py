@@ -60,6 +60,9 @@ NOTABLE_FACTOR = 1.5
 # The probe: the requests in the server's hands grow by this once per two round trips (on
 # the first clean, fast answer to a request sent a round trip after the last step).
 PROBE_STEP = 0.5
+# Until the first backoff, a step is at
+# least SLOW_START times the requests in hand: a server that takes many is reached sooner.
+SLOW_START = 0.125
 # Near (TROUBLE_NEAR times) the requests in the server's hands at the last backoff, the
 # probe's step is CREEP times as large (CUBIC's slow approach to where the loss was); past
 # TROUBLE_FORGET times it without trouble, that level is forgotten. For PLATEAU_ROUND_TRIPS
@@ -152,12 +155,17 @@ class AdaptiveDelay:
         self._last_backoff_at = answered_at + settle
         self.backoffs += 1
         if self._lowest is not None and self.delay > 0:
-            # Where the trouble began: the probe creeps when it comes near it again.
-            self._trouble_at = self._lowest / self.delay
-        if self._latency is not None:
+            # Where the trouble began: the probe creeps when it comes near it again. A
+            # backoff during the last one's plateau from well under its level is that
+            # trouble's aftermath (the queue draining), not a lower limit.
+            level = self._lowest / self.delay
+            if answered_at >= self._plateau_until \
+                    or level >= TROUBLE_NEAR * self._trouble_at:
+                self._trouble_at = level
+        if self._latency is not None and self._lowest is not None:
             # No probe before an answer to a request sent a round trip after the backoff.
             self._probe_after = max(self._probe_after, answered_at + settle + self._latency)
-            self._plateau_until = answered_at + PLATEAU_ROUND_TRIPS * self._latency
+            self._plateau_until = answered_at + PLATEAU_ROUND_TRIPS * self._lowest
         return to
 
     def queueing(self) -> bool:
@@ -215,6 +223,11 @@ class AdaptiveDelay:
             # trip to drain: answers to requests sent meanwhile are still the same news.
             return self._back_off(sent_at, answered_at, max(QUEUE_BACKOFF * old, least),
                                   settle=smoothed)
+        if self._probe_after == float("-inf") and self._last_backoff_at is None:
+            # The first answer: one request in the server's hands (AutoThrottle's rule with
+            # a target of 1), whatever START_DELAY_S was to this server; probed from there.
+            self._probe_after = answered_at + smoothed
+            return max(smoothed, least)
         if old > 2 * smoothed:
             # Far under one request in the server's hands: AutoThrottle's halfway move.
             return max((old + smoothed) / 2, least)
@@ -232,7 +245,10 @@ class AdaptiveDelay:
         if in_hands > TROUBLE_FORGET * self._trouble_at:
             self._trouble_at = float("inf")  # well past it without trouble: it has gone
         near = TROUBLE_NEAR * self._trouble_at
-        if in_hands + PROBE_STEP < near:
+        if self.backoffs == 0:
+            # No trouble yet: a slow start, steps that grow with the requests in hand.
+            in_hands += max(PROBE_STEP, SLOW_START * in_hands)
+        elif in_hands + PROBE_STEP < near:
             in_hands += PROBE_STEP
         elif answered_at < self._plateau_until:
             in_hands = max(in_hands, near)  # up to near it, not past it yet
