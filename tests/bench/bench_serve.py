@@ -43,6 +43,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 from bench_export import ensure_archive
+from bench_workers import code_version
 
 from scraper.archive import Archive
 from scraper.models import FetchResult, Link, Page
@@ -131,22 +132,6 @@ def prepare(cache: Path, source: str, versions: int) -> tuple[Path, list[str]]:
     print(f"archive: {copy} ({copy.stat().st_size / 1e6:,.0f} MB, {len(urls):,} pages + the "
           f"long article, its versions {sizes[0] / 1024:,.0f} KB and {sizes[1] / 1024:,.0f} KB)")
     return copy, urls
-
-
-def code_version() -> str:
-    """The checkout's commit, and the files of scraper/ that differ from it (what was timed)."""
-    root = HERE.parents[1]
-    try:
-        head = subprocess.run(["git", "-C", str(root), "log", "-1", "--format=%h %cI"],
-                              capture_output=True, text=True, check=True).stdout.strip()
-        changed = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "--",
-                                  "scraper"], capture_output=True, text=True,
-                                 check=True).stdout.split("\n")
-    except (OSError, subprocess.CalledProcessError) as exc:
-        return f"(no git commit: {exc})"
-    edits = [line[3:] for line in changed if line.strip()]
-    return f"scraper at {head}" + (f", with uncommitted changes to {', '.join(edits)}"
-                                   if edits else "")
 
 
 def machine_busy_s() -> float:
