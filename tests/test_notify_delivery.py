@@ -10,6 +10,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 from datetime import timedelta
 from pathlib import Path
 
@@ -27,11 +28,13 @@ from notify_helpers import (
 
 from scraper.archive import Archive, ArchiveBackend
 from scraper.cli import main
-from scraper.config import CrawlConfig, load_config_text
+from scraper.config import CrawlConfig, NotifyTarget, load_config_text
 from scraper.crawl import CrawlLimits, crawl
 from scraper.testsite import TestSite
 from scraper.timeutil import utcnow
-from scraper.watch.notify import deliver_notifications, retry_delay
+from scraper.watch.notify import TargetReport, deliver_notifications, retry_delay
+from scraper.watch.notify_message import Message
+from scraper.watch.notify_send import SendResult, send_message
 
 SCRAPER = [sys.executable, "-m", "scraper"]
 
@@ -222,3 +225,42 @@ def test_notify_test_sends_to_every_target_and_reports_each(tmp_path: Path) -> N
 def test_notify_needs_one_of_its_modes(tmp_path: Path) -> None:
     result = CliRunner().invoke(main, ["notify"])
     assert result.exit_code == 2 and "--test CONFIG or --pending" in result.output
+
+
+def test_workers_sharing_a_postgresql_archive_take_turns_sending_to_a_target(
+        tmp_path: Path, postgres_url: str) -> None:
+    """Crawl workers end their runs at about the same time and each sends after its own:
+    the second waits while the first sends, then finds the changes sent (without the turn,
+    both read the same due changes and the receiver got two messages)."""
+    with (TestSite(pages=12) as site, webhook_receiver() as hook,
+          Archive.open(postgres_url) as first, Archive.open(postgres_url) as second):
+        cfg = load_config_text(notify_config(site, hook, None), str(tmp_path / "w.yaml"))
+        _crawl(cfg, first)
+        deliver_notifications(first, cfg)
+        _edit(site)
+        _crawl(cfg, first)
+
+        sending = threading.Event()
+        go_on = threading.Event()
+
+        def slow_send(target: NotifyTarget, message: Message) -> SendResult:
+            sending.set()
+            assert go_on.wait(30)
+            return send_message(target, message)
+
+        reports: dict[str, list[TargetReport]] = {}
+        one = threading.Thread(target=lambda: reports.setdefault(
+            "first", deliver_notifications(first, cfg, send=slow_send)))
+        one.start()
+        assert sending.wait(30)
+        two = threading.Thread(target=lambda: reports.setdefault(
+            "second", deliver_notifications(second, cfg)))
+        two.start()
+        two.join(1.0)
+        assert two.is_alive()  # waiting for its turn while the first sends
+        go_on.set()
+        one.join(30)
+        two.join(30)
+        assert [r.sent for r in reports["first"]] == [3]
+        assert [r.sent for r in reports["second"]] == [0]
+        assert len(hook.received) == 1

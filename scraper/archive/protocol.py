@@ -354,6 +354,13 @@ class ArchiveBackend(Protocol):
         the last error; by site, then in the order the targets were registered."""
         ...
 
+    def sending_to(self, site: str, target: str) -> AbstractContextManager[None]:
+        """Hold `target` of `site` for this process while it reads what is due, sends it
+        and records the outcome: another process sending to it waits until the block ends,
+        then finds those changes sent. (Crawl workers sharing a PostgreSQL archive end their
+        runs at about the same time and each sends after its own.)"""
+        ...
+
     # the whole archive
 
     def field_fill_rates(self, site: str, *, run_id: int | None = None) -> dict[str, float]:

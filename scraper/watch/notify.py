@@ -12,6 +12,8 @@ answer) carries the same delivery id for the same changes (Idempotency-Key). A c
 skipped is never sent to that target again. A target seen for the first time (newly added to
 the config) gets the changes queued from then on, not the archive's history. Failed sends are
 retried by later runs, waiting RETRY_FIRST, then twice as long each time up to RETRY_MAX.
+Crawl workers sharing a PostgreSQL archive each send after their own run, taking turns per
+target (ArchiveBackend.sending_to), so the second finds the first's changes sent.
 """
 
 from __future__ import annotations
@@ -84,6 +86,12 @@ def _deliver_one(archive: ArchiveBackend, site: str, target: NotifyTarget, now: 
                  reader: ItemReader, send: Sender) -> TargetReport:
     key, label = target_key(target), target_label(target)
     archive.register_notify_target(site, key, label, now)
+    with archive.sending_to(site, key):
+        return _send_due(archive, site, target, key, label, now, reader, send)
+
+
+def _send_due(archive: ArchiveBackend, site: str, target: NotifyTarget, key: str, label: str,
+              now: datetime, reader: ItemReader, send: Sender) -> TargetReport:
     due = archive.due_changes(site, key, now)
     items = [reader.item(change) for change in due]
     told = [item for item in items if wanted(target, item)]

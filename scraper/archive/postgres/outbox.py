@@ -3,7 +3,8 @@ archive's (scraper/archive/sqlite/outbox.py, which says the why of each statemen
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import contextlib
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -120,6 +121,22 @@ class PostgresNotifyOutbox(PostgresWrites):
                     " WHERE d.status = 'pending'", (target, status, now, ids))
 
         self._write(op, doing=f"recording deliveries to {target}")
+
+    @contextlib.contextmanager
+    def sending_to(self, site: str, target: str) -> Iterator[None]:
+        # A session-level advisory lock on this archive's connection: workers sending to
+        # one target take turns, and one that dies (or loses its connection) mid-send
+        # frees it with its session; its changes stay pending, sent again later.
+        key = f"scraper notify {site} {target}"
+        self.core.run(lambda conn: conn.execute("SELECT pg_advisory_lock(hashtext(%s))",
+                                                (key,)), doing=f"waiting to send to {target}")
+        try:
+            yield
+        finally:
+            with contextlib.suppress(ArchiveError):
+                self.core.run(lambda conn: conn.execute(
+                    "SELECT pg_advisory_unlock(hashtext(%s))", (key,)),
+                    doing=f"done sending to {target}")
 
     def notify_backlog(self, site: str | None = None) -> list[NotifyBacklog]:
         sql = _BACKLOG + (" WHERE t.site = %s" if site is not None else "")

@@ -4,8 +4,9 @@ See scraper/archive/notify_records.py."""
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -122,6 +123,12 @@ class NotifyOutbox(ArchiveCore):
                         " status = excluded.status, sent_at = excluded.sent_at,"
                         " next_attempt = NULL WHERE status = 'pending'",
                         (target, change_id, status, stamp))
+
+    @contextlib.contextmanager
+    def sending_to(self, site: str, target: str) -> Iterator[None]:
+        # One crawl at a time holds a SQLite archive (its lock file), and only a crawl
+        # sends: nothing else can be sending to the target.
+        yield
 
     @translated
     def notify_backlog(self, site: str | None = None) -> list[NotifyBacklog]:
