@@ -81,6 +81,9 @@ def test_feed_entries_and_ids_across_writes_and_recrawls(
 
     code, _, err = run("feed", "--archive", db, "-o", str(out), "--since", "1h", "-q")
     assert (code, err) == (0, "")  # -q: silent, for cron
+    # The archive may also be named first, as `scraper feed ARCHIVE -o FILE`.
+    code, _, err = run("feed", db, "-o", str(out), "--since", "1h", "-q")
+    assert (code, err) == (0, "") and out.read_bytes() == first_bytes
     again = write_feed(db, out)  # the same archive: the same feed, written anew
     assert [e.id for e in again.entries] == [e.id for e in first.entries]
     assert out.read_bytes() == first_bytes
@@ -160,6 +163,9 @@ def test_feed_names_what_is_wrong(tmp_path: Path) -> None:
     assert not (tmp_path / "f.xml").exists()
     code, _, err = run("feed", "--archive", str(missing))
     assert code == 2 and "-o" in err
+    code, _, err = run("feed", str(tmp_path / "one.db"), "--archive", str(missing), "-o",
+                       str(tmp_path / "f.xml"))
+    assert code == 2 and "two archives given" in err and "one.db" in err
     folder = tmp_path / "no-such-folder" / "f.xml"
     db = tmp_path / "a.db"
     Archive.open(str(db)).close()

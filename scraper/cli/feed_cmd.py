@@ -36,6 +36,7 @@ def atom_feed(archive: ArchiveBackend, archive_path: str, since: datetime,
 
 
 @main.command("feed")
+@click.argument("archive", required=False, metavar="[ARCHIVE]")
 @click.option("-o", "--output", "output", required=True,
               type=click.Path(dir_okay=False, writable=True),
               help="The feed file. Replaced atomically: a web server serving it never sees "
@@ -53,9 +54,9 @@ def atom_feed(archive: ArchiveBackend, archive_path: str, since: datetime,
               help="Print nothing when the feed is written (for cron, which mails output).")
 @archive_option
 @handle_errors
-def feed_command(output: str, since: datetime, until: datetime | None, site: str | None,
-                 limit: int, self_url: str | None, title: str | None, quiet: bool,
-                 archive_path: str | None) -> None:
+def feed_command(archive: str | None, output: str, since: datetime, until: datetime | None,
+                 site: str | None, limit: int, self_url: str | None, title: str | None,
+                 quiet: bool, archive_path: str | None) -> None:
     """Write an Atom feed of the changes in a period: one entry per new version of a page
     (and per page gone), newest first, with the change's gist as its title and the diff as
     HTML.
@@ -64,9 +65,11 @@ def feed_command(output: str, since: datetime, until: datetime | None, site: str
     once however often the feed is written. Run it after each crawl (or from cron) and
     serve the file.
 
+    The archive is ARCHIVE or --archive (the default archive when neither is given).
+
     \b
     Examples:
-      scraper feed -o /var/www/feeds/changes.xml
+      scraper feed archive/wiki.db -o /var/www/feeds/changes.xml
       scraper feed -q -o /var/www/feeds/changes.xml      # from cron
       scraper feed --site nato-mirror --since 30d -o nato.xml \\
           --self-url https://example.org/feeds/nato.xml
@@ -74,9 +77,12 @@ def feed_command(output: str, since: datetime, until: datetime | None, site: str
     if until is not None and until <= since:
         raise click.BadParameter(f"--until ({until.isoformat()}) must be after --since "
                                  f"({since.isoformat()})", param_hint="--until")
-    path = resolve_archive_path(archive_path)
-    with Archive.open(path, create=False) as archive:
-        xml, count = atom_feed(archive, path, since, until, site, limit=limit,
+    if archive is not None and archive_path is not None and archive != archive_path:
+        raise click.UsageError(f"two archives given: {archive} and --archive {archive_path}; "
+                               "give one")
+    path = resolve_archive_path(archive or archive_path)
+    with Archive.open(path, create=False) as opened:
+        xml, count = atom_feed(opened, path, since, until, site, limit=limit,
                                self_url=self_url, title=title)
     with atomic_output(output, force=True) as stream:
         stream.write(xml)
