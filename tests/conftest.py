@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -17,6 +18,12 @@ if str(Path(__file__).resolve().parent) not in sys.path:
 
 from archive_backends import any_archive, any_archive_location, archive_backend  # noqa: F401
 from postgres_harness import postgres_server, postgres_url  # noqa: F401  (fixtures)
+
+# A shell without job control starts a background command (`pytest ... &` in a script, as a
+# CI runner may) with SIGINT ignored, and the processes the tests start inherit that: the
+# tests of what Ctrl-C does would see nothing happen. Ctrl-C is set back to Python's own.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.fixture
