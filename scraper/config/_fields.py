@@ -289,6 +289,22 @@ def _css(ctx: _Ctx, key: str, value: Any) -> str | None:
     return text
 
 
+def _crawlable_urls(ctx: _Ctx, key: str, value: Any, *, refused: str) -> tuple[str, ...]:
+    """A list of http(s) URLs, each one the crawl can put in its normal form: one it cannot
+    would stop the run after the archive is opened, so it is refused here (`refused`: the
+    message's verb, "cannot be crawled")."""
+    urls = _list(ctx, key, value, _http_url)
+    # Imported here: the frontier imports this package.
+    from scraper.urls import normalise_url
+
+    for i, url in enumerate(urls):
+        try:
+            normalise_url(url)
+        except ValueError as exc:
+            raise ctx.error(f"{key}[{i}]", f"{refused}: {exc}") from exc
+    return _unique(urls)
+
+
 def _http_url(ctx: _Ctx, key: str, value: Any) -> str:
     text = _text(ctx, key, value)
     assert text is not None

@@ -14,6 +14,7 @@ from scraper.config._fields import (
     _auto_or_positive_number,
     _check_keys,
     _choice,
+    _crawlable_urls,
     _css,
     _Ctx,
     _describe,
@@ -80,18 +81,7 @@ def _name(ctx: _Ctx, key: str, value: Any) -> str:
 
 def _start_urls(ctx: _Ctx, key: str, value: Any) -> tuple[str, ...]:
     # May be empty when `sitemaps:` seeds the crawl (checked with it: _sitemaps.py).
-    urls = _list(ctx, key, value, _http_url)
-    # The crawl queues each start URL in its normal form; one it cannot normalise would stop
-    # the run after the archive is opened, so it is refused here. (Imported here: the
-    # frontier imports this package.)
-    from scraper.urls import normalise_url
-
-    for i, url in enumerate(urls):
-        try:
-            normalise_url(url)
-        except ValueError as exc:
-            raise ctx.error(f"{key}[{i}]", f"cannot be crawled: {exc}") from exc
-    return _unique(urls)
+    return _crawlable_urls(ctx, key, value, refused="cannot be crawled")
 
 
 def _recrawl_rule(ctx: _Ctx, key: str, value: Any) -> RecrawlRule:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from scraper.config._fields import _Ctx, _http_url, _list, _unique, _url_host
+from scraper.config._fields import _crawlable_urls, _Ctx, _unique, _url_host
 
 if TYPE_CHECKING:
     from scraper.config._model import CrawlConfig
@@ -17,16 +17,7 @@ START_MODES = ("urls", "sitemap")
 
 def sitemap_urls(ctx: _Ctx, key: str, value: Any) -> tuple[str, ...]:
     """`sitemaps:`: http(s) URLs of sitemaps or sitemap indexes, plain or gzip."""
-    urls = _list(ctx, key, value, _http_url)
-    # Imported here as in _start_urls: the frontier imports this package.
-    from scraper.urls import normalise_url
-
-    for i, url in enumerate(urls):
-        try:
-            normalise_url(url)
-        except ValueError as exc:
-            raise ctx.error(f"{key}[{i}]", f"cannot be fetched: {exc}") from exc
-    return _unique(urls)
+    return _crawlable_urls(ctx, key, value, refused="cannot be fetched")
 
 
 def sitemap_hosts(cfg: CrawlConfig) -> tuple[str, ...]:
