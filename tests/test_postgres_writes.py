@@ -13,6 +13,7 @@ from typing import Any
 import psycopg
 import pytest
 
+from scraper.archive.encode import encode_page
 from scraper.archive.postgres.archive import PostgresArchive
 from scraper.errors import ArchiveError
 from scraper.models import CrawlStats, FetchResult, FrontierItem, Link, Page
@@ -198,18 +199,22 @@ def test_a_first_version_waits_for_one_answer_besides_the_transaction(
     links = (Link("http://wiki.test/wiki/Firefox", "related", "Firefox"),)
     archive.save(run, "wiki", fetch(b"<html>warm</html>", url="http://wiki.test/wiki/Warm"),
                  Page("http://wiki.test/wiki/Warm", title="Warm"), next_due=T0)
+    # As the crawl's parse workers encode a URL never fetched: with its first copies.
+    page = article("one", links)
     lone = round_trips(archive, lambda: archive.save(
-        run, "wiki", fetch(b"<html>v1</html>"), article("one", links), next_due=T0,
-        discovered=(FrontierItem("http://wiki.test/wiki/Firefox", "wiki", 1),)))
+        run, "wiki", fetch(b"<html>v1</html>"), page, next_due=T0,
+        discovered=(FrontierItem("http://wiki.test/wiki/Firefox", "wiki", 1),),
+        encoded=encode_page(page, b"<html>v1</html>", first_version=True)))
     assert lone == 5
     worker = archive.join_crawl(lease_seconds=60)
     try:
         second = "http://wiki.test/wiki/Second"
         archive.enqueue([FrontierItem(second, "wiki")], T0)
         assert [item.url for item in worker.claim("wiki", T0, 10, only=[second])] == [second]
+        new_page = Page(second, title="Second")
         assert round_trips(archive, lambda: archive.save(
-            run, "wiki", fetch(b"<html>s</html>", url=second),
-            Page(second, title="Second"), next_due=T0)) == 5
+            run, "wiki", fetch(b"<html>s</html>", url=second), new_page, next_due=T0,
+            encoded=encode_page(new_page, b"<html>s</html>", first_version=True))) == 5
     finally:
         worker.leave()
     assert rows(archive.core.location.path_or_dsn,

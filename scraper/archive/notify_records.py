@@ -11,8 +11,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-# What an outbox row records (OutboxChange.event).
-OUTBOX_EVENTS = ("version", "gone", "breakage")
 # A delivery row's status (record_deliveries).
 DELIVERY_STATUSES = ("sent", "skipped", "failed")
 

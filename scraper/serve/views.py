@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from scraper.archive import ArchiveBackend
-from scraper.changes import diff_versions
+from scraper.diff import diff_pages
 from scraper.diff.html import render_html_fragment
 from scraper.errors import NotArchived
 from scraper.models import Page, Snapshot
@@ -198,7 +198,9 @@ def diff(archive: ArchiveBackend, url: str, old: int | None, new: int | None,
     cached = cache.get(key) if cache is not None else None
     if cached is not None:
         return cached
-    d = diff_versions(archive, url, a, b)
+    # The history is read already: the diff is made from it, not from a second read.
+    d = diff_pages(archive.page(url, a), archive.page(url, b), old_meta=history[old_index],
+                   new_meta=history[new_index])
     earlier = (history[old_index - 1].version, history[new_index - 1].version) if min(
         old_index, new_index) > 0 else None
     later = (history[old_index + 1].version, history[new_index + 1].version) if max(

@@ -93,9 +93,13 @@ def _deliver_one(archive: ArchiveBackend, site: str, target: NotifyTarget, now: 
 def _send_due(archive: ArchiveBackend, site: str, target: NotifyTarget, key: str, label: str,
               now: datetime, reader: ItemReader, send: Sender) -> TargetReport:
     due = archive.due_changes(site, key, now)
-    items = [reader.item(change) for change in due]
-    told = [item for item in items if wanted(target, item)]
-    left_out = [item.change_id for item in items if not wanted(target, item)]
+    told, left_out = [], []
+    for change in due:
+        item = reader.item(change)
+        if wanted(target, item):
+            told.append(item)
+        else:
+            left_out.append(item.change_id)
     if left_out:
         archive.record_deliveries(key, left_out, status="skipped", now=now)
     if not told:
@@ -107,7 +111,8 @@ def _send_due(archive: ArchiveBackend, site: str, target: NotifyTarget, key: str
         archive.record_deliveries(key, ids, status="sent", now=utcnow())
         return TargetReport(key, label, sent=len(ids), skipped=len(left_out),
                             delivery_id=message.delivery_id, detail=result.detail)
-    attempts = 1 + max(change.attempts for change in due if change.id in set(ids))
+    told_ids = set(ids)
+    attempts = 1 + max(change.attempts for change in due if change.id in told_ids)
     retry_at = now + retry_delay(attempts)
     archive.record_deliveries(key, ids, status="failed", now=now, error=result.detail,
                               next_attempt=retry_at)

@@ -46,7 +46,7 @@ class NotifyItem:
     change_id: int
     site: str
     url: str
-    event: str  # version | gone | breakage (OUTBOX_EVENTS)
+    event: str  # version | gone | breakage (OutboxChange.event)
     kinds: frozenset[str]  # of NOTIFY_KINDS: what `on:` filters by
     version: int | None
     title: str
@@ -120,13 +120,13 @@ class ItemReader:
         if change.event in ("version", "gone") and change.version is not None:
             try:
                 snapshot = self.archive.snapshot(change.url, change.version)
-                title = self.archive.page(change.url, change.version).title
+                page = self.archive.page(change.url, change.version)
+                title = page.title
                 if change.event == "version":
                     gist = snapshot.change_gist
                     if change.version > 1:
                         diff = short_diff(diff_pages(
-                            self.archive.page(change.url, change.version - 1),
-                            self.archive.page(change.url, change.version)))
+                            self.archive.page(change.url, change.version - 1), page))
                 else:
                     gist = f"page gone ({change.detail})" if change.detail else "page gone"
             except ArchiveError as exc:  # a page since forgotten: told without its diff

@@ -58,12 +58,14 @@ def _due_order(item: FrontierItem) -> tuple[bool, datetime]:
     return (item.fetch_count > 0, item.next_due)
 
 
-_CLAIM = f"""
+def _claim_sql(only: str) -> str:
+    """The claim statement; `only`: a further condition on the URLs picked."""
+    return f"""
 WITH picked AS MATERIALIZED (
     SELECT url FROM frontier
     WHERE site = %(site)s AND next_due <= %(now)s
       AND (lease_until IS NULL OR lease_until < clock_timestamp())
-      AND NOT (url = ANY(%(exclude)s))
+      AND NOT (url = ANY(%(exclude)s)){only}
     ORDER BY (fetch_count > 0), next_due
     LIMIT %(limit)s
     FOR UPDATE SKIP LOCKED)
@@ -72,10 +74,11 @@ SET leased_by = %(worker)s, lease_until = clock_timestamp() + %(lease)s * interv
 FROM picked WHERE f.url = picked.url
 RETURNING {", ".join(f"f.{c.strip()}" for c in FRONTIER_COLUMNS.split(","))}
 """
+
+
+_CLAIM = _claim_sql("")
 # A claim of URLs named by hand (crawl --url): among those only.
-_CLAIM_ONLY = _CLAIM.replace("AND NOT (url = ANY(%(exclude)s))",
-                             "AND NOT (url = ANY(%(exclude)s)) AND url = ANY(%(only)s)")
-assert _CLAIM_ONLY != _CLAIM
+_CLAIM_ONLY = _claim_sql(" AND url = ANY(%(only)s)")
 
 # Finished only by the worker that holds the lease; a retry after a lost commit finds the
 # row already finished by it (no lease, last_fetched = this fetch) and says so.
@@ -228,15 +231,19 @@ class SharedFrontier:
         `dry_run`: only list them."""
 
         def op(conn: Connection) -> list[str]:
-            # The regex is Python's (checked by the config's guard), so rows are matched here.
+            # The regex is Python's (checked by the config's guard), so rows are matched here,
+            # read without a lock; only the matching rows are locked, by the delete, which
+            # leaves a row leased meanwhile and says what it dropped.
             urls = [str(row[0]) for row in conn.execute(
                 "SELECT url FROM frontier WHERE site = %s"
-                " AND (lease_until IS NULL OR lease_until < clock_timestamp())"
-                " ORDER BY url FOR UPDATE SKIP LOCKED", (site,)) if pattern.search(row[0])]
+                " AND (lease_until IS NULL OR lease_until < clock_timestamp())",
+                (site,)) if pattern.search(row[0])]
             if urls and not dry_run:
-                conn.execute("DELETE FROM frontier WHERE site = %s AND url = ANY(%s)",
-                             (site, urls))
-            return urls
+                urls = [str(row[0]) for row in conn.execute(
+                    "DELETE FROM frontier WHERE site = %s AND url = ANY(%s)"
+                    " AND (lease_until IS NULL OR lease_until < clock_timestamp())"
+                    " RETURNING url", (site, urls))]
+            return sorted(urls)
 
         return self.core.run(op, doing="forgetting queued URLs")
 

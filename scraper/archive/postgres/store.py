@@ -12,7 +12,6 @@ from typing import Any
 
 import orjson
 
-from scraper.archive.blobs import sha256_hex
 from scraper.archive.encode import EncodedPage, encode_page
 from scraper.archive.postgres.core import Connection
 from scraper.archive.postgres.frontier import enqueue_rows
@@ -129,9 +128,10 @@ class PostgresVersionStore(PostgresWrites):
             # for its answer; there were four): this worker's claim on the URL, the page's
             # current version (both rows locked), whether the two blobs are stored, and the
             # id a new page will take.
-            hashes = [ready.body_copy.hash if ready.body_copy else sha256_hex(fetch.body),
-                      ready.fields_copy.hash if ready.fields_copy
-                      else sha256_hex(ready.fields_json)]
+            # A first version's copies carry their hashes; a recrawl's blobs are looked up
+            # by put (most recrawls store none: hashing them here would be for nothing).
+            hashes = [copy.hash for copy in (ready.body_copy, ready.fields_copy)
+                      if copy is not None]
             row = conn.execute(
                 _SAVE_START if self.worker_id is not None else _SAVE_START_UNCLAIMED,
                 {"claimed": fetch.url, "url": page.url, "hashes": hashes}).fetchone()
