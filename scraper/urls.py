@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import posixpath
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING
@@ -218,13 +219,25 @@ def path_and_query(url: str) -> str:
     return parts.path + (f"?{parts.query}" if parts.query else "")
 
 
+def host_in_domains(host: str, domains: Iterable[str]) -> bool:
+    """Whether `host` is one of `domains` or under one: scope.domains' rule, a domain
+    admits its subdomains."""
+    host = host.lower().rstrip(".")
+    return any(host == d or host.endswith("." + d) for d in domains)
+
+
+def url_in_domains(url: str, domains: Iterable[str]) -> bool:
+    """host_in_domains for the host of `url`."""
+    return host_in_domains(urlsplit(url).hostname or "", domains)
+
+
 def out_of_scope_reason(url: str, scope: Scope) -> str | None:
     """Why `url` is outside the scope, or None when it is inside."""
     parts = urlsplit(url)
     if parts.scheme not in ALLOWED_SCHEMES:
         return f"scheme {parts.scheme or '(none)'!r} is not http or https"
     host = (parts.hostname or "").lower()
-    if scope.domains and not any(host == d or host.endswith("." + d) for d in scope.domains):
+    if scope.domains and not host_in_domains(host, scope.domains):
         return f"host {host!r} is not in scope.domains"
     target = path_and_query(url)
     if scope.include and not any(p.search(target) for p in scope.include):

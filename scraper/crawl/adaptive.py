@@ -38,9 +38,7 @@ gates (fetch.py, shared_politeness.py) that feeds it each answer and reads the d
 from __future__ import annotations
 
 import logging
-from collections.abc import Collection
 from dataclasses import dataclass
-from urllib.parse import urlsplit
 
 from scraper.config import Politeness
 from scraper.timeutil import parse_retry_after
@@ -312,7 +310,4 @@ class HostPace:
                       latency)
 
 
-def in_domains(netloc: str, domains: Collection[str]) -> bool:
-    """Whether host:port `netloc` is one of `domains` or under one (as scope.domains)."""
-    host = urlsplit("//" + netloc).hostname or ""
-    return any(host == d or host.endswith("." + d) for d in domains)
+

@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from scraper.config import CrawlConfig, FileCookie, RequestSettings
+from scraper.urls import url_in_domains
 
 __all__ = ["SiteCredentials"]
 
@@ -23,17 +24,33 @@ __all__ = ["SiteCredentials"]
 class SiteCredentials:
     settings: RequestSettings
     domains: tuple[str, ...]  # a domain admits its subdomains, as scope.domains does
+    # What every request to the config's hosts carries, made once (the fetcher asks on
+    # every hop): the headers with auth, and the inline cookies.
+    fixed_headers: tuple[tuple[str, str], ...]
+    inline_cookies: tuple[str, ...]
 
     @classmethod
     def of(cls, cfg: CrawlConfig) -> SiteCredentials | None:
         """The config's credentials, or None when its `request:` block adds nothing."""
-        if cfg.request == RequestSettings():
+        settings = cfg.request
+        if settings == RequestSettings():
             return None
-        return cls(cfg.request, cfg.scope.domains)
+        headers = [(name, value.reveal()) for name, value in settings.headers]
+        if settings.basic is not None:
+            pair = f"{settings.basic.user}:{settings.basic.password.reveal()}"
+            headers.append(("Authorization",
+                            "Basic " + base64.b64encode(pair.encode()).decode()))
+        elif settings.bearer is not None:
+            headers.append(("Authorization", "Bearer " + settings.bearer.reveal()))
+        cookies = tuple(f"{name}={value.reveal()}" for name, value in settings.cookies)
+        return cls(settings, cfg.scope.domains, tuple(headers), cookies)
+
+    def __repr__(self) -> str:
+        # The made headers hold secrets in the clear: never in a log line or traceback.
+        return f"SiteCredentials(domains={self.domains!r}, ***)"
 
     def covers(self, url: str) -> bool:
-        host = (urlsplit(url).hostname or "").lower().rstrip(".")
-        return any(host == d or host.endswith("." + d) for d in self.domains)
+        return url_in_domains(url, self.domains)
 
     def headers_for(self, url: str, jar: httpx.Cookies | None = None) -> dict[str, str]:
         """The headers to add to a request for `url` (none when its host is not the
@@ -42,16 +59,10 @@ class SiteCredentials:
         configured ones."""
         if not self.covers(url):
             return {}
-        settings = self.settings
-        headers = {name: value.reveal() for name, value in settings.headers}
-        if settings.basic is not None:
-            pair = f"{settings.basic.user}:{settings.basic.password.reveal()}"
-            headers["Authorization"] = "Basic " + base64.b64encode(pair.encode()).decode()
-        elif settings.bearer is not None:
-            headers["Authorization"] = "Bearer " + settings.bearer.reveal()
-        cookies = [f"{name}={value.reveal()}" for name, value in settings.cookies]
-        cookies += [f"{c.name}={c.value.reveal()}" for c in settings.file_cookies
-                    if _cookie_matches(c, url)]
+        headers = dict(self.fixed_headers)
+        cookies = [*self.inline_cookies,
+                   *(f"{c.name}={c.value.reveal()}" for c in self.settings.file_cookies
+                     if _cookie_matches(c, url))]
         if cookies:
             if jar is not None:
                 probe = httpx.Request("GET", url)

@@ -31,7 +31,7 @@ from tenacity import (
 
 from scraper.archive.sharing import SharedHosts, SharedRobots
 from scraper.config import Network, Politeness, Scope
-from scraper.crawl.adaptive import HostPace, in_domains
+from scraper.crawl.adaptive import HostPace
 from scraper.crawl.answers import (
     REDIRECT_STATUSES,
     Retryable,
@@ -53,7 +53,13 @@ from scraper.errors import (
     SkippedContent,
 )
 from scraper.models import FetchResult
-from scraper.urls import ALLOWED_SCHEMES, DEFAULT_QUERY_RULE, QueryRule, normalise_url
+from scraper.urls import (
+    ALLOWED_SCHEMES,
+    DEFAULT_QUERY_RULE,
+    QueryRule,
+    normalise_url,
+    url_in_domains,
+)
 
 log = logging.getLogger(__name__)
 
@@ -187,7 +193,8 @@ class Fetcher:
         """The adaptive delay of each host (host:port) in `scope` that has one, as the run
         row keeps it. From the event loop only (it makes the gates)."""
         return {host: gate.adaptive.report().to_dict() for host, gate in self._gates.items()
-                if gate.adaptive is not None and in_domains(host, scope.domains)}
+                if gate.adaptive is not None
+                and url_in_domains("//" + host, scope.domains)}
 
     def close(self) -> None:
         """Stop the thread that shared politeness calls run on (none without it)."""

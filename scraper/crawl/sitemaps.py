@@ -28,7 +28,13 @@ from scraper.crawl.source import CrawlContext
 from scraper.errors import FetchError, HTTPStatusError, PageFailure, ParseError, SkippedContent
 from scraper.models import FrontierItem
 from scraper.parse.sitemap import MAX_SITEMAP_BYTES, MAX_SITEMAP_ENTRIES, Sitemap, parse_sitemap
-from scraper.urls import QueryRule, normalise_url, out_of_scope_reason, query_rule_of
+from scraper.urls import (
+    QueryRule,
+    normalise_url,
+    out_of_scope_reason,
+    query_rule_of,
+    url_in_domains,
+)
 
 log = logging.getLogger("scraper.crawl")
 
@@ -112,7 +118,7 @@ async def seed_from_sitemaps(ctx: CrawlContext, run_id: int) -> SitemapReport:
             child = _crawlable(entry.url)
             if child is None:
                 report.bad_urls += 1
-            elif not _host_in_scope(child, cfg.scope.domains):
+            elif not url_in_domains(child, cfg.scope.domains):
                 report.out_of_scope += 1
             elif child not in seen:
                 seen.add(child)
@@ -157,7 +163,7 @@ async def _robots_sitemaps(ctx: CrawlContext, run_id: int,
             url = _crawlable(line)
             if url is None:
                 report.bad_urls += 1
-            elif not _host_in_scope(url, cfg.scope.domains):
+            elif not url_in_domains(url, cfg.scope.domains):
                 report.out_of_scope += 1
             else:
                 found.append(url)
@@ -181,7 +187,7 @@ async def _read(ctx: CrawlContext, run_id: int, url: str,
             accept=SITEMAP_TYPES, on_retry=ctx.count_retry,
             # The config's `request:` settings, sent to its own hosts only, as for pages.
             credentials=SiteCredentials.of(cfg),
-            scope_check=lambda target: None if _host_in_scope(target, cfg.scope.domains)
+            scope_check=lambda target: None if url_in_domains(target, cfg.scope.domains)
             else "its host is not in scope.domains")
         # Parsing 50 MB takes a while: off the event loop, which has pages to fetch.
         sitemap = await asyncio.to_thread(parse_sitemap, result.body, url)
@@ -259,7 +265,4 @@ def _crawlable(text: str, rule: QueryRule | None = None) -> str | None:
         return None
 
 
-def _host_in_scope(url: str, domains: tuple[str, ...]) -> bool:
-    # As the config's check of `sitemaps:`: a domain admits its subdomains.
-    host = (urlsplit(url).hostname or "").rstrip(".")
-    return any(host == d or host.endswith("." + d) for d in domains)
+
