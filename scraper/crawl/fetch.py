@@ -386,6 +386,21 @@ class Fetcher:
                             on_retry: RetryHook | None = None,
                             credentials: SiteCredentials | None = None) -> None:
         parts = urlsplit(url)
+        robots = await self.robots(url, politeness, network, on_retry, credentials)
+        if robots.disallow_all_reason:
+            # RFC 9309: a robots.txt that cannot be read (5xx, no connection) means the host
+            # may not be crawled for now. That is the host's failure, retried on the failure
+            # back-off, not a skip postponed to the next recrawl.
+            raise HostUnreachable(url, robots.disallow_all_reason, host=parts.netloc)
+        if robots.parser is not None and not robots.parser.can_fetch(url, politeness.user_agent):
+            raise RobotsDisallowed(url, "disallowed by robots.txt")
+
+    async def robots(self, url: str, politeness: Politeness, network: Network,
+                     on_retry: RetryHook | None = None,
+                     credentials: SiteCredentials | None = None) -> _Robots:
+        """The robots.txt rules of `url`'s host, read once per run (and its Crawl-delay set
+        on the host's gate); its `Sitemap:` lines are `.parser.sitemaps`."""
+        parts = urlsplit(url)
         origin = f"{parts.scheme}://{parts.netloc}"
         robots = self._robots.get(origin)
         if robots is None:
@@ -395,17 +410,11 @@ class Fetcher:
                 if robots is None:
                     robots = self._robots[origin] = await self._robots_for(
                         origin, politeness, network, on_retry, credentials)
-                    delay = robots.parser.crawl_delay(politeness.user_agent) if robots.parser \
-                        else None
+                    delay = robots.parser.crawl_delay(politeness.user_agent) \
+                        if robots.parser and politeness.robots_txt else None
                     if delay:
                         self.gate(parts.netloc, politeness).crawl_delay = float(delay)
-        if robots.disallow_all_reason:
-            # RFC 9309: a robots.txt that cannot be read (5xx, no connection) means the host
-            # may not be crawled for now. That is the host's failure, retried on the failure
-            # back-off, not a skip postponed to the next recrawl.
-            raise HostUnreachable(url, robots.disallow_all_reason, host=parts.netloc)
-        if robots.parser is not None and not robots.parser.can_fetch(url, politeness.user_agent):
-            raise RobotsDisallowed(url, "disallowed by robots.txt")
+        return robots
 
     async def _robots_for(self, origin: str, politeness: Politeness, network: Network,
                           on_retry: RetryHook | None,

@@ -18,14 +18,19 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
-from protego import Protego
-
 from scraper.config import Network
 from scraper.crawl.credentials import SiteCredentials
 from scraper.crawl.events import record_fields
 from scraper.crawl.frontier import start_items
 from scraper.crawl.source import CrawlContext
-from scraper.errors import FetchError, HTTPStatusError, PageFailure, ParseError, SkippedContent
+from scraper.errors import (
+    FetchError,
+    HostUnreachable,
+    HTTPStatusError,
+    PageFailure,
+    ParseError,
+    SkippedContent,
+)
 from scraper.models import FrontierItem
 from scraper.parse.sitemap import MAX_SITEMAP_BYTES, MAX_SITEMAP_ENTRIES, Sitemap, parse_sitemap
 from scraper.urls import (
@@ -48,13 +53,11 @@ MAX_SITEMAPS_PER_RUN = 1000
 # A lastmod further ahead than this is the site's clock or template, not a change: ignored,
 # or the page would be due again on every run until that date.
 FUTURE_LASTMOD_SLACK = timedelta(days=1)
-ROBOTS_MAX_BYTES = 500 * 1024  # as the fetcher reads robots.txt
 # Served as XML, as gzip, or as whatever a server calls a .gz or a .xml file; the body
 # decides (scraper.parse.sitemap). An HTML answer (a soft 404) is refused as not a sitemap.
 SITEMAP_TYPES = frozenset({"application/xml", "text/xml", "application/gzip",
                            "application/x-gzip", "application/octet-stream", "text/plain",
                            "application/x-xml", ""})
-ROBOTS_TYPES = frozenset({"text/plain", "text/html", ""})
 
 
 @dataclass(slots=True)
@@ -137,29 +140,22 @@ async def _robots_sitemaps(ctx: CrawlContext, run_id: int,
     cfg = ctx.config
     origins = dict.fromkeys(f"{p.scheme}://{p.netloc}"
                             for p in (urlsplit(u) for u in cfg.start_urls))
-    # Its own request, not the fetcher's cached robots.txt: the fetcher keeps the rules,
-    # not the lines; one more small request per start host and run.
-    no_robots = dataclasses.replace(cfg.politeness, robots_txt=False)
+    # The fetcher's robots.txt, read once per run for the crawl's own checks.
+    credentials = SiteCredentials.of(cfg)
     found: list[str] = []
     for origin in origins:
         robots_url = origin + "/robots.txt"
-        try:
-            result = await ctx.fetcher.fetch(robots_url, politeness=no_robots,
-                                             network=cfg.network, accept=ROBOTS_TYPES,
-                                             truncate_at=ROBOTS_MAX_BYTES,
-                                             on_retry=ctx.count_retry,
-                                             credentials=SiteCredentials.of(cfg))
-        except HTTPStatusError as exc:
-            if 400 <= exc.status < 500:
-                log.info("%s: no robots.txt (%s): no sitemaps from it", robots_url, exc.reason)
-                continue
-            await _fail(ctx, run_id, exc, report)
+        robots = await ctx.fetcher.robots(robots_url, cfg.politeness, cfg.network,
+                                          ctx.count_retry, credentials)
+        if robots.disallow_all_reason:
+            # Unreadable (5xx, no answer): the host's pages fail too; its sitemaps with them.
+            await _fail(ctx, run_id, HostUnreachable(robots_url, robots.disallow_all_reason,
+                                                     host=urlsplit(origin).netloc), report)
             continue
-        except FetchError as exc:
-            await _fail(ctx, run_id, exc, report)
+        if robots.parser is None:
+            log.info("%s: no robots.txt: no sitemaps from it", robots_url)
             continue
-        text = result.body.decode("utf-8", errors="replace")
-        for line in Protego.parse(text).sitemaps:
+        for line in robots.parser.sitemaps:
             url = _crawlable(line)
             if url is None:
                 report.bad_urls += 1
