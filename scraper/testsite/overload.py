@@ -15,7 +15,7 @@ import asyncio
 from dataclasses import dataclass
 from typing import Any
 
-from scraper.testsite.protocol import Connection, FuncAction, Reply, Request, response_head
+from scraper.testsite.protocol import Connection, FuncAction, Reply, Request, encode_reply
 
 FAULT = "overload"  # the fault kind the site's stats count the 503s under
 _TEXT = b"Content-Type: text/plain; charset=utf-8\r\n"
@@ -105,10 +105,7 @@ class Overload:
         async def run(conn: Connection, req: Request) -> int:
             try:
                 await asyncio.sleep(wait)
-                body = b"" if req.method == "HEAD" or reply.status in (204, 304) else reply.body
-                length = None if reply.status in (204, 304) else len(reply.body)
-                conn.write(response_head(reply.status, reply.head, length, req.keep_alive)
-                           + body)
+                conn.write(encode_reply(req, reply))
                 self.served += 1
                 return reply.status
             finally:

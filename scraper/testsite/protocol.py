@@ -98,6 +98,14 @@ def response_head(status: int, head: bytes, length: int | None, keep_alive: bool
     return b"".join(parts)
 
 
+def encode_reply(req: Request, reply: Reply) -> bytes:
+    """`reply` to `req` as bytes: its head, and its body unless HEAD, 204 or 304."""
+    keep = req.keep_alive and not reply.close
+    body = b"" if req.method == "HEAD" or reply.status in (204, 304) else reply.body
+    length = None if reply.status in (204, 304) else len(reply.body)
+    return response_head(reply.status, reply.head, length, keep) + body
+
+
 class Connection(asyncio.Protocol):
     """One client connection."""
 
@@ -214,7 +222,7 @@ class Connection(asyncio.Protocol):
                     result = Reply(500, b"internal error\n",
                                    b"Content-Type: text/plain; charset=utf-8\r\n", close=True)
                 if isinstance(result, Reply) and (self.app.latency <= 0 or result.immediate):
-                    data = self._encode(req, result)
+                    data = encode_reply(req, result)
                     out.append(data)
                     self.app.end(req, result.status, len(data), result.fault)
                     if result.close or not req.keep_alive:
@@ -233,20 +241,13 @@ class Connection(asyncio.Protocol):
             self.transport.write(out[0] if len(out) == 1 else b"".join(out))
         out.clear()
 
-    @staticmethod
-    def _encode(req: Request, reply: Reply) -> bytes:
-        keep = req.keep_alive and not reply.close
-        body = b"" if req.method == "HEAD" or reply.status in (204, 304) else reply.body
-        length = None if reply.status in (204, 304) else len(reply.body)
-        return response_head(reply.status, reply.head, length, keep) + body
-
     async def _run(self, req: Request, result: Reply | Action) -> None:
         status, fault, close = 0, getattr(result, "fault", None), not req.keep_alive
         try:
             if self.app.latency > 0:
                 await asyncio.sleep(self.app.latency)
             if isinstance(result, Reply):
-                self.write(self._encode(req, result))
+                self.write(encode_reply(req, result))
                 status, close = result.status, close or result.close
             else:
                 status = await result(self, req)
