@@ -15,6 +15,7 @@ import pytest
 
 from scraper.archive.encode import encode_page
 from scraper.archive.postgres.archive import PostgresArchive
+from scraper.archive.postgres.worker import PostgresCrawlWorker
 from scraper.errors import ArchiveError
 from scraper.models import CrawlStats, FetchResult, FrontierItem, Link, Page
 
@@ -236,3 +237,52 @@ def round_trips(archive: PostgresArchive, write: Callable[[], object]) -> int:
         trace.seek(0)
         directions = [line.split("\t")[0] for line in trace.read().decode().splitlines()]
     return sum(1 for sent, got in itertools.pairwise(directions) if (sent, got) == ("F", "B"))
+
+
+def test_saves_and_claims_keep_probing_indexes_as_a_new_archive_grows(
+        archive: PostgresArchive, postgres_url: str) -> None:
+    """psycopg prepares a statement on its fifth call, and the server may then keep one
+    generic plan for it, made for the tables as they were: in a new archive a few rows,
+    for which a sequential scan is the cheapest plan. Kept for the rest of a crawl, such a
+    plan read the whole frontier (or all blobs) on every save. Once the tables have grown,
+    saves and claims must still find their rows through the indexes."""
+    worker = archive.join_crawl()
+    assert isinstance(worker, PostgresCrawlWorker)
+    run = archive.start_run(["wiki"], {}, T0)
+    numbers = itertools.count()
+
+    def save_and_claim() -> None:
+        n = next(numbers)
+        url = f"http://wiki.test/wiki/P{n}"
+        body = f"<p>Page {n} of the wiki.</p>".encode() * 40
+        links = tuple(Link(f"{url}-{k}", f"P{n}-{k}", "internal") for k in range(5))
+        page = Page(url, kind="article", title=f"P{n}", summary="S.", text=f"page {n}",
+                    links=links, parser="mediawiki")
+        archive.save(run, "wiki", fetch(body, url=url), page, next_due=T0 + timedelta(days=1),
+                     discovered=[FrontierItem(link.url, "wiki", depth=1) for link in links],
+                     encoded=encode_page(page, body, first_version=True))
+        worker.claim("wiki", T0, 2)
+
+    def sequential_scans() -> dict[str, int]:
+        # Each backend's counts reach the shared statistics when it is next idle.
+        for core in (archive.core, worker.frontier.core):
+            core.run(lambda conn: conn.execute("SELECT pg_stat_force_next_flush()"),
+                     transaction=False)
+        return dict(rows(postgres_url, "SELECT relname, seq_scan FROM pg_stat_user_tables"
+                                       " WHERE relname IN ('frontier', 'blobs', 'pages')"))
+
+    for _ in range(12):  # past psycopg's prepare threshold and the server's five custom plans
+        save_and_claim()
+    with psycopg.connect(postgres_url, autocommit=True) as conn:
+        # No ANALYZE: the statistics stay those of the tiny tables, as in a crawl's first
+        # minute, before autovacuum comes by.
+        conn.execute("INSERT INTO frontier (url, site, added_at, next_due, fetch_count)"
+                     " SELECT 'http://wiki.test/wiki/G' || i, 'wiki', now(),"
+                     " now() + interval '30 days', 1 FROM generate_series(1, 20000) i")
+        conn.execute("INSERT INTO blobs (hash, kind, size, stored_size, depth, keyframe,"
+                     " created_at, data) SELECT md5(i::text) || md5(i::text), 'body', 1, 1, 0,"
+                     " true, now(), '\\x00' FROM generate_series(1, 20000) i")
+    before = sequential_scans()
+    for _ in range(10):
+        save_and_claim()
+    assert sequential_scans() == before

@@ -7,6 +7,15 @@ background thread, and its own reconnecting would hide how long the server has b
 What a pool gives that we need, a fresh connection after a broken one, is `run()` here.
 A lock still makes one object safe to share between threads (they take turns).
 
+Statements driven by a list of keys (`= ANY(%s)`, a join with `unnest`) that a crawl runs
+over and over are sent with `prepare=False`, to be planned on each call for the tables as
+they are then. psycopg prepares a statement on its fifth call, and the server then keeps one
+generic plan for it, made for the tables' size at that moment: in a new archive a few rows,
+for which a sequential scan is the cheapest plan. Kept for the rest of the crawl, the frontier
+depth update scanned a 4,000-URL frontier on every save (1.4 ms), and more as it grew. Planning
+such a statement costs ~0.1 ms. Lookups by a single key need nothing: an equality on a unique
+index plans as an index probe at any size.
+
 Every message names the database by `location.display` (password hidden) and is scrubbed of
 the password too, since libpq may quote a piece of the connection string.
 """

@@ -159,7 +159,7 @@ def enqueue_rows(conn: Connection, items: Sequence[FrontierItem],
         " discovered_from, link_kind FROM unnest(%s::text[], %s::int[], %s::text[],"
         " %s::text[]) AS u(url, depth, discovered_from, link_kind)"
         " ORDER BY url, depth) b WHERE f.url = b.url AND f.depth > b.depth",
-        (columns[0], columns[2], columns[3], columns[4]))
+        (columns[0], columns[2], columns[3], columns[4]), prepare=False)  # see core.py
     return inserted
 
 
@@ -219,7 +219,8 @@ class SharedFrontier:
         def op(conn: Connection) -> int:
             added = enqueue_rows(conn, listed, now).rowcount
             conn.execute("UPDATE frontier SET next_due = %s WHERE url = ANY(%s)"
-                         " AND next_due > %s", (now, [item.url for item in listed], now))
+                         " AND next_due > %s", (now, [item.url for item in listed], now),
+                         prepare=False)  # planned each call: see core.py
             return added
 
         return self.core.run(op, doing="queueing URLs given by hand")
@@ -285,7 +286,7 @@ class SharedFrontier:
                 " FROM unnest(%s::text[], %s::timestamptz[]) AS u(url, lastmod) GROUP BY url) m"
                 " WHERE f.url = m.url AND f.site = %s AND f.attempts = 0"
                 " AND f.last_fetched < m.lastmod AND f.next_due > %s AND f.leased_by IS NULL",
-                (now, urls, times, site, now))
+                (now, urls, times, site, now), prepare=False)  # planned each call: see core.py
             return cursor.rowcount
 
         # Running it twice after a lost commit finds those rows due: none counted twice.
@@ -389,7 +390,7 @@ class SharedFrontier:
             kept = {str(row[0]) for row in conn.execute(
                 "UPDATE frontier SET lease_until = clock_timestamp() + %s * interval '1 second'"
                 " WHERE leased_by = %s AND url = ANY(%s) RETURNING url",
-                (self.lease_seconds, self.worker_id, held))}
+                (self.lease_seconds, self.worker_id, held), prepare=False)}  # see core.py
             return set(held) - kept
 
         lost = self.core.run(op, doing="renewing leases")
@@ -420,7 +421,8 @@ class SharedFrontier:
             return
         self.core.run(lambda conn: conn.execute(
             "UPDATE frontier SET leased_by = NULL, lease_until = NULL"
-            " WHERE leased_by = %s AND url = ANY(%s)", (self.worker_id, wanted)),
+            " WHERE leased_by = %s AND url = ANY(%s)", (self.worker_id, wanted),
+            prepare=False),  # planned each call: see core.py
             doing="releasing claims")
         with self._held_lock:
             self.held.difference_update(wanted)
