@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -488,6 +489,47 @@ def test_iter_versions_latest_all_and_as_of(archive: Archive) -> None:
     assert changed == [("wiki", 2), ("wiki", 3)]
     assert [p["url"] for p in archive.new_pages(T0 + timedelta(days=1))] == [
         "http://list.test/related/NATO"]
+
+
+def test_latest_versions_are_the_newest_of_the_period_newest_first(archive: Archive) -> None:
+    build_site(archive)
+    # Two versions made at one time: by URL, descending.
+    run = archive.start_run(["wiki"], {}, T0)
+    same = T0 + timedelta(days=2)
+    archive.save(run, "wiki", fetch("http://wiki.test/wiki/Zebra", b"<z/>", same),
+                 article("http://wiki.test/wiki/Zebra", title="Zebra"), next_due=same)
+
+    def latest(limit: int, **kwargs: Any) -> list[tuple[str, str, int]]:
+        return [(site, s.url, s.version)
+                for site, s in archive.latest_versions(limit, **kwargs)]
+
+    assert latest(10) == [
+        ("wiki", "http://wiki.test/wiki/Zebra", 1), ("wiki", URL, 3),
+        ("list", "http://list.test/related/NATO", 1), ("wiki", URL, 2), ("wiki", URL, 1),
+        ("wiki", "http://wiki.test/wiki/Firefox", 1)]
+    assert latest(2) == latest(10)[:2]
+    assert latest(0) == []
+    assert latest(10, site="wiki", since=T0 + timedelta(days=1),
+                  until=T0 + timedelta(days=2)) == [("wiki", URL, 2)]
+    # The same versions, in the same order, as sorting everything the period holds.
+    every = sorted(archive.versions_between(T0), reverse=True,
+                   key=lambda pair: (pair[1].fetched_at, pair[1].url, pair[1].version))
+    assert archive.latest_versions(10, since=T0) == every
+
+
+def test_site_counts_are_what_stats_says_per_site(archive: Archive) -> None:
+    build_site(archive)
+    gone_at = T0 + timedelta(days=3)
+    archive.record_failure(archive.start_run(["wiki"], {}, gone_at), "wiki",
+                           "http://wiki.test/wiki/Firefox", reason="HTTP 404", attempts=1,
+                           status=404, now=gone_at, next_due=gone_at, gone=True)
+    counts = archive.site_counts()
+    assert counts == {"list": {"pages": 1, "versions": 1, "gone": 0},
+                      "wiki": {"pages": 2, "versions": 4, "gone": 1}}
+    assert list(counts) == ["list", "wiki"]
+    stats = archive.stats()
+    assert counts == {site: {key: row[key] for key in ("pages", "versions", "gone")}
+                      for site, row in stats["sites"].items()}
 
 
 def test_search_finds_titles_summaries_and_text(archive: Archive) -> None:

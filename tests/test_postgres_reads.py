@@ -214,6 +214,9 @@ def test_iterators_equal_sqlites_in_the_same_order(
     until = T0 + timedelta(days=2)
     assert (list(pg.versions_between(T0, until))
             == list(lite.versions_between(T0, until)))
+    for limit, kwargs in ((3, {}), (100, {}), (100, {"site": "wiki", "until": until}),
+                          (2, {"since": T0 + timedelta(days=1)})):
+        assert pg.latest_versions(limit, **kwargs) == lite.latest_versions(limit, **kwargs)
 
 
 def test_an_iterator_and_single_reads_interleave(

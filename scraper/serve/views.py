@@ -3,7 +3,6 @@ render. Each function makes blocking archive calls (run them in a worker thread)
 
 from __future__ import annotations
 
-import heapq
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -86,14 +85,11 @@ def gist_of(snap: Snapshot) -> str:
 
 def home(archive: ArchiveBackend, now: datetime, days: int = 7) -> HomeView:
     """The sites with their counts, and the newest versions made in the last `days`."""
-    stats = archive.stats()
-    sites = tuple(SiteRow(name, int(row.get("pages", 0)), int(row.get("versions", 0)),
-                          int(row.get("gone") or 0))
-                  for name, row in sorted(stats.get("sites", {}).items()))
+    # Not stats(): its sizes read every version (0.15 s at 100,000), on every visit.
+    sites = tuple(SiteRow(name, row["pages"], row["versions"], row["gone"])
+                  for name, row in sorted(archive.site_counts().items()))
     since = now - timedelta(days=days)
-    # versions_between streams by URL: keep the newest few without holding them all.
-    newest = heapq.nlargest(RECENT_LIMIT, archive.versions_between(since),
-                            key=lambda pair: (pair[1].fetched_at, pair[1].url))
+    newest = archive.latest_versions(RECENT_LIMIT, since)
     titles: dict[str, str] = {}
     recent = []
     for site, snap in newest:
@@ -101,8 +97,8 @@ def home(archive: ArchiveBackend, now: datetime, days: int = 7) -> HomeView:
             titles[snap.url] = str(archive.page_info(snap.url).get("title") or "")
         recent.append(RecentChange(site, snap.url, titles[snap.url], snap.version,
                                    snap.fetched_at, gist_of(snap)))
-    return HomeView(sites, int(stats.get("pages", 0)), int(stats.get("versions", 0)), since,
-                    tuple(recent))
+    return HomeView(sites, sum(site.pages for site in sites),
+                    sum(site.versions for site in sites), since, tuple(recent))
 
 
 def search(archive: ArchiveBackend, query: str) -> list[dict[str, Any]]:

@@ -28,11 +28,11 @@ _Found = tuple[datetime, str, int, str, Snapshot | None, dict[str, Any] | None]
 def feed_entries(archive: ArchiveBackend, since: datetime, until: datetime | None = None,
                  site: str | None = None, limit: int = DEFAULT_LIMIT) -> list[FeedEntry]:
     """One entry per version made in [since, until) and per page gone then, newest first,
-    at most `limit`. The period's versions are streamed and only the newest `limit` kept
-    (memory does not grow with the period); only those are read whole and diffed, two page
-    reads each."""
+    at most `limit`. Only the newest `limit` versions are read (through the index on their
+    times: the cost does not grow with the period or the archive), and only those kept are
+    read whole and diffed, two page reads each."""
     # Newest first; one time's entries in a fixed order so that the feed is reproducible.
-    kept = heapq.nlargest(limit, _candidates(archive, since, until, site),
+    kept = heapq.nlargest(limit, _candidates(archive, since, until, site, limit),
                           key=lambda found: found[:3])
     entries = []
     for at, url, _, page_site, snap, gone in kept:
@@ -44,8 +44,9 @@ def feed_entries(archive: ArchiveBackend, since: datetime, until: datetime | Non
 
 
 def _candidates(archive: ArchiveBackend, since: datetime, until: datetime | None,
-                site: str | None) -> Iterator[_Found]:
-    for version_site, version in archive.versions_between(since, until, site):
+                site: str | None, limit: int) -> Iterator[_Found]:
+    # The newest `limit` versions hold every version among the feed's newest `limit` entries.
+    for version_site, version in archive.latest_versions(limit, since, until, site):
         yield version.fetched_at, version.url, version.version, version_site, version, None
     for row in archive.gone_pages(since, site):
         gone_at = row.get("gone_at")

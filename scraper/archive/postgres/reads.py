@@ -384,6 +384,19 @@ class PostgresReads(PostgresStatistics):
         for _, row in self._stream(sql, params, "versions_between"):
             yield row[0], snapshot_from_row(row[1:])
 
+    def latest_versions(self, limit: int, since: datetime | None = None,
+                        until: datetime | None = None,
+                        site: str | None = None) -> list[tuple[str, Snapshot]]:
+        """The `limit` newest versions made in [since, until), newest first."""
+        where, params = version_filter(site, since, until, True, None, mark="%s",
+                                       time_param=as_param)
+        sql = (f"SELECT p.site, {SNAPSHOT_COLUMNS} FROM snapshots s JOIN pages p"
+               f" ON p.id = s.page_id WHERE {where}"
+               f" ORDER BY s.fetched_at DESC, {URL_ORDER} DESC, s.version DESC LIMIT %s")
+        return self.core.run(lambda conn: [
+            (row[0], snapshot_from_row(row[1:]))
+            for row in conn.execute(sql, [*params, max(0, limit)])], doing="latest_versions")
+
     def gone_pages(self, since: datetime, site: str | None = None) -> list[dict[str, Any]]:
         """Pages marked gone at or after `since`."""
         return self.core.run(lambda conn: self._page_rows(

@@ -78,6 +78,10 @@ class PostgresStatistics:
             return {}
         return {name: round(float(value), 4) for name, value in zip(FILL_EXPRESSIONS, row[1:])}
 
+    def site_counts(self) -> dict[str, dict[str, int]]:
+        """Pages, versions and gone pages per site."""
+        return self.core.run(_site_counts, doing="site_counts")
+
     def stats(self) -> dict[str, Any]:
         """Sizes and counts for `scraper stats` (the keys of the SQLite archive's); file_size
         is the database's size on the server."""
@@ -95,15 +99,9 @@ class PostgresStatistics:
             fblobs, fstored, fraw = one(
                 "SELECT count(*), coalesce(sum(stored_size), 0), coalesce(sum(size), 0)"
                 " FROM blobs WHERE kind = 'fields'")
-            sites: dict[str, Any] = {}
-            for site, site_pages, site_gone in conn.execute(
-                    "SELECT site, count(*), count(*) FILTER (WHERE gone) FROM pages"
-                    ' GROUP BY site ORDER BY site COLLATE "C"').fetchall():
-                site_versions = one("SELECT count(*) FROM snapshots s JOIN pages p"
-                                    " ON p.id = s.page_id WHERE p.site = %s", site)[0]
-                sites[site] = {"pages": site_pages, "versions": site_versions,
-                               "gone": site_gone,
-                               "fill_rates": self._fill_rates(conn, site, None)}
+            sites: dict[str, Any] = {
+                site: {**counts, "fill_rates": self._fill_rates(conn, site, None)}
+                for site, counts in _site_counts(conn).items()}
             raw, stored = int(raw), int(stored)
             return {
                 "path": self.core.path,
@@ -123,3 +121,13 @@ class PostgresStatistics:
             }
 
         return self.core.run(op, doing="stats")
+
+
+def _site_counts(conn: Connection) -> dict[str, dict[str, int]]:
+    versions: dict[str, int] = {str(site): int(n) for site, n in conn.execute(
+        "SELECT p.site, count(*) FROM snapshots s JOIN pages p ON p.id = s.page_id"
+        " GROUP BY p.site")}
+    return {site: {"pages": pages, "versions": versions.get(site, 0), "gone": gone}
+            for site, pages, gone in conn.execute(
+                "SELECT site, count(*), count(*) FILTER (WHERE gone) FROM pages"
+                ' GROUP BY site ORDER BY site COLLATE "C"').fetchall()}

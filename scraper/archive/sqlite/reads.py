@@ -249,6 +249,20 @@ class ArchiveReads(ArchiveCore):
             raise ArchiveError(self.path, f"versions_between: {describe_sqlite_error(exc)}") from exc
 
     @translated
+    def latest_versions(self, limit: int, since: datetime | None = None,
+                        until: datetime | None = None,
+                        site: str | None = None) -> list[tuple[str, Snapshot]]:
+        """The `limit` newest versions made in [since, until), newest first."""
+        where, params = version_filter(site, since, until, True, None, mark="?",
+                                       time_param=iso)
+        rows = self.conn.execute(
+            f"SELECT p.site, {SNAPSHOT_COLUMNS} FROM snapshots s JOIN pages p"
+            f" ON p.id = s.page_id WHERE {where}"
+            " ORDER BY s.fetched_at DESC, p.url DESC, s.version DESC LIMIT ?",
+            [*params, max(0, limit)]).fetchall()
+        return [(row[0], snapshot_from_row(row[1:])) for row in rows]
+
+    @translated
     def gone_pages(self, since: datetime, site: str | None = None) -> list[dict[str, Any]]:
         """Pages marked gone at or after `since`."""
         return self._page_rows("gone = 1 AND gone_at >= ?", [iso(since)], site, "gone_at")
@@ -297,6 +311,15 @@ class ArchiveReads(ArchiveCore):
         return {name: round(float(value), 4) for name, value in zip(FILL_EXPRESSIONS, row[1:])}
 
     @translated
+    def site_counts(self) -> dict[str, dict[str, int]]:
+        """Pages, versions and gone pages per site."""
+        versions = dict(self.conn.execute(
+            "SELECT p.site, count(*) FROM snapshots s JOIN pages p ON p.id = s.page_id"
+            " GROUP BY p.site").fetchall())
+        return {site: {"pages": pages, "versions": int(versions.get(site, 0)), "gone": gone}
+                for site, pages, gone in self.conn.execute(
+                    "SELECT site, count(*), sum(gone) FROM pages GROUP BY site ORDER BY site")}
+
     def stats(self) -> dict[str, Any]:
         """Sizes and counts for `scraper stats`; bytes_fetched is the raw size of every stored
         version's body, bytes_stored what their blobs take compressed."""
@@ -312,13 +335,8 @@ class ArchiveReads(ArchiveCore):
         failures = self._one("SELECT count(*) FROM failures")[0]
         skipped = self._one("SELECT count(*) FROM skips")[0]
         queued = self._one("SELECT count(*) FROM frontier")[0]
-        sites: dict[str, Any] = {}
-        for site, site_pages, site_gone in self.conn.execute(
-                "SELECT site, count(*), sum(gone) FROM pages GROUP BY site ORDER BY site"):
-            site_versions = self._one("SELECT count(*) FROM snapshots s JOIN pages p ON p.id ="
-                                " s.page_id WHERE p.site = ?", site)[0]
-            sites[site] = {"pages": site_pages, "versions": site_versions, "gone": site_gone,
-                           "fill_rates": self.field_fill_rates(site)}
+        sites: dict[str, Any] = {site: {**counts, "fill_rates": self.field_fill_rates(site)}
+                                 for site, counts in self.site_counts().items()}
         return {
             "path": self.path,
             "file_size": self._file_size(),
