@@ -13,6 +13,7 @@ import subprocess
 import sys
 import textwrap
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -22,11 +23,13 @@ from click.testing import CliRunner
 
 from scraper.archive import Archive
 from scraper.archive.copy import BatchCopied, copy_archive
+from scraper.archive.copy_sides import TABLES
 from scraper.cli import main
 from scraper.errors import ArchiveError
 from scraper.testsite import TestSite
 
 REPO = Path(__file__).resolve().parents[1]
+T0 = datetime(2020, 1, 1, tzinfo=UTC)
 
 
 class Interrupt(Exception):
@@ -83,6 +86,31 @@ def _read(site: TestSite, archive: str) -> dict[str, str]:
     return read
 
 
+def _watching(archive: str) -> None:
+    """A notification target registered before the crawls: their changes all wait for it."""
+    with Archive.open(archive, create=True) as opened:
+        opened.register_notify_target("wiki", "webhook:abc", "https://hooks.example/x", T0)
+
+
+def _watched(archive: str) -> None:
+    """A watcher's state as sends leave it: two changes sent, one failed and waiting for its
+    retry, the others waiting."""
+    with Archive.open(archive, create=False) as opened:
+        due = opened.due_changes("wiki", "webhook:abc", T0)
+        assert len(due) >= 3
+        opened.record_deliveries("webhook:abc", [due[0].id, due[1].id], status="sent", now=T0)
+        opened.record_deliveries("webhook:abc", [due[2].id], status="failed", now=T0,
+                                 error="HTTP 502", next_attempt=T0 + timedelta(hours=1))
+
+
+def _watch_state(archive: str) -> tuple[Any, ...]:
+    with Archive.open(archive, create=False) as opened:
+        later = T0 + timedelta(days=1)
+        return (opened.notify_backlog(),
+                [(c.id, c.url, c.event, c.version) for c in
+                 opened.due_changes("wiki", "webhook:abc", later)])
+
+
 def _copy(src: str, dst: str, *extra: str) -> Any:
     return CliRunner().invoke(main, ["archive", "copy", src, dst, *extra])
 
@@ -91,7 +119,9 @@ def test_round_trip_sqlite_postgresql_sqlite_reads_identically(tmp_path: Path,
                                                                postgres_url: str) -> None:
     first, back = str(tmp_path / "a.db"), str(tmp_path / "back.db")
     with TestSite(pages=10) as site:
+        _watching(first)
         config = _crawled(tmp_path, site, first)
+        _watched(first)
         there = _copy(first, postgres_url, "--batch-rows", "7")
         assert there.exit_code == 0, there.output
         home = _copy(postgres_url, back)
@@ -101,6 +131,11 @@ def test_round_trip_sqlite_postgresql_sqlite_reads_identically(tmp_path: Path,
         assert "\n2 " in original["history"] or original["history"].count("\n") >= 3
         assert on_postgres == original
         assert returned == original
+        # What was sent stays sent, what waits still waits, with its retry and error.
+        watched = _watch_state(first)
+        assert watched[0][0].sent == 2 and watched[0][0].last_error == "HTTP 502"
+        assert _watch_state(postgres_url) == watched
+        assert _watch_state(back) == watched
         with sqlite3.connect(first) as conn:
             deltas = conn.execute("SELECT count(*) FROM blobs WHERE base IS NOT NULL").fetchone()
         assert deltas[0] >= 2
@@ -112,7 +147,7 @@ def test_round_trip_sqlite_postgresql_sqlite_reads_identically(tmp_path: Path,
                 found.append(sorted(hit["url"] for hit in opened.search("edited", limit=100)))
         assert found[0] and found[1] == found[0] and found[2] == found[0]
         # The figures: every table, rows, bytes, seconds, and the verification.
-        assert re.search(r"8 tables, \d+ rows, [\d.]+ [KM]?B in [\d.]+ s", there.output)
+        assert re.search(r"11 tables, \d+ rows, [\d.]+ [KM]?B in [\d.]+ s", there.output)
         assert "verified" in there.output and "site wiki:" in there.output
 
         # Both copies take further crawls: ids continue past the copied ones (PostgreSQL's
@@ -128,33 +163,43 @@ def test_round_trip_sqlite_postgresql_sqlite_reads_identically(tmp_path: Path,
                     hit["url"] for hit in opened.search("Quixotic")}
 
 
-def test_an_interrupted_copy_continues_without_doubling_rows(tmp_path: Path,
-                                                             postgres_url: str) -> None:
+@pytest.mark.parametrize("stop_in", ["pages", "notify_deliveries"])
+def test_an_interrupted_copy_continues_without_doubling_rows(tmp_path: Path, postgres_url: str,
+                                                             stop_in: str) -> None:
+    """Stopped after a batch of a table keyed by one column, and of one keyed by two (a
+    delivery: change, target): run again, it copies the rest and verifies."""
     source = str(tmp_path / "a.db")
+    _watching(source)
     with TestSite(pages=12) as site:
         _crawled(tmp_path, site, source)
+    _watched(source)
+    with Archive.open(source, create=False) as opened:  # more deliveries: several batches
+        due = opened.due_changes("wiki", "webhook:abc", T0 + timedelta(days=1))
+        opened.record_deliveries("webhook:abc", [c.id for c in due[1:6]], status="skipped",
+                                 now=T0)
     seen: list[BatchCopied] = []
 
-    def fail_after_five(batch: BatchCopied) -> None:
+    def stop(batch: BatchCopied) -> None:
         seen.append(batch)
-        if len(seen) == 5:
+        if batch.table == stop_in and batch.rows_copied >= 3:
             raise Interrupt
 
     with pytest.raises(Interrupt):
-        copy_archive(source, postgres_url, batch_rows=3, on_batch=fail_after_five)
+        copy_archive(source, postgres_url, batch_rows=3, on_batch=stop)
     copied_first = sum(b.rows for b in seen)
     with psycopg.connect(postgres_url) as conn:
         rows = sum(conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0]  # type: ignore[index]
-                   for t in ("runs", "blobs", "pages"))
+                   for t in TABLES)
     assert rows == copied_first
 
     report = copy_archive(source, postgres_url, batch_rows=3)
     with sqlite3.connect(source) as conn:
-        total = sum(conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
-                    for t in ("runs", "blobs", "pages", "snapshots", "links", "failures",
-                              "skips", "frontier"))
+        total = sum(conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in TABLES)
+        deliveries = conn.execute("SELECT count(*) FROM notify_deliveries").fetchone()[0]
+    assert deliveries > 3
     assert report.rows_copied + copied_first == total
     assert sum(t.rows_total for t in report.tables) == total
+    assert _watch_state(postgres_url) == _watch_state(source)
     # Run once more: nothing left to copy, and it still verifies.
     again = copy_archive(source, postgres_url)
     assert again.rows_copied == 0 and again.figures == report.figures

@@ -26,9 +26,11 @@ from scraper.archive.copy_sides import (
     TRANSIENT_COLUMNS,
     CopyEnd,
     Figures,
+    Key,
     PostgresEnd,
     Row,
     SQLiteEnd,
+    key_text,
 )
 from scraper.archive.location import ArchiveLocation, parse_archive_location
 from scraper.archive.opener import Archive
@@ -150,17 +152,17 @@ def _check_resumable(src: CopyEnd, dst: CopyEnd, table: str, columns: list[str])
     """Refuse a destination whose rows of `table` are not the first rows of the source's:
     another archive, or this one's copy after either end was written to."""
     held = dst.count(table)
-    if not held:
-        return
     last = dst.max_key(table)
+    if not held or last is None:
+        return
     theirs = src.row_at(table, columns, last)
     if theirs is None or theirs != dst.row_at(table, columns, last):
         raise ArchiveError(dst.display, f"holds a different archive: its {table} row "
-                                        f"{KEYS[table]}={last!r} is not the source's; copy "
+                                        f"{key_text(table, last)} is not the source's; copy "
                                         "into an empty archive")
     if src.count(table, upto=last) != held:
         raise ArchiveError(dst.display, f"holds a different archive: {held} {table} rows up "
-                                        f"to {KEYS[table]}={last!r}, the source has "
+                                        f"to {key_text(table, last)}, the source has "
                                         f"{src.count(table, upto=last)}; copy into an empty "
                                         "archive")
 
@@ -172,8 +174,8 @@ def _size(row: Row) -> int:
 def _copy_table(src: CopyEnd, dst: CopyEnd, table: str, columns: list[str], batch_rows: int,
                 on_batch: Callable[[BatchCopied], None] | None) -> TableCopied:
     limit = max(1, batch_rows // BLOB_BATCH_DIVISOR) if table == "blobs" else batch_rows
-    key_at = columns.index(KEYS[table])
-    after = dst.max_key(table)
+    key_at = [columns.index(name) for name in KEYS[table]]
+    after: Key | None = dst.max_key(table)
     rows_copied = bytes_copied = 0
     while True:
         rows = src.read(table, columns, after, limit)
@@ -182,7 +184,7 @@ def _copy_table(src: CopyEnd, dst: CopyEnd, table: str, columns: list[str], batc
         dst.insert(table, columns, rows)
         rows_copied += len(rows)
         bytes_copied += sum(_size(row) for row in rows)
-        after = rows[-1][key_at]
+        after = tuple(rows[-1][i] for i in key_at)
         if on_batch is not None:
             on_batch(BatchCopied(table, len(rows), rows_copied))
         if len(rows) < limit:

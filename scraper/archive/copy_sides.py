@@ -23,10 +23,18 @@ if TYPE_CHECKING:
 
 # The archive's tables in an order their foreign keys allow (blobs before the snapshots that
 # name them, pages before snapshots, links and the frontier).
-TABLES = ("runs", "blobs", "pages", "snapshots", "links", "failures", "skips", "frontier")
-# Each table is copied in the order of this key, so a resumed copy starts after the largest
-# key the destination holds.
-KEYS = {table: "id" for table in TABLES} | {"frontier": "url"}
+# The watchers' outbox before its deliveries; its targets and deliveries keep the ids of the
+# changes they name, so that what was sent stays sent and what waits still waits.
+TABLES = ("runs", "blobs", "pages", "snapshots", "links", "failures", "skips", "frontier",
+          "notify_outbox", "notify_targets", "notify_deliveries")
+# Each table is copied in the order of its key (one column or several), so that a resumed
+# copy starts after the largest key the destination holds.
+KEYS: dict[str, tuple[str, ...]] = {table: ("id",) for table in TABLES} | {
+    "frontier": ("url",), "notify_targets": ("site", "target"),
+    "notify_deliveries": ("change_id", "target")}
+# Text key columns: compared by code point on both ends (see _pg_column).
+TEXT_KEYS = frozenset({"url", "site", "target"})
+Key = tuple[Any, ...]
 # Columns that describe a crawl in progress on a shared PostgreSQL archive (a worker's lease),
 # not the archive's content: not copied, so a copy starts with no URL leased.
 TRANSIENT_COLUMNS = {"frontier": frozenset({"leased_by", "lease_until"})}
@@ -54,10 +62,11 @@ class CopyEnd(Protocol):
     kinds: Kinds
 
     def columns(self, table: str) -> list[str]: ...
-    def count(self, table: str, upto: Any = None) -> int: ...
-    def max_key(self, table: str) -> Any: ...
-    def read(self, table: str, columns: Sequence[str], after: Any, limit: int) -> list[Row]: ...
-    def row_at(self, table: str, columns: Sequence[str], key: Any) -> Row | None: ...
+    def count(self, table: str, upto: Key | None = None) -> int: ...
+    def max_key(self, table: str) -> Key | None: ...
+    def read(self, table: str, columns: Sequence[str], after: Key | None,
+             limit: int) -> list[Row]: ...
+    def row_at(self, table: str, columns: Sequence[str], key: Key) -> Row | None: ...
     def insert(self, table: str, columns: Sequence[str], rows: Sequence[Row]) -> None: ...
     def finish(self) -> None: ...
     def figures(self) -> Figures: ...
@@ -93,6 +102,20 @@ SITES_SQL = ("SELECT p.site, count(*), coalesce(sum(v.n), 0) FROM pages p LEFT J
              " ON v.page_id = p.id GROUP BY p.site ORDER BY p.site{c}")
 
 
+def key_text(table: str, key: Key) -> str:
+    """A row's key as messages show it: `id=42`, `site='w', target='t'`."""
+    return ", ".join(f"{column}={value!r}" for column, value in zip(KEYS[table], key,
+                                                                      strict=True))
+
+
+def _key_sql(table: str, column: Callable[[str], str], mark: str) -> tuple[str, str, str]:
+    """The key as a row value, its order and its equality test: `(a, b)`, `a, b` and
+    `a = ? AND b = ?` (row values compare column by column, as ORDER BY sorts)."""
+    columns = [column(name) for name in KEYS[table]]
+    return (f"({', '.join(columns)})", ", ".join(columns),
+            " AND ".join(f"{name} = {mark}" for name in KEYS[table]))
+
+
 def _digest(rows: Iterator[Row]) -> str:
     digest = hashlib.sha256()
     for row in rows:
@@ -121,30 +144,40 @@ class SQLiteEnd:
     def columns(self, table: str) -> list[str]:
         return [str(r[1]) for r in self._execute(f"PRAGMA table_info({_write_table(table)})")]
 
-    def count(self, table: str, upto: Any = None) -> int:
-        where = "" if upto is None else f" WHERE {KEYS[table]} <= ?"
-        row = self._execute(f"SELECT count(*) FROM {table}{where}",
-                            () if upto is None else (upto,)).fetchone()
+    def _key(self, table: str) -> tuple[str, str, str]:
+        return _key_sql(table, str, "?")
+
+    def count(self, table: str, upto: Key | None = None) -> int:
+        key, _, _ = self._key(table)
+        where = "" if upto is None else f" WHERE {key} <= ({', '.join('?' * len(upto))})"
+        row = self._execute(f"SELECT count(*) FROM {table}{where}", upto or ()).fetchone()
         return int(row[0])
 
-    def max_key(self, table: str) -> Any:
-        return self._execute(f"SELECT max({KEYS[table]}) FROM {table}").fetchone()[0]
+    def max_key(self, table: str) -> Key | None:
+        _, order, _ = self._key(table)
+        descending = ", ".join(f"{name} DESC" for name in order.split(", "))
+        row = self._execute(f"SELECT {order} FROM {table} ORDER BY {descending} LIMIT 1"
+                            ).fetchone()
+        return None if row is None else tuple(row)
 
     def _convert(self, table: str, columns: Sequence[str], rows: list[Row]) -> list[Row]:
         kinds = self.kinds.get(table, {})
         return [tuple(_canonical(v, kinds.get(c)) for c, v in zip(columns, row, strict=True))
                 for row in rows]
 
-    def read(self, table: str, columns: Sequence[str], after: Any, limit: int) -> list[Row]:
-        key = KEYS[table]
-        where, params = ("", [limit]) if after is None else (f" WHERE {key} > ?", [after, limit])
+    def read(self, table: str, columns: Sequence[str], after: Key | None,
+             limit: int) -> list[Row]:
+        key, order, _ = self._key(table)
+        where, params = ("", [limit]) if after is None else (
+            f" WHERE {key} > ({', '.join('?' * len(after))})", [*after, limit])
         rows = self._execute(f"SELECT {', '.join(columns)} FROM {table}{where}"
-                             f" ORDER BY {key} LIMIT ?", params).fetchall()
+                             f" ORDER BY {order} LIMIT ?", params).fetchall()
         return self._convert(table, columns, rows)
 
-    def row_at(self, table: str, columns: Sequence[str], key: Any) -> Row | None:
-        rows = self._execute(f"SELECT {', '.join(columns)} FROM {table}"
-                             f" WHERE {KEYS[table]} = ?", (key,)).fetchall()
+    def row_at(self, table: str, columns: Sequence[str], key: Key) -> Row | None:
+        _, _, equal = self._key(table)
+        rows = self._execute(f"SELECT {', '.join(columns)} FROM {table} WHERE {equal}",
+                             key).fetchall()
         return self._convert(table, columns, rows)[0] if rows else None
 
     def insert(self, table: str, columns: Sequence[str], rows: Sequence[Row]) -> None:
@@ -167,7 +200,7 @@ class SQLiteEnd:
     def finish(self) -> None:
         # New links take ids from links_recent's AUTOINCREMENT sequence (schema version 4):
         # it must start past the copied ones.
-        top = self.max_key("links") or 0
+        top = (self.max_key("links") or (0,))[0]
         self._execute("BEGIN IMMEDIATE")
         updated = self._execute("UPDATE sqlite_sequence SET seq = max(seq, ?)"
                                 " WHERE name = 'links_recent'", (top,)).rowcount
@@ -188,11 +221,10 @@ def _write_table(table: str) -> str:
     return "links_settled" if table == "links" else table
 
 
-# Text keys (frontier URLs) compare by code point on both ends: SQLite's BINARY collation
-# does, PostgreSQL's "C" does (UTF-8 bytes), the database's default may not.
-def _pg_key(table: str) -> str:
-    key = KEYS[table]
-    return f'{key} COLLATE "C"' if key == "url" else key
+# Text keys (frontier URLs, sites, targets) compare by code point on both ends: SQLite's
+# BINARY collation does, PostgreSQL's "C" does (UTF-8 bytes), the database's default may not.
+def _pg_column(name: str) -> str:
+    return f'{name} COLLATE "C"' if name in TEXT_KEYS else name
 
 
 class PostgresEnd:
@@ -229,29 +261,39 @@ class PostgresEnd:
 
         return [str(r[0]) for r in self._run(read, f"reading the columns of {table}")]
 
-    def count(self, table: str, upto: Any = None) -> int:
-        where = "" if upto is None else f" WHERE {_pg_key(table)} <= %s"
+    def _key(self, table: str) -> tuple[str, str, str]:
+        return _key_sql(table, _pg_column, "%s")
+
+    def count(self, table: str, upto: Key | None = None) -> int:
+        key, _, _ = self._key(table)
+        where = "" if upto is None else f" WHERE {key} <= ({', '.join(['%s'] * len(upto))})"
         row = self._run(lambda c: c.execute(f"SELECT count(*) FROM {table}{where}",
-                                            () if upto is None else (upto,)).fetchone(),
-                        f"counting {table}")
+                                            upto or ()).fetchone(), f"counting {table}")
         return int(row[0])
 
-    def max_key(self, table: str) -> Any:
-        return self._run(lambda c: c.execute(f"SELECT max({_pg_key(table)}) FROM {table}")
-                         .fetchone(), f"reading {table}")[0]
+    def max_key(self, table: str) -> Key | None:
+        _, order, _ = self._key(table)
+        descending = ", ".join(f"{name} DESC" for name in order.split(", "))
+        row = self._run(lambda c: c.execute(f"SELECT {', '.join(KEYS[table])} FROM {table}"
+                                            f" ORDER BY {descending} LIMIT 1").fetchone(),
+                        f"reading {table}")
+        return None if row is None else tuple(row)
 
-    def read(self, table: str, columns: Sequence[str], after: Any, limit: int) -> list[Row]:
-        key = _pg_key(table)
-        where, params = ("", [limit]) if after is None else (f" WHERE {key} > %s", [after, limit])
+    def read(self, table: str, columns: Sequence[str], after: Key | None,
+             limit: int) -> list[Row]:
+        key, order, _ = self._key(table)
+        where, params = ("", [limit]) if after is None else (
+            f" WHERE {key} > ({', '.join(['%s'] * len(after))})", [*after, limit])
         rows: list[Row] = self._run(
             lambda c: c.execute(f"SELECT {', '.join(columns)} FROM {table}{where}"
-                                f" ORDER BY {key} LIMIT %s", params).fetchall(),
+                                f" ORDER BY {order} LIMIT %s", params).fetchall(),
             f"reading {table}")
         return [tuple(_canonical(v, None) for v in row) for row in rows]
 
-    def row_at(self, table: str, columns: Sequence[str], key: Any) -> Row | None:
+    def row_at(self, table: str, columns: Sequence[str], key: Key) -> Row | None:
+        _, _, equal = self._key(table)
         row = self._run(lambda c: c.execute(f"SELECT {', '.join(columns)} FROM {table}"
-                                            f" WHERE {KEYS[table]} = %s", (key,)).fetchone(),
+                                            f" WHERE {equal}", key).fetchone(),
                         f"reading {table}")
         return None if row is None else tuple(_canonical(v, None) for v in row)
 
@@ -268,7 +310,7 @@ class PostgresEnd:
     def finish(self) -> None:
         def advance(conn: Connection) -> None:
             for table in TABLES:
-                if KEYS[table] == "id":
+                if KEYS[table] == ("id",):
                     # The next id a backend write takes is past every copied one.
                     conn.execute(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'),"
                                  f" coalesce(max(id), 0) + 1, false) FROM {table}")
