@@ -25,6 +25,7 @@ from notify_helpers import (
     smtp_server,
     webhook_receiver,
 )
+from test_archive import sql_rows
 
 from scraper.archive import Archive, ArchiveBackend
 from scraper.cli import main
@@ -53,6 +54,11 @@ def _edit(site: TestSite) -> None:
     for slug in EDITED:
         site.edit(slug, summary=f"{slug.replace('_', ' ')} was edited by the notify test, "
                                 "which checks that watchers are told.")
+
+
+def _edited_urls_of(db: Path, site: TestSite) -> list[str]:
+    with Archive.open(str(db), readonly=True) as archive:
+        return list(_edited_urls(archive, site))
 
 
 def _edited_urls(archive: ArchiveBackend, site: TestSite) -> dict[str, str]:
@@ -264,3 +270,36 @@ def test_workers_sharing_a_postgresql_archive_take_turns_sending_to_a_target(
         assert [r.sent for r in reports["first"]] == [3]
         assert [r.sent for r in reports["second"]] == [0]
         assert len(hook.received) == 1
+
+
+def _queued(db: Path, site: str) -> list[tuple[object, ...]]:
+    with Archive.open(str(db), readonly=True) as archive:
+        return sql_rows(archive, "SELECT url, version FROM notify_outbox"
+                                 f" WHERE site = '{site}' ORDER BY id")
+
+
+def test_a_crawl_keeps_only_the_queued_changes_a_target_will_get(tmp_path: Path) -> None:
+    """Every version queues a change for watchers: `scraper crawl` drops those that no
+    target of its config will be sent, so that an archive without watchers keeps none."""
+    db, plain_db = tmp_path / "a.db", tmp_path / "plain.db"
+    with TestSite(pages=12) as site, webhook_receiver() as hook:
+        watched = tmp_path / "watched.yaml"
+        watched.write_text(notify_config(site, hook, None), encoding="utf-8")
+        unwatched = tmp_path / "plain.yaml"
+        unwatched.write_text(notify_config(site, hook, None).split("notify:")[0],
+                             encoding="utf-8")
+        for config, archive in ((unwatched, plain_db), (watched, db)):
+            assert _run_crawl(config, archive).returncode == 0
+        # The target starts after the first crawl's changes: none of them is kept.
+        assert _queued(plain_db, "watched") == [] and _queued(db, "watched") == []
+        hook.answers = [500]
+        _edit(site)
+        for config, archive in ((unwatched, plain_db), (watched, db)):
+            assert _run_crawl(config, archive).returncode == 0
+        assert _queued(plain_db, "watched") == []
+        # Refused: the three changes wait for their retry, through the runs before it.
+        waiting = sorted((url, 2) for url in _edited_urls_of(db, site))
+        assert sorted(_queued(db, "watched")) == waiting
+        assert _sent_rows(db) == [(3, 0)]
+        assert _run_crawl(watched, db).returncode == 0
+        assert sorted(_queued(db, "watched")) == waiting and _sent_rows(db) == [(3, 0)]

@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from test_archive import T0, URL, article, save, sql_rows
+from test_archive import T0, URL, article, fetch, save, sql_rows
 
 from scraper.archive import ArchiveBackend
 from scraper.errors import ArchiveError
@@ -94,3 +94,44 @@ def test_an_unregistered_target_and_an_unknown_status_are_refused(
         any_archive.due_changes("wiki", "nobody", T0)
     with pytest.raises(ArchiveError, match="unknown delivery status 'lost'"):
         any_archive.record_deliveries("t", [1], status="lost", now=T0)
+
+
+def test_changes_no_target_will_get_are_pruned_and_the_others_kept(
+        any_archive: ArchiveBackend) -> None:
+    archive = any_archive
+    run = archive.start_run(["wiki"], {}, T0)
+    save(archive, article(), b"v1", T0, run)
+    save(archive, article("http://other.test/"), b"x", T0, run)  # site "wiki" too
+    other_run = archive.start_run(["list"], {}, T0)
+    archive.save(other_run, "list", fetch("http://list.test/"), article("http://list.test/"),
+                 next_due=T0)
+
+    def queued(site: str) -> list[tuple[object, ...]]:
+        return sql_rows(archive, "SELECT url, version FROM notify_outbox"
+                                 f" WHERE site = '{site}' ORDER BY id")
+
+    # No target: nobody will ever be sent these. Another site's changes stay.
+    assert archive.prune_outbox("wiki") == 2
+    assert queued("wiki") == [] and queued("list") == [("http://list.test/", 1)]
+    assert archive.prune_outbox("wiki") == 0
+
+    # With targets: what came before the earliest one's start goes, the rest stays, and
+    # what was sent or waits for a retry is as it was.
+    save(archive, article(summary="Two."), b"v2", T0, run)  # before any target
+    now = T0 + timedelta(hours=1)
+    archive.register_notify_target("wiki", "t1", "webhook x", now)
+    save(archive, article(summary="Three."), b"v3", now, run)
+    save(archive, article(summary="Four."), b"v4", now, run)
+    archive.register_notify_target("wiki", "t2", "webhook y", now)
+    save(archive, article(summary="Five."), b"v5", now, run)
+    due = archive.due_changes("wiki", "t1", now)
+    assert [c.version for c in due] == [3, 4, 5]
+    archive.record_deliveries("t1", [due[0].id], status="sent", now=now)
+    archive.record_deliveries("t1", [due[1].id], status="failed", now=now, error="HTTP 500",
+                              next_attempt=now)
+    before = (archive.notify_backlog(), archive.due_changes("wiki", "t1", now),
+              archive.due_changes("wiki", "t2", now))
+    assert archive.prune_outbox("wiki") == 1
+    assert queued("wiki") == [(URL, 3), (URL, 4), (URL, 5)]
+    assert (archive.notify_backlog(), archive.due_changes("wiki", "t1", now),
+            archive.due_changes("wiki", "t2", now)) == before

@@ -358,6 +358,13 @@ class ArchiveBackend(Protocol):
         not change it."""
         ...
 
+    def prune_outbox(self, site: str) -> int:
+        """Drop the changes of `site` queued before every one of its registered targets was
+        first seen (all of them when it has none): no target will ever be sent those. Every
+        version queues one, so an archive without watchers would keep them all for
+        nothing. Returns how many were dropped."""
+        ...
+
     def notify_backlog(self, site: str | None = None) -> list[NotifyBacklog]:
         """Per registered target (of `site`): what waits, what was sent, the next retry and
         the last error; by site, then in the order the targets were registered."""

@@ -67,3 +67,12 @@ def version_filter(site: str | None, since: datetime | None, until: datetime | N
         clauses.append(f"s.fetched_at < {mark}")
         params.append(time_param(until))
     return " AND ".join(clauses) or "1 = 1", params
+
+
+def prune_outbox_sql(mark: str) -> str:
+    """The DELETE of ArchiveBackend.prune_outbox (parameters: the site, twice): the changes
+    of a site up to its earliest target's start, or all of them when it has no target. No
+    delivery row names those: a target's deliveries are of changes after its start."""
+    return (f"DELETE FROM notify_outbox WHERE site = {mark} AND id <= coalesce("
+            f"(SELECT min(since_id) FROM notify_targets WHERE site = {mark}),"
+            " (SELECT max(id) FROM notify_outbox))")

@@ -29,13 +29,18 @@ log = logging.getLogger("scraper.cli")
 
 def notify_after_crawl(archive: ArchiveBackend, configs: Sequence[CrawlConfig]) -> None:
     """Send what the runs queued for each config's targets; one log line per target that had
-    something (a failed target is a warning: its changes wait for the next run)."""
+    something (a failed target is a warning: its changes wait for the next run). Then drop
+    the queued changes that no target of the config will get (all, without targets)."""
     from scraper.watch.notify import deliver_notifications
 
     for cfg in configs:
-        if not cfg.notify:
-            continue
-        for report in deliver_notifications(archive, cfg):
+        reports = deliver_notifications(archive, cfg) if cfg.notify else []
+        # After the targets were registered: what none of them will get goes.
+        dropped = archive.prune_outbox(cfg.name)
+        if dropped:
+            log.debug("notify %s: %d queued change(s) no target will get dropped", cfg.name,
+                      dropped)
+        for report in reports:
             if report.failed:
                 log.warning("notify %s: %s: %d change(s) not sent (%s); retried from %s",
                             cfg.name, report.label, report.failed, report.detail,

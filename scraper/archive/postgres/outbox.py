@@ -11,6 +11,7 @@ from typing import Any
 from scraper.archive.notify_records import DELIVERY_STATUSES, NotifyBacklog, OutboxChange
 from scraper.archive.postgres.core import Connection
 from scraper.archive.postgres.writing import PostgresWrites
+from scraper.archive.queries import prune_outbox_sql
 from scraper.errors import ArchiveError
 
 
@@ -66,6 +67,7 @@ class PostgresNotifyOutbox(PostgresWrites):
     def register_notify_target(self, site: str, target: str, label: str,
                                now: datetime) -> int:
         def op(conn: Connection) -> int:
+            _lock_site(conn, site)
             conn.execute(
                 "INSERT INTO notify_targets (site, target, label, since_id, added_at)"
                 " SELECT %s, %s, %s, coalesce(max(id), 0), %s FROM notify_outbox"
@@ -122,6 +124,13 @@ class PostgresNotifyOutbox(PostgresWrites):
 
         self._write(op, doing=f"recording deliveries to {target}")
 
+    def prune_outbox(self, site: str) -> int:
+        def op(conn: Connection) -> int:
+            _lock_site(conn, site)
+            return int(conn.execute(prune_outbox_sql("%s"), (site, site)).rowcount)
+
+        return self._write(op, doing=f"pruning the notification outbox of {site}")
+
     @contextlib.contextmanager
     def sending_to(self, site: str, target: str) -> Iterator[None]:
         # A session-level advisory lock on this archive's connection: workers sending to
@@ -149,3 +158,9 @@ class PostgresNotifyOutbox(PostgresWrites):
                                   attempts=int(r[7] or 0), last_error=r[8]) for r in rows]
 
         return self.core.run(op, doing="reading the notification outbox")
+
+
+def _lock_site(conn: Connection, site: str) -> None:
+    """Registering a target of `site` and pruning its outbox take turns (until the
+    transaction ends): a prune never drops changes a target registered meanwhile is due."""
+    conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (f"scraper outbox {site}",))

@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from scraper.archive.notify_records import DELIVERY_STATUSES, NotifyBacklog, OutboxChange
+from scraper.archive.queries import prune_outbox_sql
 from scraper.archive.sqlite.core import ArchiveCore, translated
 from scraper.errors import ArchiveError
 from scraper.timeutil import from_iso, iso
@@ -123,6 +124,11 @@ class NotifyOutbox(ArchiveCore):
                         " status = excluded.status, sent_at = excluded.sent_at,"
                         " next_attempt = NULL WHERE status = 'pending'",
                         (target, change_id, status, stamp))
+
+    @translated
+    def prune_outbox(self, site: str) -> int:
+        with self._write() as conn:
+            return int(conn.execute(prune_outbox_sql("?"), (site, site)).rowcount)
 
     @contextlib.contextmanager
     def sending_to(self, site: str, target: str) -> Iterator[None]:
