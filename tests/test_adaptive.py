@@ -485,8 +485,12 @@ def test_a_worker_asks_for_host_slots_with_its_adaptive_delay(postgres_url: str)
 
 def test_a_retry_after_on_a_503_sets_the_backoff(busy_site: TestSite, tmp_path: Path) -> None:
     # Aimed at more requests in flight than the site takes: it refuses some, saying when to
-    # come back; the delay goes at least that far (then drifts back down).
+    # come back; the delay goes at least that far (then drifts back down). The adaptive
+    # pace may stay under the site's limit for a whole crawl (the CI run once did): the
+    # first two page requests are refused the same way whatever the pace, so that a refusal
+    # with Retry-After always comes, early enough for the delay to drift back down.
     busy_site.overload = Overload(capacity=2, latency_ms=30, reject_above=3, retry_after=1)
+    busy_site.add_fault("retry-after", "^/(related|info)/", status=503, retry_after=1, count=2)
     result = crawl_once(site_config(
         busy_site, "concurrency: 12, delay: 0, adaptive: true, target_concurrency: 8"),
         tmp_path / "a.db")
