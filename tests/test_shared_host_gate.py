@@ -118,13 +118,14 @@ def test_a_delay_is_spaced_in_the_archive_so_each_request_takes_its_own_slot(
 def test_a_slot_held_past_the_handoff_time_goes_back_to_the_archive(
         counting: tuple[CountingHosts, SharedHostsCaller], postgres_url: str,
         monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(shared_politeness, "HANDOFF_S", 0.05)
+    monkeypatch.setattr(shared_politeness, "HANDOFF_S", 0.1)
     hosts, caller = counting
     gate = SharedHostGate(HOST, polite(concurrency=1), caller)
-    most = asyncio.run(requests(gate, 10, each_s=0.02))
+    most = asyncio.run(requests(gate, 20, each_s=0.01))
     assert most == 1
-    # Every ~0.05 s the slot went back and was taken again: some hand-offs, not all.
-    assert 2 <= hosts.acquired <= 8
+    # The requests take 0.2 s or more: every 0.1 s the slot went back and was taken again.
+    # Some hand-offs, not all (~10 per slot; bounds loose enough for a slow machine).
+    assert 2 <= hosts.acquired <= 15
     assert hosts.acquired == hosts.released
     assert hosts.most_in_flight == 1
     assert in_flight(postgres_url) == 0
