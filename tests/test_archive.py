@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -151,6 +152,19 @@ def test_version_at_and_history_order(archive: Archive) -> None:
     assert archive.version_at(URL, T0 + timedelta(days=30)) == 3
     assert [s.fetched_at for s in archive.history(URL)] == [T0 + timedelta(days=d)
                                                              for d in range(3)]
+
+
+@pytest.mark.parametrize("read", [
+    lambda a: a.stats(), lambda a: a.site_counts(), lambda a: a.latest_versions(5),
+    lambda a: a.gone_pages(T0), lambda a: a.new_pages(T0), lambda a: a.notify_backlog(),
+    lambda a: a.prune_outbox("wiki"), lambda a: a.search("x")])
+def test_a_failing_sqlite_read_is_an_archive_error_naming_the_file(
+        sqlite_archive: Archive, read: Any) -> None:
+    """Each of these reads turns sqlite3's errors into ArchiveError (its @translated)."""
+    build_site(sqlite_archive)
+    sqlite_archive.conn.close()  # type: ignore[attr-defined]
+    with pytest.raises(ArchiveError, match=re.escape(sqlite_archive.path)):
+        read(sqlite_archive)
 
 
 def test_unknown_urls_and_versions_raise_archive_error_naming_them(archive: Archive) -> None:

@@ -69,6 +69,17 @@ def version_filter(site: str | None, since: datetime | None, until: datetime | N
     return " AND ".join(clauses) or "1 = 1", params
 
 
+def versions_query(site: str | None, since: datetime | None, until: datetime | None, *,
+                   mark: str, time_param: Callable[[datetime], Any]) -> tuple[str, list[Any]]:
+    """The SELECT of (site, SNAPSHOT_COLUMNS...) of every version of `site` made in
+    [since, until), and its parameters; each read adds its ORDER BY (and LIMIT)."""
+    where, params = version_filter(site, since, until, True, None, mark=mark,
+                                   time_param=time_param)
+    sql = (f"SELECT p.site, {SNAPSHOT_COLUMNS} FROM pages p"
+           f" JOIN snapshots s ON s.page_id = p.id WHERE {where}")
+    return sql, params
+
+
 def prune_outbox_sql(mark: str) -> str:
     """The DELETE of ArchiveBackend.prune_outbox (parameters: the site, twice): the changes
     of a site up to its earliest target's start, or all of them when it has no target. No

@@ -308,6 +308,3 @@ class HostPace:
             log.debug("%s: adaptive delay %.3f s -> %.3f s (%s in %.3f s)", self.host, before,
                       policy.delay, "no answer" if status is None else f"HTTP {status}",
                       latency)
-
-
-

@@ -19,7 +19,6 @@ from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
 from scraper.config import Network
-from scraper.crawl.credentials import SiteCredentials
 from scraper.crawl.events import record_fields
 from scraper.crawl.frontier import start_items
 from scraper.crawl.source import CrawlContext
@@ -141,12 +140,11 @@ async def _robots_sitemaps(ctx: CrawlContext, run_id: int,
     origins = dict.fromkeys(f"{p.scheme}://{p.netloc}"
                             for p in (urlsplit(u) for u in cfg.start_urls))
     # The fetcher's robots.txt, read once per run for the crawl's own checks.
-    credentials = SiteCredentials.of(cfg)
     found: list[str] = []
     for origin in origins:
         robots_url = origin + "/robots.txt"
         robots = await ctx.fetcher.robots(robots_url, cfg.politeness, cfg.network,
-                                          ctx.count_retry, credentials)
+                                          ctx.count_retry, ctx.credentials)
         if robots.disallow_all_reason:
             # Unreadable (5xx, no answer): the host's pages fail too; its sitemaps with them.
             await _fail(ctx, run_id, HostUnreachable(robots_url, robots.disallow_all_reason,
@@ -182,7 +180,7 @@ async def _read(ctx: CrawlContext, run_id: int, url: str,
             url, politeness=cfg.politeness, network=_sitemap_network(cfg.network),
             accept=SITEMAP_TYPES, on_retry=ctx.count_retry,
             # The config's `request:` settings, sent to its own hosts only, as for pages.
-            credentials=SiteCredentials.of(cfg),
+            credentials=ctx.credentials,
             scope_check=lambda target: None if url_in_domains(target, cfg.scope.domains)
             else "its host is not in scope.domains")
         # Parsing 50 MB takes a while: off the event loop, which has pages to fetch.
@@ -259,6 +257,3 @@ def _crawlable(text: str, rule: QueryRule | None = None) -> str | None:
         return normalise_url(text) if rule is None else normalise_url(text, rule=rule)
     except ValueError:
         return None
-
-
-

@@ -20,7 +20,8 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Protocol, cast
 
 # A source sends the config's request: settings with its own requests (the MediaWiki API
-# client does): it takes them from here, as it takes everything of the crawl.
+# client does): it takes them from here (CrawlContext.credentials, made once per run), as it
+# takes everything of the crawl.
 from scraper.crawl.credentials import SiteCredentials
 from scraper.errors import ConfigError
 
@@ -80,6 +81,10 @@ class CrawlContext(Protocol):
     @property
     def fetcher(self) -> Fetcher:
         """Shared by every config of the crawl: one politeness gate and robots.txt per host."""
+    @property
+    def credentials(self) -> SiteCredentials | None:
+        """The config's `request:` settings for its hosts' requests, made once per run (None
+        when it has none)."""
     @property
     def parsers(self) -> ParsePool: ...
     @property

@@ -10,7 +10,6 @@ from typing import TYPE_CHECKING, Any
 
 from scraper.archive import ArchiveBackend
 from scraper.config import MediaWikiSource, config_to_dict
-from scraper.crawl.source import SiteCredentials
 from scraper.errors import ArchiveError, FetchError, HTTPStatusError
 from scraper.mediawiki.api import MediaWikiClient
 from scraper.mediawiki.errors import BadAnswer, NoApiFound
@@ -77,7 +76,7 @@ async def _siteinfo(ctx: CrawlContext, options: MediaWikiSource, api_url: str,
                              maxlag=options.maxlag, attempts=net.attempts,
                              backoff=net.backoff_base, retry_after_max=net.retry_after_max,
                              delay=pol.delay, on_retry=on_retry,
-                             credentials=SiteCredentials.of(ctx.config))
+                             credentials=ctx.credentials)
     return client, await client.siteinfo()
 
 
@@ -100,7 +99,7 @@ async def discover_api(ctx: CrawlContext, *, on_retry: Callable[[], None] | None
     url = ctx.config.start_urls[0]
     result = await ctx.fetcher.fetch(url, politeness=ctx.config.politeness,
                                      network=ctx.config.network, on_retry=on_retry,
-                                     credentials=SiteCredentials.of(ctx.config))
+                                     credentials=ctx.credentials)
     api = find_api_url(result.body, result.final_url)
     if api is None:
         raise NoApiFound(url, "the page links no api.php (<link rel=\"EditURI\">); set "

@@ -30,7 +30,6 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from scraper.config import MediaWikiSource
-from scraper.crawl.source import SiteCredentials
 from scraper.errors import BlockedURL, FetchError, HTTPStatusError, ParseError, SkippedContent
 from scraper.mediawiki.api import EXTRACTS_BATCH, TITLE_BATCH, MediaWikiClient, mw_timestamp
 from scraper.mediawiki.connect import connect, synced_at
@@ -373,7 +372,7 @@ class WikiRun:
             result = await ctx.fetcher.fetch(
                 view, politeness=cfg.politeness, network=cfg.network,
                 scope_check=lambda hop: out_of_scope_reason(hop.split("?")[0], cfg.scope),
-                on_retry=ctx.count_retry, credentials=SiteCredentials.of(cfg))
+                on_retry=ctx.count_retry, credentials=ctx.credentials)
         except (BlockedURL, SkippedContent) as exc:
             self.skip(url, exc.reason)
             return

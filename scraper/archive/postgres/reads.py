@@ -33,7 +33,7 @@ from scraper.archive.blobs import BlobStore
 from scraper.archive.postgres.blobs import PostgresBlobRows
 from scraper.archive.postgres.core import Connection, PostgresCore, archive_error
 from scraper.archive.postgres.statistics import URL_ORDER, PostgresStatistics
-from scraper.archive.queries import SNAPSHOT_COLUMNS, version_filter
+from scraper.archive.queries import SNAPSHOT_COLUMNS, version_filter, versions_query
 from scraper.archive.queries import snapshot_from_row as read_snapshot
 from scraper.archive.suggest import not_found_message
 from scraper.errors import ArchiveError
@@ -376,23 +376,17 @@ class PostgresReads(PostgresStatistics):
     def versions_between(self, since: datetime, until: datetime | None = None,
                          site: str | None = None) -> Iterator[tuple[str, Snapshot]]:
         """(site, snapshot) of every version made in [since, until), by URL then version."""
-        where, params = version_filter(site, since, until, True, None, mark="%s",
-                                       time_param=as_param)
-        sql = (f"SELECT p.site, {SNAPSHOT_COLUMNS} FROM pages p"
-               f" JOIN snapshots s ON s.page_id = p.id WHERE {where}"
-               f" ORDER BY {URL_ORDER}, s.version")
-        for _, row in self._stream(sql, params, "versions_between"):
+        sql, params = versions_query(site, since, until, mark="%s", time_param=as_param)
+        for _, row in self._stream(sql + f" ORDER BY {URL_ORDER}, s.version", params,
+                                   "versions_between"):
             yield row[0], snapshot_from_row(row[1:])
 
     def latest_versions(self, limit: int, since: datetime | None = None,
                         until: datetime | None = None,
                         site: str | None = None) -> list[tuple[str, Snapshot]]:
         """The `limit` newest versions made in [since, until), newest first."""
-        where, params = version_filter(site, since, until, True, None, mark="%s",
-                                       time_param=as_param)
-        sql = (f"SELECT p.site, {SNAPSHOT_COLUMNS} FROM snapshots s JOIN pages p"
-               f" ON p.id = s.page_id WHERE {where}"
-               f" ORDER BY s.fetched_at DESC, {URL_ORDER} DESC, s.version DESC LIMIT %s")
+        sql, params = versions_query(site, since, until, mark="%s", time_param=as_param)
+        sql += f" ORDER BY s.fetched_at DESC, {URL_ORDER} DESC, s.version DESC LIMIT %s"
         return self.core.run(lambda conn: [
             (row[0], snapshot_from_row(row[1:]))
             for row in conn.execute(sql, [*params, max(0, limit)])], doing="latest_versions")

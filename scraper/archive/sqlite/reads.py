@@ -11,7 +11,12 @@ from typing import Any
 
 import orjson
 
-from scraper.archive.queries import FILL_EXPRESSIONS, SNAPSHOT_COLUMNS, version_filter
+from scraper.archive.queries import (
+    FILL_EXPRESSIONS,
+    SNAPSHOT_COLUMNS,
+    version_filter,
+    versions_query,
+)
 from scraper.archive.sqlite.core import (
     ArchiveCore,
     describe_sqlite_error,
@@ -238,12 +243,9 @@ class ArchiveReads(ArchiveCore):
     def versions_between(self, since: datetime, until: datetime | None = None,
                          site: str | None = None) -> Iterator[tuple[str, Snapshot]]:
         """(site, snapshot) of every version made in [since, until), by URL then version."""
-        where, params = version_filter(site, since, until, True, None, mark="?",
-                                       time_param=iso)
-        sql = (f"SELECT p.site, {SNAPSHOT_COLUMNS} FROM pages p"
-               f" JOIN snapshots s ON s.page_id = p.id WHERE {where} ORDER BY p.url, s.version")
+        sql, params = versions_query(site, since, until, mark="?", time_param=iso)
         try:
-            for row in self.conn.execute(sql, params):
+            for row in self.conn.execute(sql + " ORDER BY p.url, s.version", params):
                 yield row[0], snapshot_from_row(row[1:])
         except sqlite3.Error as exc:
             raise ArchiveError(self.path, f"versions_between: {describe_sqlite_error(exc)}") from exc
@@ -253,12 +255,9 @@ class ArchiveReads(ArchiveCore):
                         until: datetime | None = None,
                         site: str | None = None) -> list[tuple[str, Snapshot]]:
         """The `limit` newest versions made in [since, until), newest first."""
-        where, params = version_filter(site, since, until, True, None, mark="?",
-                                       time_param=iso)
+        sql, params = versions_query(site, since, until, mark="?", time_param=iso)
         rows = self.conn.execute(
-            f"SELECT p.site, {SNAPSHOT_COLUMNS} FROM snapshots s JOIN pages p"
-            f" ON p.id = s.page_id WHERE {where}"
-            " ORDER BY s.fetched_at DESC, p.url DESC, s.version DESC LIMIT ?",
+            sql + " ORDER BY s.fetched_at DESC, p.url DESC, s.version DESC LIMIT ?",
             [*params, max(0, limit)]).fetchall()
         return [(row[0], snapshot_from_row(row[1:])) for row in rows]
 
@@ -320,6 +319,7 @@ class ArchiveReads(ArchiveCore):
                 for site, pages, gone in self.conn.execute(
                     "SELECT site, count(*), sum(gone) FROM pages GROUP BY site ORDER BY site")}
 
+    @translated
     def stats(self) -> dict[str, Any]:
         """Sizes and counts for `scraper stats`; bytes_fetched is the raw size of every stored
         version's body, bytes_stored what their blobs take compressed."""
